@@ -1,0 +1,125 @@
+/*
+ * host.c — the host function table: thin adapters from the SDK's opaque handles to the core
+ * modules that own them. New functions are appended at the end of struct sylk_host only.
+ */
+#define G_LOG_DOMAIN "sylk-host"
+#include "plugin/host.h"
+
+#include "config.h"
+#include "sip/message.h"
+#include "sip/referral.h"
+#include "sip/request.h"
+#include "sip/session.h"
+#include "sip/subscription.h"
+#include "sylk-build-config.h"
+
+#include <glib.h>
+#include <string.h>
+
+struct sylk_timer {
+    guint source;
+    bool repeat;
+    sylk_timer_fn fn;
+    void *user_data;
+};
+
+static void host_logv(const char *domain, enum sylk_log_level level, const char *format,
+                      va_list ap)
+{
+    static const GLogLevelFlags map[] = {G_LOG_LEVEL_CRITICAL, G_LOG_LEVEL_WARNING,
+                                         G_LOG_LEVEL_INFO, G_LOG_LEVEL_DEBUG};
+    GLogLevelFlags l = (unsigned)level < G_N_ELEMENTS(map) ? map[level] : G_LOG_LEVEL_DEBUG;
+    g_autofree char *d = g_strdup_printf("plugin-%s", domain ? domain : "?");
+    g_logv(d, l, format, ap);
+}
+
+static void host_log(const char *domain, enum sylk_log_level level, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    host_logv(domain, level, format, ap);
+    va_end(ap);
+}
+
+static gboolean timer_fire(gpointer data)
+{
+    struct sylk_timer *t = data;
+    bool repeat = t->repeat;
+    t->fn(t, t->user_data);
+    /* A repeating timer lives until cancelled; a one-shot one is freed by GLib now. */
+    return repeat ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static sylk_timer *timer_add(unsigned interval_ms, bool repeat, sylk_timer_fn fn, void *ud)
+{
+    if (!fn)
+        return NULL;
+    struct sylk_timer *t = g_new0(struct sylk_timer, 1);
+    t->repeat = repeat;
+    t->fn = fn;
+    t->user_data = ud;
+    t->source = g_timeout_add_full(G_PRIORITY_DEFAULT, interval_ms, timer_fire, t, g_free);
+    return t;
+}
+
+static void timer_cancel(sylk_timer *t)
+{
+    if (t)
+        g_source_remove(t->source); /* frees t through the destroy notify */
+}
+
+static const char *config_get_string(sylk_config *c, const char *s, const char *k, const char *f)
+{
+    return sylk_plugin_config_get_string((struct sylk_config *)c, s, k, f);
+}
+
+void sylk_host_fill(struct sylk_host *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->struct_size = sizeof(*h);
+    h->abi_major = SYLK_ABI_MAJOR;
+    h->abi_minor = SYLK_ABI_MINOR;
+    h->server_version = SYLK_VERSION;
+    h->log = host_log;
+    h->logv = host_logv;
+    h->config_get_string = config_get_string;
+    h->config_get_int = sylk_plugin_config_get_int;
+    h->config_get_bool = sylk_plugin_config_get_bool;
+    h->config_get_list = sylk_plugin_config_get_list;
+    h->config_sections = sylk_plugin_config_sections;
+    h->timer_add = timer_add;
+    h->timer_cancel = timer_cancel;
+    h->request_header = sylk_request_header;
+    h->session_request = sylk_session_request;
+    h->session_set_handler = sylk_session_set_handler;
+    h->session_user_data = sylk_session_user_data;
+    h->session_stream_count = sylk_session_stream_count;
+    h->session_stream = sylk_session_stream;
+    h->session_ring = sylk_session_ring;
+    h->session_accept = sylk_session_accept;
+    h->session_reject = sylk_session_reject;
+    h->session_terminate = sylk_session_terminate;
+    h->session_connect = sylk_session_connect;
+    h->stream_type = sylk_stream_type;
+    h->stream_direction = sylk_stream_direction;
+    h->stream_session = sylk_stream_session;
+    h->stream_codec = sylk_stream_codec;
+    h->audio_loopback = sylk_stream_audio_loopback;
+    h->message_request = sylk_message_request;
+    h->message_respond = sylk_message_respond;
+    h->message_send = sylk_message_send;
+    h->subscription_request = sylk_subscription_request;
+    h->subscription_event = sylk_subscription_event;
+    h->subscription_set_handler = sylk_subscription_set_handler;
+    h->subscription_accept = sylk_subscription_accept;
+    h->subscription_reject = sylk_subscription_reject;
+    h->subscription_notify = sylk_subscription_notify;
+    h->subscription_terminate = sylk_subscription_terminate;
+    h->referral_request = sylk_referral_request;
+    h->referral_refer_to = sylk_referral_refer_to;
+    h->referral_refer_method = sylk_referral_refer_method;
+    h->referral_session = sylk_referral_session;
+    h->referral_accept = sylk_referral_accept;
+    h->referral_reject = sylk_referral_reject;
+    h->referral_notify = sylk_referral_notify;
+}

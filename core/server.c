@@ -1,0 +1,167 @@
+/*
+ * server.c — the process-wide state and its lifecycle:
+ *   load config → load plugins (and their configs) → [--check-config stops here] → SIP stack
+ *   → plugins' init → main loop → on SIGINT/SIGTERM: end dialogs, nua_shutdown → wait →
+ *   plugins' shutdown → nua_destroy → unload plugins.
+ * The only global variable of the core lives here.
+ */
+#define G_LOG_DOMAIN "sylk"
+#include "server.h"
+
+#include "plugin/host.h"
+#include "sylk-build-config.h"
+
+#include <glib-unix.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SHUTDOWN_GRACE_S 10
+
+/* Static so the log writer's state outlives sylk_server_main (GLib keeps the writer). */
+static struct sylk_server server_instance;
+static struct sylk_server *the_server;
+
+struct sylk_server *sylk_server_get(void)
+{
+    return the_server;
+}
+
+static void print_errors(GPtrArray *errors)
+{
+    for (guint i = 0; i < errors->len; i++)
+        fprintf(stderr, "%s\n", (const char *)g_ptr_array_index(errors, i));
+}
+
+static gboolean on_signal(gpointer data)
+{
+    struct sylk_server *server = data;
+    g_info("signal received: shutting down");
+    sylk_server_stop(server);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean shutdown_deadline(gpointer data)
+{
+    struct sylk_server *server = data;
+    g_warning("SIP shutdown did not complete within %d s; stopping anyway", SHUTDOWN_GRACE_S);
+    g_main_loop_quit(server->loop);
+    return G_SOURCE_REMOVE;
+}
+
+void sylk_server_stop(struct sylk_server *server)
+{
+    if (server->stopping)
+        return;
+    server->stopping = true;
+    sylk_sip_stack_shutdown(&server->sip);
+    if (server->sip.shutdown_done)
+        g_main_loop_quit(server->loop);
+    else
+        g_timeout_add_seconds(SHUTDOWN_GRACE_S, shutdown_deadline, server);
+}
+
+void sylk_server_sip_stopped(struct sylk_server *server)
+{
+    g_main_loop_quit(server->loop);
+}
+
+static bool load_configuration(struct sylk_server *server, const struct sylk_server_options *o)
+{
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    sylk_config_defaults(&server->config);
+    bool ok = sylk_config_load(&server->config, o->config_path, errors);
+    if (o->plugins_dir) {
+        g_free(server->config.plugins_dir);
+        server->config.plugins_dir = g_canonicalize_filename(o->plugins_dir, NULL);
+    }
+    if (o->log_level && !sylk_log_level_parse(o->log_level, &server->config.log_level)) {
+        g_ptr_array_add(errors, g_strdup_printf("--log-level: '%s' is not one of error, "
+                                                "warning, info, debug",
+                                                o->log_level));
+        ok = false;
+    }
+    sylk_log_set_level(&server->log, server->config.log_level);
+    if (ok || o->check_config) {
+        /* Plugins are loaded (not started) so their own .ini files are validated too. */
+        sylk_plugins_discover(&server->plugins, server->config.plugins_dir,
+                              server->config.disabled_applications, server->config.dir,
+                              errors);
+        ok = ok && errors->len == 0;
+    }
+    print_errors(errors);
+    return ok;
+}
+
+static void log_ready(struct sylk_server *server)
+{
+    const struct sylk_server_config *c = &server->config;
+    GString *apps = g_string_new(NULL);
+    for (guint i = 0; i < server->plugins.plugins->len; i++) {
+        const struct sylk_loaded_plugin *p = g_ptr_array_index(server->plugins.plugins, i);
+        g_string_append_printf(apps, "%s%s", apps->len ? ", " : "", p->desc.name);
+    }
+    g_message("sylkserver ready: SIP on %s (advertised %s) udp:%u tcp:%u tls:%u, RTP %u-%u, "
+              "applications: %s",
+              c->local_ip, c->advertised_ip, c->udp_port, c->tcp_port, c->tls_port, c->rtp_port_min, c->rtp_port_max,
+              apps->len ? apps->str : "none");
+    g_string_free(apps, TRUE);
+}
+
+int sylk_server_main(const struct sylk_server_options *o)
+{
+    struct sylk_server *server = &server_instance;
+    memset(server, 0, sizeof(*server));
+    the_server = server;
+    int code = 1;
+    sylk_log_install(&server->log);
+    sylk_plugins_init_registry(&server->plugins);
+
+    bool ok = load_configuration(server, o);
+    if (o->check_config) {
+        if (ok)
+            printf("%s: configuration OK (%u plugin%s)\n", server->config.path,
+                   server->plugins.plugins->len, server->plugins.plugins->len == 1 ? "" : "s");
+        code = ok ? 0 : 1;
+        goto out;
+    }
+    if (!ok) {
+        g_critical("configuration has errors; not starting");
+        goto out;
+    }
+    server->rtp_ports = (struct sylk_rtp_ports){.min = server->config.rtp_port_min,
+                                               .max = server->config.rtp_port_max,
+                                               .next = server->config.rtp_port_min};
+    server->loop = g_main_loop_new(NULL, FALSE);
+    g_autoptr(GError) error = NULL;
+    if (!sylk_sip_stack_start(&server->sip, server, &error)) {
+        g_critical("%s", error->message);
+        sylk_sip_stack_destroy(&server->sip);
+        goto out;
+    }
+    sylk_host_fill(&server->host);
+    sylk_plugins_start(&server->plugins, &server->host);
+    guint sigint = g_unix_signal_add(SIGINT, on_signal, server);
+    guint sigterm = g_unix_signal_add(SIGTERM, on_signal, server);
+    log_ready(server);
+
+    g_main_loop_run(server->loop);
+
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
+    sylk_sip_stack_destroy(&server->sip);
+    sylk_plugins_stop(&server->plugins);
+    g_info("sylkserver stopped");
+    code = 0;
+out:
+    sylk_plugins_unload(&server->plugins);
+    if (server->loop)
+        g_main_loop_unref(server->loop);
+    sylk_config_clear(&server->config);
+    for (int i = 0; i < 2; i++) {
+        if (server->log.sofia_line[i])
+            g_string_free(server->log.sofia_line[i], TRUE);
+    }
+    the_server = NULL;
+    return code;
+}

@@ -1,0 +1,48 @@
+/*
+ * server.h — the process-wide state: configuration, log, main loop, plugin registry, SIP
+ * stack, RTP port pool and the host table given to plugins. This is the only global object
+ * (DESIGN.md); modules reach it through sylk_server_get() on the main thread.
+ */
+#ifndef SYLK_SERVER_H
+#define SYLK_SERVER_H
+
+#include "config.h"
+#include "log.h"
+#include "media/rtp.h"
+#include "plugin/loader.h"
+#include "sip/stack.h"
+
+#include <glib.h>
+#include <sylk/host.h>
+
+struct sylk_server_options {
+    const char *config_path;
+    const char *plugins_dir;  /* overrides [server] plugins_dir when set */
+    const char *log_level;    /* overrides [server] log_level when set */
+    bool check_config;        /* validate, print errors, exit */
+};
+
+struct sylk_server {
+    struct sylk_server_config config;
+    struct sylk_log log;
+    GMainLoop *loop;
+    struct sylk_plugin_registry plugins;
+    struct sylk_sip_stack sip;
+    struct sylk_rtp_ports rtp_ports;
+    struct sylk_host host;
+    bool stopping;
+};
+
+/** The running server; NULL outside sylk_server_main. */
+struct sylk_server *sylk_server_get(void);
+
+/** Runs the server (or only checks the configuration); returns the process exit code. */
+int sylk_server_main(const struct sylk_server_options *options);
+
+/** Begins a clean shutdown (signal handlers call this). */
+void sylk_server_stop(struct sylk_server *server);
+
+/** Called by the SIP stack once nua_shutdown completed. */
+void sylk_server_sip_stopped(struct sylk_server *server);
+
+#endif

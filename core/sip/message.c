@@ -1,0 +1,191 @@
+/*
+ * message.c — SIP MESSAGE in and out. See message.h.
+ */
+#define G_LOG_DOMAIN "sylk-message"
+#include "sip/message.h"
+
+#include "plugin/loader.h"
+#include "server.h"
+#include "sip/request.h"
+#include "sip/session.h"
+
+#include <errno.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+#include <sofia-sip/su_alloc.h>
+#include <string.h>
+
+#define RESPONSE_TIMEOUT_S 30
+
+struct sylk_message {
+    struct sylk_owner owner;
+    struct sylk_sip_stack *stack;
+    nua_handle_t *nh;
+    bool owns_handle; /* false inside a session's dialog */
+    nua_saved_event_t saved[1];
+    struct sylk_request *request;
+    guint timer;
+};
+
+struct sylk_outgoing_message {
+    struct sylk_owner owner;
+    struct sylk_sip_stack *stack;
+    nua_handle_t *nh;
+    void (*result)(int status, const char *reason, void *user_data);
+    void *user_data;
+};
+
+static void message_free(struct sylk_message *m)
+{
+    m->stack->messages = g_list_remove(m->stack->messages, m);
+    if (m->timer)
+        g_source_remove(m->timer);
+    nua_destroy_event(m->saved);
+    if (m->owns_handle) {
+        nua_handle_bind(m->nh, NULL);
+        nua_handle_destroy(m->nh);
+    }
+    sylk_request_free(m->request);
+    g_free(m);
+}
+
+static void respond(struct sylk_message *m, int status, const char *reason)
+{
+    nua_respond(m->nh, status, reason ? reason : sip_status_phrase(status),
+                NUTAG_WITH_SAVED(m->saved), TAG_END());
+    message_free(m);
+}
+
+static gboolean response_timeout(gpointer data)
+{
+    struct sylk_message *m = data;
+    m->timer = 0;
+    g_warning("MESSAGE %s: application did not respond within %d s", m->request->info.call_id,
+              RESPONSE_TIMEOUT_S);
+    respond(m, 500, "Application Did Not Respond");
+    return G_SOURCE_REMOVE;
+}
+
+static struct sylk_message *message_new(struct sylk_sip_stack *stack, nua_t *nua,
+                                        nua_handle_t *nh, bool owns_handle,
+                                        struct sylk_request *req)
+{
+    struct sylk_message *m = g_new0(struct sylk_message, 1);
+    m->owner.kind = SYLK_OWNER_MESSAGE_IN;
+    m->stack = stack;
+    m->nh = nh;
+    m->owns_handle = owns_handle;
+    m->request = req;
+    nua_save_event(nua, m->saved);
+    if (owns_handle)
+        nua_handle_bind(nh, &m->owner);
+    m->timer = g_timeout_add_seconds(RESPONSE_TIMEOUT_S, response_timeout, m);
+    stack->messages = g_list_prepend(stack->messages, m);
+    return m;
+}
+
+void sylk_message_incoming(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh,
+                           struct sylk_request *req, const struct sylk_loaded_plugin *plugin)
+{
+    struct sylk_message *m = message_new(stack, nua, nh, true, req);
+    g_info("MESSAGE %s from %s to %s → %s (%zu bytes %s)", req->info.call_id, req->info.from_uri,
+           req->info.request_uri, plugin->desc.name, req->info.body_len,
+           req->info.content_type ? req->info.content_type : "without type");
+    plugin->desc.incoming_sip_message(m);
+}
+
+void sylk_message_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_session *session,
+                                     nua_t *nua, const sip_t *sip)
+{
+    const struct sylk_loaded_plugin *plugin = sylk_session_plugin(session);
+    nua_handle_t *nh = sylk_session_handle(session);
+    if (!plugin || !plugin->desc.incoming_sip_message) {
+        nua_respond(nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(nua), TAG_END());
+        return;
+    }
+    struct sylk_message *m = message_new(stack, nua, nh, false, sylk_request_new(nua, sip));
+    plugin->desc.incoming_sip_message(m);
+}
+
+void sylk_message_abort_all(struct sylk_sip_stack *stack)
+{
+    while (stack->messages)
+        respond(stack->messages->data, 503, "Server Shutting Down");
+}
+
+const struct sylk_request_info *sylk_message_request(sylk_message *m)
+{
+    return m ? &m->request->info : NULL;
+}
+
+int sylk_message_respond(sylk_message *m, int status, const char *reason)
+{
+    if (!m || status < 200 || status > 699)
+        return -EINVAL;
+    respond(m, status, reason);
+    return 0;
+}
+
+static void outgoing_free(struct sylk_outgoing_message *om)
+{
+    om->stack->outgoing = g_list_remove(om->stack->outgoing, om);
+    if (om->nh) {
+        nua_handle_bind(om->nh, NULL);
+        nua_handle_destroy(om->nh);
+    }
+    g_free(om);
+}
+
+int sylk_message_send(const struct sylk_message_params *p)
+{
+    struct sylk_sip_stack *stack = sylk_sip_stack_get();
+    if (!p || !p->from || !p->to || !p->content_type || (p->body_len && !p->body))
+        return -EINVAL;
+    if (!stack || stack->shutting_down)
+        return -ENOTCONN;
+    struct sylk_outgoing_message *om = g_new0(struct sylk_outgoing_message, 1);
+    om->owner.kind = SYLK_OWNER_MESSAGE_OUT;
+    om->stack = stack;
+    om->result = p->result;
+    om->user_data = p->user_data;
+    const char *target = p->request_uri ? p->request_uri : p->to;
+    om->nh = nua_handle(stack->nua, &om->owner, NUTAG_URL(target), SIPTAG_FROM_STR(p->from),
+                        SIPTAG_TO_STR(p->to), TAG_END());
+    if (!om->nh) {
+        g_free(om);
+        return -EINVAL;
+    }
+    stack->outgoing = g_list_prepend(stack->outgoing, om);
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    sip_payload_t *pl = sip_payload_create(home, p->body, (isize_t)p->body_len);
+    nua_message(om->nh, SIPTAG_CONTENT_TYPE_STR(p->content_type), SIPTAG_PAYLOAD(pl),
+                TAG_IF(p->extra_headers, SIPTAG_HEADER_STR(p->extra_headers)), TAG_END());
+    su_home_deinit(home);
+    g_debug("MESSAGE to %s from %s sent (%zu bytes %s)", target, p->from, p->body_len,
+            p->content_type);
+    return 0;
+}
+
+void sylk_message_on_response(struct sylk_outgoing_message *om, nua_event_t event, int status,
+                              const char *phrase)
+{
+    if (event != nua_r_message || status < 200)
+        return;
+    if (status >= 300)
+        g_info("MESSAGE sent got %d %s", status, phrase);
+    if (om->result)
+        om->result(status, phrase, om->user_data);
+    outgoing_free(om);
+}
+
+void sylk_message_free_outgoing(struct sylk_sip_stack *stack)
+{
+    while (stack->outgoing) {
+        struct sylk_outgoing_message *om = stack->outgoing->data;
+        if (om->result)
+            om->result(503, "Server Shutting Down", om->user_data);
+        outgoing_free(om);
+    }
+}

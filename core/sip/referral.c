@@ -1,0 +1,248 @@
+/*
+ * referral.c — REFER handling. See referral.h.
+ *
+ * After our 202, nua keeps the implicit "refer" subscription; our NOTIFYs carry the Event
+ * header nua gave us with the REFER (NUTAG_REFER_EVENT), so the referrer can match them.
+ */
+#define G_LOG_DOMAIN "sylk-referral"
+#include "sip/referral.h"
+
+#include "plugin/loader.h"
+#include "sip/request.h"
+#include "sip/session.h"
+
+#include <errno.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+#include <string.h>
+
+struct sylk_referral {
+    struct sylk_owner owner;
+    struct sylk_sip_stack *stack;
+    nua_handle_t *nh;          /* NULL once its session is gone */
+    bool owns_handle;
+    struct sylk_session *session;
+    nua_saved_event_t saved[1];
+    bool answered, finished;
+    struct sylk_request *request;
+    char *refer_to;
+    char *method;
+    char *event; /* Event header value for the NOTIFYs */
+};
+
+static void referral_free(struct sylk_referral *r)
+{
+    r->stack->referrals = g_list_remove(r->stack->referrals, r);
+    if (!r->answered)
+        nua_destroy_event(r->saved);
+    if (r->owns_handle && r->nh) {
+        nua_handle_bind(r->nh, NULL);
+        nua_handle_destroy(r->nh);
+    }
+    sylk_request_free(r->request);
+    g_free(r->refer_to);
+    g_free(r->method);
+    g_free(r->event);
+    g_free(r);
+}
+
+/* Refer-To: <sip:bob@example.com;method=BYE> → the URI without method, and the method. */
+static void parse_refer_to(struct sylk_referral *r, const sip_t *sip)
+{
+    r->method = g_strdup("INVITE");
+    if (!sip->sip_refer_to || !sip->sip_refer_to->r_url)
+        return;
+    url_t url = *sip->sip_refer_to->r_url;
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    if (url.url_params) {
+        char *params = su_strdup(home, url.url_params);
+        char *value = NULL;
+        if (url_param(params, "method", NULL, 0) > 0) {
+            char buf[32];
+            if (url_param(params, "method", buf, sizeof(buf)) > 0) {
+                value = g_ascii_strup(buf, -1);
+                url.url_params = url_strip_param_string(params, "method");
+                if (url.url_params && !*url.url_params)
+                    url.url_params = NULL;
+            }
+        }
+        if (value) {
+            g_free(r->method);
+            r->method = value;
+        }
+    }
+    char *s = url_as_string(home, &url);
+    r->refer_to = g_strdup(s);
+    su_home_deinit(home);
+}
+
+static struct sylk_referral *referral_new(struct sylk_sip_stack *stack, nua_t *nua,
+                                          nua_handle_t *nh, bool owns, const sip_t *sip,
+                                          tagi_t tags[], struct sylk_request *req)
+{
+    struct sylk_referral *r = g_new0(struct sylk_referral, 1);
+    r->owner.kind = SYLK_OWNER_REFERRAL;
+    r->stack = stack;
+    r->nh = nh;
+    r->owns_handle = owns;
+    r->request = req;
+    nua_save_event(nua, r->saved);
+    if (owns)
+        nua_handle_bind(nh, &r->owner);
+    sip_event_t const *event = NULL;
+    tl_gets(tags, NUTAG_REFER_EVENT_REF(event), TAG_END());
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    r->event = event ? g_strdup(sip_header_as_string(home, (const sip_header_t *)event))
+                     : g_strdup("refer");
+    su_home_deinit(home);
+    parse_refer_to(r, sip);
+    stack->referrals = g_list_prepend(stack->referrals, r);
+    return r;
+}
+
+void sylk_referral_incoming(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh,
+                            const sip_t *sip, tagi_t tags[], struct sylk_request *req,
+                            const struct sylk_loaded_plugin *plugin)
+{
+    if (!sip->sip_refer_to) {
+        nua_respond(nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua), TAG_END());
+        nua_handle_destroy(nh);
+        sylk_request_free(req);
+        return;
+    }
+    struct sylk_referral *r = referral_new(stack, nua, nh, true, sip, tags, req);
+    g_info("REFER %s from %s: %s %s → %s", req->info.call_id, req->info.from_uri, r->method,
+           r->refer_to, plugin->desc.name);
+    plugin->desc.incoming_referral(r);
+}
+
+void sylk_referral_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_session *session,
+                                      nua_t *nua, const sip_t *sip)
+{
+    const struct sylk_loaded_plugin *plugin = sylk_session_plugin(session);
+    nua_handle_t *nh = sylk_session_handle(session);
+    if (!plugin || !plugin->desc.incoming_referral) {
+        nua_respond(nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(nua), TAG_END());
+        return;
+    }
+    if (!sip->sip_refer_to) {
+        nua_respond(nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua), TAG_END());
+        return;
+    }
+    struct sylk_referral *r =
+        referral_new(stack, nua, nh, false, sip, NULL, sylk_request_new(nua, sip));
+    r->session = session;
+    plugin->desc.incoming_referral(r);
+}
+
+void sylk_referral_on_event(struct sylk_referral *r, nua_event_t event, int status,
+                            const sip_t *sip, tagi_t tags[])
+{
+    (void)sip;
+    (void)tags;
+    /* A NOTIFY rejected with 481 means the referrer is gone. */
+    if (event == nua_r_notify && status == 481 && !r->finished)
+        r->finished = true;
+}
+
+void sylk_referral_session_gone(struct sylk_sip_stack *stack, struct sylk_session *session)
+{
+    for (GList *l = stack->referrals; l; l = l->next) {
+        struct sylk_referral *r = l->data;
+        if (r->session == session) {
+            r->session = NULL;
+            r->nh = NULL;
+        }
+    }
+}
+
+void sylk_referral_terminate_all(struct sylk_sip_stack *stack)
+{
+    while (stack->referrals) {
+        struct sylk_referral *r = stack->referrals->data;
+        if (!r->answered && r->nh) {
+            nua_respond(r->nh, 503, "Server Shutting Down", NUTAG_WITH_SAVED(r->saved),
+                        TAG_END());
+            nua_destroy_event(r->saved);
+            r->answered = true;
+        } else if (!r->finished && r->nh) {
+            sylk_referral_notify(r, 503, "Server Shutting Down");
+            continue; /* notify freed it */
+        }
+        referral_free(r);
+    }
+}
+
+const struct sylk_request_info *sylk_referral_request(sylk_referral *r)
+{
+    return r ? &r->request->info : NULL;
+}
+
+const char *sylk_referral_refer_to(sylk_referral *r)
+{
+    return r ? r->refer_to : NULL;
+}
+
+const char *sylk_referral_refer_method(sylk_referral *r)
+{
+    return r ? r->method : NULL;
+}
+
+sylk_session *sylk_referral_session(sylk_referral *r)
+{
+    return r ? r->session : NULL;
+}
+
+static int answer(struct sylk_referral *r, int status, const char *reason)
+{
+    if (r->answered)
+        return -EALREADY;
+    if (!r->nh)
+        return -ENOTCONN;
+    nua_respond(r->nh, status, reason ? reason : sip_status_phrase(status),
+                NUTAG_WITH_SAVED(r->saved), TAG_END());
+    nua_destroy_event(r->saved);
+    r->answered = true;
+    return 0;
+}
+
+int sylk_referral_accept(sylk_referral *r)
+{
+    return r ? answer(r, 202, "Accepted") : -EINVAL;
+}
+
+int sylk_referral_reject(sylk_referral *r, int status, const char *reason)
+{
+    if (!r || status < 300 || status > 699)
+        return -EINVAL;
+    int rc = answer(r, status, reason);
+    if (rc == 0)
+        referral_free(r);
+    return rc;
+}
+
+int sylk_referral_notify(sylk_referral *r, int status, const char *reason)
+{
+    if (!r || status < 100 || status > 699)
+        return -EINVAL;
+    if (!r->answered)
+        return -EINVAL;
+    if (!r->nh || r->finished) {
+        if (status >= 200)
+            referral_free(r);
+        return -ENOTCONN;
+    }
+    g_autofree char *frag = g_strdup_printf("SIP/2.0 %d %s\r\n", status,
+                                            reason ? reason : sip_status_phrase(status));
+    bool final = status >= 200;
+    nua_notify(r->nh, SIPTAG_EVENT_STR(r->event),
+               SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),
+               NUTAG_SUBSTATE(final ? nua_substate_terminated : nua_substate_active),
+               TAG_IF(final, SIPTAG_SUBSCRIPTION_STATE_STR("terminated;reason=noresource")),
+               TAG_END());
+    if (final)
+        referral_free(r);
+    return 0;
+}

@@ -1,0 +1,630 @@
+/*
+ * session.c — INVITE dialogs. See session.h.
+ *
+ * SDP is ours (NUTAG_MEDIA_ENABLE(0)): offers are parsed with sdp/sdp.c, answers printed by
+ * it and passed to nua as the response payload. A stream handle is given to the plugin for
+ * each usable m= line; the others are refused (port 0) in the answer.
+ */
+#define G_LOG_DOMAIN "sylk-session"
+#include "sip/session.h"
+
+#include "media/rtp.h"
+#include "plugin/loader.h"
+#include "sdp/sdp.h"
+#include "server.h"
+#include "sip/referral.h"
+#include "sip/request.h"
+#include "sip/message.h"
+
+#include <errno.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+#include <string.h>
+
+#define ANSWER_TIMEOUT_S 32
+
+enum state {
+    S_INCOMING,    /* waiting for the plugin to answer */
+    S_EARLY,       /* 180 sent */
+    S_ACCEPTED,    /* 200 sent, waiting for ACK */
+    S_CALLING,     /* outgoing INVITE sent */
+    S_ESTABLISHED, /* confirmed */
+    S_ENDING,      /* BYE/CANCEL/error sent or received */
+};
+
+struct sylk_stream {
+    struct sylk_session *session;
+    unsigned index; /* m= line */
+    struct sylk_rtp_socket *rtp;
+    char codec[32];
+};
+
+struct sylk_session {
+    struct sylk_owner owner;
+    struct sylk_sip_stack *stack;
+    nua_handle_t *nh;
+    const struct sylk_loaded_plugin *plugin;
+    struct sylk_request *request;       /* the INVITE; NULL for outgoing sessions */
+    struct sylk_request_info out_info;  /* outgoing sessions: From/To as sent */
+    GStringChunk *out_strings;
+    enum state state;
+    bool incoming, late_offer, established_reported;
+    struct sylk_sdp remote; /* last offer or answer received */
+    struct sylk_sdp local;  /* last description sent */
+    GPtrArray *streams;     /* struct sylk_stream *, presented to the plugin */
+    guint64 sess_id;
+    unsigned sdp_version;
+    struct sylk_session_handler handler;
+    void *user_data;
+    guint answer_timer;
+    int end_status;
+    char *end_reason;
+};
+
+static void stream_free(gpointer p)
+{
+    struct sylk_stream *st = p;
+    sylk_rtp_close(st->rtp);
+    g_free(st);
+}
+
+static struct sylk_server_config *cfg(void)
+{
+    return &sylk_server_get()->config;
+}
+
+static struct sylk_session *session_new(struct sylk_sip_stack *stack, nua_handle_t *nh)
+{
+    struct sylk_session *s = g_new0(struct sylk_session, 1);
+    s->owner.kind = SYLK_OWNER_SESSION;
+    s->stack = stack;
+    s->nh = nh;
+    s->streams = g_ptr_array_new_with_free_func(stream_free);
+    s->sess_id = (guint64)g_get_real_time() ^ ((guint64)g_random_int() << 20);
+    nua_handle_bind(nh, &s->owner);
+    stack->sessions = g_list_prepend(stack->sessions, s);
+    return s;
+}
+
+static void set_end(struct sylk_session *s, int status, const char *reason)
+{
+    if (s->end_status)
+        return;
+    s->end_status = status;
+    s->end_reason = g_strdup(reason ? reason : sip_status_phrase(status));
+}
+
+/* The single exit: tell the plugin, release everything, destroy the handle. */
+static void session_finish(struct sylk_session *s, int status, const char *phrase)
+{
+    set_end(s, status, phrase);
+    if (s->answer_timer)
+        g_source_remove(s->answer_timer);
+    s->stack->sessions = g_list_remove(s->stack->sessions, s);
+    sylk_referral_session_gone(s->stack, s);
+    g_info("session %s ended: %d %s", s->request ? s->request->info.call_id : "(outgoing)",
+           s->end_status, s->end_reason);
+    if (s->handler.ended)
+        s->handler.ended(s, s->end_status, s->end_reason, s->user_data);
+    nua_handle_bind(s->nh, NULL);
+    nua_handle_destroy(s->nh);
+    g_ptr_array_free(s->streams, TRUE);
+    sylk_sdp_clear(&s->remote);
+    sylk_sdp_clear(&s->local);
+    sylk_request_free(s->request);
+    if (s->out_strings)
+        g_string_chunk_free(s->out_strings);
+    g_free(s->end_reason);
+    g_free(s);
+}
+
+static void respond_error(struct sylk_session *s, int status, const char *reason,
+                          const char *warning)
+{
+    g_autofree char *w = warning ? g_strdup_printf("399 %s \"%s\"", cfg()->advertised_ip,
+                                                   warning)
+                                 : NULL;
+    set_end(s, status, reason);
+    s->state = S_ENDING;
+    nua_respond(s->nh, status, reason ? reason : sip_status_phrase(status),
+                TAG_IF(w, SIPTAG_WARNING_STR(w)), TAG_END());
+}
+
+static gboolean answer_timeout(gpointer data)
+{
+    struct sylk_session *s = data;
+    s->answer_timer = 0;
+    g_warning("session %s: application %s did not answer within %d s", s->request->info.call_id,
+              s->plugin->desc.name, ANSWER_TIMEOUT_S);
+    respond_error(s, 408, "Application Did Not Answer", NULL);
+    return G_SOURCE_REMOVE;
+}
+
+static void add_stream(struct sylk_session *s, unsigned index)
+{
+    struct sylk_stream *st = g_new0(struct sylk_stream, 1);
+    st->session = s;
+    st->index = index;
+    g_ptr_array_add(s->streams, st);
+}
+
+/* A late offer: the core proposes one audio stream, offered in the 200. */
+static void propose_audio(struct sylk_session *s)
+{
+    struct sylk_sdp_media *m = &s->local.m[0];
+    s->local.count = 1;
+    m->type = SYLK_MEDIA_AUDIO;
+    m->media = g_strdup("audio");
+    m->proto = g_strdup("RTP/AVP");
+    m->formats = g_strdup("0");
+    m->direction = SYLK_DIR_SENDRECV;
+    m->usable = true;
+    m->dtmf_pt = -1;
+    add_stream(s, 0);
+}
+
+void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const sip_t *sip,
+                           struct sylk_request *req, const struct sylk_loaded_plugin *plugin)
+{
+    struct sylk_session *s = session_new(stack, nh);
+    s->incoming = true;
+    s->request = req;
+    s->plugin = plugin;
+    s->state = S_INCOMING;
+
+    if (!sip->sip_payload || sip->sip_payload->pl_len == 0) {
+        s->late_offer = true;
+        propose_audio(s);
+    } else {
+        const char *ctype = sip->sip_content_type ? sip->sip_content_type->c_type : NULL;
+        g_autofree char *error = NULL;
+        if (!ctype || g_ascii_strcasecmp(ctype, "application/sdp") != 0) {
+            g_info("INVITE %s: body of type %s is not SDP", req->info.call_id,
+                   ctype ? ctype : "(none)");
+            respond_error(s, 415, "Unsupported Media Type", "only application/sdp bodies");
+            return;
+        }
+        if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
+                           cfg()->audio_codecs, &s->remote, &error) < 0) {
+            g_info("INVITE %s from %s: %s", req->info.call_id, req->info.remote_address, error);
+            respond_error(s, 488, "Not Acceptable Here", error);
+            return;
+        }
+        for (unsigned i = 0; i < s->remote.count; i++) {
+            if (s->remote.m[i].usable)
+                add_stream(s, i);
+        }
+        if (s->streams->len == 0) {
+            g_autofree char *codecs = g_strjoinv(", ", cfg()->audio_codecs);
+            g_autofree char *why = g_strdup_printf(
+                "Incompatible media format: no usable stream (audio codecs: %s over RTP/AVP)",
+                codecs);
+            g_info("INVITE %s from %s: %s", req->info.call_id, req->info.remote_address, why);
+            set_end(s, 488, "Not Acceptable Here");
+            s->state = S_ENDING;
+            g_autofree char *w = g_strdup_printf("305 %s \"%s\"", cfg()->advertised_ip, why);
+            nua_respond(nh, 488, "Not Acceptable Here", SIPTAG_WARNING_STR(w), TAG_END());
+            return;
+        }
+    }
+    s->answer_timer = g_timeout_add_seconds(ANSWER_TIMEOUT_S, answer_timeout, s);
+    g_info("INVITE %s from %s to %s → %s (%u stream%s%s)", req->info.call_id,
+           req->info.from_uri, req->info.request_uri, plugin->desc.name, s->streams->len,
+           s->streams->len == 1 ? "" : "s", s->late_offer ? ", late offer" : "");
+    plugin->desc.incoming_session(s);
+}
+
+static void apply_remote(struct sylk_session *s)
+{
+    for (unsigned i = 0; i < s->streams->len; i++) {
+        struct sylk_stream *st = g_ptr_array_index(s->streams, i);
+        if (!st->rtp || st->index >= s->remote.count)
+            continue;
+        const struct sylk_sdp_media *m = &s->remote.m[st->index];
+        if (m->port && m->address)
+            sylk_rtp_set_remote(st->rtp, m->address, m->port);
+        if (m->codec)
+            g_snprintf(st->codec, sizeof(st->codec), "%s/%u", m->codec, m->clock);
+    }
+}
+
+static int send_sdp(struct sylk_session *s, int status, char *const *offer_codecs)
+{
+    g_autofree char *sdp = sylk_sdp_print(&s->local, cfg()->advertised_ip, s->sess_id,
+                                          s->sdp_version++, offer_codecs);
+    nua_respond(s->nh, status, sip_status_phrase(status),
+                SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+    return 0;
+}
+
+static bool stream_listed(struct sylk_stream *st, sylk_stream *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (list[i] == st)
+            return true;
+    }
+    return false;
+}
+
+int sylk_session_accept(sylk_session *s, sylk_stream *const *streams, size_t count)
+{
+    if (!s || (count && !streams))
+        return -EINVAL;
+    if (s->state != S_INCOMING && s->state != S_EARLY)
+        return -EALREADY;
+    if (count == 0)
+        return -EINVAL;
+    for (size_t i = 0; i < count; i++) {
+        if (!streams[i] || streams[i]->session != s)
+            return -EINVAL;
+    }
+    if (!s->late_offer) {
+        sylk_sdp_copy(&s->local, &s->remote);
+        for (unsigned i = 0; i < s->local.count; i++) {
+            s->local.m[i].port = 0;
+            s->local.m[i].direction = sylk_sdp_reverse(s->remote.m[i].direction);
+        }
+    }
+    for (unsigned i = 0; i < s->streams->len; i++) {
+        struct sylk_stream *st = g_ptr_array_index(s->streams, i);
+        if (!stream_listed(st, streams, count))
+            continue;
+        int rc = sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip, &st->rtp);
+        if (rc < 0) {
+            respond_error(s, 503, "Service Unavailable", "no free RTP port");
+            return rc;
+        }
+        s->local.m[st->index].port = sylk_rtp_port(st->rtp);
+        s->local.m[st->index].rtcp_port = sylk_rtp_port(st->rtp) + 1;
+    }
+    if (s->answer_timer) {
+        g_source_remove(s->answer_timer);
+        s->answer_timer = 0;
+    }
+    if (!s->late_offer)
+        apply_remote(s);
+    s->state = S_ACCEPTED;
+    return send_sdp(s, 200, s->late_offer ? cfg()->audio_codecs : NULL);
+}
+
+int sylk_session_ring(sylk_session *s)
+{
+    if (!s)
+        return -EINVAL;
+    if (s->state != S_INCOMING && s->state != S_EARLY)
+        return -EALREADY;
+    s->state = S_EARLY;
+    nua_respond(s->nh, 180, "Ringing", TAG_END());
+    return 0;
+}
+
+int sylk_session_reject(sylk_session *s, int status, const char *reason)
+{
+    if (!s || status < 300 || status > 699)
+        return -EINVAL;
+    if (s->state != S_INCOMING && s->state != S_EARLY)
+        return -EALREADY;
+    if (s->answer_timer) {
+        g_source_remove(s->answer_timer);
+        s->answer_timer = 0;
+    }
+    respond_error(s, status, reason, NULL);
+    return 0;
+}
+
+static int terminate_with(struct sylk_session *s, int unanswered_status, const char *reason)
+{
+    switch (s->state) {
+    case S_INCOMING:
+    case S_EARLY:
+        if (s->answer_timer) {
+            g_source_remove(s->answer_timer);
+            s->answer_timer = 0;
+        }
+        respond_error(s, unanswered_status, reason, NULL);
+        return 0;
+    case S_CALLING:
+        set_end(s, 487, "Request Terminated");
+        s->state = S_ENDING;
+        nua_cancel(s->nh, TAG_END());
+        return 0;
+    case S_ACCEPTED:
+    case S_ESTABLISHED:
+        set_end(s, 200, "BYE sent");
+        s->state = S_ENDING;
+        nua_bye(s->nh, TAG_END());
+        return 0;
+    case S_ENDING:
+        return -ENOTCONN;
+    }
+    return -EINVAL;
+}
+
+int sylk_session_terminate(sylk_session *s)
+{
+    return s ? terminate_with(s, 480, "Temporarily Unavailable") : -EINVAL;
+}
+
+void sylk_session_terminate_all(struct sylk_sip_stack *stack)
+{
+    for (GList *l = stack->sessions; l; l = l->next)
+        terminate_with(l->data, 503, "Server Shutting Down");
+}
+
+/* ACK of a late-offer 200 carries the answer. */
+static void on_ack(struct sylk_session *s, const sip_t *sip)
+{
+    if (!s->late_offer)
+        return;
+    g_autofree char *error = NULL;
+    if (!sip || !sip->sip_payload ||
+        sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
+                       cfg()->audio_codecs, &s->remote, &error) < 0 ||
+        sylk_sdp_usable_count(&s->remote) == 0) {
+        g_info("session %s: ACK without a usable SDP answer (%s); ending it",
+               s->request->info.call_id, error ? error : "no common codec");
+        terminate_with(s, 488, "Not Acceptable Here");
+        return;
+    }
+    apply_remote(s);
+}
+
+/* A re-INVITE: same streams, possibly new addresses or directions (hold). */
+static void on_reinvite(struct sylk_session *s, const sip_t *sip)
+{
+    g_autofree char *error = NULL;
+    struct sylk_sdp offer = {0};
+    if (!sip->sip_payload || sip->sip_payload->pl_len == 0) {
+        send_sdp(s, 200, NULL); /* offer again what we have */
+        return;
+    }
+    if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
+                       cfg()->audio_codecs, &offer, &error) < 0) {
+        g_autofree char *w = g_strdup_printf("399 %s \"%s\"", cfg()->advertised_ip, error);
+        nua_respond(s->nh, 488, "Not Acceptable Here", SIPTAG_WARNING_STR(w), TAG_END());
+        return;
+    }
+    if (offer.count != s->local.count) {
+        nua_respond(s->nh, 488, "Not Acceptable Here",
+                    SIPTAG_WARNING_STR("399 - \"adding or removing streams is not supported\""),
+                    TAG_END());
+        sylk_sdp_clear(&offer);
+        return;
+    }
+    for (unsigned i = 0; i < offer.count; i++) {
+        struct sylk_sdp_media *l = &s->local.m[i];
+        if (l->port == 0)
+            continue;
+        l->direction = sylk_sdp_reverse(offer.m[i].direction);
+        if (offer.m[i].codec) {
+            l->codec = offer.m[i].codec;
+            l->pt = offer.m[i].pt;
+            l->clock = offer.m[i].clock;
+            l->dtmf_pt = offer.m[i].dtmf_pt;
+        }
+    }
+    sylk_sdp_clear(&s->remote);
+    s->remote = offer;
+    apply_remote(s);
+    send_sdp(s, 200, NULL);
+}
+
+static void on_invite_response(struct sylk_session *s, int status, const char *phrase,
+                               const sip_t *sip)
+{
+    if (status < 200) {
+        if (s->handler.progress && status > 100)
+            s->handler.progress(s, status, phrase, s->user_data);
+        return;
+    }
+    if (status >= 300) {
+        set_end(s, status, phrase);
+        return;
+    }
+    g_autofree char *error = NULL;
+    if (!sip || !sip->sip_payload ||
+        sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
+                       cfg()->audio_codecs, &s->remote, &error) < 0) {
+        g_info("outgoing session: 2xx without a usable SDP answer (%s); ending it",
+               error ? error : "no body");
+        s->state = S_ESTABLISHED;
+        terminate_with(s, 488, NULL);
+        return;
+    }
+    apply_remote(s);
+}
+
+void sylk_session_on_event(struct sylk_session *s, nua_event_t event, int status,
+                           const char *phrase, nua_t *nua, const sip_t *sip, tagi_t tags[])
+{
+    switch (event) {
+    case nua_i_state: {
+        int cs = -1;
+        tl_gets(tags, NUTAG_CALLSTATE_REF(cs), TAG_END());
+        if (cs == nua_callstate_ready && s->state != S_ENDING && !s->established_reported) {
+            s->state = S_ESTABLISHED;
+            s->established_reported = true;
+            if (s->handler.established)
+                s->handler.established(s, s->user_data);
+        } else if (cs == nua_callstate_terminated) {
+            session_finish(s, status, phrase);
+        }
+        return;
+    }
+    case nua_i_ack:
+        on_ack(s, sip);
+        return;
+    case nua_i_invite:
+        on_reinvite(s, sip);
+        return;
+    case nua_r_invite:
+        on_invite_response(s, status, phrase, sip);
+        return;
+    case nua_i_bye:
+        set_end(s, 200, "BYE received");
+        s->state = S_ENDING;
+        return;
+    case nua_i_cancel:
+        set_end(s, 487, "Request Terminated");
+        s->state = S_ENDING;
+        return;
+    case nua_i_refer:
+        sylk_referral_incoming_in_dialog(s->stack, s, nua, sip);
+        return;
+    case nua_i_message:
+        sylk_message_incoming_in_dialog(s->stack, s, nua, sip);
+        return;
+    default:
+        return;
+    }
+}
+
+const struct sylk_loaded_plugin *sylk_session_plugin(const struct sylk_session *s)
+{
+    return s->plugin;
+}
+
+nua_handle_t *sylk_session_handle(const struct sylk_session *s)
+{
+    return s->nh;
+}
+
+const struct sylk_request_info *sylk_session_request(sylk_session *s)
+{
+    if (!s)
+        return NULL;
+    return s->request ? &s->request->info : &s->out_info;
+}
+
+void sylk_session_set_handler(sylk_session *s, const struct sylk_session_handler *h, void *ud)
+{
+    if (!s)
+        return;
+    memset(&s->handler, 0, sizeof(s->handler));
+    if (h)
+        memcpy(&s->handler, h, MIN((size_t)h->struct_size, sizeof(s->handler)));
+    s->user_data = ud;
+}
+
+void *sylk_session_user_data(sylk_session *s)
+{
+    return s ? s->user_data : NULL;
+}
+
+size_t sylk_session_stream_count(sylk_session *s)
+{
+    return s ? s->streams->len : 0;
+}
+
+sylk_stream *sylk_session_stream(sylk_session *s, size_t index)
+{
+    return s && index < s->streams->len ? g_ptr_array_index(s->streams, index) : NULL;
+}
+
+static const struct sylk_sdp_media *stream_local(sylk_stream *st)
+{
+    struct sylk_session *s = st->session;
+    if (st->index < s->local.count)
+        return &s->local.m[st->index];
+    return st->index < s->remote.count ? &s->remote.m[st->index] : NULL;
+}
+
+enum sylk_media_type sylk_stream_type(sylk_stream *st)
+{
+    const struct sylk_sdp_media *m = st ? stream_local(st) : NULL;
+    return m ? m->type : SYLK_MEDIA_UNKNOWN;
+}
+
+enum sylk_direction sylk_stream_direction(sylk_stream *st)
+{
+    if (!st)
+        return SYLK_DIR_INACTIVE;
+    if (st->index < st->session->local.count)
+        return st->session->local.m[st->index].direction;
+    return sylk_sdp_reverse(st->session->remote.m[st->index].direction);
+}
+
+sylk_session *sylk_stream_session(sylk_stream *st)
+{
+    return st ? st->session : NULL;
+}
+
+const char *sylk_stream_codec(sylk_stream *st)
+{
+    return st && st->codec[0] ? st->codec : NULL;
+}
+
+int sylk_stream_audio_loopback(sylk_stream *st, unsigned delay_ms)
+{
+    if (!st || sylk_stream_type(st) != SYLK_MEDIA_AUDIO)
+        return -EINVAL;
+    if (!st->rtp)
+        return -ENOTCONN;
+    return sylk_rtp_loopback(st->rtp, delay_ms);
+}
+
+/* ---------------------------------------------------------------- outgoing INVITE --- */
+
+static const char *out_str(struct sylk_session *s, const char *v)
+{
+    return v ? g_string_chunk_insert(s->out_strings, v) : NULL;
+}
+
+sylk_session *sylk_session_connect(const struct sylk_session_params *p)
+{
+    struct sylk_sip_stack *stack = sylk_sip_stack_get();
+    if (!stack || stack->shutting_down || !p || !p->from || !p->to || !p->media ||
+        p->media_count == 0 || p->media_count > SYLK_SDP_MAX_STREAMS)
+        return NULL;
+    for (size_t i = 0; i < p->media_count; i++) {
+        if (p->media[i] != SYLK_MEDIA_AUDIO) {
+            g_warning("session_connect: only audio streams can be offered in this version");
+            return NULL;
+        }
+    }
+    const char *target = p->request_uri ? p->request_uri : p->to;
+    nua_handle_t *nh = nua_handle(stack->nua, NULL, NUTAG_URL(target), SIPTAG_FROM_STR(p->from),
+                                  SIPTAG_TO_STR(p->to), TAG_END());
+    if (!nh)
+        return NULL;
+    struct sylk_session *s = session_new(stack, nh);
+    s->state = S_CALLING;
+    s->out_strings = g_string_chunk_new(256);
+    s->out_info.struct_size = sizeof(s->out_info);
+    s->out_info.method = "INVITE";
+    s->out_info.request_uri = out_str(s, target);
+    s->out_info.from_uri = out_str(s, p->from);
+    s->out_info.to_uri = out_str(s, p->to);
+    sylk_session_set_handler(s, p->handler, p->user_data);
+    for (size_t i = 0; i < p->media_count; i++) {
+        struct sylk_sdp_media *m = &s->local.m[s->local.count];
+        m->type = SYLK_MEDIA_AUDIO;
+        m->media = g_strdup("audio");
+        m->proto = g_strdup("RTP/AVP");
+        m->formats = g_strdup("0");
+        m->direction = SYLK_DIR_SENDRECV;
+        m->dtmf_pt = -1;
+        add_stream(s, s->local.count++);
+        struct sylk_stream *st = g_ptr_array_index(s->streams, s->streams->len - 1);
+        if (sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip, &st->rtp) < 0) {
+            s->handler.ended = NULL; /* the plugin gets NULL, not a callback */
+            session_finish(s, 503, "No free RTP port");
+            return NULL;
+        }
+        m->port = sylk_rtp_port(st->rtp);
+        m->rtcp_port = m->port + 1;
+    }
+    g_autofree char *sdp = sylk_sdp_print(&s->local, cfg()->advertised_ip, s->sess_id,
+                                          s->sdp_version++, cfg()->audio_codecs);
+    nua_invite(nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
+               TAG_IF(p->extra_headers, SIPTAG_HEADER_STR(p->extra_headers)), TAG_END());
+    g_info("INVITE to %s from %s sent", target, p->from);
+    return s;
+}
+
+void sylk_session_drop_all(struct sylk_sip_stack *stack)
+{
+    while (stack->sessions)
+        session_finish(stack->sessions->data, 503, "Server Shut Down");
+}

@@ -1,0 +1,317 @@
+/*
+ * stack.c — nua on the GLib loop and the one event callback. See stack.h.
+ */
+#define G_LOG_DOMAIN "sylk-sip"
+#include "sip/stack.h"
+
+#include "log.h"
+#include "server.h"
+#include "sip/message.h"
+#include "sip/referral.h"
+#include "sip/request.h"
+#include "sip/router.h"
+#include "sip/session.h"
+#include "sip/subscription.h"
+#include "sylk-build-config.h"
+
+#include <errno.h>
+#include <sofia-sip/nta_tag.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+#include <sofia-sip/su_log.h>
+#include <sofia-sip/tport_tag.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define APPL_METHODS "INVITE, MESSAGE, SUBSCRIBE, REFER, OPTIONS"
+#define ALLOWED_METHODS "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, REFER"
+/* nua answers 489 itself for events not listed; these reach routing so that an application
+ * that does not handle SUBSCRIBE answers 405, as for any other method it lacks. */
+#define ROUTED_EVENTS "conference, presence, dialog, message-summary, refer"
+
+struct sylk_sip_stack *sylk_sip_stack_get(void)
+{
+    struct sylk_server *server = sylk_server_get();
+    return server ? &server->sip : NULL;
+}
+
+void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const char *reason,
+                             const char *warning)
+{
+    struct sylk_server *server = sylk_server_get();
+    g_autofree char *w =
+        warning ? g_strdup_printf("399 %s \"%s\"", server->config.advertised_ip, warning) : NULL;
+    nua_respond(nh, status, reason, NUTAG_WITH_THIS(nua), TAG_IF(w, SIPTAG_WARNING_STR(w)),
+                TAG_END());
+    nua_handle_destroy(nh);
+}
+
+static const char *header_value(const sip_t *sip, const char *name, su_home_t *home)
+{
+    for (const sip_unknown_t *u = sip->sip_unknown; u; u = u->un_next) {
+        if (u->un_name && g_ascii_strcasecmp(u->un_name, name) == 0)
+            return su_strdup(home, u->un_value);
+    }
+    return NULL;
+}
+
+static void route_incoming(struct sylk_sip_stack *stack, nua_event_t event, nua_t *nua,
+                           nua_handle_t *nh, const sip_t *sip, tagi_t tags[])
+{
+    struct sylk_server *server = stack->server;
+    if (!sip || !sip->sip_request) {
+        nua_handle_destroy(nh);
+        return;
+    }
+    if (stack->shutting_down) {
+        sylk_sip_reject_unowned(nua, nh, 503, "Server Shutting Down", NULL);
+        return;
+    }
+    struct sylk_request *req = sylk_request_new(nua, sip);
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    const url_t *ruri = sip->sip_request->rq_url;
+    struct sylk_route_request rr = {
+        .method = sip->sip_request->rq_method_name,
+        .ruri_user = ruri->url_user,
+        .ruri_host = ruri->url_host,
+        .app_header = header_value(sip, "X-Sylk-App", home),
+        .event = sip->sip_event ? sip->sip_event->o_type : NULL,
+        .has_replaces = sip->sip_replaces != NULL,
+        .source = sylk_request_source(req),
+    };
+    struct sylk_route route;
+    sylk_router_route(&server->config, sylk_plugins_lookup, &server->plugins, &rr, &route);
+    su_home_deinit(home);
+    if (route.status) {
+        g_info("%s %s from %s (%s): %d %s%s%s", req->info.method, req->info.request_uri,
+               req->info.from_uri ? req->info.from_uri : "?",
+               req->info.remote_address ? req->info.remote_address : "?", route.status,
+               route.reason, route.warning ? ": " : "", route.warning ? route.warning : "");
+        sylk_sip_reject_unowned(nua, nh, route.status, route.reason, route.warning);
+        sylk_request_free(req);
+        return;
+    }
+    const struct sylk_loaded_plugin *plugin = (const struct sylk_loaded_plugin *)route.plugin;
+    switch (event) {
+    case nua_i_invite:
+        sylk_session_incoming(stack, nh, sip, req, plugin);
+        break;
+    case nua_i_message:
+        sylk_message_incoming(stack, nua, nh, req, plugin);
+        break;
+    case nua_i_subscribe:
+        sylk_subscription_incoming(stack, nua, nh, sip, req, plugin);
+        break;
+    case nua_i_refer:
+        sylk_referral_incoming(stack, nua, nh, sip, tags, req, plugin);
+        break;
+    default:
+        sylk_sip_reject_unowned(nua, nh, 405, "Method Not Allowed", NULL);
+        sylk_request_free(req);
+        break;
+    }
+}
+
+static void answer_options(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh)
+{
+    struct sylk_request *req = sylk_request_new(nua, NULL);
+    if (!sylk_config_peer_trusted(&stack->server->config, sylk_request_source(req)))
+        sylk_sip_reject_unowned(nua, nh, 403, "Forbidden", "source address not in trusted_peers");
+    else if (stack->shutting_down)
+        sylk_sip_reject_unowned(nua, nh, 503, "Server Shutting Down", NULL);
+    else {
+        nua_respond(nh, 200, "OK", NUTAG_WITH_THIS(nua),
+                    SIPTAG_ACCEPT_STR("application/sdp, text/plain, message/cpim"), TAG_END());
+        nua_handle_destroy(nh);
+    }
+    sylk_request_free(req);
+}
+
+static void on_owned_event(struct sylk_owner *owner, nua_event_t event, int status,
+                           const char *phrase, nua_t *nua, const sip_t *sip, tagi_t tags[])
+{
+    switch (owner->kind) {
+    case SYLK_OWNER_SESSION:
+        sylk_session_on_event((struct sylk_session *)owner, event, status, phrase, nua, sip,
+                              tags);
+        break;
+    case SYLK_OWNER_MESSAGE_OUT:
+        sylk_message_on_response((struct sylk_outgoing_message *)owner, event, status, phrase);
+        break;
+    case SYLK_OWNER_SUBSCRIPTION:
+        sylk_subscription_on_event((struct sylk_subscription *)owner, event, status, nua, sip,
+                                   tags);
+        break;
+    case SYLK_OWNER_REFERRAL:
+        sylk_referral_on_event((struct sylk_referral *)owner, event, status, sip, tags);
+        break;
+    case SYLK_OWNER_MESSAGE_IN:
+        break;
+    }
+}
+
+static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
+                         struct sylk_sip_stack *stack, nua_handle_t *nh,
+                         struct sylk_owner *owner, sip_t const *sip, tagi_t tags[])
+{
+    if (event == nua_r_shutdown) {
+        if (status >= 200 && !stack->shutdown_done) {
+            stack->shutdown_done = true;
+            sylk_server_sip_stopped(stack->server);
+        }
+        return;
+    }
+    if (owner) {
+        on_owned_event(owner, event, status, phrase, nua, sip, tags);
+        return;
+    }
+    switch (event) {
+    case nua_i_invite:
+    case nua_i_message:
+    case nua_i_subscribe:
+    case nua_i_refer:
+        route_incoming(stack, event, nua, nh, sip, tags);
+        return;
+    case nua_i_options:
+        answer_options(stack, nua, nh);
+        return;
+    case nua_i_error:
+        g_warning("nua error %d %s", status, phrase);
+        return;
+    default:
+        /* Requests nua answered by itself arrive on fresh handles nobody owns. */
+        if (nh && event < nua_r_set_params)
+            nua_handle_destroy(nh);
+        return;
+    }
+}
+
+static char *bracket(const char *ip)
+{
+    return strchr(ip, ':') ? g_strdup_printf("[%s]", ip) : g_strdup(ip);
+}
+
+/* sofia's TLS wants a directory with agent.pem (key + certificate) and cafile.pem. */
+static bool prepare_tls_dir(struct sylk_sip_stack *stack, const struct sylk_server_config *c,
+                            GError **error)
+{
+    stack->tls_dir = g_build_filename(c->spool_dir, "tls", NULL);
+    if (g_mkdir_with_parents(stack->tls_dir, 0700) < 0) {
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+                    "cannot create %s: %s", stack->tls_dir, g_strerror(errno));
+        return false;
+    }
+    const char *links[][2] = {{"agent.pem", c->tls_certificate},
+                              {"cafile.pem", c->tls_ca ? c->tls_ca : c->tls_certificate}};
+    for (size_t i = 0; i < G_N_ELEMENTS(links); i++) {
+        g_autofree char *path = g_build_filename(stack->tls_dir, links[i][0], NULL);
+        unlink(path);
+        if (symlink(links[i][1], path) < 0) {
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+                        "cannot link %s: %s", path, g_strerror(errno));
+            return false;
+        }
+    }
+    return true;
+}
+
+static char *allowed_events(const struct sylk_plugin_registry *reg)
+{
+    GString *s = g_string_new(ROUTED_EVENTS);
+    for (guint i = 0; i < reg->plugins->len; i++) {
+        const struct sylk_loaded_plugin *p = g_ptr_array_index(reg->plugins, i);
+        for (const char *const *e = p->desc.events; e && *e; e++) {
+            if (!strstr(s->str, *e))
+                g_string_append_printf(s, ", %s", *e);
+        }
+    }
+    return g_string_free(s, FALSE);
+}
+
+bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *server,
+                          GError **error)
+{
+    const struct sylk_server_config *c = &server->config;
+    stack->server = server;
+    su_init();
+    sylk_log_redirect_sofia(&server->log, c->trace_sip);
+    stack->root = su_glib_root_create(stack);
+    if (!stack->root) {
+        g_set_error(error, g_quark_from_static_string("sylk-sip"), 1, "su_glib_root_create failed");
+        return false;
+    }
+    su_root_threading(stack->root, 0);
+    stack->source_id = g_source_attach(su_glib_root_gsource(stack->root), NULL);
+
+    g_autofree char *adv = bracket(c->advertised_ip);
+    unsigned port = c->udp_port ? c->udp_port : c->tcp_port;
+    const char *transport = !c->udp_port ? ";transport=tcp" : !c->tcp_port ? ";transport=udp" : "";
+    g_autofree char *url =
+        port ? g_strdup_printf("sip:%s:%u;maddr=%s%s", adv, port, c->local_ip, transport) : NULL;
+    g_autofree char *sips_url = c->tls_port ? g_strdup_printf("sips:%s:%u;maddr=%s", adv,
+                                                              c->tls_port, c->local_ip)
+                                            : NULL;
+    if (c->tls_port && !prepare_tls_dir(stack, c, error))
+        return false;
+    g_autofree char *events = allowed_events(&server->plugins);
+    g_autofree char *ua = g_strdup_printf("sylkserver-c/%s", SYLK_VERSION);
+
+    stack->nua = nua_create(
+        stack->root, on_nua_event, stack, TAG_IF(url, NUTAG_URL(url)),
+        TAG_IF(!url, NUTAG_URL("sip:*:*;transport=none")), TAG_IF(sips_url, NUTAG_SIPS_URL(sips_url)),
+        TAG_IF(sips_url, TPTAG_CERTIFICATE(stack->tls_dir)), NUTAG_MEDIA_ENABLE(0),
+        NUTAG_APPL_METHOD(APPL_METHODS), SIPTAG_ALLOW_STR(ALLOWED_METHODS),
+        NUTAG_ALLOW_EVENTS(events), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0),
+        NUTAG_ENABLEMESSAGE(1), NUTAG_ENABLEINVITE(1), NUTAG_SESSION_TIMER(0),
+        TAG_IF(c->outbound_proxy, NUTAG_PROXY(c->outbound_proxy)),
+        NTATAG_MAXSIZE(c->max_message_size), TPTAG_LOG(c->trace_sip),
+        SIPTAG_USER_AGENT_STR(ua), SIPTAG_SERVER_STR(ua), TAG_END());
+    if (!stack->nua) {
+        g_set_error(error, g_quark_from_static_string("sylk-sip"), 1,
+                    "cannot listen for SIP on %s%s%s (port in use or address not local?)",
+                    url ? url : "", url && sips_url ? " and " : "", sips_url ? sips_url : "");
+        return false;
+    }
+    return true;
+}
+
+void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack)
+{
+    if (stack->shutting_down)
+        return;
+    stack->shutting_down = true;
+    if (!stack->nua) {
+        stack->shutdown_done = true;
+        return;
+    }
+    sylk_message_abort_all(stack);
+    sylk_referral_terminate_all(stack);
+    sylk_subscription_terminate_all(stack);
+    sylk_session_terminate_all(stack);
+    nua_shutdown(stack->nua);
+}
+
+void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
+{
+    /* Objects nua never reported as terminated are ended before their handles go away. */
+    sylk_session_drop_all(stack);
+    sylk_subscription_drop_all(stack);
+    sylk_referral_terminate_all(stack);
+    sylk_message_abort_all(stack);
+    sylk_message_free_outgoing(stack);
+    if (stack->nua) {
+        nua_destroy(stack->nua);
+        stack->nua = NULL;
+    }
+    if (stack->root) {
+        su_root_destroy(stack->root);
+        stack->root = NULL;
+    }
+    sylk_log_unredirect_sofia();
+    su_deinit();
+    g_free(stack->tls_dir);
+    stack->tls_dir = NULL;
+}

@@ -1,0 +1,66 @@
+/*
+ * stack.h — sofia-sip's nua on the GLib main loop: transports from [sip], the one nua event
+ * callback, and dispatch to sessions, messages, subscriptions and referrals.
+ *
+ * Main thread only. Every nua handle is bound (nua_handle_bind) to an object that starts with
+ * struct sylk_owner; its owner destroys the handle when it dies.
+ */
+#ifndef SYLK_STACK_H
+#define SYLK_STACK_H
+
+#include <glib.h>
+#include <stdbool.h>
+
+#define NUA_MAGIC_T struct sylk_sip_stack
+#define NUA_HMAGIC_T struct sylk_owner
+#include <sofia-sip/nua.h>
+#include <sofia-sip/su_glib.h>
+
+struct sylk_server;
+struct sylk_loaded_plugin;
+
+enum sylk_owner_kind {
+    SYLK_OWNER_SESSION = 1,
+    SYLK_OWNER_MESSAGE_IN,
+    SYLK_OWNER_MESSAGE_OUT,
+    SYLK_OWNER_SUBSCRIPTION,
+    SYLK_OWNER_REFERRAL,
+};
+
+struct sylk_owner {
+    enum sylk_owner_kind kind;
+};
+
+struct sylk_sip_stack {
+    struct sylk_server *server;
+    su_root_t *root;
+    nua_t *nua;
+    guint source_id;
+    GList *sessions;      /* struct sylk_session *, live */
+    GList *subscriptions; /* struct sylk_subscription * */
+    GList *referrals;     /* struct sylk_referral * */
+    GList *messages;      /* struct sylk_message * awaiting the plugin's response */
+    GList *outgoing;      /* struct sylk_outgoing_message * awaiting a final response */
+    bool shutting_down;
+    bool shutdown_done;
+    char *tls_dir;
+};
+
+/** Creates the stack and binds the transports; false with `error` set on failure. */
+bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *server,
+                          GError **error);
+
+/** Ends every dialog and starts nua_shutdown; shutdown_done turns true when it completed. */
+void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack);
+
+/** nua_destroy and su_root_destroy; only after shutdown_done (or if start failed). */
+void sylk_sip_stack_destroy(struct sylk_sip_stack *stack);
+
+/** The stack of the running server (for the modules below it). */
+struct sylk_sip_stack *sylk_sip_stack_get(void);
+
+/** Answers a request that has no owner yet and destroys its handle. */
+void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const char *reason,
+                             const char *warning);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * echo — the echo test application.
+ *
+ * Audio: answers an INVITE with audio (180, then 200 with the codec the core negotiates) and
+ * returns every RTP packet to where it came from, so the caller hears itself. The call is ended
+ * with a BYE after max_call_duration seconds (echo.ini, default 600).
+ *
+ * Chat over SIP MESSAGE: a text/plain (or message/cpim wrapping text) MESSAGE is answered 200,
+ * then a MESSAGE goes back to the sender, From and To swapped, with the body
+ *     Echo:
+ *     >> first line
+ *     >> second line
+ * wrapped in CPIM again when it came wrapped. An empty body gets 400, other types 415.
+ *
+ * SUBSCRIBE and REFER are not handled (the server answers 405).
+ * Thread: every callback runs on the server's main thread.
+ */
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+#include <sylk/sylk.h>
+
+#define ECHO_NAME "echo"
+#define DEFAULT_MAX_CALL_S 600
+
+static const struct sylk_host *host;
+static long max_call_s = DEFAULT_MAX_CALL_S;
+
+struct echo_call {
+    sylk_session *session;
+    sylk_timer *limit;
+};
+
+static void call_limit_reached(sylk_timer *timer, void *user_data)
+{
+    struct echo_call *call = user_data;
+    (void)timer;
+    call->limit = NULL; /* one-shot: freed by the host after this returns */
+    host->log(ECHO_NAME, SYLK_LOG_INFO, "call %s reached %ld s; hanging up",
+              host->session_request(call->session)->call_id, max_call_s);
+    host->session_terminate(call->session);
+}
+
+static void call_ended(sylk_session *session, int status, const char *reason, void *user_data)
+{
+    struct echo_call *call = user_data;
+    (void)session;
+    host->log(ECHO_NAME, SYLK_LOG_DEBUG, "call ended: %d %s", status, reason);
+    if (call->limit)
+        host->timer_cancel(call->limit);
+    g_free(call);
+}
+
+static const struct sylk_session_handler call_handler = {
+    .struct_size = sizeof(struct sylk_session_handler),
+    .ended = call_ended,
+};
+
+static void echo_incoming_session(sylk_session *session)
+{
+    sylk_stream *audio = NULL;
+    for (size_t i = 0; i < host->session_stream_count(session) && !audio; i++) {
+        sylk_stream *st = host->session_stream(session, i);
+        if (host->stream_type(st) == SYLK_MEDIA_AUDIO)
+            audio = st;
+    }
+    if (!audio) {
+        host->session_reject(session, 488, "Not Acceptable Here (echo needs audio)");
+        return;
+    }
+    struct echo_call *call = g_new0(struct echo_call, 1);
+    call->session = session;
+    host->session_set_handler(session, &call_handler, call);
+    host->session_ring(session);
+    int rc = host->session_accept(session, &audio, 1);
+    if (rc < 0) {
+        host->log(ECHO_NAME, SYLK_LOG_WARNING, "accept failed: %s", g_strerror(-rc));
+        return; /* the core answered with an error; ended follows */
+    }
+    host->audio_loopback(audio, 0);
+    call->limit = host->timer_add((unsigned)max_call_s * 1000, false, call_limit_reached, call);
+}
+
+/* "Echo:" then every line of text prefixed with ">> ". */
+static char *echo_text(const char *text, size_t len)
+{
+    g_autofree char *copy = g_strndup(text, len);
+    g_auto(GStrv) lines = g_strsplit(copy, "\n", -1);
+    GString *out = g_string_new("Echo:\n");
+    for (unsigned i = 0; lines[i]; i++) {
+        g_strchomp(lines[i]); /* drops the \r of CRLF text too */
+        if (!lines[i + 1] && !*lines[i])
+            break; /* the text's final newline */
+        g_string_append_printf(out, ">> %s\n", lines[i]);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Message/CPIM (RFC 3862): headers, blank line, MIME headers, blank line, content. */
+struct cpim {
+    char *from, *to, *content_type;
+    const char *content;
+    size_t content_len;
+};
+
+static const char *skip_block(const char *p, const char *end)
+{
+    const char *blank = g_strstr_len(p, end - p, "\r\n\r\n");
+    if (blank)
+        return blank + 4;
+    blank = g_strstr_len(p, end - p, "\n\n");
+    return blank ? blank + 2 : NULL;
+}
+
+static char *header_in(const char *block, const char *block_end, const char *name)
+{
+    g_autofree char *text = g_strndup(block, block_end - block);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    size_t n = strlen(name);
+    for (unsigned i = 0; lines[i]; i++) {
+        if (g_ascii_strncasecmp(lines[i], name, n) == 0 && lines[i][n] == ':')
+            return g_strstrip(g_strdup(lines[i] + n + 1));
+    }
+    return NULL;
+}
+
+static bool cpim_parse(const char *body, size_t len, struct cpim *out)
+{
+    const char *end = body + len;
+    const char *mime = skip_block(body, end);
+    const char *content = mime ? skip_block(mime, end) : NULL;
+    if (!content)
+        return false;
+    out->from = header_in(body, mime, "From");
+    out->to = header_in(body, mime, "To");
+    out->content_type = header_in(mime, content, "Content-Type");
+    out->content = content;
+    out->content_len = (size_t)(end - content);
+    return out->content_type != NULL;
+}
+
+static void cpim_clear(struct cpim *c)
+{
+    g_free(c->from);
+    g_free(c->to);
+    g_free(c->content_type);
+}
+
+static void echo_sent(int status, const char *reason, void *user_data)
+{
+    (void)user_data;
+    if (status >= 300)
+        host->log(ECHO_NAME, SYLK_LOG_INFO, "echoed MESSAGE got %d %s", status, reason);
+}
+
+static void send_echo(const struct sylk_request_info *req, const char *content_type,
+                      const char *body)
+{
+    g_autofree char *from = g_strdup_printf("<%s>", req->to_uri);
+    g_autofree char *to = g_strdup_printf("<%s>", req->from_uri);
+    struct sylk_message_params p = {
+        .struct_size = sizeof(p),
+        .from = from,
+        .to = to,
+        .content_type = content_type,
+        .body = body,
+        .body_len = strlen(body),
+        .result = echo_sent,
+    };
+    int rc = host->message_send(&p);
+    if (rc < 0)
+        host->log(ECHO_NAME, SYLK_LOG_WARNING, "cannot send echo: %s", g_strerror(-rc));
+}
+
+static void echo_incoming_message(sylk_message *message)
+{
+    const struct sylk_request_info *req = host->message_request(message);
+    const char *type = req->content_type ? req->content_type : "";
+    if (!req->body || req->body_len == 0) {
+        host->message_respond(message, 400, "Missing Body");
+        return;
+    }
+    if (g_ascii_strcasecmp(type, "text/plain") == 0) {
+        g_autofree char *reply = echo_text(req->body, req->body_len);
+        host->message_respond(message, 200, "OK");
+        send_echo(req, "text/plain", reply);
+        return;
+    }
+    if (g_ascii_strcasecmp(type, "message/cpim") != 0) {
+        host->message_respond(message, 415, "Unsupported Media Type");
+        return;
+    }
+    struct cpim cpim = {0};
+    if (!cpim_parse(req->body, req->body_len, &cpim) ||
+        g_ascii_strncasecmp(cpim.content_type, "text/", 5) != 0) {
+        host->message_respond(message, 415, "Unsupported Media Type (CPIM must wrap text)");
+        cpim_clear(&cpim);
+        return;
+    }
+    host->message_respond(message, 200, "OK");
+    g_autofree char *text = echo_text(cpim.content, cpim.content_len);
+    g_autofree char *wrapped = g_strdup_printf(
+        "From: %s\r\nTo: %s\r\n\r\nContent-Type: %s\r\n\r\n%s",
+        cpim.to ? cpim.to : req->to_uri, cpim.from ? cpim.from : req->from_uri,
+        cpim.content_type, text);
+    send_echo(req, "message/cpim", wrapped);
+    cpim_clear(&cpim);
+}
+
+static int echo_init(const struct sylk_host *h, sylk_config *config)
+{
+    host = h;
+    max_call_s = host->config_get_int(config, "echo", "max_call_duration", DEFAULT_MAX_CALL_S);
+    host->log(ECHO_NAME, SYLK_LOG_INFO, "echo ready (max_call_duration %ld s)", max_call_s);
+    return 0;
+}
+
+static const struct sylk_config_option echo_options[] = {
+    {"echo", "max_call_duration", SYLK_OPTION_INT, 1, 86400,
+     "seconds after which a call is ended"},
+    {NULL, NULL, 0, 0, 0, NULL},
+};
+
+static const struct sylk_plugin echo_plugin = SYLK_PLUGIN_INIT(
+        .name = ECHO_NAME, .version = "1.0", .description = "echo test: audio loopback and "
+                                                            "MESSAGE echo",
+        .config_options = echo_options, .init = echo_init,
+        .incoming_session = echo_incoming_session,
+        .incoming_sip_message = echo_incoming_message);
+
+SYLK_PLUGIN_EXPORT const struct sylk_plugin *sylk_plugin_entry(void)
+{
+    return &echo_plugin;
+}
