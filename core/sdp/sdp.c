@@ -48,7 +48,7 @@ enum sylk_direction sylk_sdp_reverse(enum sylk_direction d)
     }
 }
 
-static const char *const codec_static_name(const char *name)
+static const char *codec_static_name(const char *name)
 {
     for (size_t i = 0; i < G_N_ELEMENTS(codecs_known); i++) {
         if (g_ascii_strcasecmp(name, codecs_known[i].name) == 0)
@@ -251,10 +251,10 @@ char *sylk_sdp_print(const struct sylk_sdp *sdp, const char *address, uint64_t s
                            sess_id, version, family, address, family, address);
     for (unsigned i = 0; i < sdp->count; i++) {
         const struct sylk_sdp_media *m = &sdp->m[i];
-        if (m->port == 0)
-            g_string_append_printf(s, "m=%s 0 %s %s\r\n", m->media, m->proto, m->formats);
-        else if (m->type == SYLK_MEDIA_AUDIO)
+        if (m->port && m->type == SYLK_MEDIA_AUDIO)
             print_audio(s, m, offer_codecs);
+        else /* refused, or a kind of stream this version does not carry */
+            g_string_append_printf(s, "m=%s 0 %s %s\r\n", m->media, m->proto, m->formats);
     }
     return g_string_free(s, FALSE);
 }

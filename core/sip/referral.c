@@ -52,7 +52,7 @@ static void referral_free(struct sylk_referral *r)
 static void parse_refer_to(struct sylk_referral *r, const sip_t *sip)
 {
     r->method = g_strdup("INVITE");
-    if (!sip->sip_refer_to || !sip->sip_refer_to->r_url)
+    if (!sip->sip_refer_to)
         return;
     url_t url = *sip->sip_refer_to->r_url;
     su_home_t home[1] = {SU_HOME_INIT(home)};

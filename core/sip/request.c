@@ -150,7 +150,7 @@ static bool header_named(const msg_header_t *h, const char *name)
     if (hc->hc_name && *hc->hc_name) {
         if (g_ascii_strcasecmp(hc->hc_name, name) == 0)
             return true;
-        return hc->hc_short && *hc->hc_short && strlen(name) == 1 &&
+        return hc->hc_short[0] && strlen(name) == 1 &&
                g_ascii_strncasecmp(hc->hc_short, name, 1) == 0;
     }
     /* Extension headers use the "unknown" class and keep their own name. */

@@ -1,0 +1,189 @@
+/* Unit tests for core/config.c: defaults, every kind of value, file:line errors, plugin files. */
+#include "config.h"
+
+#include <glib.h>
+#include <arpa/inet.h>
+#include <glib/gstdio.h>
+#include <netinet/in.h>
+#include <string.h>
+
+static char *write_temp(const char *name, const char *text)
+{
+    static char *dir;
+    if (!dir)
+        dir = g_dir_make_tmp("sylk-config-XXXXXX", NULL);
+    char *path = g_build_filename(dir, name, NULL);
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    return path;
+}
+
+static GPtrArray *load(struct sylk_server_config *cfg, const char *text, bool expect_ok)
+{
+    g_autofree char *path = write_temp("sylkserver.ini", text);
+    GPtrArray *errors = g_ptr_array_new_with_free_func(g_free);
+    sylk_config_defaults(cfg);
+    bool ok = sylk_config_load(cfg, path, errors);
+    for (guint i = 0; i < errors->len; i++)
+        g_test_message("%s", (char *)g_ptr_array_index(errors, i));
+    g_assert_cmpint(ok, ==, expect_ok);
+    return errors;
+}
+
+static void test_defaults(void)
+{
+    struct sylk_server_config cfg;
+    g_autoptr(GPtrArray) errors = load(&cfg, "; only a comment\n", true);
+    g_assert_cmpstr(cfg.local_ip, ==, "127.0.0.1");
+    g_assert_cmpstr(cfg.advertised_ip, ==, "127.0.0.1");
+    g_assert_cmpuint(cfg.udp_port, ==, 5060);
+    g_assert_cmpuint(cfg.tcp_port, ==, 5060);
+    g_assert_cmpuint(cfg.tls_port, ==, 0);
+    g_assert_null(cfg.default_application);
+    g_assert_cmpuint(cfg.rtp_port_min, ==, 50000);
+    sylk_config_clear(&cfg);
+}
+
+static void test_values(void)
+{
+    struct sylk_server_config cfg;
+    g_autoptr(GPtrArray) errors = load(&cfg,
+                                       "[server]\n"
+                                       "default_application = conference\n"
+                                       "application_map = echo:echo, test@example.com : echo\n"
+                                       "trusted_peers = 10.0.0.0/8, ::1\n"
+                                       "allow_app_header = yes\n"
+                                       "log_level = debug\n"
+                                       "spool_dir = spool\n"
+                                       "[sip]\n"
+                                       "local_ip = 127.0.0.2\n"
+                                       "advertised_ip = 192.0.2.1\n"
+                                       "outbound_proxy = sip:127.0.0.1:5062;lr\n"
+                                       "[rtp]\n"
+                                       "port_range = 40001:40100\n"
+                                       "audio_codecs = PCMA, G722\n"
+                                       "[domain Example.com]\n"
+                                       "applications = conference\n",
+                                       true);
+    g_assert_cmpstr(cfg.default_application, ==, "conference");
+    g_assert_cmpuint(cfg.application_map->len, ==, 2);
+    struct sylk_app_mapping *m = g_ptr_array_index(cfg.application_map, 1);
+    g_assert_cmpstr(m->key, ==, "test@example.com");
+    g_assert_cmpstr(m->app, ==, "echo");
+    g_assert_cmpuint(cfg.trusted_peers->len, ==, 2);
+    g_assert_true(cfg.allow_app_header);
+    g_assert_cmpint(cfg.log_level, ==, G_LOG_LEVEL_DEBUG);
+    g_assert_true(g_path_is_absolute(cfg.spool_dir));
+    g_assert_true(g_str_has_suffix(cfg.spool_dir, "/spool"));
+    g_assert_cmpstr(cfg.advertised_ip, ==, "192.0.2.1");
+    g_assert_cmpuint(cfg.rtp_port_min, ==, 40002); /* rounded up to even */
+    g_assert_cmpstr(cfg.audio_codecs[0], ==, "PCMA");
+    g_assert_nonnull(g_hash_table_lookup(cfg.domains, "example.com"));
+    sylk_config_clear(&cfg);
+}
+
+/* Each bad file yields an error naming the file, the line and the key. */
+static void test_errors(void)
+{
+    static const struct {
+        const char *text;
+        const char *expect;
+    } cases[] = {
+        {"[server]\nbogus = 1\n", ":2: [server] bogus: unknown key"},
+        {"[sip]\n\n; c\nudp_port = abc\n", ":4: [sip] udp_port: 'abc' is not a port"},
+        {"[sip]\nudp_port = 70000\n", ":2: [sip] udp_port:"},
+        {"[server]\nlog_level = loud\n", ":2: [server] log_level: 'loud' is not one of"},
+        {"[rtp]\nport_range = 5:3\n", ":2: [rtp] port_range:"},
+        {"[rtp]\naudio_codecs = PCMU, AMR\n", "unknown codec 'AMR'"},
+        {"[sip]\nlocal_ip = example.com\n", ":2: [sip] local_ip: 'example.com' is not an IPv4"},
+        {"[server]\ntrusted_peers = 10.0.0.0/40\n", ":2: [server] trusted_peers:"},
+        {"[server]\napplication_map = echo\n", "is not a key:application pair"},
+        {"[server]\nallow_app_header = maybe\n", "is not a boolean"},
+        {"[nonsense]\nx = 1\n", ":1: [nonsense]: unknown section"},
+        {"[domain example.com]\napps = echo\n", ":2: [domain example.com] apps: unknown key"},
+        {"[sip]\nudp_port = 5060\ntcp_port = 5070\n", ":3: [sip] tcp_port: must equal"},
+        {"[sip]\ntls_port = 5061\n", "[sip] tls_port: TLS needs tls_certificate"},
+        {"[sip]\noutbound_proxy = 127.0.0.1\n", "is not a sip: or sips: URI"},
+        {"not an ini file at all\n", "not a valid INI file"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        struct sylk_server_config cfg;
+        g_autoptr(GPtrArray) errors = load(&cfg, cases[i].text, false);
+        bool found = false;
+        for (guint e = 0; e < errors->len; e++) {
+            const char *msg = g_ptr_array_index(errors, e);
+            found |= strstr(msg, cases[i].expect) != NULL && strstr(msg, "sylkserver.ini");
+        }
+        if (!found)
+            g_error("case %zu: no error containing \"%s\"", i, cases[i].expect);
+        sylk_config_clear(&cfg);
+    }
+}
+
+static void test_netmask(void)
+{
+    struct sylk_netmask m;
+    struct sockaddr_in in = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "192.168.1.77", &in.sin_addr);
+    g_assert_true(sylk_netmask_parse("192.168.1.0/24", &m));
+    g_assert_true(sylk_netmask_match(&m, (struct sockaddr *)&in));
+    g_assert_true(sylk_netmask_parse("192.168.1.0/29", &m));
+    g_assert_false(sylk_netmask_match(&m, (struct sockaddr *)&in));
+    g_assert_false(sylk_netmask_parse("192.168.1.0/33", &m));
+    g_assert_false(sylk_netmask_parse("nonsense", &m));
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "::ffff:192.168.1.77", &in6.sin6_addr);
+    g_assert_true(sylk_netmask_parse("192.168.1.0/24", &m));
+    g_assert_true(sylk_netmask_match(&m, (struct sockaddr *)&in6));
+}
+
+static const struct sylk_config_option options[] = {
+    {"echo", "max_call_duration", SYLK_OPTION_INT, 1, 100, "x"},
+    {"echo", "enabled", SYLK_OPTION_BOOL, 0, 0, "x"},
+    {NULL, "access", SYLK_OPTION_LIST, 0, 0, "per-room"},
+    {NULL, NULL, 0, 0, 0, NULL},
+};
+
+static void test_plugin_config(void)
+{
+    g_autofree char *path = write_temp("demo.ini", "[echo]\nmax_call_duration = 42\n"
+                                                   "enabled = on\n"
+                                                   "[room@example.com]\naccess = a, b\n");
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    struct sylk_config *c = sylk_plugin_config_load(dir, "demo", options, errors);
+    g_assert_nonnull(c);
+    g_assert_cmpint(sylk_plugin_config_get_int(c, "echo", "max_call_duration", 1), ==, 42);
+    g_assert_true(sylk_plugin_config_get_bool(c, "echo", "enabled", false));
+    g_assert_cmpint(sylk_plugin_config_get_int(c, "echo", "missing", 7), ==, 7);
+    const char *const *items;
+    g_assert_cmpuint(sylk_plugin_config_get_list(c, "room@example.com", "access", &items), ==, 2);
+    g_assert_cmpstr(items[1], ==, "b");
+    const char *const *sections;
+    g_assert_cmpuint(sylk_plugin_config_sections(c, &sections), ==, 2);
+    sylk_plugin_config_free(c);
+
+    /* A missing file is an empty configuration. */
+    c = sylk_plugin_config_load(dir, "absent", options, errors);
+    g_assert_nonnull(c);
+    g_assert_cmpstr(sylk_plugin_config_get_string(c, "x", "y", "dflt"), ==, "dflt");
+    sylk_plugin_config_free(c);
+
+    g_autofree char *bad = write_temp("bad.ini", "[echo]\nmax_call_duration = 1000\n"
+                                                 "colour = red\n");
+    c = sylk_plugin_config_load(dir, "bad", options, errors);
+    g_assert_null(c);
+    g_assert_cmpuint(errors->len, ==, 2);
+    g_assert_nonnull(strstr(g_ptr_array_index(errors, 0), "bad.ini:2: [echo] max_call_duration"));
+    g_assert_nonnull(strstr(g_ptr_array_index(errors, 1), "bad.ini:3: [echo] colour: unknown"));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/config/defaults", test_defaults);
+    g_test_add_func("/config/values", test_values);
+    g_test_add_func("/config/errors", test_errors);
+    g_test_add_func("/config/netmask", test_netmask);
+    g_test_add_func("/config/plugin", test_plugin_config);
+    return g_test_run();
+}

@@ -1,0 +1,149 @@
+/* Unit tests for core/sdp/sdp.c: offers from real clients, negotiation, the G.722 clock quirk,
+ * refused streams, malformed bodies. */
+#include "sdp/sdp.h"
+
+#include <glib.h>
+#include <string.h>
+
+static char *prefs[] = {"G722", "PCMU", "PCMA", NULL};
+
+#define BARESIP_OFFER                                                                          \
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"                  \
+    "m=audio 20000 RTP/AVP 0 9 101\r\nb=AS:64\r\na=rtpmap:0 PCMU/8000\r\n"                       \
+    "a=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"           \
+    "a=sendrecv\r\na=rtcp:20001\r\n"
+
+static void test_parse_offer(void)
+{
+    struct sylk_sdp sdp;
+    g_autofree char *error = NULL;
+    g_assert_cmpint(sylk_sdp_parse(BARESIP_OFFER, strlen(BARESIP_OFFER), prefs, &sdp, &error), ==,
+                    0);
+    g_assert_cmpuint(sdp.count, ==, 1);
+    const struct sylk_sdp_media *m = &sdp.m[0];
+    g_assert_cmpint(m->type, ==, SYLK_MEDIA_AUDIO);
+    g_assert_true(m->usable);
+    g_assert_cmpstr(m->codec, ==, "G722"); /* server preference, not offer order */
+    g_assert_cmpint(m->pt, ==, 9);
+    g_assert_cmpuint(m->clock, ==, 8000); /* RFC 3551 quirk: 8000 in SDP */
+    g_assert_cmpint(m->dtmf_pt, ==, 101);
+    g_assert_cmpstr(m->address, ==, "127.0.0.1");
+    g_assert_cmpuint(m->port, ==, 20000);
+    g_assert_cmpuint(m->rtcp_port, ==, 20001);
+    g_assert_cmpint(m->direction, ==, SYLK_DIR_SENDRECV);
+    sylk_sdp_clear(&sdp);
+}
+
+static void test_static_payload_without_rtpmap(void)
+{
+    const char *offer = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+                        "m=audio 4000 RTP/AVP 8\r\na=sendonly\r\n";
+    struct sylk_sdp sdp;
+    g_autofree char *error = NULL;
+    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), prefs, &sdp, &error), ==, 0);
+    g_assert_cmpstr(sdp.m[0].codec, ==, "PCMA");
+    g_assert_cmpint(sdp.m[0].dtmf_pt, ==, -1);
+    g_assert_cmpint(sylk_sdp_reverse(sdp.m[0].direction), ==, SYLK_DIR_RECVONLY);
+    sylk_sdp_clear(&sdp);
+}
+
+static void test_unusable_streams(void)
+{
+    const char *offer =
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+        "m=audio 4000 RTP/AVP 18 3\r\na=rtpmap:18 G729/8000\r\n"       /* unknown codecs */
+        "m=video 4002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"        /* video */
+        "m=audio 4004 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"
+        "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoc2VuZGVy\r\n"     /* SRTP: not yet */
+        "m=audio 0 RTP/AVP 0\r\n";                                      /* disabled */
+    struct sylk_sdp sdp;
+    g_autofree char *error = NULL;
+    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), prefs, &sdp, &error), ==, 0);
+    g_assert_cmpuint(sdp.count, ==, 4);
+    g_assert_cmpuint(sylk_sdp_usable_count(&sdp), ==, 0);
+    g_assert_cmpstr(sdp.m[0].formats, ==, "18 3");
+    g_assert_cmpstr(sdp.m[1].media, ==, "video");
+
+    /* The answer refuses every line, keeping order and formats (RFC 3264 §6). */
+    for (unsigned i = 0; i < sdp.count; i++)
+        sdp.m[i].port = 0;
+    g_autofree char *answer = sylk_sdp_print(&sdp, "127.0.0.1", 7, 1, NULL);
+    g_assert_nonnull(strstr(answer, "m=audio 0 RTP/AVP 18 3\r\n"));
+    g_assert_nonnull(strstr(answer, "m=video 0 RTP/AVP 96\r\n"));
+    g_assert_nonnull(strstr(answer, "m=audio 0 RTP/SAVP 0\r\n"));
+    sylk_sdp_clear(&sdp);
+}
+
+static void test_answer(void)
+{
+    struct sylk_sdp sdp;
+    g_autofree char *error = NULL;
+    g_assert_cmpint(sylk_sdp_parse(BARESIP_OFFER, strlen(BARESIP_OFFER), prefs, &sdp, &error), ==,
+                    0);
+    sdp.m[0].port = 30000;
+    sdp.m[0].rtcp_port = 30001;
+    g_autofree char *answer = sylk_sdp_print(&sdp, "127.0.0.1", 42, 3, NULL);
+    g_assert_nonnull(strstr(answer, "o=- 42 3 IN IP4 127.0.0.1\r\n"));
+    g_assert_nonnull(strstr(answer, "c=IN IP4 127.0.0.1\r\n"));
+    g_assert_nonnull(strstr(answer, "m=audio 30000 RTP/AVP 9 101\r\n"));
+    g_assert_nonnull(strstr(answer, "a=rtpmap:9 G722/8000\r\n"));
+    g_assert_nonnull(strstr(answer, "a=rtpmap:101 telephone-event/8000\r\n"));
+    g_assert_null(strstr(answer, "PCMU"));
+
+    /* What we print parses back to the same choice. */
+    struct sylk_sdp again;
+    g_assert_cmpint(sylk_sdp_parse(answer, strlen(answer), prefs, &again, &error), ==, 0);
+    g_assert_cmpstr(again.m[0].codec, ==, "G722");
+    g_assert_cmpuint(again.m[0].port, ==, 30000);
+    sylk_sdp_clear(&again);
+    sylk_sdp_clear(&sdp);
+}
+
+static void test_offer_ipv6(void)
+{
+    struct sylk_sdp sdp = {.count = 1};
+    sdp.m[0] = (struct sylk_sdp_media){.type = SYLK_MEDIA_AUDIO, .media = "audio",
+                                       .proto = "RTP/AVP", .port = 5000, .rtcp_port = 5001,
+                                       .direction = SYLK_DIR_SENDRECV};
+    g_autofree char *offer = sylk_sdp_print(&sdp, "::1", 1, 1, prefs);
+    g_assert_nonnull(strstr(offer, "c=IN IP6 ::1\r\n"));
+    g_assert_nonnull(strstr(offer, "m=audio 5000 RTP/AVP 9 0 8 101\r\n"));
+    g_assert_nonnull(strstr(offer, "a=rtpmap:8 PCMA/8000\r\n"));
+}
+
+static void test_malformed(void)
+{
+    static const char *bad[] = {
+        "this is not SDP",
+        "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n", /* no m= */
+        "v=0\r\nm=audio abc RTP/AVP 0\r\n",
+        "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio\r\n",
+        "",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        struct sylk_sdp sdp;
+        char *error = NULL;
+        g_assert_cmpint(sylk_sdp_parse(bad[i], strlen(bad[i]), prefs, &sdp, &error), <, 0);
+        g_assert_nonnull(error);
+        g_test_message("case %zu: %s", i, error);
+        g_free(error);
+        g_assert_cmpuint(sdp.count, ==, 0);
+    }
+    /* Oversize bodies are refused before parsing. */
+    g_autofree char *huge = g_strnfill(SYLK_SDP_MAX_SIZE + 1, 'a');
+    struct sylk_sdp sdp;
+    g_autofree char *error = NULL;
+    g_assert_cmpint(sylk_sdp_parse(huge, strlen(huge), prefs, &sdp, &error), <, 0);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/sdp/parse-offer", test_parse_offer);
+    g_test_add_func("/sdp/static-payload", test_static_payload_without_rtpmap);
+    g_test_add_func("/sdp/unusable-streams", test_unusable_streams);
+    g_test_add_func("/sdp/answer", test_answer);
+    g_test_add_func("/sdp/offer-ipv6", test_offer_ipv6);
+    g_test_add_func("/sdp/malformed", test_malformed);
+    return g_test_run();
+}
