@@ -114,6 +114,7 @@ int sylk_server_main(const struct sylk_server_options *o)
     memset(server, 0, sizeof(*server));
     the_server = server;
     int code = 1;
+    g_autoptr(GError) error = NULL; /* declared before any goto out */
     sylk_log_install(&server->log);
     sylk_plugins_init_registry(&server->plugins);
 
@@ -133,7 +134,6 @@ int sylk_server_main(const struct sylk_server_options *o)
                                                .max = server->config.rtp_port_max,
                                                .next = server->config.rtp_port_min};
     server->loop = g_main_loop_new(NULL, FALSE);
-    g_autoptr(GError) error = NULL;
     if (!sylk_sip_stack_start(&server->sip, server, &error)) {
         g_critical("%s", error->message);
         sylk_sip_stack_destroy(&server->sip);
