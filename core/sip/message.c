@@ -150,9 +150,7 @@ int sylk_message_send(const struct sylk_message_params *p)
     om->stack = stack;
     om->result = p->result;
     om->user_data = p->user_data;
-    const char *target = p->request_uri ? p->request_uri : p->to;
-    om->nh = nua_handle(stack->nua, &om->owner, NUTAG_URL(target), SIPTAG_FROM_STR(p->from),
-                        SIPTAG_TO_STR(p->to), TAG_END());
+    om->nh = sylk_sip_handle_new(stack, &om->owner, p->request_uri, p->from, p->to);
     if (!om->nh) {
         g_free(om);
         return -EINVAL;
@@ -163,7 +161,7 @@ int sylk_message_send(const struct sylk_message_params *p)
     nua_message(om->nh, SIPTAG_CONTENT_TYPE_STR(p->content_type), SIPTAG_PAYLOAD(pl),
                 TAG_IF(p->extra_headers, SIPTAG_HEADER_STR(p->extra_headers)), TAG_END());
     su_home_deinit(home);
-    g_debug("MESSAGE to %s from %s sent (%zu bytes %s)", target, p->from, p->body_len,
+    g_debug("MESSAGE to %s from %s sent (%zu bytes %s)", p->to, p->from, p->body_len,
             p->content_type);
     return 0;
 }

@@ -584,8 +584,7 @@ sylk_session *sylk_session_connect(const struct sylk_session_params *p)
         }
     }
     const char *target = p->request_uri ? p->request_uri : p->to;
-    nua_handle_t *nh = nua_handle(stack->nua, NULL, NUTAG_URL(target), SIPTAG_FROM_STR(p->from),
-                                  SIPTAG_TO_STR(p->to), TAG_END());
+    nua_handle_t *nh = sylk_sip_handle_new(stack, NULL, p->request_uri, p->from, p->to);
     if (!nh)
         return NULL;
     struct sylk_session *s = session_new(stack, nh);

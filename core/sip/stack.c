@@ -49,6 +49,25 @@ void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const cha
     nua_handle_destroy(nh);
 }
 
+nua_handle_t *sylk_sip_handle_new(struct sylk_sip_stack *stack, struct sylk_owner *owner,
+                                  const char *request_uri, const char *from, const char *to)
+{
+    su_home_t home[1] = {SU_HOME_INIT(home)};
+    sip_from_t *f = sip_from_make(home, from);
+    sip_to_t *t = sip_to_make(home, to);
+    url_t *target = request_uri ? url_hdup(home, URL_STRING_MAKE(request_uri)->us_url)
+                                : (t ? t->a_url : NULL);
+    nua_handle_t *nh = NULL;
+    if (f && t && target && target->url_host)
+        nh = nua_handle(stack->nua, owner, NUTAG_URL(target), SIPTAG_FROM(f), SIPTAG_TO(t),
+                        TAG_END());
+    else
+        g_warning("cannot originate a request from '%s' to '%s'%s%s: not SIP addresses", from,
+                  to, request_uri ? " via " : "", request_uri ? request_uri : "");
+    su_home_deinit(home);
+    return nh;
+}
+
 static const char *header_value(const sip_t *sip, const char *name, su_home_t *home)
 {
     for (const sip_unknown_t *u = sip->sip_unknown; u; u = u->un_next) {

@@ -59,6 +59,13 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack);
 /** The stack of the running server (for the modules below it). */
 struct sylk_sip_stack *sylk_sip_stack_get(void);
 
+/**
+ * A handle for a request the server originates. `to` and `from` are "Name <uri>" or bare URIs;
+ * the Request-URI is `request_uri` when given, else the URI of `to`. NULL when unparsable.
+ */
+nua_handle_t *sylk_sip_handle_new(struct sylk_sip_stack *stack, struct sylk_owner *owner,
+                                  const char *request_uri, const char *from, const char *to);
+
 /** Answers a request that has no owner yet and destroys its handle. */
 void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const char *reason,
                              const char *warning);
