@@ -53,7 +53,8 @@ static const char *level_name(GLogLevelFlags level)
 static bool level_enabled(const struct sylk_log *log, GLogLevelFlags level)
 {
     GLogLevelFlags l = level & G_LOG_LEVEL_MASK;
-    return l <= log->max_level;
+    /* Notices (start, ready, stop) are shown at every level. */
+    return l <= log->max_level || l == G_LOG_LEVEL_MESSAGE;
 }
 
 static GLogWriterOutput write_line(GLogLevelFlags level, const GLogField *fields, gsize n_fields,

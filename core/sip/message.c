@@ -53,7 +53,7 @@ static void message_free(struct sylk_message *m)
 
 static void respond(struct sylk_message *m, int status, const char *reason)
 {
-    nua_respond(m->nh, status, reason ? reason : sip_status_phrase(status),
+    nua_respond(m->nh, status, sylk_sip_phrase(m->nh, reason ? reason : sip_status_phrase(status)),
                 NUTAG_WITH_SAVED(m->saved), TAG_END());
     message_free(m);
 }

@@ -201,7 +201,7 @@ static int answer(struct sylk_referral *r, int status, const char *reason)
         return -EALREADY;
     if (!r->nh)
         return -ENOTCONN;
-    nua_respond(r->nh, status, reason ? reason : sip_status_phrase(status),
+    nua_respond(r->nh, status, sylk_sip_phrase(r->nh, reason ? reason : sip_status_phrase(status)),
                 NUTAG_WITH_SAVED(r->saved), TAG_END());
     nua_destroy_event(r->saved);
     r->answered = true;
@@ -235,7 +235,7 @@ int sylk_referral_notify(sylk_referral *r, int status, const char *reason)
         return -ENOTCONN;
     }
     g_autofree char *frag = g_strdup_printf("SIP/2.0 %d %s\r\n", status,
-                                            reason ? reason : sip_status_phrase(status));
+                                            sylk_sip_phrase(r->nh, reason ? reason : sip_status_phrase(status)));
     bool final = status >= 200;
     nua_notify(r->nh, SIPTAG_EVENT_STR(r->event),
                SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),

@@ -92,7 +92,7 @@ static void set_end(struct sylk_session *s, int status, const char *reason)
     if (s->end_status)
         return;
     s->end_status = status;
-    s->end_reason = g_strdup(reason ? reason : sip_status_phrase(status));
+    s->end_reason = g_strdup(sylk_sip_phrase(s->nh, reason ? reason : sip_status_phrase(status)));
 }
 
 /* The single exit: tell the plugin, release everything, destroy the handle. */
@@ -127,7 +127,7 @@ static void respond_error(struct sylk_session *s, int status, const char *reason
                                  : NULL;
     set_end(s, status, reason);
     s->state = S_ENDING;
-    nua_respond(s->nh, status, reason ? reason : sip_status_phrase(status),
+    nua_respond(s->nh, status, sylk_sip_phrase(s->nh, reason ? reason : sip_status_phrase(status)),
                 TAG_IF(w, SIPTAG_WARNING_STR(w)), TAG_END());
 }
 

@@ -26,8 +26,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define APPL_METHODS "INVITE, MESSAGE, SUBSCRIBE, REFER, OPTIONS"
-#define ALLOWED_METHODS "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY, REFER"
+#define APPL_METHODS "INVITE, MESSAGE, SUBSCRIBE, OPTIONS"
+#define ALLOWED_METHODS "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY"
 /* nua answers 489 itself for events not listed; these reach routing so that an application
  * that does not handle SUBSCRIBE answers 405, as for any other method it lacks. */
 #define ROUTED_EVENTS "conference, presence, dialog, message-summary, refer"
@@ -38,14 +38,19 @@ struct sylk_sip_stack *sylk_sip_stack_get(void)
     return server ? &server->sip : NULL;
 }
 
+const char *sylk_sip_phrase(nua_handle_t *nh, const char *phrase)
+{
+    return phrase ? su_strdup(nua_handle_home(nh), phrase) : NULL;
+}
+
 void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const char *reason,
                              const char *warning)
 {
     struct sylk_server *server = sylk_server_get();
     g_autofree char *w =
         warning ? g_strdup_printf("399 %s \"%s\"", server->config.advertised_ip, warning) : NULL;
-    nua_respond(nh, status, reason, NUTAG_WITH_THIS(nua), TAG_IF(w, SIPTAG_WARNING_STR(w)),
-                TAG_END());
+    nua_respond(nh, status, sylk_sip_phrase(nh, reason), NUTAG_WITH_THIS(nua),
+                TAG_IF(w, SIPTAG_WARNING_STR(w)), TAG_END());
     nua_handle_destroy(nh);
 }
 
@@ -237,6 +242,22 @@ static bool prepare_tls_dir(struct sylk_sip_stack *stack, const struct sylk_serv
     return true;
 }
 
+/*
+ * REFER is handed to us (and allowed) only when a loaded plugin handles it; otherwise nua
+ * answers 405 itself. Were REFER listed, nua would create the implicit subscription and send
+ * a NOTIFY before our 405 to an application without referrals could go out.
+ */
+static void methods(const struct sylk_plugin_registry *reg, char **appl, char **allow)
+{
+    bool refer = false;
+    for (guint i = 0; i < reg->plugins->len; i++) {
+        const struct sylk_loaded_plugin *p = g_ptr_array_index(reg->plugins, i);
+        refer |= p->desc.incoming_referral != NULL;
+    }
+    *appl = g_strconcat(APPL_METHODS, refer ? ", REFER" : "", NULL);
+    *allow = g_strconcat(ALLOWED_METHODS, refer ? ", REFER" : "", NULL);
+}
+
 static char *allowed_events(const struct sylk_plugin_registry *reg)
 {
     GString *s = g_string_new(ROUTED_EVENTS);
@@ -276,13 +297,15 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
     if (c->tls_port && !prepare_tls_dir(stack, c, error))
         return false;
     g_autofree char *events = allowed_events(&server->plugins);
+    g_autofree char *appl = NULL, *allow = NULL;
+    methods(&server->plugins, &appl, &allow);
     g_autofree char *ua = g_strdup_printf("sylkserver-c/%s", SYLK_VERSION);
 
     stack->nua = nua_create(
         stack->root, on_nua_event, stack, TAG_IF(url, NUTAG_URL(url)),
         TAG_IF(!url, NUTAG_URL("sip:*:*;transport=none")), TAG_IF(sips_url, NUTAG_SIPS_URL(sips_url)),
         TAG_IF(sips_url, TPTAG_CERTIFICATE(stack->tls_dir)), NUTAG_MEDIA_ENABLE(0),
-        NUTAG_APPL_METHOD(APPL_METHODS), SIPTAG_ALLOW_STR(ALLOWED_METHODS),
+        NUTAG_APPL_METHOD(appl), SIPTAG_ALLOW_STR(allow),
         NUTAG_ALLOW_EVENTS(events), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0),
         NUTAG_ENABLEMESSAGE(1), NUTAG_ENABLEINVITE(1), NUTAG_SESSION_TIMER(0),
         TAG_IF(c->outbound_proxy, NUTAG_PROXY(c->outbound_proxy)),

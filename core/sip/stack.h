@@ -66,6 +66,12 @@ struct sylk_sip_stack *sylk_sip_stack_get(void);
 nua_handle_t *sylk_sip_handle_new(struct sylk_sip_stack *stack, struct sylk_owner *owner,
                                   const char *request_uri, const char *from, const char *to);
 
+/**
+ * nua keeps the reason phrase pointer until it sends the response, later: this copies it into
+ * the handle's memory, which lives at least as long.
+ */
+const char *sylk_sip_phrase(nua_handle_t *nh, const char *phrase);
+
 /** Answers a request that has no owner yet and destroys its handle. */
 void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const char *reason,
                              const char *warning);

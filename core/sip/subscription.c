@@ -58,7 +58,7 @@ static int answer(struct sylk_subscription *sub, int status, const char *reason)
         g_source_remove(sub->timer);
         sub->timer = 0;
     }
-    nua_respond(sub->nh, status, reason ? reason : sip_status_phrase(status),
+    nua_respond(sub->nh, status, sylk_sip_phrase(sub->nh, reason ? reason : sip_status_phrase(status)),
                 NUTAG_WITH_SAVED(sub->saved), TAG_END());
     nua_destroy_event(sub->saved);
     sub->answered = true;

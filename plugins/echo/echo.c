@@ -182,8 +182,8 @@ static void echo_incoming_message(sylk_message *message)
     }
     if (g_ascii_strcasecmp(type, "text/plain") == 0) {
         g_autofree char *reply = echo_text(req->body, req->body_len);
-        host->message_respond(message, 200, "OK");
         send_echo(req, "text/plain", reply);
+        host->message_respond(message, 200, "OK"); /* req is invalid from here on */
         return;
     }
     if (g_ascii_strcasecmp(type, "message/cpim") != 0) {
@@ -197,13 +197,13 @@ static void echo_incoming_message(sylk_message *message)
         cpim_clear(&cpim);
         return;
     }
-    host->message_respond(message, 200, "OK");
     g_autofree char *text = echo_text(cpim.content, cpim.content_len);
     g_autofree char *wrapped = g_strdup_printf(
         "From: %s\r\nTo: %s\r\n\r\nContent-Type: %s\r\n\r\n%s",
         cpim.to ? cpim.to : req->to_uri, cpim.from ? cpim.from : req->from_uri,
         cpim.content_type, text);
     send_echo(req, "message/cpim", wrapped);
+    host->message_respond(message, 200, "OK"); /* req is invalid from here on */
     cpim_clear(&cpim);
 }
 

@@ -170,3 +170,226 @@ def server_factory(tmp_path):
 def server(server_factory):
     """A started server with the default loopback config and the built plugins."""
     return server_factory().start()
+
+
+# --------------------------------------------------------------------------------------------
+# Real peers (sipp, baresip) and the Python test peers in test/peers/.
+# --------------------------------------------------------------------------------------------
+import sys  # noqa: E402
+
+SIPP_BIN = "/usr/bin/sipp"
+SIPP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sipp")
+PEERS_DIR = os.path.join(ROOT, "test", "peers")
+if PEERS_DIR not in sys.path:
+    sys.path.insert(0, PEERS_DIR)
+
+
+class SippResult:
+    """What one sipp run left behind: exit code, stdout/stderr, error log, message trace and
+    the last row of its statistics CSV (e.g. stats['SuccessfulCall(C)'])."""
+
+    def __init__(self, args, rc, out, workdir, name):
+        self.args = args
+        self.rc = rc
+        self.out = out
+        self.errors = _read(os.path.join(workdir, f"{name}_errors.log"))
+        self.messages = _read(os.path.join(workdir, f"{name}_messages.log"))
+        self.stats = {}
+        stats = _read(os.path.join(workdir, f"{name}_stats.csv"))
+        rows = [r for r in stats.splitlines() if r.strip()]
+        if len(rows) >= 2:
+            head = rows[0].rstrip(";").split(";")
+            last = rows[-1].rstrip(";").split(";")
+            self.stats = dict(zip(head, last))
+
+    def count(self, key):
+        try:
+            return int(self.stats.get(key, "0"))
+        except ValueError:
+            return 0
+
+    @property
+    def successful(self):
+        return self.count("SuccessfulCall(C)")
+
+    @property
+    def failed(self):
+        return self.count("FailedCall(C)")
+
+    def describe(self):
+        return (f"sipp exit code {self.rc}\ncommand: {' '.join(self.args)}\n"
+                f"stats: successful={self.successful} failed={self.failed}\n"
+                f"--- output (tail)\n{self.out[-2500:]}\n--- errors (tail)\n{self.errors[-3000:]}"
+                f"\n--- messages (tail)\n{self.messages[-5000:]}")
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+class Sipp:
+    """Runs sipp scenarios from test/integration/sipp against 127.0.0.1; every background
+    process is stopped by pid at test end (fixture `sipp`)."""
+
+    def __init__(self, workdir):
+        self.workdir = str(workdir)
+        self.procs = []
+        self.n = 0
+
+    def _args(self, scenario, target_port, service, transport, keys, calls, rate, limit,
+              duration_ms, timeout, recv_timeout_ms, local_port, extra, name, ruri_host,
+              remote=True):
+        path = scenario if os.path.isabs(scenario) else os.path.join(SIPP_DIR, scenario)
+        assert os.path.exists(path), path
+        all_keys = {"ruri_host": ruri_host or f"127.0.0.1:{target_port}",
+                    "extra_hdr": "X-Test: none"}
+        all_keys.update(keys or {})
+        args = [SIPP_BIN, "-sf", path]
+        if remote:
+            args.append(f"127.0.0.1:{target_port}")
+        # -ci/-cp: sipp's UDP control socket would otherwise bind 0.0.0.0:8888
+        args += ["-i", "127.0.0.1", "-mi", "127.0.0.1",
+                 "-ci", "127.0.0.1", "-cp", str(free_port(kinds=("udp",))),
+                 "-p", str(local_port or free_port()),
+                 "-mp", str(free_port(kinds=("udp",), even=True)),
+                 "-t", transport, "-nostdin", "-m", str(calls),
+                 "-timeout", f"{timeout}s", "-timeout_error",
+                 "-trace_err", "-error_file", os.path.join(self.workdir, f"{name}_errors.log"),
+                 "-trace_msg", "-message_file", os.path.join(self.workdir, f"{name}_messages.log"),
+                 "-trace_stat", "-stf", os.path.join(self.workdir, f"{name}_stats.csv"),
+                 "-fd", "1", "-d", str(duration_ms)]
+        if service is not None:
+            args += ["-s", service]
+        if rate:
+            args += ["-r", str(rate)]
+        if limit:
+            args += ["-l", str(limit)]
+        if recv_timeout_ms:
+            args += ["-recv_timeout", str(recv_timeout_ms)]
+        for k, v in all_keys.items():
+            args += ["-key", k, str(v)]
+        return args + list(extra)
+
+    def run(self, scenario, target_port, service="echo", transport="u1", keys=None, calls=1,
+            rate=None, limit=None, duration_ms=0, timeout=20, recv_timeout_ms=6000,
+            local_port=None, extra=(), ruri_host=None):
+        """Run a scenario to completion; returns a SippResult (check .rc == 0)."""
+        self.n += 1
+        name = f"sipp{self.n}_{os.path.splitext(os.path.basename(scenario))[0]}"
+        args = self._args(scenario, target_port, service, transport, keys, calls, rate, limit,
+                          duration_ms, timeout, recv_timeout_ms, local_port, extra, name,
+                          ruri_host)
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, cwd=self.workdir)
+        self.procs.append(p)
+        try:
+            out, _ = p.communicate(timeout=timeout + 15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+        return SippResult(args, p.returncode, out.decode("utf-8", "replace"), self.workdir, name)
+
+    def start_uas(self, scenario, local_port, calls=1, timeout=20, keys=None, extra=()):
+        """Start a UAS scenario listening on local_port in the background; finish() it later."""
+        self.n += 1
+        name = f"sipp{self.n}_{os.path.splitext(os.path.basename(scenario))[0]}"
+        args = self._args(scenario, None, None, "u1", keys, calls, None, None, 0, timeout, 0,
+                          local_port, extra, name, "127.0.0.1", remote=False)
+        outpath = os.path.join(self.workdir, f"{name}.out")
+        out = open(outpath, "wb")
+        p = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, cwd=self.workdir)
+        out.close()
+        self.procs.append(p)
+        _wait_udp_bound(local_port, p)
+
+        def finish(wait=timeout + 5):
+            try:
+                p.wait(wait)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+            return SippResult(args, p.returncode, _read(outpath), self.workdir, name)
+        return finish
+
+    def stop_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
+def _wait_udp_bound(port, proc, timeout=5):
+    """Wait until something is bound to UDP 127.0.0.1:port (the peer is listening)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        finally:
+            s.close()
+        if proc.poll() is not None:
+            raise AssertionError(f"peer exited with {proc.returncode} before binding {port}")
+        time.sleep(0.05)
+    raise AssertionError(f"nothing bound UDP port {port} within {timeout}s")
+
+
+@pytest.fixture
+def sipp(tmp_path):
+    d = tmp_path / "sipp"
+    d.mkdir()
+    runner = Sipp(d)
+    yield runner
+    runner.stop_all()
+
+
+def assert_sipp_ok(result, calls=1):
+    """sipp exit code 0 and every call counted successful."""
+    assert result.rc == 0, result.describe()
+    if result.stats:
+        assert result.successful == calls and result.failed == 0, result.describe()
+
+
+_free_port_v1 = free_port
+
+
+def free_port(kinds=("udp", "tcp"), even=False):  # noqa: F811 (replaces the version above)
+    """A port free for every socket kind in `kinds` on 127.0.0.1.
+
+    Replaces the first version: Linux (≥ 4.6) hands out odd ports for bind(port 0), so asking
+    for an even port never succeeded there; try the even neighbour instead. Random picks from
+    the ephemeral range are spread out so parallel tests rarely collide."""
+    for _ in range(400):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if even and port % 2:
+            port -= 1
+        if port < 1024:
+            continue
+        ok = True
+        for kind in kinds:
+            t = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
+            probe = socket.socket(socket.AF_INET, t)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                ok = False
+            finally:
+                probe.close()
+            if not ok:
+                break
+        if ok:
+            return port
+    raise RuntimeError("no free port")

@@ -1,0 +1,117 @@
+/*
+ * sylk/plugin.h — what a plugin exports: one const `struct sylk_plugin` returned by
+ * `sylk_plugin_entry()`, the only symbol a plugin makes visible.
+ *
+ *     static const struct sylk_plugin plugin = SYLK_PLUGIN_INIT(
+ *         .name = "hello", .version = "1.0", .description = "says hello",
+ *         .init = hello_init, .incoming_sip_message = hello_message);
+ *     SYLK_PLUGIN_EXPORT const struct sylk_plugin *sylk_plugin_entry(void) { return &plugin; }
+ *
+ * Compatibility: the server loads a plugin when its abi_major equals the server's and its
+ * abi_minor is not newer than the server's. New fields are only ever appended to the structs of
+ * this SDK (minor bump); the server reads `struct_size` so an older plugin's missing fields are
+ * NULL. Every callback runs on the server's main thread and must not block.
+ */
+#ifndef SYLK_PLUGIN_H
+#define SYLK_PLUGIN_H
+
+#include <sylk/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The ABI this header describes. */
+#define SYLK_ABI_MAJOR 1
+#define SYLK_ABI_MINOR 0
+
+/** The name of the one symbol a plugin exports. */
+#define SYLK_PLUGIN_ENTRY_SYMBOL "sylk_plugin_entry"
+
+#if defined(__GNUC__)
+#define SYLK_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define SYLK_PLUGIN_EXPORT
+#endif
+
+struct sylk_host;
+
+/** Types of a plugin configuration option, used to validate `<plugin>.ini`. */
+enum sylk_option_type {
+    SYLK_OPTION_STRING = 0,
+    SYLK_OPTION_INT = 1,
+    SYLK_OPTION_BOOL = 2,
+    SYLK_OPTION_LIST = 3, /* comma-separated strings */
+};
+
+/**
+ * One key a plugin accepts in its configuration file. `section` NULL matches any section the
+ * plugin does not name elsewhere (e.g. per-room `[room@domain]` sections). A plugin that gives
+ * an option table gets unknown keys and bad values reported as errors by the server
+ * (including --check-config); a plugin without one gets no validation.
+ */
+struct sylk_config_option {
+    const char *section;
+    const char *key;
+    enum sylk_option_type type;
+    long min, max; /* for SYLK_OPTION_INT; ignored when min == max == 0 */
+    const char *description;
+};
+
+/**
+ * A plugin. Constant data: the server copies it at load time.
+ *
+ * Callbacks left NULL mean "not handled": the server answers 405 for a method whose callback is
+ * NULL, and 489 for a SUBSCRIBE whose Event is not in `events`.
+ */
+struct sylk_plugin {
+    uint16_t abi_major;   /* SYLK_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;   /* SYLK_ABI_MINOR the plugin was built with */
+    uint32_t struct_size; /* sizeof(struct sylk_plugin) the plugin was built with */
+
+    const char *name;        /* application name used in routing, e.g. "conference" */
+    const char *version;     /* the plugin's own version string */
+    const char *description; /* one line for logs and --version */
+
+    /** NULL-terminated list of SUBSCRIBE event packages handled (e.g. "conference"), or NULL. */
+    const char *const *events;
+    /** Options accepted in `<name>.ini`, terminated by an entry with key NULL; or NULL. */
+    const struct sylk_config_option *config_options;
+
+    /**
+     * Called once after loading. `host` stays valid until shutdown returns; `config` is the
+     * plugin's configuration (empty when there is no `<name>.ini`). Return 0, or a negative
+     * errno to be unloaded (log why through host->log first).
+     */
+    int (*init)(const struct sylk_host *host, sylk_config *config);
+    /** Called once before unloading, after all the plugin's handles have ended. */
+    void (*shutdown)(void);
+
+    /**
+     * A new INVITE routed to this plugin. The plugin must eventually call one of
+     * session_accept / session_reject (optionally session_ring first). A session not answered
+     * within 32 s is rejected with 408 by the server.
+     */
+    void (*incoming_session)(sylk_session *session);
+    /** A REFER routed to this plugin: answer with referral_accept or referral_reject. */
+    void (*incoming_referral)(sylk_referral *referral);
+    /** A SUBSCRIBE for one of `events`: answer with subscription_accept or _reject. */
+    void (*incoming_subscription)(sylk_subscription *subscription);
+    /** An out-of-dialog MESSAGE: answer exactly once with message_respond. */
+    void (*incoming_sip_message)(sylk_message *message);
+};
+
+/** Designated-initializer helper that fills the ABI version fields. */
+#define SYLK_PLUGIN_INIT(...)                                                                     \
+    {                                                                                             \
+        .abi_major = SYLK_ABI_MAJOR, .abi_minor = SYLK_ABI_MINOR,                                 \
+        .struct_size = sizeof(struct sylk_plugin), __VA_ARGS__                                    \
+    }
+
+/** The entry point every plugin defines (and exports with SYLK_PLUGIN_EXPORT). */
+typedef const struct sylk_plugin *(*sylk_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SYLK_PLUGIN_H */

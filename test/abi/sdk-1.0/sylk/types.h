@@ -1,0 +1,85 @@
+/*
+ * sylk/types.h — opaque handles and plain C types shared by the plugin ABI.
+ *
+ * Every handle is owned by the core. A plugin never frees one; it learns that a handle is gone
+ * through the `ended` callback of the handler it registered, after which the pointer is invalid.
+ * All ABI calls and callbacks happen on the server's main thread.
+ */
+#ifndef SYLK_TYPES_H
+#define SYLK_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A SIP INVITE dialog with its media streams. */
+typedef struct sylk_session sylk_session;
+/** One m= line of a session (audio, MSRP chat, MSRP file transfer, …). */
+typedef struct sylk_stream sylk_stream;
+/** A SUBSCRIBE dialog where the server is the notifier. */
+typedef struct sylk_subscription sylk_subscription;
+/** A received REFER (in or out of dialog) and its implicit "refer" subscription. */
+typedef struct sylk_referral sylk_referral;
+/** A received out-of-dialog SIP MESSAGE waiting for the plugin's response. */
+typedef struct sylk_message sylk_message;
+/** The plugin's own configuration file (`<plugin>.ini` beside the server's). */
+typedef struct sylk_config sylk_config;
+/** A main-loop timer created through the host. */
+typedef struct sylk_timer sylk_timer;
+/** An audio mixer (media engine; functions appended in a later ABI minor). */
+typedef struct sylk_mixer sylk_mixer;
+
+/** Log levels for sylk_host.log. */
+enum sylk_log_level {
+    SYLK_LOG_ERROR = 0,
+    SYLK_LOG_WARNING = 1,
+    SYLK_LOG_INFO = 2,
+    SYLK_LOG_DEBUG = 3,
+};
+
+/** What a stream carries, from its m= line. */
+enum sylk_media_type {
+    SYLK_MEDIA_UNKNOWN = 0,
+    SYLK_MEDIA_AUDIO = 1,
+    SYLK_MEDIA_VIDEO = 2,
+    SYLK_MEDIA_CHAT = 3,          /* m=message, MSRP chat */
+    SYLK_MEDIA_FILE_TRANSFER = 4, /* m=message with a=file-selector (RFC 5547) */
+};
+
+/** Media direction, from the local point of view once negotiated. */
+enum sylk_direction {
+    SYLK_DIR_INACTIVE = 0,
+    SYLK_DIR_SENDONLY = 1,
+    SYLK_DIR_RECVONLY = 2,
+    SYLK_DIR_SENDRECV = 3,
+};
+
+/**
+ * The SIP request behind a handle. Strings are NUL-terminated and live as long as the handle;
+ * absent values are NULL. Appended fields are only present when struct_size covers them.
+ */
+struct sylk_request_info {
+    uint32_t struct_size;
+    const char *method;         /* "INVITE", "MESSAGE", … */
+    const char *request_uri;    /* "sip:room@conference.example.com" */
+    const char *from_uri;       /* URI of the From header, without display name or tag */
+    const char *from_display;   /* display name of From, unquoted */
+    const char *to_uri;         /* URI of the To header */
+    const char *to_display;     /* display name of To */
+    const char *call_id;        /* Call-ID */
+    const char *remote_address; /* source of the request, "127.0.0.1:5071" or "[::1]:5071" */
+    const char *transport;      /* "udp", "tcp" or "tls" */
+    const char *user_agent;     /* User-Agent header */
+    const char *content_type;   /* type/subtype of the body, without parameters */
+    const void *body;           /* the body, NUL-terminated for convenience; NULL when none */
+    size_t body_len;            /* body length in bytes, without the terminating NUL */
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SYLK_TYPES_H */

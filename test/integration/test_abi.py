@@ -1,0 +1,123 @@
+"""Plugin ABI checks: the loader refuses incompatible plugins with a clear log line, unloads one
+whose init fails, keeps serving the others, and still runs a plugin built against the frozen
+SDK 1.0 headers (test/abi/sdk-1.0).
+
+The test plugins are built by the main build from test/abi/abi_plugin.c into build/test/abi/;
+the SIP side is test/peers/sip_client.py.
+"""
+import os
+import re
+import shutil
+
+import pytest
+
+from conftest import BUILD, PLUGINS_DIR
+from sip_client import SipUA, parse_sdp, sdp_offer  # test/peers, put on sys.path by conftest
+
+ABI_DIR = os.path.join(BUILD, "test", "abi")
+ECHO_SO = os.path.join(PLUGINS_DIR, "echo", "echo.so")
+
+BAD_PLUGINS = ["abi_newer_minor", "abi_other_major", "abi_small_struct", "abi_no_entry"]
+
+
+@pytest.fixture
+def abi_server(server_factory, tmp_path):
+    """A server whose plugins dir has echo (in a sub-directory, as the build lays it out), every
+    test plugin, and a map sending user 'v10' to abi_v1_0 and 'initfail' to abi_init_fails."""
+    plugins = tmp_path / "plugins"
+    (plugins / "echo").mkdir(parents=True)
+    shutil.copy(ECHO_SO, plugins / "echo" / "echo.so")
+    for name in BAD_PLUGINS + ["abi_init_fails", "abi_v1_0"]:
+        src = os.path.join(ABI_DIR, name + ".so")
+        assert os.path.exists(src), f"{src} not built (test/abi/meson.build)"
+        shutil.copy(src, plugins / (name + ".so"))
+    srv = server_factory(plugins_dir=str(plugins), config={"server": {
+        "application_map": "echo:echo,v10:abi_v1_0,initfail:abi_init_fails,"
+                           "newer:abi_newer_minor"}})
+    srv.start()
+    srv.plugins_path = str(plugins)
+    return srv
+
+
+def log_line(log, needle):
+    """The first log line containing `needle`, or None."""
+    for line in log.splitlines():
+        if needle in line:
+            return line
+    return None
+
+
+def message_status(server, user, text="hi"):
+    ua = SipUA(("127.0.0.1", server.sip_port))
+    try:
+        return ua.request("MESSAGE", f"sip:{user}@{server.uri_host}", body=text,
+                          content_type="text/plain").status
+    finally:
+        ua.close()
+
+
+def test_incompatible_plugins_are_skipped_with_reason(abi_server):
+    log = abi_server.log()
+    expect = {
+        # name: regexes the skipped line must match (besides naming the file)
+        "abi_newer_minor": [r"ABI", r"\b1\.1\b", r"\b1\.0\b"],
+        "abi_other_major": [r"ABI", r"\b2\b", r"\b1\b"],
+        "abi_small_struct": [r"(?i)size"],
+        "abi_no_entry": [r"sylk_plugin_entry"],
+    }
+    for name, patterns in expect.items():
+        path = os.path.join(abi_server.plugins_path, name + ".so")
+        line = log_line(log, f"plugin {path} skipped:")
+        assert line, f"no 'plugin {path} skipped:' line in the log:\n{log[-4000:]}"
+        reason = line.split("skipped:", 1)[1]
+        for pattern in patterns:
+            assert re.search(pattern, reason), f"reason of {name} lacks {pattern!r}: {line}"
+        assert not re.search(rf"plugin {name} \S+ loaded", log), f"{name} was loaded:\n{log}"
+
+
+def test_init_failure_unloads_plugin(abi_server):
+    log = abi_server.log()
+    assert "plugin abi_init_fails init failed" in log, log[-4000:]
+    # The plugin's own explanation went through host->log before it failed.
+    assert "refusing to start (test plugin)" in log, log[-4000:]
+    # Its name no longer routes: the map entry points at a plugin that is not loaded.
+    assert message_status(abi_server, "initfail") == 404
+
+
+def test_compatible_plugins_still_serve(abi_server):
+    log = abi_server.log()
+    assert re.search(r"plugin echo \S+ loaded from \S*echo\.so", log), log[-4000:]
+    assert re.search(r"plugin abi_v1_0 0\.1 loaded from \S*abi_v1_0\.so", log), log[-4000:]
+    uri = f"sip:echo@{abi_server.uri_host}"
+    ua = SipUA(("127.0.0.1", abi_server.sip_port))
+    try:
+        resp = ua.request("OPTIONS", uri)
+        assert resp.status == 200, str(resp)
+        resp = ua.request("MESSAGE", uri, body="ping", content_type="text/plain")
+        assert resp.status == 200, str(resp)
+        call = ua.invite(uri, sdp_offer(ua.port + 2))
+        assert call.response.status == 200, str(call.response)
+        media = parse_sdp(call.response.body)["media"]
+        assert media and media[0]["type"] == "audio" and media[0]["port"] > 0, str(call.response)
+        call.ack()
+        assert call.bye().status == 200
+    finally:
+        ua.close()
+    assert abi_server.alive()
+
+
+def test_plugin_built_against_sdk_1_0_works(abi_server):
+    assert message_status(abi_server, "v10", "are you there") == 200
+    ua = SipUA(("127.0.0.1", abi_server.sip_port))
+    try:
+        call = ua.invite(f"sip:v10@{abi_server.uri_host}", sdp_offer(ua.port + 2))
+        assert call.response.status == 603, str(call.response)
+        assert call.response.reason == "Decline (abi_v1_0)", str(call.response)
+    finally:
+        ua.close()
+    assert "running on host ABI 1." in abi_server.log()
+
+
+def test_skipped_plugin_does_not_route(abi_server):
+    """A map entry naming a refused plugin behaves as if no such application exists."""
+    assert message_status(abi_server, "newer") == 404

@@ -1,0 +1,69 @@
+"""A real softphone against the echo plugin: headless baresip 1.0.0 (test/peers/baresip_peer.py)
+dials sip:echo@…, plays a 440 Hz tone from a WAV file (aufile), and the sndfile module's dump of
+the decoded received audio must hold that tone — i.e. the server echoed decodable audio in the
+negotiated codec. One run per codec."""
+import time
+
+import pytest
+
+from conftest import free_port, free_port_range
+from baresip_peer import Baresip, read_wav, tone_analysis
+
+
+@pytest.fixture
+def baresip_factory(tmp_path):
+    peers = []
+
+    def make(**kwargs):
+        d = tmp_path / f"baresip{len(peers)}"
+        b = Baresip(d, sip_port=free_port(), rtp_start=free_port_range(100),
+                    ctrl_port=free_port(kinds=("tcp",)), **kwargs)
+        peers.append(b)
+        return b
+    yield make
+    for b in peers:
+        b.stop()
+
+
+def _received_tone(b):
+    dumps = b.decoded_dumps()
+    assert dumps, f"sndfile wrote no decoded dump\n{b.log()[-3000:]}"
+    rate, samples = read_wav(dumps[-1])
+    return rate, tone_analysis(rate, samples)
+
+
+@pytest.mark.parametrize("codec,account_codecs,rate", [
+    ("PCMU", "PCMU", 8000),
+    ("PCMA", "PCMA", 8000),
+    ("G722", "G722/16000/1", 16000),
+])
+def test_baresip_echo_call(server, baresip_factory, codec, account_codecs, rate):
+    b = baresip_factory(codecs=account_codecs, tone_freq=440.0).start()
+    r = b.command("dial", f"sip:echo@{server.uri_host}")
+    assert r.get("ok"), r
+    b.wait_event("CALL_ESTABLISHED", timeout=10, stop_on=("CALL_CLOSED",))
+    time.sleep(2.5)           # let the tone go round
+    b.command("hangup")
+    b.wait_event("CALL_CLOSED", timeout=5)
+    log = b.log()
+    assert f"Set audio decoder: {codec} {rate}Hz" in log, log[-3000:]
+    b.stop()
+    got_rate, a = _received_tone(b)
+    assert got_rate == rate, (got_rate, a)
+    # at least ~1 s of loud audio came back, and it is our 440 Hz tone
+    assert a["loud"] >= rate * 1.0, f"too little audio echoed: {a}\n{log[-2000:]}"
+    assert 380 <= a["freq"] <= 500, f"echoed audio is not the 440 Hz tone: {a}"
+    assert server.alive()
+
+
+def test_baresip_call_ended_by_server_after_max_duration(server_factory, baresip_factory):
+    server = server_factory(plugin_configs={"echo": {"echo": {"max_call_duration": 2}}})
+    server.start()
+    b = baresip_factory(codecs="PCMU").start()
+    b.command("dial", f"sip:echo@{server.uri_host}")
+    b.wait_event("CALL_ESTABLISHED", timeout=10, stop_on=("CALL_CLOSED",))
+    t0 = time.time()
+    closed = b.wait_event("CALL_CLOSED", timeout=8)
+    elapsed = time.time() - t0
+    assert 1.0 <= elapsed <= 6.0, f"server hung up after {elapsed:.1f}s: {closed}"
+    assert server.alive()

@@ -1,0 +1,218 @@
+"""Echo plugin media and messaging, driven by the stdlib peers in test/peers/:
+sip_client.py (SIP over UDP) and rtp_sender.py (PCMU RTP frames, checked byte for byte)."""
+import re
+import socket
+import time
+
+import pytest
+
+from conftest import free_port  # noqa: F401  (also puts test/peers on sys.path)
+from rtp_sender import send_and_collect
+from sip_client import SipUA, parse_sdp, sdp_offer
+
+PCMU, PCMA, G722 = (0, "PCMU/8000"), (8, "PCMA/8000"), (9, "G722/8000")
+
+
+@pytest.fixture
+def ua_factory():
+    uas = []
+
+    def make(server):
+        ua = SipUA(("127.0.0.1", server.sip_port))
+        uas.append(ua)
+        return ua
+    yield make
+    for ua in uas:
+        ua.close()
+
+
+@pytest.fixture
+def rtp_socket():
+    socks = []
+
+    def make():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        return s
+    yield make
+    for s in socks:
+        s.close()
+
+
+def _answer(dialog, ua):
+    r = dialog.response
+    assert r.status == 200, f"INVITE answered {r.status} {r.reason}\n{ua.trace()}"
+    assert (r.get("Content-Type") or "").startswith("application/sdp"), ua.trace()
+    sdp = parse_sdp(r.body)
+    audio = [m for m in sdp["media"] if m["type"] == "audio" and m["port"] != 0]
+    assert len(audio) == 1, f"one active audio stream expected\n{r.text}"
+    return audio[0]
+
+
+def _codecs(media):
+    return [f for f in media["fmts"] if f != "101" and
+            not media["rtpmap"].get(f, "").lower().startswith("telephone-event")]
+
+
+def test_rtp_echo_pcmu(server, ua_factory, rtp_socket):
+    ua = ua_factory(server)
+    rtp = rtp_socket()
+    d = ua.invite(f"sip:echo@{server.uri_host}", sdp_offer(rtp.getsockname()[1], [PCMU]))
+    assert [p.status for p in d.provisional if p.status == 180], \
+        f"no 180 Ringing before the 200\n{ua.trace()}"
+    m = _answer(d, ua)
+    assert m["c"] == "127.0.0.1", m
+    assert _codecs(m) == ["0"], f"only PCMU was offered: {m}"
+    assert server.rtp_start <= m["port"] <= server.rtp_start + 99, \
+        f"answer port {m['port']} outside port_range {server.config['rtp']['port_range']}"
+    d.ack()
+    report = send_and_collect(m["c"], m["port"], count=50, sock=rtp)
+    assert report["identical"] >= 45, report
+    assert report["altered"] == 0, report
+    bye = d.bye()
+    assert bye.status == 200, ua.trace()
+    assert server.alive()
+
+
+def test_rtp_echo_is_symmetric(server, ua_factory, rtp_socket):
+    """RTP goes back to where it came from, not to the port in our SDP."""
+    ua = ua_factory(server)
+    advertised = rtp_socket()
+    actual = rtp_socket()
+    d = ua.invite(f"sip:echo@{server.uri_host}",
+                  sdp_offer(advertised.getsockname()[1], [PCMU, PCMA], dtmf=True))
+    m = _answer(d, ua)
+    d.ack()
+    report = send_and_collect(m["c"], m["port"], count=30, sock=actual)
+    assert report["identical"] >= 27, report
+    advertised.setblocking(False)
+    try:
+        stray = advertised.recv(2048)
+    except BlockingIOError:
+        stray = None
+    assert stray is None, "echo went to the SDP address instead of the packets' source"
+    assert d.bye().status == 200
+
+
+def test_two_calls_get_their_own_echo(server, ua_factory, rtp_socket):
+    ua = ua_factory(server)
+    calls = []
+    for _ in range(2):
+        rtp = rtp_socket()
+        d = ua.invite(f"sip:echo@{server.uri_host}", sdp_offer(rtp.getsockname()[1], [PCMU]))
+        m = _answer(d, ua)
+        d.ack()
+        calls.append((d, m, rtp))
+    assert calls[0][1]["port"] != calls[1][1]["port"], "two calls share one RTP port"
+    for d, m, rtp in calls:
+        report = send_and_collect(m["c"], m["port"], count=20, sock=rtp, linger=0.5)
+        assert report["identical"] >= 18, report
+    for d, _, _ in calls:
+        assert d.bye().status == 200
+
+
+@pytest.mark.parametrize("offer,expected", [
+    ([PCMA, PCMU], "0"),        # server preference: G722, PCMU, PCMA
+    ([PCMA, G722, PCMU], "9"),
+    ([PCMA], "8"),
+])
+def test_answer_codec_by_server_preference(server, ua_factory, offer, expected):
+    ua = ua_factory(server)
+    d = ua.invite(f"sip:echo@{server.uri_host}", sdp_offer(40000, offer))
+    m = _answer(d, ua)
+    assert _codecs(m) == [expected], f"offer {offer} → answer {m['fmts']}"
+    d.ack()
+    assert d.bye().status == 200
+
+
+def test_audio_codecs_config_restricts_answer(server_factory, ua_factory):
+    server = server_factory(config={"rtp": {"audio_codecs": "PCMA"}}).start()
+    ua = ua_factory(server)
+    d = ua.invite(f"sip:echo@{server.uri_host}", sdp_offer(40000, [PCMU, PCMA]))
+    m = _answer(d, ua)
+    assert _codecs(m) == ["8"], m
+    d.ack()
+    assert d.bye().status == 200
+    d2 = ua.invite(f"sip:echo@{server.uri_host}", sdp_offer(40002, [PCMU]))
+    assert d2.response.status == 488, f"PCMU is not enabled\n{ua.trace()}"
+
+
+def test_telephone_event_kept(server, ua_factory):
+    ua = ua_factory(server)
+    d = ua.invite(f"sip:echo@{server.uri_host}", sdp_offer(40000, [PCMU], dtmf=True))
+    m = _answer(d, ua)
+    assert "101" in m["fmts"], m
+    assert m["rtpmap"].get("101", "").lower().startswith("telephone-event/8000"), m
+    d.ack()
+    assert d.bye().status == 200
+
+
+def test_max_call_duration_bye(server_factory, ua_factory):
+    server = server_factory(plugin_configs={"echo": {"echo": {"max_call_duration": 2}}})
+    server.start()
+    ua = ua_factory(server)
+    d = ua.invite(f"sip:echo@{server.uri_host}", sdp_offer(40000, [PCMU]))
+    _answer(d, ua)
+    d.ack()
+    t0 = time.time()
+    bye = ua.wait_request("BYE", timeout=8)
+    elapsed = time.time() - t0
+    assert bye.get("Call-ID") == d.call_id, ua.trace()
+    assert 1.0 <= elapsed <= 6.0, f"BYE after {elapsed:.1f}s, max_call_duration = 2"
+    ua.respond(bye, 200)
+    assert server.alive()
+
+
+# -- MESSAGE echo ------------------------------------------------------------------------------
+
+def _lines(text):
+    return text.replace("\r\n", "\n").rstrip("\n").split("\n")
+
+
+def test_message_echo_text_plain(server, ua_factory):
+    ua = ua_factory(server)
+    r = ua.request("MESSAGE", f"sip:echo@{server.uri_host}", body="hello sylk\nsecond line",
+                   content_type="text/plain")
+    assert r.status in (200, 202), ua.trace()
+    echo = ua.wait_request("MESSAGE", timeout=5)
+    ua.respond(echo, 200)
+    assert (echo.get("Content-Type") or "").startswith("text/plain"), str(echo)
+    assert _lines(echo.text) == ["Echo:", ">> hello sylk", ">> second line"], repr(echo.text)
+    assert "echo@" in echo.get("From"), str(echo)
+    assert ua.contact.split("@")[0] + "@" in echo.get("To"), str(echo)
+    assert echo.uri.startswith(f"sip:{ua.user}@127.0.0.1:{ua.port}"), str(echo)
+
+
+def test_message_echo_cpim(server, ua_factory):
+    ua = ua_factory(server)
+    me = ua.aor
+    cpim = (f"From: <{me}>\r\n"
+            f"To: <sip:echo@{server.uri_host}>\r\n"
+            "DateTime: 2024-01-01T12:00:00Z\r\n"
+            "\r\n"
+            "Content-Type: text/plain\r\n"
+            "\r\n"
+            "hi there\r\n")
+    r = ua.request("MESSAGE", f"sip:echo@{server.uri_host}", body=cpim,
+                   content_type="message/cpim")
+    assert r.status in (200, 202), ua.trace()
+    echo = ua.wait_request("MESSAGE", timeout=5)
+    ua.respond(echo, 200)
+    assert (echo.get("Content-Type") or "").lower().startswith("message/cpim"), str(echo)
+    text = echo.text.replace("\r\n", "\n")
+    outer, _, rest = text.partition("\n\n")
+    inner_headers, _, inner_body = rest.partition("\n\n")
+    hdrs = dict((k.strip().lower(), v.strip()) for k, _, v in
+                (line.partition(":") for line in outer.split("\n") if ":" in line))
+    assert "echo@" in hdrs.get("from", ""), f"CPIM From must be the echo URI\n{text}"
+    assert me.split(":")[1].split("@")[0] in hdrs.get("to", ""), \
+        f"CPIM To must be the sender\n{text}"
+    assert re.search(r"(?im)^content-type:\s*text/plain", inner_headers), text
+    assert _lines(inner_body) == ["Echo:", ">> hi there"], repr(inner_body)
+
+
+def test_message_without_body_400(server, ua_factory):
+    ua = ua_factory(server)
+    r = ua.request("MESSAGE", f"sip:echo@{server.uri_host}")
+    assert r.status == 400, ua.trace()
