@@ -137,6 +137,69 @@ static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m, char *
         choose_codec(out, m, prefs);
 }
 
+/* RFC 4566 token-char: %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 / %x41-5A / %x5E-7E */
+static bool token_char(unsigned char c)
+{
+    return c == 0x21 || (c >= 0x23 && c <= 0x27) || c == 0x2A || c == 0x2B || c == 0x2D ||
+           c == 0x2E || (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) ||
+           (c >= 0x5E && c <= 0x7E);
+}
+
+/* m=<media> <port>[/<number>] <proto> <fmt> … (RFC 4566 §5.14), fields separated by one space */
+static bool m_line_valid(const char *line, size_t len)
+{
+    unsigned field = 0;
+    size_t field_len = 0;
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)line[i] : ' ';
+        if (c == ' ') {
+            if (field_len == 0)
+                return false;
+            field++;
+            field_len = 0;
+            continue;
+        }
+        field_len++;
+        bool ok = field == 1   ? (g_ascii_isdigit(c) || c == '/')
+                  : field == 2 ? (token_char(c) || c == '/')
+                               : token_char(c);
+        if (!ok)
+            return false;
+    }
+    return field >= 4;
+}
+
+/*
+ * Checks what sofia-sip's parser does not survive: an m= line outside the RFC 4566 grammar
+ * ('=' or '/' or a non-ASCII byte among the formats, …) makes sdp_parse allocate list entries
+ * until memory runs out (found by fuzzing). So m= lines are checked against the grammar, the
+ * other lines made of ASCII fields must be ASCII, and control characters other than CR, LF and
+ * TAB are refused anywhere.
+ */
+static const char *sdp_text_problem(const char *body, size_t len)
+{
+    const char *end = body + len;
+    for (const char *line = body; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t n = (size_t)((nl ? nl : end) - line);
+        if (n && line[n - 1] == '\r')
+            n--;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)line[i];
+            if ((c < 0x20 && c != '\t') || c == 0x7f)
+                return "control character in SDP";
+            if (c >= 0x80 && strchr("vocmtb", line[0]))
+                return "non-ASCII byte in an SDP line made of tokens";
+        }
+        if (n >= 2 && line[0] == 'm' && line[1] == '=' && !m_line_valid(line + 2, n - 2))
+            return "m= line does not follow RFC 4566 (media port proto formats)";
+        line += n;
+        while (line < end && (*line == '\r' || *line == '\n'))
+            line++;
+    }
+    return NULL;
+}
+
 int sylk_sdp_parse(const char *body, size_t len, char *const *codecs, struct sylk_sdp *out,
                    char **error)
 {
@@ -148,6 +211,11 @@ int sylk_sdp_parse(const char *body, size_t len, char *const *codecs, struct syl
     if (len > SYLK_SDP_MAX_SIZE) {
         *error = g_strdup_printf("SDP body of %zu bytes is larger than %d", len,
                                  SYLK_SDP_MAX_SIZE);
+        return -EINVAL;
+    }
+    const char *problem = sdp_text_problem(body, len);
+    if (problem) {
+        *error = g_strdup_printf("malformed SDP: %s", problem);
         return -EINVAL;
     }
     su_home_t *home = su_home_new(sizeof(su_home_t));

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import free_port  # noqa: F401  (also puts test/peers on sys.path)
+import conftest  # noqa: F401  (puts test/peers on sys.path)
 from rtp_sender import send_and_collect
 from sip_client import SipUA, parse_sdp, sdp_offer
 
@@ -216,3 +216,20 @@ def test_message_without_body_400(server, ua_factory):
     ua = ua_factory(server)
     r = ua.request("MESSAGE", f"sip:echo@{server.uri_host}")
     assert r.status == 400, ua.trace()
+
+
+# -- rejected REFER/SUBSCRIBE leave nothing behind ---------------------------------------------
+
+@pytest.mark.parametrize("method,extra,allowed", [
+    ("REFER", [("Refer-To", "<sip:bob@127.0.0.1>")], (405,)),
+    ("SUBSCRIBE", [("Event", "conference"), ("Expires", "60")], (405, 489)),
+    ("SUBSCRIBE", [("Event", "foo"), ("Expires", "60")], (489,)),
+])
+def test_rejected_request_sends_no_notify(server, ua_factory, method, extra, allowed):
+    """A rejected REFER/SUBSCRIBE creates no subscription: no NOTIFY before or after."""
+    ua = ua_factory(server)
+    r = ua.request(method, f"sip:echo@{server.uri_host}", extra=extra)
+    assert r.status in allowed, ua.trace()
+    assert r.reason and r.reason.isprintable(), f"bad reason phrase {r.reason!r}"
+    stray = ua.wait(lambda m: m.is_request, 1.0)
+    assert stray is None and not ua.pending, f"unexpected request after {r.status}\n{ua.trace()}"

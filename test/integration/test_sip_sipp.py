@@ -4,7 +4,6 @@ Every test starts its own server on free loopback ports; sipp runs with -timeout
 and -recv_timeout so nothing hangs; exit code 0 means every call of the scenario succeeded
 (all expected messages arrived and every regexp check passed).
 """
-import os
 
 from conftest import assert_sipp_ok, free_port, free_port_range, write_ini
 

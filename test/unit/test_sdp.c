@@ -119,6 +119,12 @@ static void test_malformed(void)
         "v=0\r\nm=audio abc RTP/AVP 0\r\n",
         "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio\r\n",
         "",
+        /* sofia-sip allocates without end on these (fuzzer finding): refused before it */
+        "v=0\r\nm=audio 20000 RT?P/AVP 0 9ap:9 G722ephone-event\xce/8000",
+        "v=0\r\nm=audio 2 X \xce\r\n",
+        "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\x01\r\n",
+        "v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nc=IN IP4 1.1.1.1\r\nt=0 0\r\n"
+        "m=audio 400 X 8 =\r\n",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         struct sylk_sdp sdp;

@@ -1,0 +1,23 @@
+/* libFuzzer target: SDP offers through sylk_sdp_parse, then printing an answer from them. */
+#include "sdp/sdp.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static char *prefs[] = {"G722", "PCMU", "PCMA", NULL};
+    struct sylk_sdp sdp;
+    char *error = NULL;
+    if (sylk_sdp_parse((const char *)data, size, prefs, &sdp, &error) == 0) {
+        for (unsigned i = 0; i < sdp.count; i++) {
+            if (!sdp.m[i].usable)
+                sdp.m[i].port = 0;
+        }
+        free(sylk_sdp_print(&sdp, "127.0.0.1", 1, 1, NULL));
+        free(sylk_sdp_print(&sdp, "::1", 1, 2, prefs));
+        sylk_sdp_clear(&sdp);
+    }
+    free(error);
+    return 0;
+}
