@@ -147,3 +147,37 @@ def test_port_in_use_fails_cleanly(server_factory):
     assert second.proc.wait(10) == 1
     assert "cannot listen for SIP" in second.log()
     assert first.alive()
+
+
+def test_outbound_proxy_carries_originated_requests(server_factory):
+    proxy = SipUA(("127.0.0.1", 9), user="proxy")  # only receives; never sends first
+    proxy_uri = f"sip:127.0.0.1:{proxy.port};lr"
+    server = server_factory(config={"sip": {"outbound_proxy": proxy_uri}}).start()
+    ua = SipUA(("127.0.0.1", server.sip_port), user="alice")
+    try:
+        resp = ua.request("MESSAGE", f"sip:echo@{server.uri_host}", body="via the proxy",
+                          content_type="text/plain")
+        assert resp.status == 200
+        echoed = proxy.wait_request("MESSAGE", timeout=5)
+        proxy.respond(echoed, 200)
+        assert echoed.uri.startswith(f"sip:alice@127.0.0.1:{ua.port}")
+        # sofia-sip sends to the outbound proxy's address without adding a Route header.
+        assert ">> via the proxy" in echoed.text
+    finally:
+        ua.close()
+        proxy.close()
+
+
+def test_advertised_ip_in_contact_and_sdp(server_factory):
+    server = server_factory(config={"sip": {"advertised_ip": "127.0.0.2"}}).start()
+    ua = SipUA(("127.0.0.1", server.sip_port))
+    try:
+        call = ua.invite(f"sip:echo@{server.uri_host}", sdp=sdp_offer(40010))
+        assert call.response.status == 200
+        body = call.response.text
+        assert "c=IN IP4 127.0.0.2" in body
+        assert "127.0.0.2" in call.response.get("Contact")
+        call.ack()
+        assert call.bye().status == 200
+    finally:
+        ua.close()
