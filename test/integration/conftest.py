@@ -18,13 +18,18 @@ PLUGINS_DIR = os.path.join(BUILD, "plugins")
 
 
 def free_port(kinds=("udp", "tcp"), even=False):
-    """A port free for every socket kind in `kinds` on 127.0.0.1."""
-    for _ in range(200):
+    """A port free for every socket kind in `kinds` on 127.0.0.1.
+
+    Linux (>= 4.6) hands out odd ports for bind(port 0), so for an even port the even
+    neighbour is tried."""
+    for _ in range(400):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.close()
         if even and port % 2:
+            port -= 1
+        if port < 1024:
             continue
         ok = True
         for kind in kinds:
@@ -36,6 +41,8 @@ def free_port(kinds=("udp", "tcp"), even=False):
                 ok = False
             finally:
                 probe.close()
+            if not ok:
+                break
         if ok:
             return port
     raise RuntimeError("no free port")
@@ -359,37 +366,3 @@ def assert_sipp_ok(result, calls=1):
     if result.stats:
         assert result.successful == calls and result.failed == 0, result.describe()
 
-
-_free_port_v1 = free_port
-
-
-def free_port(kinds=("udp", "tcp"), even=False):  # noqa: F811 (replaces the version above)
-    """A port free for every socket kind in `kinds` on 127.0.0.1.
-
-    Replaces the first version: Linux (≥ 4.6) hands out odd ports for bind(port 0), so asking
-    for an even port never succeeded there; try the even neighbour instead. Random picks from
-    the ephemeral range are spread out so parallel tests rarely collide."""
-    for _ in range(400):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if even and port % 2:
-            port -= 1
-        if port < 1024:
-            continue
-        ok = True
-        for kind in kinds:
-            t = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
-            probe = socket.socket(socket.AF_INET, t)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                ok = False
-            finally:
-                probe.close()
-            if not ok:
-                break
-        if ok:
-            return port
-    raise RuntimeError("no free port")
