@@ -563,13 +563,31 @@ struct sylk_config {
     char **sections;
 };
 
+/* Entries are stepped through by their struct_size so that fields can be appended later. */
+static const struct sylk_config_option *next_option(const struct sylk_config_option *o)
+{
+    return (const struct sylk_config_option *)((const char *)o + o->struct_size);
+}
+
+/* A table whose entries do not say their size cannot be walked safely. */
+static bool options_valid(const struct sylk_config_option *opts)
+{
+    size_t min = offsetof(struct sylk_config_option, description) + sizeof(opts->description);
+    for (const struct sylk_config_option *o = opts;; o = next_option(o)) {
+        if (o->struct_size < min || o->struct_size > 4096)
+            return false;
+        if (!o->key)
+            return true;
+    }
+}
+
 static const struct sylk_config_option *find_plugin_option(const struct sylk_config_option *opts,
                                                            const char *section, const char *key)
 {
     bool named = false;
-    for (const struct sylk_config_option *o = opts; o->key; o++)
+    for (const struct sylk_config_option *o = opts; o->key; o = next_option(o))
         named |= o->section && strcmp(o->section, section) == 0;
-    for (const struct sylk_config_option *o = opts; o->key; o++) {
+    for (const struct sylk_config_option *o = opts; o->key; o = next_option(o)) {
         bool section_ok = o->section ? strcmp(o->section, section) == 0 : !named;
         if (section_ok && strcmp(o->key, key) == 0)
             return o;
@@ -614,6 +632,13 @@ struct sylk_config *sylk_plugin_config_load(const char *dir, const char *name,
         return c;
     }
     guint before = errors->len;
+    if (options && !options_valid(options)) {
+        g_ptr_array_add(errors, g_strdup_printf("%s: the plugin's option table has entries "
+                                                "without struct_size (use SYLK_OPTION)",
+                                                path));
+        sylk_plugin_config_free(c);
+        return NULL;
+    }
     c->ini = ini_load(path, errors);
     if (!c->ini) {
         sylk_plugin_config_free(c);

@@ -16,7 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SHUTDOWN_GRACE_S 10
+/* Longer than sofia-sip's own shutdown (30 s) so that nua_destroy can run. */
+#define SHUTDOWN_GRACE_S 40
 
 /* Static so the log writer's state outlives sylk_server_main (GLib keeps the writer). */
 static struct sylk_server server_instance;

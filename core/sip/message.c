@@ -22,8 +22,10 @@
 struct sylk_message {
     struct sylk_owner owner;
     struct sylk_sip_stack *stack;
-    nua_handle_t *nh;
-    bool owns_handle; /* false inside a session's dialog */
+    nua_handle_t *nh;          /* NULL once its session is gone */
+    bool owns_handle;          /* false inside a session's dialog */
+    struct sylk_session *session;
+    bool answered;             /* by the core (timeout, shutdown) before the plugin did */
     nua_saved_event_t saved[1];
     struct sylk_request *request;
     guint timer;
@@ -51,11 +53,20 @@ static void message_free(struct sylk_message *m)
     g_free(m);
 }
 
-static void respond(struct sylk_message *m, int status, const char *reason)
+/* Sends the response once; the handle stays until the plugin has answered too. */
+static void send_response(struct sylk_message *m, int status, const char *reason)
 {
-    nua_respond(m->nh, status, sylk_sip_phrase(m->nh, reason ? reason : sip_status_phrase(status)),
-                NUTAG_WITH_SAVED(m->saved), TAG_END());
-    message_free(m);
+    if (m->answered)
+        return;
+    m->answered = true;
+    if (m->timer) {
+        g_source_remove(m->timer);
+        m->timer = 0;
+    }
+    if (m->nh)
+        nua_respond(m->nh, status,
+                    sylk_sip_phrase(m->nh, reason ? reason : sip_status_phrase(status)),
+                    NUTAG_WITH_SAVED(m->saved), TAG_END());
 }
 
 static gboolean response_timeout(gpointer data)
@@ -64,7 +75,7 @@ static gboolean response_timeout(gpointer data)
     m->timer = 0;
     g_warning("MESSAGE %s: application did not respond within %d s", m->request->info.call_id,
               RESPONSE_TIMEOUT_S);
-    respond(m, 500, "Application Did Not Respond");
+    send_response(m, 500, "Application Did Not Respond");
     return G_SOURCE_REMOVE;
 }
 
@@ -106,13 +117,31 @@ void sylk_message_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_s
         return;
     }
     struct sylk_message *m = message_new(stack, nua, nh, false, sylk_request_new(nua, sip));
+    m->session = session;
     plugin->desc.incoming_sip_message(m);
 }
 
 void sylk_message_abort_all(struct sylk_sip_stack *stack)
 {
+    for (GList *l = stack->messages; l; l = l->next)
+        send_response(l->data, 503, "Server Shutting Down");
+}
+
+void sylk_message_free_all(struct sylk_sip_stack *stack)
+{
     while (stack->messages)
-        respond(stack->messages->data, 503, "Server Shutting Down");
+        message_free(stack->messages->data);
+}
+
+void sylk_message_session_gone(struct sylk_sip_stack *stack, struct sylk_session *session)
+{
+    for (GList *l = stack->messages; l; l = l->next) {
+        struct sylk_message *m = l->data;
+        if (m->session == session) {
+            m->session = NULL;
+            m->nh = NULL;
+        }
+    }
 }
 
 const struct sylk_request_info *sylk_message_request(sylk_message *m)
@@ -124,8 +153,10 @@ int sylk_message_respond(sylk_message *m, int status, const char *reason)
 {
     if (!m || status < 200 || status > 699)
         return -EINVAL;
-    respond(m, status, reason);
-    return 0;
+    int rc = m->answered ? -ETIMEDOUT : m->nh ? 0 : -ENOTCONN;
+    send_response(m, status, reason);
+    message_free(m);
+    return rc;
 }
 
 static void outgoing_free(struct sylk_outgoing_message *om)
@@ -138,10 +169,16 @@ static void outgoing_free(struct sylk_outgoing_message *om)
     g_free(om);
 }
 
-int sylk_message_send(const struct sylk_message_params *p)
+int sylk_message_send(const struct sylk_message_params *params)
 {
     struct sylk_sip_stack *stack = sylk_sip_stack_get();
-    if (!p || !p->from || !p->to || !p->content_type || (p->body_len && !p->body))
+    struct sylk_message_params copy = {0}, *p = &copy;
+    /* Read only what the plugin's SDK version had; later fields stay zero. */
+    if (!params || params->struct_size < offsetof(struct sylk_message_params, user_data) +
+                                             sizeof(params->user_data))
+        return -EINVAL;
+    memcpy(&copy, params, MIN((size_t)params->struct_size, sizeof(copy)));
+    if (!p->from || !p->to || !p->content_type || (p->body_len && !p->body))
         return -EINVAL;
     if (!stack || stack->shutting_down)
         return -ENOTCONN;

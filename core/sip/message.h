@@ -23,8 +23,12 @@ void sylk_message_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_s
 /** A response to a MESSAGE we sent. */
 void sylk_message_on_response(struct sylk_outgoing_message *om, nua_event_t event, int status,
                               const char *phrase);
-/** Shutdown: 503 to every MESSAGE still waiting for its plugin. */
+/** Shutdown: 503 to every MESSAGE still waiting for its plugin (handles stay valid). */
 void sylk_message_abort_all(struct sylk_sip_stack *stack);
+/** After the plugins stopped: frees every received MESSAGE left. */
+void sylk_message_free_all(struct sylk_sip_stack *stack);
+/** A session is going away: MESSAGEs received in its dialog lose their handle. */
+void sylk_message_session_gone(struct sylk_sip_stack *stack, struct sylk_session *session);
 /** Frees what is left of outgoing messages once nua is gone. */
 void sylk_message_free_outgoing(struct sylk_sip_stack *stack);
 

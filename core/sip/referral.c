@@ -119,7 +119,7 @@ void sylk_referral_incoming(struct sylk_sip_stack *stack, nua_t *nua, nua_handle
 }
 
 void sylk_referral_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_session *session,
-                                      nua_t *nua, const sip_t *sip)
+                                      nua_t *nua, const sip_t *sip, tagi_t tags[])
 {
     const struct sylk_loaded_plugin *plugin = sylk_session_plugin(session);
     nua_handle_t *nh = sylk_session_handle(session);
@@ -132,7 +132,7 @@ void sylk_referral_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_
         return;
     }
     struct sylk_referral *r =
-        referral_new(stack, nua, nh, false, sip, NULL, sylk_request_new(nua, sip));
+        referral_new(stack, nua, nh, false, sip, tags, sylk_request_new(nua, sip));
     r->session = session;
     plugin->desc.incoming_referral(r);
 }
@@ -158,21 +158,25 @@ void sylk_referral_session_gone(struct sylk_sip_stack *stack, struct sylk_sessio
     }
 }
 
+static int answer(struct sylk_referral *r, int status, const char *reason);
+static void send_notify(struct sylk_referral *r, int status, const char *reason);
+
 void sylk_referral_terminate_all(struct sylk_sip_stack *stack)
 {
-    while (stack->referrals) {
-        struct sylk_referral *r = stack->referrals->data;
-        if (!r->answered && r->nh) {
-            nua_respond(r->nh, 503, "Server Shutting Down", NUTAG_WITH_SAVED(r->saved),
-                        TAG_END());
-            nua_destroy_event(r->saved);
-            r->answered = true;
-        } else if (!r->finished && r->nh) {
-            sylk_referral_notify(r, 503, "Server Shutting Down");
-            continue; /* notify freed it */
-        }
-        referral_free(r);
+    for (GList *l = stack->referrals; l; l = l->next) {
+        struct sylk_referral *r = l->data;
+        if (!r->answered)
+            answer(r, 503, "Server Shutting Down");
+        else if (!r->finished && r->nh)
+            send_notify(r, 503, "Server Shutting Down");
+        r->finished = true;
     }
+}
+
+void sylk_referral_free_all(struct sylk_sip_stack *stack)
+{
+    while (stack->referrals)
+        referral_free(stack->referrals->data);
 }
 
 const struct sylk_request_info *sylk_referral_request(sylk_referral *r)
@@ -199,8 +203,11 @@ static int answer(struct sylk_referral *r, int status, const char *reason)
 {
     if (r->answered)
         return -EALREADY;
-    if (!r->nh)
+    if (!r->nh) {
+        nua_destroy_event(r->saved);
+        r->answered = true;
         return -ENOTCONN;
+    }
     nua_respond(r->nh, status, sylk_sip_phrase(r->nh, reason ? reason : sip_status_phrase(status)),
                 NUTAG_WITH_SAVED(r->saved), TAG_END());
     nua_destroy_event(r->saved);
@@ -218,9 +225,21 @@ int sylk_referral_reject(sylk_referral *r, int status, const char *reason)
     if (!r || status < 300 || status > 699)
         return -EINVAL;
     int rc = answer(r, status, reason);
-    if (rc == 0)
+    if (rc == 0 || rc == -ENOTCONN)
         referral_free(r);
     return rc;
+}
+
+static void send_notify(struct sylk_referral *r, int status, const char *reason)
+{
+    g_autofree char *frag = g_strdup_printf("SIP/2.0 %d %s\r\n", status,
+                                            reason ? reason : sip_status_phrase(status));
+    bool final = status >= 200;
+    nua_notify(r->nh, SIPTAG_EVENT_STR(r->event),
+               SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),
+               NUTAG_SUBSTATE(final ? nua_substate_terminated : nua_substate_active),
+               TAG_IF(final, SIPTAG_SUBSCRIPTION_STATE_STR("terminated;reason=noresource")),
+               TAG_END());
 }
 
 int sylk_referral_notify(sylk_referral *r, int status, const char *reason)
@@ -234,15 +253,8 @@ int sylk_referral_notify(sylk_referral *r, int status, const char *reason)
             referral_free(r);
         return -ENOTCONN;
     }
-    g_autofree char *frag = g_strdup_printf("SIP/2.0 %d %s\r\n", status,
-                                            sylk_sip_phrase(r->nh, reason ? reason : sip_status_phrase(status)));
-    bool final = status >= 200;
-    nua_notify(r->nh, SIPTAG_EVENT_STR(r->event),
-               SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),
-               NUTAG_SUBSTATE(final ? nua_substate_terminated : nua_substate_active),
-               TAG_IF(final, SIPTAG_SUBSCRIPTION_STATE_STR("terminated;reason=noresource")),
-               TAG_END());
-    if (final)
+    send_notify(r, status, reason);
+    if (status >= 200)
         referral_free(r);
     return 0;
 }

@@ -18,13 +18,15 @@ void sylk_referral_incoming(struct sylk_sip_stack *stack, nua_t *nua, nua_handle
                             const sip_t *sip, tagi_t tags[], struct sylk_request *req,
                             const struct sylk_loaded_plugin *plugin);
 void sylk_referral_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_session *session,
-                                      nua_t *nua, const sip_t *sip);
+                                      nua_t *nua, const sip_t *sip, tagi_t tags[]);
 void sylk_referral_on_event(struct sylk_referral *r, nua_event_t event, int status,
                             const sip_t *sip, tagi_t tags[]);
 /** A session is going away: referrals received in its dialog lose their handle. */
 void sylk_referral_session_gone(struct sylk_sip_stack *stack, struct sylk_session *session);
-/** Shutdown: reject pending referrals, end the others. */
+/** Shutdown: reject pending referrals, end the others (handles stay valid for the plugin). */
 void sylk_referral_terminate_all(struct sylk_sip_stack *stack);
+/** After the plugins stopped: frees every referral left. */
+void sylk_referral_free_all(struct sylk_sip_stack *stack);
 
 const struct sylk_request_info *sylk_referral_request(sylk_referral *r);
 const char *sylk_referral_refer_to(sylk_referral *r);

@@ -82,12 +82,30 @@ static const char *transport_of(const sip_t *sip)
     return NULL;
 }
 
-struct sylk_request *sylk_request_new(nua_t *nua, const sip_t *sip)
+static struct sylk_request *request_alloc(void)
 {
     struct sylk_request *req = g_new0(struct sylk_request, 1);
     req->info.struct_size = sizeof(req->info);
+    req->magic = SYLK_REQUEST_MAGIC;
     req->strings = g_string_chunk_new(512);
     req->headers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    return req;
+}
+
+struct sylk_request *sylk_request_new_outgoing(const char *method, const char *request_uri,
+                                               const char *from, const char *to)
+{
+    struct sylk_request *req = request_alloc();
+    req->info.method = chunk(req, method);
+    req->info.request_uri = chunk(req, request_uri);
+    req->info.from_uri = chunk(req, from);
+    req->info.to_uri = chunk(req, to);
+    return req;
+}
+
+struct sylk_request *sylk_request_new(nua_t *nua, const sip_t *sip)
+{
+    struct sylk_request *req = request_alloc();
     msg_t *msg = nua_current_request(nua);
     if (msg)
         req->msg = msg_ref_create(msg);
@@ -134,6 +152,7 @@ void sylk_request_free(struct sylk_request *req)
         return;
     if (req->msg)
         msg_ref_destroy(req->msg);
+    req->magic = 0;
     g_string_chunk_free(req->strings);
     g_hash_table_destroy(req->headers);
     g_free(req);
@@ -162,7 +181,7 @@ static bool header_named(const msg_header_t *h, const char *name)
 const char *sylk_request_header(const struct sylk_request_info *info, const char *name)
 {
     struct sylk_request *req = (struct sylk_request *)info;
-    if (!req || !name || !req->msg)
+    if (!req || !name || req->magic != SYLK_REQUEST_MAGIC || !req->msg)
         return NULL;
     g_autofree char *key = g_ascii_strdown(name, -1);
     gpointer cached;

@@ -45,11 +45,10 @@ struct sylk_session {
     struct sylk_sip_stack *stack;
     nua_handle_t *nh;
     const struct sylk_loaded_plugin *plugin;
-    struct sylk_request *request;       /* the INVITE; NULL for outgoing sessions */
-    struct sylk_request_info out_info;  /* outgoing sessions: From/To as sent */
-    GStringChunk *out_strings;
+    struct sylk_request *request; /* the INVITE received, or the one we sent */
     enum state state;
     bool incoming, late_offer, established_reported;
+    bool answer_in_ack; /* our 2xx carried an offer: the ACK carries the answer */
     struct sylk_sdp remote; /* last offer or answer received */
     struct sylk_sdp local;  /* last description sent */
     GPtrArray *streams;     /* struct sylk_stream *, presented to the plugin */
@@ -99,11 +98,14 @@ static void set_end(struct sylk_session *s, int status, const char *reason)
 static void session_finish(struct sylk_session *s, int status, const char *phrase)
 {
     set_end(s, status, phrase);
+    s->state = S_ENDING; /* the plugin may call session_terminate from ended */
     if (s->answer_timer)
         g_source_remove(s->answer_timer);
     s->stack->sessions = g_list_remove(s->stack->sessions, s);
     sylk_referral_session_gone(s->stack, s);
-    g_info("session %s ended: %d %s", s->request ? s->request->info.call_id : "(outgoing)",
+    sylk_message_session_gone(s->stack, s);
+    g_info("session %s ended: %d %s",
+           s->request->info.call_id ? s->request->info.call_id : s->request->info.request_uri,
            s->end_status, s->end_reason);
     if (s->handler.ended)
         s->handler.ended(s, s->end_status, s->end_reason, s->user_data);
@@ -113,8 +115,6 @@ static void session_finish(struct sylk_session *s, int status, const char *phras
     sylk_sdp_clear(&s->remote);
     sylk_sdp_clear(&s->local);
     sylk_request_free(s->request);
-    if (s->out_strings)
-        g_string_chunk_free(s->out_strings);
     g_free(s->end_reason);
     g_free(s);
 }
@@ -285,6 +285,7 @@ int sylk_session_accept(sylk_session *s, sylk_stream *const *streams, size_t cou
     if (!s->late_offer)
         apply_remote(s);
     s->state = S_ACCEPTED;
+    s->answer_in_ack = s->late_offer;
     return send_sdp(s, 200, s->late_offer ? cfg()->audio_codecs : NULL);
 }
 
@@ -352,21 +353,57 @@ void sylk_session_terminate_all(struct sylk_sip_stack *stack)
         terminate_with(l->data, 503, "Server Shutting Down");
 }
 
-/* ACK of a late-offer 200 carries the answer. */
+/* Our codec choice follows the answer we received to our offer. */
+static void adopt_answer(struct sylk_session *s)
+{
+    for (unsigned i = 0; i < s->local.count && i < s->remote.count; i++) {
+        struct sylk_sdp_media *l = &s->local.m[i], *r = &s->remote.m[i];
+        if (!l->port)
+            continue;
+        if (!r->usable) {
+            l->port = 0; /* refused by the answerer */
+            continue;
+        }
+        l->codec = r->codec;
+        l->pt = r->pt;
+        l->clock = r->clock;
+        l->dtmf_pt = r->dtmf_pt;
+        l->direction = sylk_sdp_reverse(r->direction);
+    }
+}
+
+/* Replaces the remote description with the SDP of a message; false when it is unusable. */
+static bool take_remote(struct sylk_session *s, const sip_t *sip, char **error)
+{
+    sylk_sdp_clear(&s->remote);
+    if (!sip || !sip->sip_payload || sip->sip_payload->pl_len == 0) {
+        *error = g_strdup("no SDP");
+        return false;
+    }
+    if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len, cfg()->audio_codecs,
+                       &s->remote, error) < 0)
+        return false;
+    if (s->remote.count != s->local.count || sylk_sdp_usable_count(&s->remote) == 0) {
+        *error = g_strdup("the answer does not match the offer or has no common codec");
+        return false;
+    }
+    return true;
+}
+
+/* When our 2xx carried an offer (late offer, re-INVITE without SDP), the ACK has the answer. */
 static void on_ack(struct sylk_session *s, const sip_t *sip)
 {
-    if (!s->late_offer)
+    if (!s->answer_in_ack)
         return;
+    s->answer_in_ack = false;
     g_autofree char *error = NULL;
-    if (!sip || !sip->sip_payload ||
-        sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
-                       cfg()->audio_codecs, &s->remote, &error) < 0 ||
-        sylk_sdp_usable_count(&s->remote) == 0) {
+    if (!take_remote(s, sip, &error)) {
         g_info("session %s: ACK without a usable SDP answer (%s); ending it",
-               s->request->info.call_id, error ? error : "no common codec");
+               s->request->info.call_id, error);
         terminate_with(s, 488, "Not Acceptable Here");
         return;
     }
+    adopt_answer(s);
     apply_remote(s);
 }
 
@@ -376,7 +413,9 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
     g_autofree char *error = NULL;
     struct sylk_sdp offer = {0};
     if (!sip->sip_payload || sip->sip_payload->pl_len == 0) {
-        send_sdp(s, 200, NULL); /* offer again what we have */
+        /* We make a fresh offer with every codec; the answer comes in the ACK. */
+        s->answer_in_ack = true;
+        send_sdp(s, 200, cfg()->audio_codecs);
         return;
     }
     if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
@@ -393,16 +432,27 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
         return;
     }
     for (unsigned i = 0; i < offer.count; i++) {
+        if (s->local.m[i].port && offer.m[i].port && !offer.m[i].usable) {
+            nua_respond(s->nh, 488, "Not Acceptable Here",
+                        SIPTAG_WARNING_STR("305 - \"no common codec in the new offer\""),
+                        TAG_END());
+            sylk_sdp_clear(&offer);
+            return;
+        }
+    }
+    for (unsigned i = 0; i < offer.count; i++) {
         struct sylk_sdp_media *l = &s->local.m[i];
         if (l->port == 0)
             continue;
-        l->direction = sylk_sdp_reverse(offer.m[i].direction);
-        if (offer.m[i].codec) {
-            l->codec = offer.m[i].codec;
-            l->pt = offer.m[i].pt;
-            l->clock = offer.m[i].clock;
-            l->dtmf_pt = offer.m[i].dtmf_pt;
+        if (offer.m[i].port == 0) {
+            l->port = 0; /* the offerer disabled the stream */
+            continue;
         }
+        l->direction = sylk_sdp_reverse(offer.m[i].direction);
+        l->codec = offer.m[i].codec;
+        l->pt = offer.m[i].pt;
+        l->clock = offer.m[i].clock;
+        l->dtmf_pt = offer.m[i].dtmf_pt;
     }
     sylk_sdp_clear(&s->remote);
     s->remote = offer;
@@ -413,6 +463,8 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
 static void on_invite_response(struct sylk_session *s, int status, const char *phrase,
                                const sip_t *sip)
 {
+    if (s->incoming)
+        return; /* we send no re-INVITEs (the remote refreshes session timers) */
     if (status < 200) {
         if (s->handler.progress && status > 100)
             s->handler.progress(s, status, phrase, s->user_data);
@@ -422,16 +474,16 @@ static void on_invite_response(struct sylk_session *s, int status, const char *p
         set_end(s, status, phrase);
         return;
     }
+    if (s->state != S_CALLING)
+        return; /* a retransmitted 2xx */
     g_autofree char *error = NULL;
-    if (!sip || !sip->sip_payload ||
-        sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
-                       cfg()->audio_codecs, &s->remote, &error) < 0) {
-        g_info("outgoing session: 2xx without a usable SDP answer (%s); ending it",
-               error ? error : "no body");
+    if (!take_remote(s, sip, &error)) {
+        g_info("outgoing session: 2xx without a usable SDP answer (%s); ending it", error);
         s->state = S_ESTABLISHED;
         terminate_with(s, 488, NULL);
         return;
     }
+    adopt_answer(s);
     apply_remote(s);
 }
 
@@ -470,10 +522,17 @@ void sylk_session_on_event(struct sylk_session *s, nua_event_t event, int status
         s->state = S_ENDING;
         return;
     case nua_i_refer:
-        sylk_referral_incoming_in_dialog(s->stack, s, nua, sip);
+        sylk_referral_incoming_in_dialog(s->stack, s, nua, sip, tags);
         return;
     case nua_i_message:
         sylk_message_incoming_in_dialog(s->stack, s, nua, sip);
+        return;
+    case nua_i_options: /* keepalive probes of proxies (e.g. Kamailio's dialog module) */
+        nua_respond(s->nh, 200, "OK", NUTAG_WITH_THIS(nua), TAG_END());
+        return;
+    case nua_i_subscribe:
+        nua_respond(s->nh, 403, "Subscriptions Not Accepted In Calls", NUTAG_WITH_THIS(nua),
+                    TAG_END());
         return;
     default:
         return;
@@ -492,9 +551,7 @@ nua_handle_t *sylk_session_handle(const struct sylk_session *s)
 
 const struct sylk_request_info *sylk_session_request(sylk_session *s)
 {
-    if (!s)
-        return NULL;
-    return s->request ? &s->request->info : &s->out_info;
+    return s ? &s->request->info : NULL;
 }
 
 void sylk_session_set_handler(sylk_session *s, const struct sylk_session_handler *h, void *ud)
@@ -566,15 +623,16 @@ int sylk_stream_audio_loopback(sylk_stream *st, unsigned delay_ms)
 
 /* ---------------------------------------------------------------- outgoing INVITE --- */
 
-static const char *out_str(struct sylk_session *s, const char *v)
-{
-    return v ? g_string_chunk_insert(s->out_strings, v) : NULL;
-}
-
-sylk_session *sylk_session_connect(const struct sylk_session_params *p)
+sylk_session *sylk_session_connect(const struct sylk_session_params *params)
 {
     struct sylk_sip_stack *stack = sylk_sip_stack_get();
-    if (!stack || stack->shutting_down || !p || !p->from || !p->to || !p->media ||
+    struct sylk_session_params copy = {0}, *p = &copy;
+    /* Read only what the plugin's SDK version had; later fields stay zero. */
+    if (!params || params->struct_size < offsetof(struct sylk_session_params, user_data) +
+                                             sizeof(params->user_data))
+        return NULL;
+    memcpy(&copy, params, MIN((size_t)params->struct_size, sizeof(copy)));
+    if (!stack || stack->shutting_down || !p->from || !p->to || !p->media ||
         p->media_count == 0 || p->media_count > SYLK_SDP_MAX_STREAMS)
         return NULL;
     for (size_t i = 0; i < p->media_count; i++) {
@@ -589,12 +647,7 @@ sylk_session *sylk_session_connect(const struct sylk_session_params *p)
         return NULL;
     struct sylk_session *s = session_new(stack, nh);
     s->state = S_CALLING;
-    s->out_strings = g_string_chunk_new(256);
-    s->out_info.struct_size = sizeof(s->out_info);
-    s->out_info.method = "INVITE";
-    s->out_info.request_uri = out_str(s, target);
-    s->out_info.from_uri = out_str(s, p->from);
-    s->out_info.to_uri = out_str(s, p->to);
+    s->request = sylk_request_new_outgoing("INVITE", target, p->from, p->to);
     sylk_session_set_handler(s, p->handler, p->user_data);
     for (size_t i = 0; i < p->media_count; i++) {
         struct sylk_sdp_media *m = &s->local.m[s->local.count];

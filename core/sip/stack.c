@@ -308,6 +308,9 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
         NUTAG_APPL_METHOD(appl), SIPTAG_ALLOW_STR(allow),
         NUTAG_ALLOW_EVENTS(events), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0),
         NUTAG_ENABLEMESSAGE(1), NUTAG_ENABLEINVITE(1), NUTAG_SESSION_TIMER(0),
+        /* Neither "timer" nor "100rel": nua's session refresh re-INVITE could not carry our
+         * SDP, and PRACK is not implemented; a caller's Session-Expires is then ignored. */
+        NUTAG_SESSION_REFRESHER(nua_remote_refresher), SIPTAG_SUPPORTED_STR(""),
         TAG_IF(c->outbound_proxy, NUTAG_PROXY(c->outbound_proxy)),
         NTATAG_MAXSIZE(c->max_message_size), TPTAG_LOG(c->trace_sip),
         SIPTAG_USER_AGENT_STR(ua), SIPTAG_SERVER_STR(ua), TAG_END());
@@ -344,6 +347,8 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
     sylk_referral_terminate_all(stack);
     sylk_message_abort_all(stack);
     sylk_message_free_outgoing(stack);
+    sylk_message_free_all(stack);
+    sylk_referral_free_all(stack);
     if (stack->nua) {
         nua_destroy(stack->nua);
         stack->nua = NULL;

@@ -27,6 +27,7 @@ struct sylk_subscription {
     nua_handle_t *nh;
     nua_saved_event_t saved[1];
     bool answered, terminating;
+    bool timed_out; /* answered 500 by the core: the plugin's accept/reject frees it */
     struct sylk_request *request;
     char *event;
     struct sylk_subscription_handler handler;
@@ -72,7 +73,10 @@ static gboolean answer_timeout(gpointer data)
     g_warning("SUBSCRIBE %s: application did not answer within %d s",
               sub->request->info.call_id, ANSWER_TIMEOUT_S);
     answer(sub, 500, "Application Did Not Answer");
-    subscription_free(sub, "timeout");
+    sub->timed_out = true;
+    /* A plugin with a handler learns it through ended; otherwise its late answer frees it. */
+    if (sub->handler.ended)
+        subscription_free(sub, "timeout");
     return G_SOURCE_REMOVE;
 }
 
@@ -152,15 +156,26 @@ void sylk_subscription_set_handler(sylk_subscription *sub,
     sub->user_data = ud;
 }
 
+/* A late answer to a subscription the core already answered for the plugin. */
+static int late_answer(struct sylk_subscription *sub)
+{
+    subscription_free(sub, "timeout");
+    return -ETIMEDOUT;
+}
+
 int sylk_subscription_accept(sylk_subscription *sub)
 {
-    return sub ? answer(sub, 200, "OK") : -EINVAL;
+    if (!sub)
+        return -EINVAL;
+    return sub->timed_out ? late_answer(sub) : answer(sub, 200, "OK");
 }
 
 int sylk_subscription_reject(sylk_subscription *sub, int status, const char *reason)
 {
     if (!sub || status < 300 || status > 699)
         return -EINVAL;
+    if (sub->timed_out)
+        return late_answer(sub);
     int rc = answer(sub, status, reason);
     if (rc == 0)
         subscription_free(sub, "rejected");

@@ -141,8 +141,9 @@ static void hello_shutdown(void)
 }
 
 static const struct sylk_config_option hello_options[] = {
-    {"hello", "greeting", SYLK_OPTION_STRING, 0, 0, "word put before the sender's name"},
-    {NULL, NULL, 0, 0, 0, NULL},
+    SYLK_OPTION(.section = "hello", .key = "greeting", .type = SYLK_OPTION_STRING,
+                .description = "word put before the sender's name"),
+    SYLK_OPTION_END,
 };
 
 static const struct sylk_plugin hello_plugin =

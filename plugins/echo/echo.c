@@ -180,6 +180,11 @@ static void echo_incoming_message(sylk_message *message)
         host->message_respond(message, 400, "Missing Body");
         return;
     }
+    if (g_str_has_prefix(req->body, "Echo:\n")) {
+        /* An echo of ours routed back to us: answering it again would loop forever. */
+        host->message_respond(message, 200, "OK");
+        return;
+    }
     if (g_ascii_strcasecmp(type, "text/plain") == 0) {
         g_autofree char *reply = echo_text(req->body, req->body_len);
         send_echo(req, "text/plain", reply);
@@ -216,9 +221,9 @@ static int echo_init(const struct sylk_host *h, sylk_config *config)
 }
 
 static const struct sylk_config_option echo_options[] = {
-    {"echo", "max_call_duration", SYLK_OPTION_INT, 1, 86400,
-     "seconds after which a call is ended"},
-    {NULL, NULL, 0, 0, 0, NULL},
+    SYLK_OPTION(.section = "echo", .key = "max_call_duration", .type = SYLK_OPTION_INT, .min = 1,
+                .max = 86400, .description = "seconds after which a call is ended"),
+    SYLK_OPTION_END,
 };
 
 static const struct sylk_plugin echo_plugin = SYLK_PLUGIN_INIT(

@@ -137,10 +137,11 @@ static void test_netmask(void)
 }
 
 static const struct sylk_config_option options[] = {
-    {"echo", "max_call_duration", SYLK_OPTION_INT, 1, 100, "x"},
-    {"echo", "enabled", SYLK_OPTION_BOOL, 0, 0, "x"},
-    {NULL, "access", SYLK_OPTION_LIST, 0, 0, "per-room"},
-    {NULL, NULL, 0, 0, 0, NULL},
+    SYLK_OPTION(.section = "echo", .key = "max_call_duration", .type = SYLK_OPTION_INT, .min = 1,
+                .max = 100),
+    SYLK_OPTION(.section = "echo", .key = "enabled", .type = SYLK_OPTION_BOOL),
+    SYLK_OPTION(.key = "access", .type = SYLK_OPTION_LIST, .description = "per-room"),
+    SYLK_OPTION_END,
 };
 
 static void test_plugin_config(void)

@@ -144,7 +144,11 @@ struct sylk_host {
 
     /* --- MESSAGE --- */
     const struct sylk_request_info *(*message_request)(sylk_message *message);
-    /** The one response to a received MESSAGE; the handle is invalid afterwards. */
+    /**
+     * The one response to a received MESSAGE; the handle is invalid afterwards. When the
+     * plugin has not responded within 30 s (or the server shuts down) the server answers 500
+     * (503) itself; the handle then stays valid until this call, which returns -ETIMEDOUT.
+     */
     int (*message_respond)(sylk_message *message, int status, const char *reason);
     int (*message_send)(const struct sylk_message_params *params);
 
@@ -154,7 +158,11 @@ struct sylk_host {
     void (*subscription_set_handler)(sylk_subscription *subscription,
                                      const struct sylk_subscription_handler *handler,
                                      void *user_data);
-    /** 200 OK; send the initial NOTIFY right after. */
+    /**
+     * 200 OK; send the initial NOTIFY right after. A SUBSCRIBE not answered within 32 s gets
+     * 500 from the server: with a handler set, `ended` follows; otherwise the plugin's late
+     * accept or reject returns -ETIMEDOUT and releases the handle.
+     */
     int (*subscription_accept)(sylk_subscription *subscription);
     int (*subscription_reject)(sylk_subscription *subscription, int status, const char *reason);
     int (*subscription_notify)(sylk_subscription *subscription, const char *content_type,
@@ -170,7 +178,11 @@ struct sylk_host {
     const char *(*referral_refer_method)(sylk_referral *referral);
     /** The session the REFER arrived in, or NULL for an out-of-dialog REFER. */
     sylk_session *(*referral_session)(sylk_referral *referral);
-    /** 202 Accepted, then NOTIFY "SIP/2.0 100 Trying". */
+    /**
+     * 202 Accepted; report progress with referral_notify (100 first, then the final status).
+     * The handle lives until referral_reject or a final referral_notify; at shutdown the
+     * server answers or ends it itself and those calls return -ENOTCONN.
+     */
     int (*referral_accept)(sylk_referral *referral);
     int (*referral_reject)(sylk_referral *referral, int status, const char *reason);
     /** NOTIFY with a sipfrag "SIP/2.0 <status> <reason>"; status >= 200 ends the referral. */

@@ -49,8 +49,12 @@ enum sylk_option_type {
  * plugin does not name elsewhere (e.g. per-room `[room@domain]` sections). A plugin that gives
  * an option table gets unknown keys and bad values reported as errors by the server
  * (including --check-config); a plugin without one gets no validation.
+ *
+ * The table is an array ended by an entry whose key is NULL; the server steps through it by
+ * each entry's struct_size, so fields can be appended. Write entries with SYLK_OPTION(...).
  */
 struct sylk_config_option {
+    uint32_t struct_size; /* sizeof(struct sylk_config_option) */
     const char *section;
     const char *key;
     enum sylk_option_type type;
@@ -93,13 +97,21 @@ struct sylk_plugin {
      * within 32 s is rejected with 408 by the server.
      */
     void (*incoming_session)(sylk_session *session);
-    /** A REFER routed to this plugin: answer with referral_accept or referral_reject. */
+    /**
+     * A REFER routed to this plugin (or received in one of its sessions): answer with
+     * referral_accept or referral_reject. Note that sofia-sip sends the referrer a first
+     * NOTIFY (Subscription-State: pending) as soon as a REFER arrives.
+     */
     void (*incoming_referral)(sylk_referral *referral);
     /** A SUBSCRIBE for one of `events`: answer with subscription_accept or _reject. */
     void (*incoming_subscription)(sylk_subscription *subscription);
     /** An out-of-dialog MESSAGE: answer exactly once with message_respond. */
     void (*incoming_sip_message)(sylk_message *message);
 };
+
+/** One entry of a config_options table; SYLK_OPTION_END ends the table. */
+#define SYLK_OPTION(...) {.struct_size = sizeof(struct sylk_config_option), __VA_ARGS__}
+#define SYLK_OPTION_END SYLK_OPTION(.key = NULL)
 
 /** Designated-initializer helper that fills the ABI version fields. */
 #define SYLK_PLUGIN_INIT(...)                                                                     \
