@@ -14,6 +14,7 @@
 void sylk_plugins_init_registry(struct sylk_plugin_registry *reg)
 {
     reg->plugins = g_ptr_array_new();
+    reg->failed = g_ptr_array_new();
 }
 
 static bool valid_name(const char *name)
@@ -160,9 +161,11 @@ void sylk_plugins_start(struct sylk_plugin_registry *reg, const struct sylk_host
         struct sylk_loaded_plugin *p = g_ptr_array_index(reg->plugins, i);
         int rc = p->desc.init ? p->desc.init(host, (sylk_config *)p->config) : 0;
         if (rc != 0) {
+            /* Its code stays mapped until exit: init may have left a timer or a request
+             * behind whose callback points into it. */
             g_warning("plugin %s init failed (%d); unloaded", p->desc.name, rc);
             g_ptr_array_remove_index(reg->plugins, i);
-            unload_one(p);
+            g_ptr_array_add(reg->failed, p);
             continue;
         }
         p->initialized = true;
@@ -192,6 +195,10 @@ void sylk_plugins_unload(struct sylk_plugin_registry *reg)
         return;
     for (guint i = 0; i < reg->plugins->len; i++)
         unload_one(g_ptr_array_index(reg->plugins, i));
+    for (guint i = 0; i < reg->failed->len; i++)
+        unload_one(g_ptr_array_index(reg->failed, i));
     g_ptr_array_free(reg->plugins, TRUE);
+    g_ptr_array_free(reg->failed, TRUE);
     reg->plugins = NULL;
+    reg->failed = NULL;
 }

@@ -23,6 +23,7 @@ struct sylk_loaded_plugin {
 
 struct sylk_plugin_registry {
     GPtrArray *plugins; /* of struct sylk_loaded_plugin *, in load order */
+    GPtrArray *failed;  /* plugins whose init failed: never routed to, dlclosed at exit */
 };
 
 /** The size of struct sylk_plugin in ABI 1.0: anything smaller is refused. */
