@@ -42,9 +42,9 @@ static unsigned ini_line(const struct ini *ini, const char *section, const char 
     return GPOINTER_TO_UINT(g_hash_table_lookup(ini->lines, k));
 }
 
-static void G_GNUC_PRINTF(5, 6) add_error(GPtrArray *errors, const struct ini *ini,
-                                           const char *section, const char *key,
-                                           const char *fmt, ...)
+static void G_GNUC_PRINTF(5, 6)
+    add_error(GPtrArray *errors, const struct ini *ini, const char *section, const char *key,
+              const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -52,8 +52,8 @@ static void G_GNUC_PRINTF(5, 6) add_error(GPtrArray *errors, const struct ini *i
     va_end(ap);
     unsigned line = section ? ini_line(ini, section, key) : 0;
     if (key)
-        g_ptr_array_add(errors, g_strdup_printf("%s:%u: [%s] %s: %s", ini->path, line, section,
-                                                key, why));
+        g_ptr_array_add(errors,
+                        g_strdup_printf("%s:%u: [%s] %s: %s", ini->path, line, section, key, why));
     else if (section)
         g_ptr_array_add(errors, g_strdup_printf("%s:%u: [%s]: %s", ini->path, line, section, why));
     else
@@ -253,7 +253,10 @@ struct option {
     size_t offset;
 };
 
-#define OPT(s, k, kind, field) {s, k, kind, offsetof(struct sylk_server_config, field)}
+#define OPT(s, k, kind, field)                                                                     \
+    {                                                                                              \
+        s, k, kind, offsetof(struct sylk_server_config, field)                                     \
+    }
 
 static const struct option server_options[] = {
     OPT("server", "default_application", K_STRING, default_application),
@@ -299,8 +302,8 @@ void sylk_config_defaults(struct sylk_server_config *cfg)
     cfg->rtp_port_min = 50000;
     cfg->rtp_port_max = 50500;
     cfg->audio_codecs = g_strdupv((char **)known_codecs);
-    cfg->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                         (GDestroyNotify)g_strfreev);
+    cfg->domains =
+        g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
 }
 
 static void app_mapping_free(gpointer p)
@@ -321,8 +324,7 @@ static char *resolve_path(const char *dir, const char *value)
 #define FIELD(cfg, o, type) ((type *)((char *)(cfg) + (o)->offset))
 
 /* Parses one value into its field; returns an error text or NULL. */
-static char *apply_option(struct sylk_server_config *cfg, const struct option *o,
-                          const char *value)
+static char *apply_option(struct sylk_server_config *cfg, const struct option *o, const char *value)
 {
     long n;
     switch (o->kind) {
@@ -347,8 +349,7 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
         return NULL;
     case K_SIZE:
         if (!parse_long(value, &n) || n < 1024 || n > 16 * 1024 * 1024)
-            return g_strdup_printf("'%s' is not a size in bytes between 1024 and 16777216",
-                                   value);
+            return g_strdup_printf("'%s' is not a size in bytes between 1024 and 16777216", value);
         *FIELD(cfg, o, unsigned) = (unsigned)n;
         return NULL;
     case K_LIST:
@@ -422,8 +423,8 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
         }
         for (unsigned i = 0; codecs[i]; i++) {
             if (!g_strv_contains(known_codecs, codecs[i])) {
-                char *why = g_strdup_printf("unknown codec '%s' (known: G722, PCMU, PCMA)",
-                                            codecs[i]);
+                char *why =
+                    g_strdup_printf("unknown codec '%s' (known: G722, PCMU, PCMA)", codecs[i]);
                 g_strfreev(codecs);
                 return why;
             }
@@ -467,8 +468,7 @@ static void load_domain(struct sylk_server_config *cfg, struct ini *ini, const c
         g_strfreev(apps);
         apps = split_list(v);
     }
-    g_hash_table_replace(cfg->domains, g_ascii_strdown(name, -1),
-                         apps ? apps : g_new0(char *, 1));
+    g_hash_table_replace(cfg->domains, g_ascii_strdown(name, -1), apps ? apps : g_new0(char *, 1));
 }
 
 static void check_consistency(struct sylk_server_config *cfg, struct ini *ini, GPtrArray *errors)
@@ -482,8 +482,7 @@ static void check_consistency(struct sylk_server_config *cfg, struct ini *ini, G
     if (cfg->tls_port && !cfg->tls_certificate)
         add_error(errors, ini, "sip", "tls_port", "TLS needs tls_certificate");
     if (cfg->tls_certificate && !g_file_test(cfg->tls_certificate, G_FILE_TEST_IS_REGULAR))
-        add_error(errors, ini, "sip", "tls_certificate", "no such file: %s",
-                  cfg->tls_certificate);
+        add_error(errors, ini, "sip", "tls_certificate", "no such file: %s", cfg->tls_certificate);
     if (cfg->tls_ca && !g_file_test(cfg->tls_ca, G_FILE_TEST_IS_REGULAR))
         add_error(errors, ini, "sip", "tls_ca", "no such file: %s", cfg->tls_ca);
     if (!cfg->advertised_ip)
@@ -557,9 +556,9 @@ void sylk_config_clear(struct sylk_server_config *cfg)
 /* ------------------------------------------------------------ plugin configuration --- */
 
 struct sylk_config {
-    struct ini *ini;      /* NULL when the plugin has no file */
-    GHashTable *strings;  /* "section\nkey" → char *, values handed out */
-    GHashTable *lists;    /* "section\nkey" → char ** */
+    struct ini *ini;     /* NULL when the plugin has no file */
+    GHashTable *strings; /* "section\nkey" → char *, values handed out */
+    GHashTable *lists;   /* "section\nkey" → char ** */
     char **sections;
 };
 
@@ -705,16 +704,16 @@ long sylk_plugin_config_get_int(struct sylk_config *config, const char *section,
     return v && parse_long(v, &n) ? n : fallback;
 }
 
-bool sylk_plugin_config_get_bool(struct sylk_config *config, const char *section,
-                                 const char *key, bool fallback)
+bool sylk_plugin_config_get_bool(struct sylk_config *config, const char *section, const char *key,
+                                 bool fallback)
 {
     const char *v = plugin_value(config, section, key);
     bool b;
     return v && parse_bool(v, &b) ? b : fallback;
 }
 
-size_t sylk_plugin_config_get_list(struct sylk_config *config, const char *section,
-                                   const char *key, const char *const **items)
+size_t sylk_plugin_config_get_list(struct sylk_config *config, const char *section, const char *key,
+                                   const char *const **items)
 {
     static const char *const empty[] = {NULL};
     const char *v = plugin_value(config, section, key);

@@ -29,19 +29,19 @@ struct sylk_server_config {
     char *dir;  /* its directory: plugin .ini files and relative paths are found there */
 
     /* [server] */
-    char *default_application;   /* NULL: none */
-    GPtrArray *application_map;  /* of struct sylk_app_mapping */
+    char *default_application;  /* NULL: none */
+    GPtrArray *application_map; /* of struct sylk_app_mapping */
     char **disabled_applications;
     char *plugins_dir;
     char *spool_dir;
-    GArray *trusted_peers;       /* of struct sylk_netmask; empty: everyone */
+    GArray *trusted_peers; /* of struct sylk_netmask; empty: everyone */
     bool allow_app_header;
     GLogLevelFlags log_level;
     bool trace_sip;
 
     /* [sip] */
     char *local_ip;
-    char *advertised_ip; /* local_ip when not set */
+    char *advertised_ip;                   /* local_ip when not set */
     unsigned udp_port, tcp_port, tls_port; /* 0: disabled */
     char *tls_certificate, *tls_ca;
     char *outbound_proxy;
@@ -89,10 +89,10 @@ const char *sylk_plugin_config_get_string(struct sylk_config *config, const char
                                           const char *key, const char *fallback);
 long sylk_plugin_config_get_int(struct sylk_config *config, const char *section, const char *key,
                                 long fallback);
-bool sylk_plugin_config_get_bool(struct sylk_config *config, const char *section,
-                                 const char *key, bool fallback);
-size_t sylk_plugin_config_get_list(struct sylk_config *config, const char *section,
-                                   const char *key, const char *const **items);
+bool sylk_plugin_config_get_bool(struct sylk_config *config, const char *section, const char *key,
+                                 bool fallback);
+size_t sylk_plugin_config_get_list(struct sylk_config *config, const char *section, const char *key,
+                                   const char *const **items);
 size_t sylk_plugin_config_sections(struct sylk_config *config, const char *const **sections);
 
 #endif

@@ -131,8 +131,8 @@ static void sofia_trace(void *stream, const char *fmt, va_list ap)
 
 void sylk_log_redirect_sofia(struct sylk_log *log, bool trace_sip)
 {
-    su_log_t *modules[] = {nua_log, nta_log, tport_log, soa_log, nea_log, sresolv_log,
-                           su_log_global};
+    su_log_t *modules[] = {nua_log, nta_log,     tport_log,    soa_log,
+                           nea_log, sresolv_log, su_log_global};
     for (size_t i = 0; i < G_N_ELEMENTS(modules); i++) {
         su_log_redirect(modules[i], sofia_general, log);
         su_log_set_level(modules[i], log->max_level >= G_LOG_LEVEL_DEBUG ? 3 : 1);
@@ -143,8 +143,8 @@ void sylk_log_redirect_sofia(struct sylk_log *log, bool trace_sip)
 
 void sylk_log_unredirect_sofia(void)
 {
-    su_log_t *modules[] = {nua_log, nta_log, tport_log, soa_log, nea_log, sresolv_log,
-                           su_log_global, su_log_default};
+    su_log_t *modules[] = {nua_log, nta_log,     tport_log,     soa_log,
+                           nea_log, sresolv_log, su_log_global, su_log_default};
     for (size_t i = 0; i < G_N_ELEMENTS(modules); i++)
         su_log_redirect(modules[i], NULL, NULL);
 }

@@ -86,8 +86,7 @@ static bool load_configuration(struct sylk_server *server, const struct sylk_ser
     if (ok || o->check_config) {
         /* Plugins are loaded (not started) so their own .ini files are validated too. */
         sylk_plugins_discover(&server->plugins, server->config.plugins_dir,
-                              server->config.disabled_applications, server->config.dir,
-                              errors);
+                              server->config.disabled_applications, server->config.dir, errors);
         ok = ok && errors->len == 0;
     }
     print_errors(errors);
@@ -104,8 +103,8 @@ static void log_ready(struct sylk_server *server)
     }
     g_message("sylkserver ready: SIP on %s (advertised %s) udp:%u tcp:%u tls:%u, RTP %u-%u, "
               "applications: %s",
-              c->local_ip, c->advertised_ip, c->udp_port, c->tcp_port, c->tls_port, c->rtp_port_min, c->rtp_port_max,
-              apps->len ? apps->str : "none");
+              c->local_ip, c->advertised_ip, c->udp_port, c->tcp_port, c->tls_port, c->rtp_port_min,
+              c->rtp_port_max, apps->len ? apps->str : "none");
     g_string_free(apps, TRUE);
 }
 
@@ -132,8 +131,8 @@ int sylk_server_main(const struct sylk_server_options *o)
         goto out;
     }
     server->rtp_ports = (struct sylk_rtp_ports){.min = server->config.rtp_port_min,
-                                               .max = server->config.rtp_port_max,
-                                               .next = server->config.rtp_port_min};
+                                                .max = server->config.rtp_port_max,
+                                                .next = server->config.rtp_port_min};
     server->loop = g_main_loop_new(NULL, FALSE);
     if (!sylk_sip_stack_start(&server->sip, server, &error)) {
         g_critical("%s", error->message);

@@ -17,9 +17,9 @@
 
 struct sylk_server_options {
     const char *config_path;
-    const char *plugins_dir;  /* overrides [server] plugins_dir when set */
-    const char *log_level;    /* overrides [server] log_level when set */
-    bool check_config;        /* validate, print errors, exit */
+    const char *plugins_dir; /* overrides [server] plugins_dir when set */
+    const char *log_level;   /* overrides [server] log_level when set */
+    bool check_config;       /* validate, print errors, exit */
 };
 
 struct sylk_server {

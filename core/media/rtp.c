@@ -11,8 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RTP_MAX_PACKET 1500
-#define RTP_MIN_PACKET 12 /* fixed header */
+#define RTP_MAX_PACKET      1500
+#define RTP_MIN_PACKET      12  /* fixed header */
 #define LOOPBACK_MAX_QUEUED 500 /* 10 s of 20 ms packets */
 
 struct queued_packet {
@@ -139,8 +139,7 @@ static gboolean on_rtcp(gint fd, GIOCondition cond, gpointer data)
     return G_SOURCE_CONTINUE;
 }
 
-int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip,
-                  struct sylk_rtp_socket **out)
+int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip, struct sylk_rtp_socket **out)
 {
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM}, *ai;
     if (getaddrinfo(local_ip, NULL, &hints, &ai) != 0)

@@ -24,8 +24,7 @@ struct sylk_rtp_stats {
 struct sylk_rtp_socket;
 
 /** Binds an RTP/RTCP pair on `local_ip`; -EADDRINUSE when the range is exhausted. */
-int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip,
-                  struct sylk_rtp_socket **out);
+int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip, struct sylk_rtp_socket **out);
 unsigned sylk_rtp_port(const struct sylk_rtp_socket *s);
 /** Where to send until packets arrive (symmetric RTP then follows their source). */
 int sylk_rtp_set_remote(struct sylk_rtp_socket *s, const char *address, unsigned port);

@@ -23,8 +23,7 @@ struct sylk_timer {
     void *user_data;
 };
 
-static void host_logv(const char *domain, enum sylk_log_level level, const char *format,
-                      va_list ap)
+static void host_logv(const char *domain, enum sylk_log_level level, const char *format, va_list ap)
 {
     static const GLogLevelFlags map[] = {G_LOG_LEVEL_CRITICAL, G_LOG_LEVEL_WARNING,
                                          G_LOG_LEVEL_INFO, G_LOG_LEVEL_DEBUG};

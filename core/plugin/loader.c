@@ -32,8 +32,7 @@ char *sylk_plugin_check_abi(const struct sylk_plugin *desc)
 {
     if (desc->abi_major != SYLK_ABI_MAJOR)
         return g_strdup_printf("ABI major %u differs from the server's %u (built for ABI %u.%u)",
-                               desc->abi_major, SYLK_ABI_MAJOR, desc->abi_major,
-                               desc->abi_minor);
+                               desc->abi_major, SYLK_ABI_MAJOR, desc->abi_major, desc->abi_minor);
     if (desc->abi_minor > SYLK_ABI_MINOR)
         return g_strdup_printf("ABI %u.%u is newer than the server's %u.%u", desc->abi_major,
                                desc->abi_minor, SYLK_ABI_MAJOR, SYLK_ABI_MINOR);
@@ -90,8 +89,8 @@ static void load_file(struct sylk_plugin_registry *reg, const char *path, char *
     p->path = g_strdup(path);
     p->dl = dl;
     guint before = config_errors->len;
-    p->config = sylk_plugin_config_load(config_dir, p->desc.name, p->desc.config_options,
-                                        config_errors);
+    p->config =
+        sylk_plugin_config_load(config_dir, p->desc.name, p->desc.config_options, config_errors);
     if (!p->config) {
         for (guint i = before; i < config_errors->len; i++)
             g_critical("%s", (const char *)g_ptr_array_index(config_errors, i));
@@ -103,8 +102,7 @@ static void load_file(struct sylk_plugin_registry *reg, const char *path, char *
     }
     g_ptr_array_add(reg->plugins, p);
     g_info("plugin %s %s loaded from %s (ABI %u.%u)", p->desc.name,
-           p->desc.version ? p->desc.version : "?", path, p->desc.abi_major,
-           p->desc.abi_minor);
+           p->desc.version ? p->desc.version : "?", path, p->desc.abi_major, p->desc.abi_minor);
 }
 
 static gint compare_paths(gconstpointer a, gconstpointer b)
@@ -133,9 +131,8 @@ static void collect(const char *dir, int depth, GPtrArray *out)
     g_dir_close(d);
 }
 
-void sylk_plugins_discover(struct sylk_plugin_registry *reg, const char *dir,
-                           char *const *disabled, const char *config_dir,
-                           GPtrArray *config_errors)
+void sylk_plugins_discover(struct sylk_plugin_registry *reg, const char *dir, char *const *disabled,
+                           const char *config_dir, GPtrArray *config_errors)
 {
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
     collect(dir, 0, files);

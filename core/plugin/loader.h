@@ -36,9 +36,8 @@ void sylk_plugins_init_registry(struct sylk_plugin_registry *reg);
  * `disabled`, and reads each one's configuration from `config_dir`. Configuration errors are
  * appended to `config_errors`; such a plugin is not kept.
  */
-void sylk_plugins_discover(struct sylk_plugin_registry *reg, const char *dir,
-                           char *const *disabled, const char *config_dir,
-                           GPtrArray *config_errors);
+void sylk_plugins_discover(struct sylk_plugin_registry *reg, const char *dir, char *const *disabled,
+                           const char *config_dir, GPtrArray *config_errors);
 
 /** Calls init on each plugin; a plugin whose init fails is unloaded. */
 void sylk_plugins_start(struct sylk_plugin_registry *reg, const struct sylk_host *host);

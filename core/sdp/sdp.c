@@ -132,8 +132,8 @@ static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m, char *
             out->rtcp_port = (unsigned)p;
     }
     /* Only plain RTP audio in this version; SRTP (RTP/SAVP) comes with the media engine. */
-    if (out->type == SYLK_MEDIA_AUDIO && m->m_proto == sdp_proto_rtp && out->port &&
-        out->address && !m->m_rejected)
+    if (out->type == SYLK_MEDIA_AUDIO && m->m_proto == sdp_proto_rtp && out->port && out->address &&
+        !m->m_rejected)
         choose_codec(out, m, prefs);
 }
 
@@ -209,8 +209,7 @@ int sylk_sdp_parse(const char *body, size_t len, char *const *codecs, struct syl
         return -EINVAL;
     }
     if (len > SYLK_SDP_MAX_SIZE) {
-        *error = g_strdup_printf("SDP body of %zu bytes is larger than %d", len,
-                                 SYLK_SDP_MAX_SIZE);
+        *error = g_strdup_printf("SDP body of %zu bytes is larger than %d", len, SYLK_SDP_MAX_SIZE);
         return -EINVAL;
     }
     const char *problem = sdp_text_problem(body, len);
@@ -304,8 +303,7 @@ static void print_audio(GString *s, const struct sylk_sdp_media *m, char *const 
             g_string_append_printf(s, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n",
                                    m->dtmf_pt, m->dtmf_pt);
     }
-    g_string_append_printf(s, "a=rtcp:%u\r\na=%s\r\n", m->rtcp_port,
-                            direction_attr(m->direction));
+    g_string_append_printf(s, "a=rtcp:%u\r\na=%s\r\n", m->rtcp_port, direction_attr(m->direction));
 }
 
 char *sylk_sdp_print(const struct sylk_sdp *sdp, const char *address, uint64_t sess_id,

@@ -14,7 +14,7 @@
 #include <sylk/types.h>
 
 #define SYLK_SDP_MAX_STREAMS 16
-#define SYLK_SDP_MAX_SIZE 16384 /* bigger bodies are refused before parsing */
+#define SYLK_SDP_MAX_SIZE    16384 /* bigger bodies are refused before parsing */
 
 struct sylk_sdp_media {
     enum sylk_media_type type;
@@ -25,7 +25,7 @@ struct sylk_sdp_media {
     unsigned port; /* 0: refused / disabled */
     unsigned rtcp_port;
     enum sylk_direction direction; /* as declared by the description's author */
-    bool usable;   /* this server can take part in the stream */
+    bool usable;                   /* this server can take part in the stream */
 
     /* audio, once a codec is chosen */
     int pt;
@@ -66,8 +66,6 @@ char *sylk_sdp_print(const struct sylk_sdp *sdp, const char *address, uint64_t s
 
 /** Static payload type and SDP clock of a codec name this build knows; false otherwise. */
 bool sylk_sdp_codec_info(const char *name, int *pt, unsigned *clock);
-
-
 
 /** Deep copy of one description into another (dst cleared first). */
 void sylk_sdp_copy(struct sylk_sdp *dst, const struct sylk_sdp *src);

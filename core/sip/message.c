@@ -22,10 +22,10 @@
 struct sylk_message {
     struct sylk_owner owner;
     struct sylk_sip_stack *stack;
-    nua_handle_t *nh;          /* NULL once its session is gone */
-    bool owns_handle;          /* false inside a session's dialog */
+    nua_handle_t *nh; /* NULL once its session is gone */
+    bool owns_handle; /* false inside a session's dialog */
     struct sylk_session *session;
-    bool answered;             /* by the core (timeout, shutdown) before the plugin did */
+    bool answered; /* by the core (timeout, shutdown) before the plugin did */
     nua_saved_event_t saved[1];
     struct sylk_request *request;
     guint timer;
@@ -79,9 +79,8 @@ static gboolean response_timeout(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static struct sylk_message *message_new(struct sylk_sip_stack *stack, nua_t *nua,
-                                        nua_handle_t *nh, bool owns_handle,
-                                        struct sylk_request *req)
+static struct sylk_message *message_new(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh,
+                                        bool owns_handle, struct sylk_request *req)
 {
     struct sylk_message *m = g_new0(struct sylk_message, 1);
     m->owner.kind = SYLK_OWNER_MESSAGE_IN;
@@ -174,8 +173,8 @@ int sylk_message_send(const struct sylk_message_params *params)
     struct sylk_sip_stack *stack = sylk_sip_stack_get();
     struct sylk_message_params copy = {0}, *p = &copy;
     /* Read only what the plugin's SDK version had; later fields stay zero. */
-    if (!params || params->struct_size < offsetof(struct sylk_message_params, user_data) +
-                                             sizeof(params->user_data))
+    if (!params || params->struct_size <
+                       offsetof(struct sylk_message_params, user_data) + sizeof(params->user_data))
         return -EINVAL;
     memcpy(&copy, params, MIN((size_t)params->struct_size, sizeof(copy)));
     if (!p->from || !p->to || !p->content_type || (p->body_len && !p->body))

@@ -21,7 +21,7 @@
 struct sylk_referral {
     struct sylk_owner owner;
     struct sylk_sip_stack *stack;
-    nua_handle_t *nh;          /* NULL once its session is gone */
+    nua_handle_t *nh; /* NULL once its session is gone */
     bool owns_handle;
     struct sylk_session *session;
     nua_saved_event_t saved[1];
@@ -232,8 +232,8 @@ int sylk_referral_reject(sylk_referral *r, int status, const char *reason)
 
 static void send_notify(struct sylk_referral *r, int status, const char *reason)
 {
-    g_autofree char *frag = g_strdup_printf("SIP/2.0 %d %s\r\n", status,
-                                            reason ? reason : sip_status_phrase(status));
+    g_autofree char *frag =
+        g_strdup_printf("SIP/2.0 %d %s\r\n", status, reason ? reason : sip_status_phrase(status));
     bool final = status >= 200;
     nua_notify(r->nh, SIPTAG_EVENT_STR(r->event),
                SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),

@@ -138,8 +138,8 @@ struct sylk_request *sylk_request_new(nua_t *nua, const sip_t *sip)
         char *body = g_malloc(sip->sip_payload->pl_len + 1);
         memcpy(body, sip->sip_payload->pl_data, sip->sip_payload->pl_len);
         body[sip->sip_payload->pl_len] = '\0';
-        req->info.body = g_string_chunk_insert_len(req->strings, body,
-                                                    (gssize)sip->sip_payload->pl_len + 1);
+        req->info.body =
+            g_string_chunk_insert_len(req->strings, body, (gssize)sip->sip_payload->pl_len + 1);
         req->info.body_len = sip->sip_payload->pl_len;
         g_free(body);
     }

@@ -41,7 +41,6 @@ const char *sylk_router_application(const struct sylk_server_config *cfg,
     return app;
 }
 
-
 static bool plugin_handles(const struct sylk_plugin *p, const char *method)
 {
     if (strcmp(method, "INVITE") == 0)

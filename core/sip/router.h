@@ -23,10 +23,10 @@ struct sylk_route_request {
 };
 
 struct sylk_route {
-    int status;         /* 0 when routed; otherwise the SIP status to answer */
-    char reason[160];   /* reason phrase for status */
-    const char *warning;        /* extra explanation for the log, or NULL */
-    const char *application;    /* the application chosen (points into config or request) */
+    int status;                       /* 0 when routed; otherwise the SIP status to answer */
+    char reason[160];                 /* reason phrase for status */
+    const char *warning;              /* extra explanation for the log, or NULL */
+    const char *application;          /* the application chosen (points into config or request) */
     const struct sylk_plugin *plugin; /* set when status == 0 */
 };
 

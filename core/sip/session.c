@@ -12,9 +12,9 @@
 #include "plugin/loader.h"
 #include "sdp/sdp.h"
 #include "server.h"
+#include "sip/message.h"
 #include "sip/referral.h"
 #include "sip/request.h"
-#include "sip/message.h"
 
 #include <errno.h>
 #include <sofia-sip/nua_tag.h>
@@ -48,7 +48,7 @@ struct sylk_session {
     struct sylk_request *request; /* the INVITE received, or the one we sent */
     enum state state;
     bool incoming, late_offer, established_reported;
-    bool answer_in_ack; /* our 2xx carried an offer: the ACK carries the answer */
+    bool answer_in_ack;     /* our 2xx carried an offer: the ACK carries the answer */
     struct sylk_sdp remote; /* last offer or answer received */
     struct sylk_sdp local;  /* last description sent */
     GPtrArray *streams;     /* struct sylk_stream *, presented to the plugin */
@@ -122,9 +122,8 @@ static void session_finish(struct sylk_session *s, int status, const char *phras
 static void respond_error(struct sylk_session *s, int status, const char *reason,
                           const char *warning)
 {
-    g_autofree char *w = warning ? g_strdup_printf("399 %s \"%s\"", cfg()->advertised_ip,
-                                                   warning)
-                                 : NULL;
+    g_autofree char *w =
+        warning ? g_strdup_printf("399 %s \"%s\"", cfg()->advertised_ip, warning) : NULL;
     set_end(s, status, reason);
     s->state = S_ENDING;
     nua_respond(s->nh, status, sylk_sip_phrase(s->nh, reason ? reason : sip_status_phrase(status)),
@@ -185,8 +184,8 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
             respond_error(s, 415, "Unsupported Media Type", "only application/sdp bodies");
             return;
         }
-        if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
-                           cfg()->audio_codecs, &s->remote, &error) < 0) {
+        if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len, cfg()->audio_codecs,
+                           &s->remote, &error) < 0) {
             g_info("INVITE %s from %s: %s", req->info.call_id, req->info.remote_address, error);
             respond_error(s, 488, "Not Acceptable Here", error);
             return;
@@ -209,8 +208,8 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
         }
     }
     s->answer_timer = g_timeout_add_seconds(ANSWER_TIMEOUT_S, answer_timeout, s);
-    g_info("INVITE %s from %s to %s → %s (%u stream%s%s)", req->info.call_id,
-           req->info.from_uri, req->info.request_uri, plugin->desc.name, s->streams->len,
+    g_info("INVITE %s from %s to %s → %s (%u stream%s%s)", req->info.call_id, req->info.from_uri,
+           req->info.request_uri, plugin->desc.name, s->streams->len,
            s->streams->len == 1 ? "" : "s", s->late_offer ? ", late offer" : "");
     plugin->desc.incoming_session(s);
 }
@@ -231,8 +230,8 @@ static void apply_remote(struct sylk_session *s)
 
 static int send_sdp(struct sylk_session *s, int status, char *const *offer_codecs)
 {
-    g_autofree char *sdp = sylk_sdp_print(&s->local, cfg()->advertised_ip, s->sess_id,
-                                          s->sdp_version++, offer_codecs);
+    g_autofree char *sdp =
+        sylk_sdp_print(&s->local, cfg()->advertised_ip, s->sess_id, s->sdp_version++, offer_codecs);
     nua_respond(s->nh, status, sip_status_phrase(status),
                 SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
     return 0;
@@ -418,8 +417,8 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
         send_sdp(s, 200, cfg()->audio_codecs);
         return;
     }
-    if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len,
-                       cfg()->audio_codecs, &offer, &error) < 0) {
+    if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len, cfg()->audio_codecs,
+                       &offer, &error) < 0) {
         g_autofree char *w = g_strdup_printf("399 %s \"%s\"", cfg()->advertised_ip, error);
         nua_respond(s->nh, 488, "Not Acceptable Here", SIPTAG_WARNING_STR(w), TAG_END());
         return;
@@ -628,12 +627,12 @@ sylk_session *sylk_session_connect(const struct sylk_session_params *params)
     struct sylk_sip_stack *stack = sylk_sip_stack_get();
     struct sylk_session_params copy = {0}, *p = &copy;
     /* Read only what the plugin's SDK version had; later fields stay zero. */
-    if (!params || params->struct_size < offsetof(struct sylk_session_params, user_data) +
-                                             sizeof(params->user_data))
+    if (!params || params->struct_size <
+                       offsetof(struct sylk_session_params, user_data) + sizeof(params->user_data))
         return NULL;
     memcpy(&copy, params, MIN((size_t)params->struct_size, sizeof(copy)));
-    if (!stack || stack->shutting_down || !p->from || !p->to || !p->media ||
-        p->media_count == 0 || p->media_count > SYLK_SDP_MAX_STREAMS)
+    if (!stack || stack->shutting_down || !p->from || !p->to || !p->media || p->media_count == 0 ||
+        p->media_count > SYLK_SDP_MAX_STREAMS)
         return NULL;
     for (size_t i = 0; i < p->media_count; i++) {
         if (p->media[i] != SYLK_MEDIA_AUDIO) {

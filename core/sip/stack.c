@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define APPL_METHODS "INVITE, MESSAGE, SUBSCRIBE, OPTIONS"
+#define APPL_METHODS    "INVITE, MESSAGE, SUBSCRIBE, OPTIONS"
 #define ALLOWED_METHODS "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY"
 /* nua answers 489 itself for events not listed; these reach routing so that an application
  * that does not handle SUBSCRIBE answers 405, as for any other method it lacks. */
@@ -60,15 +60,15 @@ nua_handle_t *sylk_sip_handle_new(struct sylk_sip_stack *stack, struct sylk_owne
     su_home_t home[1] = {SU_HOME_INIT(home)};
     sip_from_t *f = sip_from_make(home, from);
     sip_to_t *t = sip_to_make(home, to);
-    url_t *target = request_uri ? url_hdup(home, URL_STRING_MAKE(request_uri)->us_url)
-                                : (t ? t->a_url : NULL);
+    url_t *target =
+        request_uri ? url_hdup(home, URL_STRING_MAKE(request_uri)->us_url) : (t ? t->a_url : NULL);
     nua_handle_t *nh = NULL;
     if (f && t && target && target->url_host)
         nh = nua_handle(stack->nua, owner, NUTAG_URL(target), SIPTAG_FROM(f), SIPTAG_TO(t),
                         TAG_END());
     else
-        g_warning("cannot originate a request from '%s' to '%s'%s%s: not SIP addresses", from,
-                  to, request_uri ? " via " : "", request_uri ? request_uri : "");
+        g_warning("cannot originate a request from '%s' to '%s'%s%s: not SIP addresses", from, to,
+                  request_uri ? " via " : "", request_uri ? request_uri : "");
     su_home_deinit(home);
     return nh;
 }
@@ -159,8 +159,7 @@ static void on_owned_event(struct sylk_owner *owner, nua_event_t event, int stat
 {
     switch (owner->kind) {
     case SYLK_OWNER_SESSION:
-        sylk_session_on_event((struct sylk_session *)owner, event, status, phrase, nua, sip,
-                              tags);
+        sylk_session_on_event((struct sylk_session *)owner, event, status, phrase, nua, sip, tags);
         break;
     case SYLK_OWNER_MESSAGE_OUT:
         sylk_message_on_response((struct sylk_outgoing_message *)owner, event, status, phrase);
@@ -178,8 +177,8 @@ static void on_owned_event(struct sylk_owner *owner, nua_event_t event, int stat
 }
 
 static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
-                         struct sylk_sip_stack *stack, nua_handle_t *nh,
-                         struct sylk_owner *owner, sip_t const *sip, tagi_t tags[])
+                         struct sylk_sip_stack *stack, nua_handle_t *nh, struct sylk_owner *owner,
+                         sip_t const *sip, tagi_t tags[])
 {
     if (event == nua_r_shutdown) {
         if (status >= 200 && !stack->shutdown_done) {
@@ -224,8 +223,8 @@ static bool prepare_tls_dir(struct sylk_sip_stack *stack, const struct sylk_serv
 {
     stack->tls_dir = g_build_filename(c->spool_dir, "tls", NULL);
     if (g_mkdir_with_parents(stack->tls_dir, 0700) < 0) {
-        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-                    "cannot create %s: %s", stack->tls_dir, g_strerror(errno));
+        g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot create %s: %s",
+                    stack->tls_dir, g_strerror(errno));
         return false;
     }
     const char *links[][2] = {{"agent.pem", c->tls_certificate},
@@ -234,8 +233,8 @@ static bool prepare_tls_dir(struct sylk_sip_stack *stack, const struct sylk_serv
         g_autofree char *path = g_build_filename(stack->tls_dir, links[i][0], NULL);
         unlink(path);
         if (symlink(links[i][1], path) < 0) {
-            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-                        "cannot link %s: %s", path, g_strerror(errno));
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno), "cannot link %s: %s",
+                        path, g_strerror(errno));
             return false;
         }
     }
@@ -271,8 +270,7 @@ static char *allowed_events(const struct sylk_plugin_registry *reg)
     return g_string_free(s, FALSE);
 }
 
-bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *server,
-                          GError **error)
+bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *server, GError **error)
 {
     const struct sylk_server_config *c = &server->config;
     stack->server = server;
@@ -291,9 +289,8 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
     const char *transport = !c->udp_port ? ";transport=tcp" : !c->tcp_port ? ";transport=udp" : "";
     g_autofree char *url =
         port ? g_strdup_printf("sip:%s:%u;maddr=%s%s", adv, port, c->local_ip, transport) : NULL;
-    g_autofree char *sips_url = c->tls_port ? g_strdup_printf("sips:%s:%u;maddr=%s", adv,
-                                                              c->tls_port, c->local_ip)
-                                            : NULL;
+    g_autofree char *sips_url =
+        c->tls_port ? g_strdup_printf("sips:%s:%u;maddr=%s", adv, c->tls_port, c->local_ip) : NULL;
     if (c->tls_port && !prepare_tls_dir(stack, c, error))
         return false;
     g_autofree char *events = allowed_events(&server->plugins);
@@ -303,17 +300,18 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
 
     stack->nua = nua_create(
         stack->root, on_nua_event, stack, TAG_IF(url, NUTAG_URL(url)),
-        TAG_IF(!url, NUTAG_URL("sip:*:*;transport=none")), TAG_IF(sips_url, NUTAG_SIPS_URL(sips_url)),
+        TAG_IF(!url, NUTAG_URL("sip:*:*;transport=none")),
+        TAG_IF(sips_url, NUTAG_SIPS_URL(sips_url)),
         TAG_IF(sips_url, TPTAG_CERTIFICATE(stack->tls_dir)), NUTAG_MEDIA_ENABLE(0),
-        NUTAG_APPL_METHOD(appl), SIPTAG_ALLOW_STR(allow),
-        NUTAG_ALLOW_EVENTS(events), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0),
-        NUTAG_ENABLEMESSAGE(1), NUTAG_ENABLEINVITE(1), NUTAG_SESSION_TIMER(0),
+        NUTAG_APPL_METHOD(appl), SIPTAG_ALLOW_STR(allow), NUTAG_ALLOW_EVENTS(events),
+        NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0), NUTAG_ENABLEMESSAGE(1), NUTAG_ENABLEINVITE(1),
+        NUTAG_SESSION_TIMER(0),
         /* Neither "timer" nor "100rel": nua's session refresh re-INVITE could not carry our
          * SDP, and PRACK is not implemented; a caller's Session-Expires is then ignored. */
         NUTAG_SESSION_REFRESHER(nua_remote_refresher), SIPTAG_SUPPORTED_STR(""),
         TAG_IF(c->outbound_proxy, NUTAG_PROXY(c->outbound_proxy)),
-        NTATAG_MAXSIZE(c->max_message_size), TPTAG_LOG(c->trace_sip),
-        SIPTAG_USER_AGENT_STR(ua), SIPTAG_SERVER_STR(ua), TAG_END());
+        NTATAG_MAXSIZE(c->max_message_size), TPTAG_LOG(c->trace_sip), SIPTAG_USER_AGENT_STR(ua),
+        SIPTAG_SERVER_STR(ua), TAG_END());
     if (!stack->nua) {
         g_set_error(error, g_quark_from_static_string("sylk-sip"), 1,
                     "cannot listen for SIP on %s%s%s (port in use or address not local?)",

@@ -11,7 +11,7 @@
 #include <glib.h>
 #include <stdbool.h>
 
-#define NUA_MAGIC_T struct sylk_sip_stack
+#define NUA_MAGIC_T  struct sylk_sip_stack
 #define NUA_HMAGIC_T struct sylk_owner
 #include <sofia-sip/nua.h>
 #include <sofia-sip/su_glib.h>
@@ -47,8 +47,7 @@ struct sylk_sip_stack {
 };
 
 /** Creates the stack and binds the transports; false with `error` set on failure. */
-bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *server,
-                          GError **error);
+bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *server, GError **error);
 
 /** Ends every dialog and starts nua_shutdown; shutdown_done turns true when it completed. */
 void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack);

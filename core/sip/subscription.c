@@ -59,7 +59,8 @@ static int answer(struct sylk_subscription *sub, int status, const char *reason)
         g_source_remove(sub->timer);
         sub->timer = 0;
     }
-    nua_respond(sub->nh, status, sylk_sip_phrase(sub->nh, reason ? reason : sip_status_phrase(status)),
+    nua_respond(sub->nh, status,
+                sylk_sip_phrase(sub->nh, reason ? reason : sip_status_phrase(status)),
                 NUTAG_WITH_SAVED(sub->saved), TAG_END());
     nua_destroy_event(sub->saved);
     sub->answered = true;
@@ -70,8 +71,8 @@ static gboolean answer_timeout(gpointer data)
 {
     struct sylk_subscription *sub = data;
     sub->timer = 0;
-    g_warning("SUBSCRIBE %s: application did not answer within %d s",
-              sub->request->info.call_id, ANSWER_TIMEOUT_S);
+    g_warning("SUBSCRIBE %s: application did not answer within %d s", sub->request->info.call_id,
+              ANSWER_TIMEOUT_S);
     answer(sub, 500, "Application Did Not Answer");
     sub->timed_out = true;
     /* A plugin with a handler learns it through ended; otherwise its late answer frees it. */
@@ -191,8 +192,8 @@ int sylk_subscription_notify(sylk_subscription *sub, const char *content_type, c
         return -ENOTCONN;
     su_home_t home[1] = {SU_HOME_INIT(home)};
     sip_payload_t *pl = sip_payload_create(home, body, (isize_t)body_len);
-    nua_notify(sub->nh, NUTAG_SUBSTATE(nua_substate_active),
-               SIPTAG_CONTENT_TYPE_STR(content_type), SIPTAG_PAYLOAD(pl), TAG_END());
+    nua_notify(sub->nh, NUTAG_SUBSTATE(nua_substate_active), SIPTAG_CONTENT_TYPE_STR(content_type),
+               SIPTAG_PAYLOAD(pl), TAG_END());
     su_home_deinit(home);
     return 0;
 }

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <sylk/sylk.h>
 
-#define ECHO_NAME "echo"
+#define ECHO_NAME          "echo"
 #define DEFAULT_MAX_CALL_S 600
 
 static const struct sylk_host *host;
@@ -204,9 +204,8 @@ static void echo_incoming_message(sylk_message *message)
     }
     g_autofree char *text = echo_text(cpim.content, cpim.content_len);
     g_autofree char *wrapped = g_strdup_printf(
-        "From: %s\r\nTo: %s\r\n\r\nContent-Type: %s\r\n\r\n%s",
-        cpim.to ? cpim.to : req->to_uri, cpim.from ? cpim.from : req->from_uri,
-        cpim.content_type, text);
+        "From: %s\r\nTo: %s\r\n\r\nContent-Type: %s\r\n\r\n%s", cpim.to ? cpim.to : req->to_uri,
+        cpim.from ? cpim.from : req->from_uri, cpim.content_type, text);
     send_echo(req, "message/cpim", wrapped);
     host->message_respond(message, 200, "OK"); /* req is invalid from here on */
     cpim_clear(&cpim);
@@ -226,12 +225,13 @@ static const struct sylk_config_option echo_options[] = {
     SYLK_OPTION_END,
 };
 
-static const struct sylk_plugin echo_plugin = SYLK_PLUGIN_INIT(
-        .name = ECHO_NAME, .version = "1.0", .description = "echo test: audio loopback and "
-                                                            "MESSAGE echo",
-        .config_options = echo_options, .init = echo_init,
-        .incoming_session = echo_incoming_session,
-        .incoming_sip_message = echo_incoming_message);
+static const struct sylk_plugin echo_plugin =
+    SYLK_PLUGIN_INIT(.name = ECHO_NAME, .version = "1.0",
+                     .description = "echo test: audio loopback and "
+                                    "MESSAGE echo",
+                     .config_options = echo_options, .init = echo_init,
+                     .incoming_session = echo_incoming_session,
+                     .incoming_sip_message = echo_incoming_message);
 
 SYLK_PLUGIN_EXPORT const struct sylk_plugin *sylk_plugin_entry(void)
 {

@@ -1,8 +1,8 @@
 /* Unit tests for core/config.c: defaults, every kind of value, file:line errors, plugin files. */
 #include "config.h"
 
-#include <glib.h>
 #include <arpa/inet.h>
+#include <glib.h>
 #include <glib/gstdio.h>
 #include <netinet/in.h>
 #include <string.h>

@@ -20,12 +20,12 @@ static void noop_subscription(sylk_subscription *s)
 }
 
 static const char *const conference_events[] = {"conference", NULL};
-static const struct sylk_plugin echo = SYLK_PLUGIN_INIT(.name = "echo",
-                                                        .incoming_session = noop_session,
-                                                        .incoming_sip_message = noop_message);
-static const struct sylk_plugin conference = SYLK_PLUGIN_INIT(
-        .name = "conference", .events = conference_events, .incoming_session = noop_session,
-        .incoming_subscription = noop_subscription);
+static const struct sylk_plugin echo =
+    SYLK_PLUGIN_INIT(.name = "echo", .incoming_session = noop_session,
+                     .incoming_sip_message = noop_message);
+static const struct sylk_plugin conference =
+    SYLK_PLUGIN_INIT(.name = "conference", .events = conference_events,
+                     .incoming_session = noop_session, .incoming_subscription = noop_subscription);
 
 static const struct sylk_plugin *lookup(void *ctx, const char *name)
 {
@@ -59,7 +59,8 @@ static void setup(struct fixture *f, gconstpointer data)
     g_ptr_array_set_free_func(f->cfg.application_map, NULL);
     f->source.sin_family = AF_INET;
     inet_pton(AF_INET, "127.0.0.1", &f->source.sin_addr);
-    f->req = (struct sylk_route_request){.method = "INVITE", .ruri_user = "alice",
+    f->req = (struct sylk_route_request){.method = "INVITE",
+                                         .ruri_user = "alice",
                                          .ruri_host = "example.com",
                                          .source = (struct sockaddr *)&f->source};
 }

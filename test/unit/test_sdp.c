@@ -7,10 +7,10 @@
 
 static char *prefs[] = {"G722", "PCMU", "PCMA", NULL};
 
-#define BARESIP_OFFER                                                                          \
-    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"                  \
-    "m=audio 20000 RTP/AVP 0 9 101\r\nb=AS:64\r\na=rtpmap:0 PCMU/8000\r\n"                       \
-    "a=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"           \
+#define BARESIP_OFFER                                                                              \
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"                    \
+    "m=audio 20000 RTP/AVP 0 9 101\r\nb=AS:64\r\na=rtpmap:0 PCMU/8000\r\n"                         \
+    "a=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"             \
     "a=sendrecv\r\na=rtcp:20001\r\n"
 
 static void test_parse_offer(void)
@@ -51,11 +51,11 @@ static void test_unusable_streams(void)
 {
     const char *offer =
         "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
-        "m=audio 4000 RTP/AVP 18 3\r\na=rtpmap:18 G729/8000\r\n"       /* unknown codecs */
-        "m=video 4002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"        /* video */
+        "m=audio 4000 RTP/AVP 18 3\r\na=rtpmap:18 G729/8000\r\n" /* unknown codecs */
+        "m=video 4002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"  /* video */
         "m=audio 4004 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"
-        "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoc2VuZGVy\r\n"     /* SRTP: not yet */
-        "m=audio 0 RTP/AVP 0\r\n";                                      /* disabled */
+        "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoc2VuZGVy\r\n" /* SRTP: not yet */
+        "m=audio 0 RTP/AVP 0\r\n";                                 /* disabled */
     struct sylk_sdp sdp;
     g_autofree char *error = NULL;
     g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), prefs, &sdp, &error), ==, 0);
@@ -102,8 +102,11 @@ static void test_answer(void)
 static void test_offer_ipv6(void)
 {
     struct sylk_sdp sdp = {.count = 1};
-    sdp.m[0] = (struct sylk_sdp_media){.type = SYLK_MEDIA_AUDIO, .media = "audio",
-                                       .proto = "RTP/AVP", .port = 5000, .rtcp_port = 5001,
+    sdp.m[0] = (struct sylk_sdp_media){.type = SYLK_MEDIA_AUDIO,
+                                       .media = "audio",
+                                       .proto = "RTP/AVP",
+                                       .port = 5000,
+                                       .rtcp_port = 5001,
                                        .direction = SYLK_DIR_SENDRECV};
     g_autofree char *offer = sylk_sdp_print(&sdp, "::1", 1, 1, prefs);
     g_assert_nonnull(strstr(offer, "c=IN IP6 ::1\r\n"));

@@ -21,8 +21,8 @@ extern "C" {
 #endif
 
 /** True when the host table is large enough to contain `member`. */
-#define SYLK_HOST_HAS(host, member)                                                               \
-    ((host)->struct_size >= offsetof(struct sylk_host, member) + sizeof((host)->member) &&        \
+#define SYLK_HOST_HAS(host, member)                                                                \
+    ((host)->struct_size >= offsetof(struct sylk_host, member) + sizeof((host)->member) &&         \
      (host)->member != NULL)
 
 /** Events of a session, registered with session_set_handler. Any member may be NULL. */
@@ -49,24 +49,24 @@ struct sylk_subscription_handler {
 
 /** An INVITE the plugin originates (session_connect). */
 struct sylk_session_params {
-    uint32_t struct_size;                /* sizeof(struct sylk_session_params) */
-    const char *from;                    /* From, "Name <sip:a@b>" or a bare URI */
-    const char *to;                      /* To, same forms */
-    const char *request_uri;             /* NULL: the URI of `to` */
-    const enum sylk_media_type *media;   /* the streams to offer, in m= line order */
-    size_t media_count;                  /* at least one */
-    const char *extra_headers;           /* "Name: value\r\n…" added to the INVITE, or NULL */
+    uint32_t struct_size;              /* sizeof(struct sylk_session_params) */
+    const char *from;                  /* From, "Name <sip:a@b>" or a bare URI */
+    const char *to;                    /* To, same forms */
+    const char *request_uri;           /* NULL: the URI of `to` */
+    const enum sylk_media_type *media; /* the streams to offer, in m= line order */
+    size_t media_count;                /* at least one */
+    const char *extra_headers;         /* "Name: value\r\n…" added to the INVITE, or NULL */
     const struct sylk_session_handler *handler;
     void *user_data;
 };
 
 /** A MESSAGE the plugin originates (message_send). The result callback is optional. */
 struct sylk_message_params {
-    uint32_t struct_size; /* sizeof(struct sylk_message_params) */
-    const char *from;     /* From, "Name <sip:a@b>" or a bare URI */
-    const char *to;       /* To, same forms */
-    const char *request_uri;   /* NULL: the URI of `to` */
-    const char *content_type;  /* e.g. "text/plain" or "message/cpim" */
+    uint32_t struct_size;     /* sizeof(struct sylk_message_params) */
+    const char *from;         /* From, "Name <sip:a@b>" or a bare URI */
+    const char *to;           /* To, same forms */
+    const char *request_uri;  /* NULL: the URI of `to` */
+    const char *content_type; /* e.g. "text/plain" or "message/cpim" */
     const void *body;
     size_t body_len;
     const char *extra_headers; /* "Name: value\r\n…" or NULL */
@@ -103,8 +103,7 @@ struct sylk_host {
     size_t (*config_sections)(sylk_config *config, const char *const **sections);
 
     /* --- main-loop timers: a one-shot timer is freed after its callback returns --- */
-    sylk_timer *(*timer_add)(unsigned interval_ms, bool repeat, sylk_timer_fn fn,
-                             void *user_data);
+    sylk_timer *(*timer_add)(unsigned interval_ms, bool repeat, sylk_timer_fn fn, void *user_data);
     void (*timer_cancel)(sylk_timer *timer);
 
     /* --- any request: a header by name (first occurrence, value only), or NULL --- */

@@ -110,14 +110,17 @@ struct sylk_plugin {
 };
 
 /** One entry of a config_options table; SYLK_OPTION_END ends the table. */
-#define SYLK_OPTION(...) {.struct_size = sizeof(struct sylk_config_option), __VA_ARGS__}
+#define SYLK_OPTION(...)                                                                           \
+    {                                                                                              \
+        .struct_size = sizeof(struct sylk_config_option), __VA_ARGS__                              \
+    }
 #define SYLK_OPTION_END SYLK_OPTION(.key = NULL)
 
 /** Designated-initializer helper that fills the ABI version fields. */
-#define SYLK_PLUGIN_INIT(...)                                                                     \
-    {                                                                                             \
-        .abi_major = SYLK_ABI_MAJOR, .abi_minor = SYLK_ABI_MINOR,                                 \
-        .struct_size = sizeof(struct sylk_plugin), __VA_ARGS__                                    \
+#define SYLK_PLUGIN_INIT(...)                                                                      \
+    {                                                                                              \
+        .abi_major = SYLK_ABI_MAJOR, .abi_minor = SYLK_ABI_MINOR,                                  \
+        .struct_size = sizeof(struct sylk_plugin), __VA_ARGS__                                     \
     }
 
 /** The entry point every plugin defines (and exports with SYLK_PLUGIN_EXPORT). */
