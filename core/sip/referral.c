@@ -29,11 +29,16 @@ struct sylk_referral {
     struct sylk_request *request;
     char *refer_to;
     char *method;
-    char *event; /* Event header value for the NOTIFYs */
+    char *event;  /* Event header value for the NOTIFYs */
+    guint linger; /* after the final NOTIFY: our handle lives until nua has sent it */
 };
+
+#define LINGER_S 40 /* longer than a NOTIFY transaction */
 
 static void referral_free(struct sylk_referral *r)
 {
+    if (r->linger)
+        g_source_remove(r->linger);
     r->stack->referrals = g_list_remove(r->stack->referrals, r);
     if (!r->answered)
         nua_destroy_event(r->saved);
@@ -141,10 +146,35 @@ void sylk_referral_on_event(struct sylk_referral *r, nua_event_t event, int stat
                             const sip_t *sip, tagi_t tags[])
 {
     (void)sip;
-    (void)tags;
+    if (event != nua_r_notify || status < 200)
+        return;
+    int substate = -1;
+    tl_gets(tags, NUTAG_SUBSTATE_REF(substate), TAG_END());
+    if (r->linger && substate == nua_substate_terminated) {
+        referral_free(r); /* the final NOTIFY is through: the handle may go */
+        return;
+    }
     /* A NOTIFY rejected with 481 means the referrer is gone. */
-    if (event == nua_r_notify && status == 481 && !r->finished)
+    if (status == 481)
         r->finished = true;
+}
+
+static gboolean linger_over(gpointer data)
+{
+    struct sylk_referral *r = data;
+    r->linger = 0;
+    referral_free(r);
+    return G_SOURCE_REMOVE;
+}
+
+/* The plugin is done with the referral; destroying a handle would drop queued NOTIFYs. */
+static void release(struct sylk_referral *r)
+{
+    r->finished = true;
+    if (r->owns_handle && r->nh && !r->linger)
+        r->linger = g_timeout_add_seconds(LINGER_S, linger_over, r);
+    else if (!r->linger)
+        referral_free(r);
 }
 
 void sylk_referral_session_gone(struct sylk_sip_stack *stack, struct sylk_session *session)
@@ -249,12 +279,12 @@ int sylk_referral_notify(sylk_referral *r, int status, const char *reason)
     if (!r->answered)
         return -EINVAL;
     if (!r->nh || r->finished) {
-        if (status >= 200)
+        if (status >= 200 && !r->linger)
             referral_free(r);
         return -ENOTCONN;
     }
     send_notify(r, status, reason);
     if (status >= 200)
-        referral_free(r);
+        release(r);
     return 0;
 }

@@ -1,0 +1,200 @@
+/*
+ * probe — a test plugin that drives the host functions echo does not use, so integration
+ * tests can check them from real SIP clients:
+ *
+ *   SUBSCRIBE (Event: conference) to sip:probe@…   → accepted, NOTIFY "state 1" at once,
+ *       NOTIFY "state 2" 200 ms later; to sip:probe-end@… the subscription is then terminated
+ *       by the server (reason noresource); to sip:reject@… → 403.
+ *   REFER to sip:probe@… with Refer-To: <sip:target@…> → 202, an INVITE with audio to the
+ *       target (session_connect), referral NOTIFYs "100 Trying", then the final status of that
+ *       INVITE; the established call is ended with BYE after 200 ms.
+ *   MESSAGE → 202, handled after 100 ms (a deferred response).
+ *
+ * Every step is logged under "plugin-probe" so tests can follow it. Main thread only.
+ */
+#include <glib.h>
+#include <string.h>
+#include <sylk/sylk.h>
+
+static const struct sylk_host *host;
+
+#define LOG(...) host->log("probe", SYLK_LOG_INFO, __VA_ARGS__)
+
+/* ---------------------------------------------------------------- subscriptions --- */
+
+struct probe_sub {
+    sylk_subscription *sub;
+    sylk_timer *timer;
+    bool end_after;
+};
+
+static void sub_ended(sylk_subscription *sub, const char *reason, void *user_data)
+{
+    struct probe_sub *ps = user_data;
+    (void)sub;
+    LOG("subscription ended: %s", reason);
+    if (ps->timer)
+        host->timer_cancel(ps->timer);
+    g_free(ps);
+}
+
+static const struct sylk_subscription_handler sub_handler = {
+    .struct_size = sizeof(struct sylk_subscription_handler),
+    .ended = sub_ended,
+};
+
+static void notify(struct probe_sub *ps, const char *text)
+{
+    int rc = host->subscription_notify(ps->sub, "text/plain", text, strlen(text));
+    LOG("notify %s: %d", text, rc);
+}
+
+static void second_notify(sylk_timer *timer, void *user_data)
+{
+    struct probe_sub *ps = user_data;
+    (void)timer;
+    ps->timer = NULL;
+    notify(ps, "state 2");
+    if (ps->end_after)
+        LOG("terminate: %d", host->subscription_terminate(ps->sub, "noresource"));
+}
+
+static void probe_subscription(sylk_subscription *sub)
+{
+    const struct sylk_request_info *req = host->subscription_request(sub);
+    if (g_str_has_prefix(req->request_uri, "sip:reject@")) {
+        LOG("reject: %d", host->subscription_reject(sub, 403, "Probe Says No"));
+        return;
+    }
+    struct probe_sub *ps = g_new0(struct probe_sub, 1);
+    ps->sub = sub;
+    ps->end_after = g_str_has_prefix(req->request_uri, "sip:probe-end@");
+    host->subscription_set_handler(sub, &sub_handler, ps);
+    LOG("accept %s: %d", host->subscription_event(sub), host->subscription_accept(sub));
+    notify(ps, "state 1");
+    ps->timer = host->timer_add(200, false, second_notify, ps);
+}
+
+/* ---------------------------------------------------------------- referrals --- */
+
+struct probe_refer {
+    sylk_referral *referral; /* NULL once the final NOTIFY went out */
+    sylk_session *call;
+    sylk_timer *hangup;
+};
+
+static void refer_call_progress(sylk_session *s, int status, const char *reason, void *ud)
+{
+    struct probe_refer *pr = ud;
+    (void)s;
+    LOG("dial-out progress %d %s", status, reason);
+    if (pr->referral)
+        host->referral_notify(pr->referral, status, reason);
+}
+
+static void hang_up(sylk_timer *timer, void *ud)
+{
+    struct probe_refer *pr = ud;
+    (void)timer;
+    pr->hangup = NULL;
+    LOG("dial-out hangup: %d", host->session_terminate(pr->call));
+}
+
+static void refer_call_established(sylk_session *s, void *ud)
+{
+    struct probe_refer *pr = ud;
+    sylk_stream *st = host->session_stream(s, 0);
+    LOG("dial-out established, codec %s", st ? host->stream_codec(st) : "none");
+    if (pr->referral) {
+        LOG("final notify: %d", host->referral_notify(pr->referral, 200, "OK"));
+        pr->referral = NULL;
+    }
+    pr->hangup = host->timer_add(200, false, hang_up, pr);
+}
+
+static void refer_call_ended(sylk_session *s, int status, const char *reason, void *ud)
+{
+    struct probe_refer *pr = ud;
+    (void)s;
+    LOG("dial-out ended %d %s", status, reason);
+    if (pr->referral)
+        LOG("final notify: %d", host->referral_notify(pr->referral, status, reason));
+    if (pr->hangup)
+        host->timer_cancel(pr->hangup);
+    g_free(pr);
+}
+
+static const struct sylk_session_handler refer_call_handler = {
+    .struct_size = sizeof(struct sylk_session_handler),
+    .progress = refer_call_progress,
+    .established = refer_call_established,
+    .ended = refer_call_ended,
+};
+
+static void probe_referral(sylk_referral *referral)
+{
+    const struct sylk_request_info *req = host->referral_request(referral);
+    const char *target = host->referral_refer_to(referral);
+    LOG("refer %s to %s", host->referral_refer_method(referral), target);
+    if (strcmp(host->referral_refer_method(referral), "INVITE") != 0) {
+        LOG("reject: %d", host->referral_reject(referral, 501, "Only INVITE"));
+        return;
+    }
+    LOG("accept: %d", host->referral_accept(referral));
+    LOG("trying: %d", host->referral_notify(referral, 100, "Trying"));
+    struct probe_refer *pr = g_new0(struct probe_refer, 1);
+    pr->referral = referral;
+    enum sylk_media_type audio = SYLK_MEDIA_AUDIO;
+    g_autofree char *from = g_strdup_printf("\"Probe\" <%s>", req->to_uri);
+    struct sylk_session_params p = {
+        .struct_size = sizeof(p),
+        .from = from,
+        .to = target,
+        .media = &audio,
+        .media_count = 1,
+        .extra_headers = "X-Probe: dial-out\r\n",
+        .handler = &refer_call_handler,
+        .user_data = pr,
+    };
+    pr->call = host->session_connect(&p);
+    if (!pr->call) {
+        LOG("final notify: %d", host->referral_notify(referral, 500, "Cannot Dial"));
+        g_free(pr);
+    }
+}
+
+/* ---------------------------------------------------------------- messages --- */
+
+static void deferred_answer(sylk_timer *timer, void *ud)
+{
+    (void)timer;
+    LOG("deferred respond: %d", host->message_respond(ud, 202, "Accepted Later"));
+}
+
+static void probe_message(sylk_message *message)
+{
+    const char *probe = host->request_header(host->message_request(message), "X-Probe");
+    LOG("message with X-Probe %s", probe ? probe : "(none)");
+    host->timer_add(100, false, deferred_answer, message);
+}
+
+static int probe_init(const struct sylk_host *h, sylk_config *config)
+{
+    (void)config;
+    host = h;
+    return 0;
+}
+
+static const char *const probe_events[] = {"conference", NULL};
+
+static const struct sylk_plugin probe_plugin =
+    SYLK_PLUGIN_INIT(.name = "probe", .version = "1.0",
+                     .description = "drives host functions for tests", .events = probe_events,
+                     .init = probe_init, .incoming_referral = probe_referral,
+                     .incoming_subscription = probe_subscription,
+                     .incoming_sip_message = probe_message);
+
+SYLK_PLUGIN_EXPORT const struct sylk_plugin *sylk_plugin_entry(void)
+{
+    return &probe_plugin;
+}
