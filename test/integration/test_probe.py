@@ -145,3 +145,14 @@ def test_deferred_message_response_and_headers(probe, ua):
     assert resp.status == 202
     assert resp.reason == "Accepted Later"
     probe.wait_log("message with X-Probe yes please")
+
+
+def test_in_dialog_message_answered_after_the_call_ended(probe, ua):
+    call = ua.invite(f"sip:probe@{probe.uri_host}", sdp=sdp_offer(40210))
+    assert call.response.status == 200
+    call.ack()
+    # The plugin answers the MESSAGE 100 ms later; the call is gone by then.
+    ua.send(call._request("MESSAGE", b"in the call", "text/plain"))
+    assert call.bye().status == 200
+    probe.wait_log("deferred respond: -107")  # -ENOTCONN: its dialog has ended
+    assert ua.request("OPTIONS", f"sip:probe@{probe.uri_host}").status == 200

@@ -8,7 +8,8 @@
  *   REFER to sip:probe@… with Refer-To: <sip:target@…> → 202, an INVITE with audio to the
  *       target (session_connect), referral NOTIFYs "100 Trying", then the final status of that
  *       INVITE; the established call is ended with BYE after 200 ms.
- *   MESSAGE → 202, handled after 100 ms (a deferred response).
+ *   MESSAGE → 202, handled after 100 ms (a deferred response), also inside a call.
+ *   INVITE with audio → answered, audio looped back (a call to send in-dialog requests in).
  *
  * Every step is logged under "plugin-probe" so tests can follow it. Main thread only.
  */
@@ -178,6 +179,13 @@ static void probe_message(sylk_message *message)
     host->timer_add(100, false, deferred_answer, message);
 }
 
+static void probe_session(sylk_session *session)
+{
+    sylk_stream *audio = host->session_stream(session, 0);
+    LOG("session accept: %d", host->session_accept(session, &audio, 1));
+    host->audio_loopback(audio, 0);
+}
+
 static int probe_init(const struct sylk_host *h, sylk_config *config)
 {
     (void)config;
@@ -191,7 +199,7 @@ static const struct sylk_plugin probe_plugin =
     SYLK_PLUGIN_INIT(.name = "probe", .version = "1.0",
                      .description = "drives host functions for tests", .events = probe_events,
                      .init = probe_init, .incoming_referral = probe_referral,
-                     .incoming_subscription = probe_subscription,
+                     .incoming_session = probe_session, .incoming_subscription = probe_subscription,
                      .incoming_sip_message = probe_message);
 
 SYLK_PLUGIN_EXPORT const struct sylk_plugin *sylk_plugin_entry(void)
