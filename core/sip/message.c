@@ -6,6 +6,7 @@
 
 #include "plugin/loader.h"
 #include "server.h"
+#include "sip/pending.h"
 #include "sip/request.h"
 #include "sip/session.h"
 
@@ -20,15 +21,7 @@
 #define RESPONSE_TIMEOUT_S 30
 
 struct sylk_message {
-    struct sylk_owner owner;
-    struct sylk_sip_stack *stack;
-    nua_handle_t *nh; /* NULL once its session is gone */
-    bool owns_handle; /* false inside a session's dialog */
-    struct sylk_session *session;
-    bool answered; /* by the core (timeout, shutdown) before the plugin did */
-    nua_saved_event_t saved[1];
-    struct sylk_request *request;
-    guint timer;
+    struct sylk_pending base; /* first; base.answered: by the core before the plugin did */
 };
 
 struct sylk_outgoing_message {
@@ -41,57 +34,28 @@ struct sylk_outgoing_message {
 
 static void message_free(struct sylk_message *m)
 {
-    m->stack->messages = g_list_remove(m->stack->messages, m);
-    if (m->timer)
-        g_source_remove(m->timer);
-    nua_destroy_event(m->saved);
-    if (m->owns_handle) {
-        nua_handle_bind(m->nh, NULL);
-        nua_handle_destroy(m->nh);
-    }
-    sylk_request_free(m->request);
+    m->base.stack->messages = g_list_remove(m->base.stack->messages, m);
+    sylk_pending_clear(&m->base);
     g_free(m);
 }
 
-/* Sends the response once; the handle stays until the plugin has answered too. */
-static void send_response(struct sylk_message *m, int status, const char *reason)
-{
-    if (m->answered)
-        return;
-    m->answered = true;
-    if (m->timer) {
-        g_source_remove(m->timer);
-        m->timer = 0;
-    }
-    if (m->nh)
-        nua_respond(m->nh, status,
-                    sylk_sip_phrase(m->nh, reason ? reason : sip_status_phrase(status)),
-                    NUTAG_WITH_SAVED(m->saved), TAG_END());
-}
-
+/* The core answers for a silent plugin; the handle stays until the plugin answers too. */
 static gboolean response_timeout(gpointer data)
 {
     struct sylk_message *m = data;
-    m->timer = 0;
-    g_warning("MESSAGE %s: application did not respond within %d s", m->request->info.call_id,
+    m->base.timer = 0;
+    g_warning("MESSAGE %s: application did not respond within %d s", m->base.request->info.call_id,
               RESPONSE_TIMEOUT_S);
-    send_response(m, 500, "Application Did Not Respond");
+    sylk_pending_answer(&m->base, 500, "Application Did Not Respond");
     return G_SOURCE_REMOVE;
 }
 
 static struct sylk_message *message_new(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh,
-                                        bool owns_handle, struct sylk_request *req)
+                                        struct sylk_session *session, struct sylk_request *req)
 {
     struct sylk_message *m = g_new0(struct sylk_message, 1);
-    m->owner.kind = SYLK_OWNER_MESSAGE_IN;
-    m->stack = stack;
-    m->nh = nh;
-    m->owns_handle = owns_handle;
-    m->request = req;
-    nua_save_event(nua, m->saved);
-    if (owns_handle)
-        nua_handle_bind(nh, &m->owner);
-    m->timer = g_timeout_add_seconds(RESPONSE_TIMEOUT_S, response_timeout, m);
+    sylk_pending_init(&m->base, SYLK_OWNER_MESSAGE_IN, stack, nua, nh, session, req);
+    sylk_pending_set_timeout(&m->base, RESPONSE_TIMEOUT_S, response_timeout);
     stack->messages = g_list_prepend(stack->messages, m);
     return m;
 }
@@ -99,7 +63,7 @@ static struct sylk_message *message_new(struct sylk_sip_stack *stack, nua_t *nua
 void sylk_message_incoming(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh,
                            struct sylk_request *req, const struct sylk_loaded_plugin *plugin)
 {
-    struct sylk_message *m = message_new(stack, nua, nh, true, req);
+    struct sylk_message *m = message_new(stack, nua, nh, NULL, req);
     g_info("MESSAGE %s from %s to %s → %s (%zu bytes %s)", req->info.call_id, req->info.from_uri,
            req->info.request_uri, plugin->desc.name, req->info.body_len,
            req->info.content_type ? req->info.content_type : "without type");
@@ -115,15 +79,14 @@ void sylk_message_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_s
         nua_respond(nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(nua), TAG_END());
         return;
     }
-    struct sylk_message *m = message_new(stack, nua, nh, false, sylk_request_new(nua, sip));
-    m->session = session;
-    plugin->desc.incoming_sip_message(m);
+    plugin->desc.incoming_sip_message(
+        message_new(stack, nua, nh, session, sylk_request_new(nua, sip)));
 }
 
 void sylk_message_abort_all(struct sylk_sip_stack *stack)
 {
     for (GList *l = stack->messages; l; l = l->next)
-        send_response(l->data, 503, "Server Shutting Down");
+        sylk_pending_answer(l->data, 503, "Server Shutting Down");
 }
 
 void sylk_message_free_all(struct sylk_sip_stack *stack)
@@ -136,26 +99,23 @@ void sylk_message_session_gone(struct sylk_sip_stack *stack, struct sylk_session
 {
     for (GList *l = stack->messages; l; l = l->next) {
         struct sylk_message *m = l->data;
-        if (m->session == session) {
-            m->session = NULL;
-            m->nh = NULL;
-        }
+        if (m->base.session == session)
+            sylk_pending_detach(&m->base);
     }
 }
 
 const struct sylk_request_info *sylk_message_request(sylk_message *m)
 {
-    return m ? &m->request->info : NULL;
+    return m ? &m->base.request->info : NULL;
 }
 
 int sylk_message_respond(sylk_message *m, int status, const char *reason)
 {
     if (!m || status < 200 || status > 699)
         return -EINVAL;
-    int rc = m->answered ? -ETIMEDOUT : m->nh ? 0 : -ENOTCONN;
-    send_response(m, status, reason);
+    int rc = sylk_pending_answer(&m->base, status, reason);
     message_free(m);
-    return rc;
+    return rc == -EALREADY ? -ETIMEDOUT : rc;
 }
 
 static void outgoing_free(struct sylk_outgoing_message *om)

@@ -8,6 +8,7 @@
 #include "sip/referral.h"
 
 #include "plugin/loader.h"
+#include "sip/pending.h"
 #include "sip/request.h"
 #include "sip/session.h"
 
@@ -19,14 +20,8 @@
 #include <string.h>
 
 struct sylk_referral {
-    struct sylk_owner owner;
-    struct sylk_sip_stack *stack;
-    nua_handle_t *nh; /* NULL once its session is gone */
-    bool owns_handle;
-    struct sylk_session *session;
-    nua_saved_event_t saved[1];
-    bool answered, finished;
-    struct sylk_request *request;
+    struct sylk_pending base; /* first; base.session: the dialog it arrived in, or NULL */
+    bool finished;            /* the final NOTIFY went out (or cannot) */
     char *refer_to;
     char *method;
     char *event;  /* Event header value for the NOTIFYs */
@@ -39,14 +34,8 @@ static void referral_free(struct sylk_referral *r)
 {
     if (r->linger)
         g_source_remove(r->linger);
-    r->stack->referrals = g_list_remove(r->stack->referrals, r);
-    if (!r->answered)
-        nua_destroy_event(r->saved);
-    if (r->owns_handle && r->nh) {
-        nua_handle_bind(r->nh, NULL);
-        nua_handle_destroy(r->nh);
-    }
-    sylk_request_free(r->request);
+    r->base.stack->referrals = g_list_remove(r->base.stack->referrals, r);
+    sylk_pending_clear(&r->base);
     g_free(r->refer_to);
     g_free(r->method);
     g_free(r->event);
@@ -84,18 +73,11 @@ static void parse_refer_to(struct sylk_referral *r, const sip_t *sip)
 }
 
 static struct sylk_referral *referral_new(struct sylk_sip_stack *stack, nua_t *nua,
-                                          nua_handle_t *nh, bool owns, const sip_t *sip,
-                                          tagi_t tags[], struct sylk_request *req)
+                                          nua_handle_t *nh, struct sylk_session *session,
+                                          const sip_t *sip, tagi_t tags[], struct sylk_request *req)
 {
     struct sylk_referral *r = g_new0(struct sylk_referral, 1);
-    r->owner.kind = SYLK_OWNER_REFERRAL;
-    r->stack = stack;
-    r->nh = nh;
-    r->owns_handle = owns;
-    r->request = req;
-    nua_save_event(nua, r->saved);
-    if (owns)
-        nua_handle_bind(nh, &r->owner);
+    sylk_pending_init(&r->base, SYLK_OWNER_REFERRAL, stack, nua, nh, session, req);
     sip_event_t const *event = NULL;
     tl_gets(tags, NUTAG_REFER_EVENT_REF(event), TAG_END());
     su_home_t home[1] = {SU_HOME_INIT(home)};
@@ -117,7 +99,7 @@ void sylk_referral_incoming(struct sylk_sip_stack *stack, nua_t *nua, nua_handle
         sylk_request_free(req);
         return;
     }
-    struct sylk_referral *r = referral_new(stack, nua, nh, true, sip, tags, req);
+    struct sylk_referral *r = referral_new(stack, nua, nh, NULL, sip, tags, req);
     g_info("REFER %s from %s: %s %s → %s", req->info.call_id, req->info.from_uri, r->method,
            r->refer_to, plugin->desc.name);
     plugin->desc.incoming_referral(r);
@@ -136,10 +118,8 @@ void sylk_referral_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_
         nua_respond(nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua), TAG_END());
         return;
     }
-    struct sylk_referral *r =
-        referral_new(stack, nua, nh, false, sip, tags, sylk_request_new(nua, sip));
-    r->session = session;
-    plugin->desc.incoming_referral(r);
+    plugin->desc.incoming_referral(
+        referral_new(stack, nua, nh, session, sip, tags, sylk_request_new(nua, sip)));
 }
 
 void sylk_referral_on_event(struct sylk_referral *r, nua_event_t event, int status,
@@ -171,7 +151,7 @@ static gboolean linger_over(gpointer data)
 static void release(struct sylk_referral *r)
 {
     r->finished = true;
-    if (r->owns_handle && r->nh && !r->linger)
+    if (!r->base.session && r->base.nh && !r->linger)
         r->linger = g_timeout_add_seconds(LINGER_S, linger_over, r);
     else if (!r->linger)
         referral_free(r);
@@ -181,10 +161,8 @@ void sylk_referral_session_gone(struct sylk_sip_stack *stack, struct sylk_sessio
 {
     for (GList *l = stack->referrals; l; l = l->next) {
         struct sylk_referral *r = l->data;
-        if (r->session == session) {
-            r->session = NULL;
-            r->nh = NULL;
-        }
+        if (r->base.session == session)
+            sylk_pending_detach(&r->base);
     }
 }
 
@@ -195,9 +173,9 @@ void sylk_referral_terminate_all(struct sylk_sip_stack *stack)
 {
     for (GList *l = stack->referrals; l; l = l->next) {
         struct sylk_referral *r = l->data;
-        if (!r->answered)
+        if (!r->base.answered)
             answer(r, 503, "Server Shutting Down");
-        else if (!r->finished && r->nh)
+        else if (!r->finished && r->base.nh)
             send_notify(r, 503, "Server Shutting Down");
         r->finished = true;
     }
@@ -211,7 +189,7 @@ void sylk_referral_free_all(struct sylk_sip_stack *stack)
 
 const struct sylk_request_info *sylk_referral_request(sylk_referral *r)
 {
-    return r ? &r->request->info : NULL;
+    return r ? &r->base.request->info : NULL;
 }
 
 const char *sylk_referral_refer_to(sylk_referral *r)
@@ -226,23 +204,12 @@ const char *sylk_referral_refer_method(sylk_referral *r)
 
 sylk_session *sylk_referral_session(sylk_referral *r)
 {
-    return r ? r->session : NULL;
+    return r ? r->base.session : NULL;
 }
 
 static int answer(struct sylk_referral *r, int status, const char *reason)
 {
-    if (r->answered)
-        return -EALREADY;
-    if (!r->nh) {
-        nua_destroy_event(r->saved);
-        r->answered = true;
-        return -ENOTCONN;
-    }
-    nua_respond(r->nh, status, sylk_sip_phrase(r->nh, reason ? reason : sip_status_phrase(status)),
-                NUTAG_WITH_SAVED(r->saved), TAG_END());
-    nua_destroy_event(r->saved);
-    r->answered = true;
-    return 0;
+    return sylk_pending_answer(&r->base, status, reason);
 }
 
 int sylk_referral_accept(sylk_referral *r)
@@ -265,7 +232,7 @@ static void send_notify(struct sylk_referral *r, int status, const char *reason)
     g_autofree char *frag =
         g_strdup_printf("SIP/2.0 %d %s\r\n", status, reason ? reason : sip_status_phrase(status));
     bool final = status >= 200;
-    nua_notify(r->nh, SIPTAG_EVENT_STR(r->event),
+    nua_notify(r->base.nh, SIPTAG_EVENT_STR(r->event),
                SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),
                NUTAG_SUBSTATE(final ? nua_substate_terminated : nua_substate_active),
                TAG_IF(final, SIPTAG_SUBSCRIPTION_STATE_STR("terminated;reason=noresource")),
@@ -276,9 +243,9 @@ int sylk_referral_notify(sylk_referral *r, int status, const char *reason)
 {
     if (!r || status < 100 || status > 699)
         return -EINVAL;
-    if (!r->answered)
+    if (!r->base.answered)
         return -EINVAL;
-    if (!r->nh || r->finished) {
+    if (!r->base.nh || r->finished) {
         if (status >= 200 && !r->linger)
             referral_free(r);
         return -ENOTCONN;

@@ -9,6 +9,7 @@
 #include "sip/subscription.h"
 
 #include "plugin/loader.h"
+#include "sip/pending.h"
 #include "sip/request.h"
 
 #include <errno.h>
@@ -22,58 +23,31 @@
 #define ANSWER_TIMEOUT_S 32
 
 struct sylk_subscription {
-    struct sylk_owner owner;
-    struct sylk_sip_stack *stack;
-    nua_handle_t *nh;
-    nua_saved_event_t saved[1];
-    bool answered, terminating;
+    struct sylk_pending base; /* first */
+    bool terminating;
     bool timed_out; /* answered 500 by the core: the plugin's accept/reject frees it */
-    struct sylk_request *request;
     char *event;
     struct sylk_subscription_handler handler;
     void *user_data;
-    guint timer;
 };
 
 static void subscription_free(struct sylk_subscription *sub, const char *reason)
 {
-    sub->stack->subscriptions = g_list_remove(sub->stack->subscriptions, sub);
-    if (sub->timer)
-        g_source_remove(sub->timer);
-    if (!sub->answered)
-        nua_destroy_event(sub->saved);
+    sub->base.stack->subscriptions = g_list_remove(sub->base.stack->subscriptions, sub);
     if (sub->handler.ended)
         sub->handler.ended(sub, reason, sub->user_data);
-    nua_handle_bind(sub->nh, NULL);
-    nua_handle_destroy(sub->nh);
-    sylk_request_free(sub->request);
+    sylk_pending_clear(&sub->base);
     g_free(sub->event);
     g_free(sub);
-}
-
-static int answer(struct sylk_subscription *sub, int status, const char *reason)
-{
-    if (sub->answered)
-        return -EALREADY;
-    if (sub->timer) {
-        g_source_remove(sub->timer);
-        sub->timer = 0;
-    }
-    nua_respond(sub->nh, status,
-                sylk_sip_phrase(sub->nh, reason ? reason : sip_status_phrase(status)),
-                NUTAG_WITH_SAVED(sub->saved), TAG_END());
-    nua_destroy_event(sub->saved);
-    sub->answered = true;
-    return 0;
 }
 
 static gboolean answer_timeout(gpointer data)
 {
     struct sylk_subscription *sub = data;
-    sub->timer = 0;
-    g_warning("SUBSCRIBE %s: application did not answer within %d s", sub->request->info.call_id,
-              ANSWER_TIMEOUT_S);
-    answer(sub, 500, "Application Did Not Answer");
+    sub->base.timer = 0;
+    g_warning("SUBSCRIBE %s: application did not answer within %d s",
+              sub->base.request->info.call_id, ANSWER_TIMEOUT_S);
+    sylk_pending_answer(&sub->base, 500, "Application Did Not Answer");
     sub->timed_out = true;
     /* A plugin with a handler learns it through ended; otherwise its late answer frees it. */
     if (sub->handler.ended)
@@ -86,14 +60,9 @@ void sylk_subscription_incoming(struct sylk_sip_stack *stack, nua_t *nua, nua_ha
                                 const struct sylk_loaded_plugin *plugin)
 {
     struct sylk_subscription *sub = g_new0(struct sylk_subscription, 1);
-    sub->owner.kind = SYLK_OWNER_SUBSCRIPTION;
-    sub->stack = stack;
-    sub->nh = nh;
-    sub->request = req;
+    sylk_pending_init(&sub->base, SYLK_OWNER_SUBSCRIPTION, stack, nua, nh, NULL, req);
+    sylk_pending_set_timeout(&sub->base, ANSWER_TIMEOUT_S, answer_timeout);
     sub->event = g_strdup(sip->sip_event ? sip->sip_event->o_type : "");
-    nua_save_event(nua, sub->saved);
-    nua_handle_bind(nh, &sub->owner);
-    sub->timer = g_timeout_add_seconds(ANSWER_TIMEOUT_S, answer_timeout, sub);
     stack->subscriptions = g_list_prepend(stack->subscriptions, sub);
     g_info("SUBSCRIBE %s from %s to %s for %s → %s", req->info.call_id, req->info.from_uri,
            req->info.request_uri, sub->event, plugin->desc.name);
@@ -107,7 +76,7 @@ void sylk_subscription_on_event(struct sylk_subscription *sub, nua_event_t event
     int substate = -1;
     switch (event) {
     case nua_i_subscribe: /* refresh or unsubscribe within the dialog */
-        nua_respond(sub->nh, 200, "OK", NUTAG_WITH_THIS(nua), TAG_END());
+        nua_respond(sub->base.nh, 200, "OK", NUTAG_WITH_THIS(nua), TAG_END());
         if (sip && sip->sip_expires && sip->sip_expires->ex_delta == 0)
             sylk_subscription_terminate(sub, "timeout");
         return;
@@ -127,8 +96,8 @@ void sylk_subscription_terminate_all(struct sylk_sip_stack *stack)
     for (GList *l = stack->subscriptions, *next; l; l = next) {
         next = l->next;
         struct sylk_subscription *sub = l->data;
-        if (!sub->answered) {
-            answer(sub, 503, "Server Shutting Down");
+        if (!sub->base.answered) {
+            sylk_pending_answer(&sub->base, 503, "Server Shutting Down");
             subscription_free(sub, "shutdown");
         } else {
             sylk_subscription_terminate(sub, "noresource");
@@ -138,7 +107,7 @@ void sylk_subscription_terminate_all(struct sylk_sip_stack *stack)
 
 const struct sylk_request_info *sylk_subscription_request(sylk_subscription *sub)
 {
-    return sub ? &sub->request->info : NULL;
+    return sub ? &sub->base.request->info : NULL;
 }
 
 const char *sylk_subscription_event(sylk_subscription *sub)
@@ -168,7 +137,7 @@ int sylk_subscription_accept(sylk_subscription *sub)
 {
     if (!sub)
         return -EINVAL;
-    return sub->timed_out ? late_answer(sub) : answer(sub, 200, "OK");
+    return sub->timed_out ? late_answer(sub) : sylk_pending_answer(&sub->base, 200, "OK");
 }
 
 int sylk_subscription_reject(sylk_subscription *sub, int status, const char *reason)
@@ -177,7 +146,7 @@ int sylk_subscription_reject(sylk_subscription *sub, int status, const char *rea
         return -EINVAL;
     if (sub->timed_out)
         return late_answer(sub);
-    int rc = answer(sub, status, reason);
+    int rc = sylk_pending_answer(&sub->base, status, reason);
     if (rc == 0)
         subscription_free(sub, "rejected");
     return rc;
@@ -188,12 +157,12 @@ int sylk_subscription_notify(sylk_subscription *sub, const char *content_type, c
 {
     if (!sub || !content_type || (body_len && !body))
         return -EINVAL;
-    if (!sub->answered || sub->terminating)
+    if (!sub->base.answered || sub->terminating)
         return -ENOTCONN;
     su_home_t home[1] = {SU_HOME_INIT(home)};
     sip_payload_t *pl = sip_payload_create(home, body, (isize_t)body_len);
-    nua_notify(sub->nh, NUTAG_SUBSTATE(nua_substate_active), SIPTAG_CONTENT_TYPE_STR(content_type),
-               SIPTAG_PAYLOAD(pl), TAG_END());
+    nua_notify(sub->base.nh, NUTAG_SUBSTATE(nua_substate_active),
+               SIPTAG_CONTENT_TYPE_STR(content_type), SIPTAG_PAYLOAD(pl), TAG_END());
     su_home_deinit(home);
     return 0;
 }
@@ -202,12 +171,12 @@ int sylk_subscription_terminate(sylk_subscription *sub, const char *reason)
 {
     if (!sub)
         return -EINVAL;
-    if (!sub->answered || sub->terminating)
+    if (!sub->base.answered || sub->terminating)
         return -ENOTCONN;
     sub->terminating = true;
     g_autofree char *state =
         g_strdup_printf("terminated;reason=%s", reason && *reason ? reason : "noresource");
-    nua_notify(sub->nh, NUTAG_SUBSTATE(nua_substate_terminated),
+    nua_notify(sub->base.nh, NUTAG_SUBSTATE(nua_substate_terminated),
                SIPTAG_SUBSCRIPTION_STATE_STR(state), TAG_END());
     return 0;
 }
