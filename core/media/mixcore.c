@@ -1,0 +1,185 @@
+/*
+ * mixcore.c — mix-minus with speaker selection. See mixcore.h.
+ */
+#define G_LOG_DOMAIN "sylk-mixer"
+#include "media/mixcore.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <math.h>
+#include <string.h>
+
+struct part {
+    bool used, muted, has_frame, speaking;
+    unsigned level;    /* RMS of this tick's frame */
+    unsigned hangover; /* ticks left before an inactive speaker is dropped */
+    int16_t in[SYLK_MIX_FRAME];
+    int16_t out[SYLK_MIX_FRAME]; /* mix-minus, when speaking */
+};
+
+struct sylk_mixcore {
+    unsigned max_speakers;
+    GArray *parts; /* struct part, indexed by slot */
+    unsigned count;
+    int32_t sum[SYLK_MIX_FRAME];
+    int16_t shared[SYLK_MIX_FRAME]; /* the plain sum, heard by every non-speaker */
+};
+
+static struct part *part_at(const struct sylk_mixcore *m, int slot)
+{
+    if (slot < 0 || (guint)slot >= m->parts->len)
+        return NULL;
+    struct part *p = &g_array_index(m->parts, struct part, slot);
+    return p->used ? p : NULL;
+}
+
+struct sylk_mixcore *sylk_mixcore_new(unsigned max_speakers)
+{
+    struct sylk_mixcore *m = g_new0(struct sylk_mixcore, 1);
+    m->max_speakers = max_speakers ? max_speakers : 3;
+    m->parts = g_array_new(FALSE, TRUE, sizeof(struct part));
+    return m;
+}
+
+void sylk_mixcore_free(struct sylk_mixcore *m)
+{
+    if (!m)
+        return;
+    g_array_free(m->parts, TRUE);
+    g_free(m);
+}
+
+int sylk_mixcore_add(struct sylk_mixcore *m)
+{
+    for (guint i = 0; i < m->parts->len; i++) {
+        struct part *p = &g_array_index(m->parts, struct part, i);
+        if (!p->used) {
+            memset(p, 0, sizeof(*p));
+            p->used = true;
+            m->count++;
+            return (int)i;
+        }
+    }
+    struct part fresh = {.used = true};
+    g_array_append_val(m->parts, fresh);
+    m->count++;
+    return (int)m->parts->len - 1;
+}
+
+void sylk_mixcore_remove(struct sylk_mixcore *m, int slot)
+{
+    struct part *p = part_at(m, slot);
+    if (p) {
+        p->used = false;
+        m->count--;
+    }
+}
+
+void sylk_mixcore_mute(struct sylk_mixcore *m, int slot, bool muted)
+{
+    struct part *p = part_at(m, slot);
+    if (p)
+        p->muted = muted;
+}
+
+unsigned sylk_mixcore_level(const int16_t *frame, size_t n)
+{
+    int64_t energy = 0;
+    for (size_t i = 0; i < n; i++)
+        energy += (int32_t)frame[i] * frame[i];
+    return (unsigned)sqrt((double)energy / (double)n);
+}
+
+void sylk_mixcore_put(struct sylk_mixcore *m, int slot, const int16_t *frame)
+{
+    struct part *p = part_at(m, slot);
+    if (!p)
+        return;
+    p->has_frame = frame != NULL;
+    if (frame) {
+        memcpy(p->in, frame, sizeof(p->in));
+        p->level = sylk_mixcore_level(frame, SYLK_MIX_FRAME);
+    } else {
+        p->level = 0;
+    }
+}
+
+static int16_t saturate(int32_t v)
+{
+    return (int16_t)(v > INT16_MAX ? INT16_MAX : v < INT16_MIN ? INT16_MIN : v);
+}
+
+/*
+ * Speakers: candidates are participants with a frame that is speech or within hangover;
+ * when there are more than max_speakers, the loudest win (current speakers first on ties so
+ * the selection does not flap).
+ */
+static void select_speakers(struct sylk_mixcore *m)
+{
+    unsigned candidates = 0;
+    for (guint i = 0; i < m->parts->len; i++) {
+        struct part *p = &g_array_index(m->parts, struct part, i);
+        bool speech = p->used && p->has_frame && !p->muted && p->level >= SYLK_MIX_SPEECH_LEVEL;
+        if (speech)
+            p->hangover = SYLK_MIX_HANGOVER;
+        else if (p->hangover)
+            p->hangover--;
+        bool candidate = p->used && !p->muted && p->has_frame && (speech || p->hangover);
+        p->speaking = candidate;
+        candidates += candidate;
+    }
+    while (candidates > m->max_speakers) {
+        struct part *quietest = NULL;
+        for (guint i = 0; i < m->parts->len; i++) {
+            struct part *p = &g_array_index(m->parts, struct part, i);
+            if (p->speaking && (!quietest || p->level < quietest->level ||
+                                (p->level == quietest->level && p->hangover < quietest->hangover)))
+                quietest = p;
+        }
+        quietest->speaking = false;
+        candidates--;
+    }
+}
+
+void sylk_mixcore_tick(struct sylk_mixcore *m)
+{
+    select_speakers(m);
+    memset(m->sum, 0, sizeof(m->sum));
+    for (guint i = 0; i < m->parts->len; i++) {
+        const struct part *p = &g_array_index(m->parts, struct part, i);
+        if (!p->speaking)
+            continue;
+        for (unsigned s = 0; s < SYLK_MIX_FRAME; s++)
+            m->sum[s] += p->in[s];
+    }
+    for (unsigned s = 0; s < SYLK_MIX_FRAME; s++)
+        m->shared[s] = saturate(m->sum[s]);
+    for (guint i = 0; i < m->parts->len; i++) {
+        struct part *p = &g_array_index(m->parts, struct part, i);
+        if (p->speaking) {
+            for (unsigned s = 0; s < SYLK_MIX_FRAME; s++)
+                p->out[s] = saturate(m->sum[s] - p->in[s]);
+        }
+        p->has_frame = false;
+    }
+}
+
+const int16_t *sylk_mixcore_output(const struct sylk_mixcore *m, int slot, bool *shared)
+{
+    const struct part *p = part_at(m, slot);
+    bool own = p && p->speaking;
+    if (shared)
+        *shared = !own;
+    return own ? p->out : m->shared;
+}
+
+bool sylk_mixcore_speaking(const struct sylk_mixcore *m, int slot)
+{
+    const struct part *p = part_at(m, slot);
+    return p && p->speaking;
+}
+
+unsigned sylk_mixcore_count(const struct sylk_mixcore *m)
+{
+    return m->count;
+}
