@@ -53,7 +53,7 @@ static int parse_key_params(const char *value, const char *params, uint8_t *mast
     if (!g_str_has_prefix(params, "inline:"))
         return fail(error, "key method is not inline", value);
     g_auto(GStrv) parts = g_strsplit(params + strlen("inline:"), "|", 3);
-    const char *b64 = parts[0];
+    const char *b64 = parts[0] ? parts[0] : ""; /* "inline:" alone splits into nothing */
     size_t n = strlen(b64);
     /* 30 bytes encode as exactly 40 base64 characters. */
     if (n != 40 ||

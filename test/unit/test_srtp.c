@@ -193,6 +193,7 @@ static void test_sdes(void)
         {"1 AES_CM_128_HMAC_SHA1_80", -EINVAL},
         {"x AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR", -EINVAL},
         {"1 AES_CM_128_HMAC_SHA1_80 inline:short", -EINVAL},
+        {"1 AES_CM_128_HMAC_SHA1_80 inline:", -EINVAL}, /* fuzzer finding: empty key */
         {"1 AES_CM_128_HMAC_SHA1_80 uri:http://example.com", -EINVAL},
         {"1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtx!VBR", -EINVAL},
         {"1 AES_256_CM_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR", -ENOTSUP},
