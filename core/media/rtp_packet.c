@@ -1,0 +1,271 @@
+/*
+ * rtp_packet.c — RTP/RTCP wire formats and statistics. See rtp_packet.h.
+ */
+#define G_LOG_DOMAIN "sylk-rtp"
+#include "media/rtp_packet.h"
+
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#define MAX_DROPOUT  3000
+#define MAX_MISORDER 100
+#define RTP_SEQ_MOD  (1u << 16)
+
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* RFC 8285 one-byte header extensions (profile 0xBEDE): finds the RFC 6464 audio level. */
+static void parse_extensions(const uint8_t *ext, size_t len, unsigned id,
+                             struct sylk_rtp_header *out)
+{
+    for (size_t i = 0; i < len;) {
+        uint8_t b = ext[i];
+        if (b == 0) { /* padding */
+            i++;
+            continue;
+        }
+        unsigned eid = b >> 4, elen = (b & 0x0f) + 1u;
+        if (eid == 15 || i + 1 + elen > len)
+            return;
+        if (eid == id && id != 0) {
+            out->voice = ext[i + 1] & 0x80;
+            out->audio_level = ext[i + 1] & 0x7f;
+        }
+        i += 1 + elen;
+    }
+}
+
+int sylk_rtp_parse(const uint8_t *buf, size_t len, unsigned audio_level_id,
+                   struct sylk_rtp_header *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->audio_level = -1;
+    if (len < SYLK_RTP_HEADER_LEN || (buf[0] >> 6) != 2)
+        return -EBADMSG;
+    size_t off = SYLK_RTP_HEADER_LEN + 4u * (buf[0] & 0x0f);
+    if (off > len)
+        return -EBADMSG;
+    if (buf[0] & 0x10) { /* header extension */
+        if (off + 4 > len)
+            return -EBADMSG;
+        uint16_t profile = rd16(buf + off);
+        size_t ext_len = 4u * rd16(buf + off + 2);
+        if (off + 4 + ext_len > len)
+            return -EBADMSG;
+        if (profile == 0xBEDE)
+            parse_extensions(buf + off + 4, ext_len, audio_level_id, out);
+        off += 4 + ext_len;
+    }
+    size_t end = len;
+    if (buf[0] & 0x20) { /* padding: the last byte counts it */
+        uint8_t pad = buf[len - 1];
+        if (pad == 0 || off + pad > len)
+            return -EBADMSG;
+        end -= pad;
+    }
+    out->marker = buf[1] & 0x80;
+    out->pt = buf[1] & 0x7f;
+    out->seq = rd16(buf + 2);
+    out->ts = rd32(buf + 4);
+    out->ssrc = rd32(buf + 8);
+    out->payload = buf + off;
+    out->payload_len = end - off;
+    return 0;
+}
+
+size_t sylk_rtp_write_header(uint8_t *buf, size_t cap, uint8_t pt, bool marker, uint16_t seq,
+                             uint32_t ts, uint32_t ssrc)
+{
+    if (cap < SYLK_RTP_HEADER_LEN)
+        return 0;
+    buf[0] = 0x80;
+    buf[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
+    wr16(buf + 2, seq);
+    wr32(buf + 4, ts);
+    wr32(buf + 8, ssrc);
+    return SYLK_RTP_HEADER_LEN;
+}
+
+bool sylk_rtp_is_rtcp(const uint8_t *buf, size_t len)
+{
+    return len >= 8 && (buf[0] >> 6) == 2 && buf[1] >= 192 && buf[1] <= 223;
+}
+
+/* ------------------------------------------------------------------ statistics --- */
+
+/* RFC 3550 A.1 (initialisation and sequence checking, without probation). */
+void sylk_rtp_rx_update(struct sylk_rtp_rx_stats *s, uint16_t seq, uint32_t ts, uint32_t arrival)
+{
+    if (!s->started) {
+        memset(s, 0, sizeof(*s));
+        s->started = true;
+        s->base_seq = seq;
+        s->max_seq = seq;
+        s->bad_seq = RTP_SEQ_MOD + 1;
+        s->received = 1;
+        s->transit = (int64_t)arrival - ts;
+        return;
+    }
+    uint16_t udelta = (uint16_t)(seq - s->max_seq);
+    if (udelta < MAX_DROPOUT) {
+        if (seq < s->max_seq)
+            s->cycles += RTP_SEQ_MOD;
+        s->max_seq = seq;
+    } else if (udelta <= RTP_SEQ_MOD - MAX_MISORDER) {
+        if (seq == s->bad_seq) { /* two in a row: the sender restarted */
+            s->started = false;
+            sylk_rtp_rx_update(s, seq, ts, arrival);
+            return;
+        }
+        s->bad_seq = (seq + 1u) & (RTP_SEQ_MOD - 1);
+        return;
+    }
+    s->received++;
+    /* A.8: interarrival jitter. */
+    int64_t transit = (int64_t)arrival - ts;
+    int64_t d = transit - s->transit;
+    s->transit = transit;
+    if (d < 0)
+        d = -d;
+    s->jitter += ((double)d - s->jitter) / 16.0;
+}
+
+/* RFC 3550 A.3. */
+void sylk_rtp_rx_report(struct sylk_rtp_rx_stats *s, uint32_t ssrc,
+                        struct sylk_rtcp_report_block *rb)
+{
+    memset(rb, 0, sizeof(*rb));
+    rb->ssrc = ssrc;
+    if (!s->started)
+        return;
+    uint32_t extended_max = s->cycles + s->max_seq;
+    uint32_t expected = extended_max - s->base_seq + 1;
+    int64_t lost = (int64_t)expected - s->received;
+    rb->cumulative_lost = lost > 0x7fffff ? 0x7fffff : lost < -0x800000 ? -0x800000 : (int32_t)lost;
+    uint32_t expected_interval = expected - s->expected_prior;
+    uint32_t received_interval = s->received - s->received_prior;
+    s->expected_prior = expected;
+    s->received_prior = s->received;
+    int64_t lost_interval = (int64_t)expected_interval - received_interval;
+    rb->fraction_lost = expected_interval == 0 || lost_interval <= 0
+                            ? 0
+                            : (uint8_t)((lost_interval << 8) / expected_interval);
+    rb->highest_seq = extended_max;
+    rb->jitter = (uint32_t)lround(s->jitter);
+}
+
+/* ------------------------------------------------------------------------ RTCP --- */
+
+static void write_block(uint8_t *p, const struct sylk_rtcp_report_block *rb)
+{
+    wr32(p, rb->ssrc);
+    uint32_t lost = (uint32_t)rb->cumulative_lost & 0xffffff;
+    wr32(p + 4, (uint32_t)rb->fraction_lost << 24 | lost);
+    wr32(p + 8, rb->highest_seq);
+    wr32(p + 12, rb->jitter);
+    wr32(p + 16, rb->lsr);
+    wr32(p + 20, rb->dlsr);
+}
+
+size_t sylk_rtcp_write_report(uint8_t *buf, size_t cap, uint32_t ssrc,
+                              const struct sylk_rtcp_sender_info *si,
+                              const struct sylk_rtcp_report_block *rb)
+{
+    size_t len = 8 + (si ? 20 : 0) + (rb ? 24 : 0);
+    if (cap < len)
+        return 0;
+    buf[0] = (uint8_t)(0x80 | (rb ? 1 : 0));
+    buf[1] = si ? 200 : 201;
+    wr16(buf + 2, (uint16_t)(len / 4 - 1));
+    wr32(buf + 4, ssrc);
+    size_t off = 8;
+    if (si) {
+        wr32(buf + 8, (uint32_t)(si->ntp >> 32));
+        wr32(buf + 12, (uint32_t)si->ntp);
+        wr32(buf + 16, si->rtp_ts);
+        wr32(buf + 20, si->packets);
+        wr32(buf + 24, si->octets);
+        off = 28;
+    }
+    if (rb)
+        write_block(buf + off, rb);
+    return len;
+}
+
+static void read_blocks(const uint8_t *p, unsigned count, struct sylk_rtcp_parsed *out)
+{
+    for (unsigned i = 0; i < count && out->blocks < 4; i++, p += 24) {
+        struct sylk_rtcp_report_block *rb = &out->block[out->blocks++];
+        rb->ssrc = rd32(p);
+        rb->fraction_lost = p[4];
+        int32_t lost = (int32_t)(rd32(p + 4) & 0xffffff);
+        rb->cumulative_lost = lost & 0x800000 ? lost - 0x1000000 : lost;
+        rb->highest_seq = rd32(p + 8);
+        rb->jitter = rd32(p + 12);
+        rb->lsr = rd32(p + 16);
+        rb->dlsr = rd32(p + 20);
+    }
+}
+
+int sylk_rtcp_parse(const uint8_t *buf, size_t len, struct sylk_rtcp_parsed *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (len < 8)
+        return -EBADMSG;
+    for (size_t off = 0; off < len;) {
+        if (len - off < 4 || (buf[off] >> 6) != 2)
+            return -EBADMSG;
+        size_t plen = 4u * (rd16(buf + off + 2) + 1u);
+        if (plen > len - off)
+            return -EBADMSG;
+        const uint8_t *p = buf + off;
+        unsigned count = p[0] & 0x1f;
+        switch (p[1]) {
+        case 200: /* SR */
+            if (plen < 28 + 24u * count)
+                return -EBADMSG;
+            out->has_sr = true;
+            out->sr_ssrc = rd32(p + 4);
+            out->sr.ntp = (uint64_t)rd32(p + 8) << 32 | rd32(p + 12);
+            out->sr.rtp_ts = rd32(p + 16);
+            out->sr.packets = rd32(p + 20);
+            out->sr.octets = rd32(p + 24);
+            read_blocks(p + 28, count, out);
+            break;
+        case 201: /* RR */
+            if (plen < 8 + 24u * count)
+                return -EBADMSG;
+            read_blocks(p + 8, count, out);
+            break;
+        case 203: /* BYE */
+            out->bye = true;
+            break;
+        default: /* SDES, APP, feedback: not needed */
+            break;
+        }
+        off += plen;
+    }
+    return 0;
+}
