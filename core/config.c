@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "log.h"
+#include "media/codec.h"
 #include "sylk-build-config.h"
 
 #include <arpa/inet.h>
@@ -244,6 +245,7 @@ enum kind {
     K_NETMASKS, /* GArray of struct sylk_netmask */
     K_RANGE,    /* rtp_port_min / rtp_port_max */
     K_CODECS,   /* char **, known codec names */
+    K_SRTP,     /* int: disabled | optional | mandatory */
 };
 
 struct option {
@@ -279,10 +281,12 @@ static const struct option server_options[] = {
     OPT("sip", "max_message_size", K_SIZE, max_message_size),
     OPT("rtp", "port_range", K_RANGE, rtp_port_min),
     OPT("rtp", "audio_codecs", K_CODECS, audio_codecs),
+    OPT("rtp", "srtp", K_SRTP, srtp),
 };
 
-/* Codecs this build can negotiate (the media engine adds more). */
-static const char *const known_codecs[] = {"G722", "PCMU", "PCMA", NULL};
+/* The default preference: fullband, wideband, then narrowband. */
+static const char *const default_codecs[] = {"opus", "G722", "speex", "PCMU", "PCMA", NULL};
+static const char *const srtp_modes[] = {"disabled", "optional", "mandatory", NULL};
 
 void sylk_config_defaults(struct sylk_server_config *cfg)
 {
@@ -301,7 +305,8 @@ void sylk_config_defaults(struct sylk_server_config *cfg)
     cfg->max_message_size = 65536;
     cfg->rtp_port_min = 50000;
     cfg->rtp_port_max = 50500;
-    cfg->audio_codecs = g_strdupv((char **)known_codecs);
+    cfg->audio_codecs = g_strdupv((char **)default_codecs);
+    cfg->srtp = 1; /* optional */
     cfg->domains =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
 }
@@ -422,9 +427,9 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
             return g_strdup("no codec listed");
         }
         for (unsigned i = 0; codecs[i]; i++) {
-            if (!g_strv_contains(known_codecs, codecs[i])) {
-                char *why =
-                    g_strdup_printf("unknown codec '%s' (known: G722, PCMU, PCMA)", codecs[i]);
+            if (!sylk_codec_name_known(codecs[i])) {
+                char *why = g_strdup_printf(
+                    "unknown codec '%s' (known: opus, G722, speex, PCMU, PCMA)", codecs[i]);
                 g_strfreev(codecs);
                 return why;
             }
@@ -433,6 +438,14 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
         cfg->audio_codecs = codecs;
         return NULL;
     }
+    case K_SRTP:
+        for (int i = 0; srtp_modes[i]; i++) {
+            if (g_ascii_strcasecmp(value, srtp_modes[i]) == 0) {
+                *FIELD(cfg, o, int) = i;
+                return NULL;
+            }
+        }
+        return g_strdup_printf("'%s' is not one of disabled, optional, mandatory", value);
     }
     return g_strdup("internal: unhandled option kind");
 }

@@ -50,6 +50,7 @@ struct sylk_server_config {
     /* [rtp] */
     unsigned rtp_port_min, rtp_port_max;
     char **audio_codecs;
+    int srtp; /* enum sylk_srtp_mode: 0 disabled, 1 optional, 2 mandatory */
 
     /* [domain NAME] applications = … : name → char ** */
     GHashTable *domains;

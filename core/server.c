@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "sylk"
 #include "server.h"
 
+#include "media/srtp.h"
 #include "plugin/host.h"
 #include "sylk-build-config.h"
 
@@ -134,6 +135,10 @@ int sylk_server_main(const struct sylk_server_options *o)
                                                 .max = server->config.rtp_port_max,
                                                 .next = server->config.rtp_port_min};
     server->loop = g_main_loop_new(NULL, FALSE);
+    if (sylk_srtp_library_init() < 0) {
+        g_critical("cannot initialise libsrtp2");
+        goto out;
+    }
     if (!sylk_sip_stack_start(&server->sip, server, &error)) {
         g_critical("%s", error->message);
         sylk_sip_stack_destroy(&server->sip);

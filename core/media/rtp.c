@@ -4,6 +4,8 @@
 #define G_LOG_DOMAIN "sylk-rtp"
 #include "rtp.h"
 
+#include "media/srtp.h"
+
 #include <errno.h>
 #include <glib-unix.h>
 #include <netdb.h>
@@ -33,6 +35,7 @@ struct sylk_rtp_socket {
     unsigned delay_ms;
     GQueue queue; /* of struct queued_packet, when delaying */
     guint timer;
+    struct sylk_srtp *srtp; /* NULL: plain RTP */
     struct sylk_rtp_stats stats;
 };
 
@@ -55,10 +58,21 @@ static int bind_udp(const struct addrinfo *ai, unsigned port)
     return fd;
 }
 
+/* Sends one plain RTP packet, protected first when the stream uses SRTP. */
 static void send_to(struct sylk_rtp_socket *s, const struct sockaddr_storage *to, socklen_t len,
                     const void *data, gsize n)
 {
-    if (sendto(s->fd[0], data, n, 0, (const struct sockaddr *)to, len) < 0)
+    guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
+    size_t out = n;
+    if (s->srtp) {
+        memcpy(buf, data, n);
+        if (sylk_srtp_protect(s->srtp, buf, &out, sizeof(buf)) < 0) {
+            s->stats.dropped++;
+            return;
+        }
+        data = buf;
+    }
+    if (sendto(s->fd[0], data, out, 0, (const struct sockaddr *)to, len) < 0)
         s->stats.dropped++;
     else
         s->stats.packets_out++;
@@ -107,7 +121,7 @@ static gboolean on_rtp(gint fd, GIOCondition cond, gpointer data)
 {
     struct sylk_rtp_socket *s = data;
     (void)cond;
-    guint8 buf[RTP_MAX_PACKET];
+    guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
     for (;;) {
         struct sockaddr_storage from;
         socklen_t from_len = sizeof(from);
@@ -116,6 +130,18 @@ static gboolean on_rtp(gint fd, GIOCondition cond, gpointer data)
             break;
         /* Not RTP version 2 or shorter than a header: dropped and counted, never relayed. */
         if (n < RTP_MIN_PACKET || (buf[0] >> 6) != 2) {
+            s->stats.dropped++;
+            continue;
+        }
+        if (s->srtp) {
+            size_t len = (size_t)n;
+            if (sylk_srtp_unprotect(s->srtp, buf, &len) < 0) { /* forged, replayed, garbled */
+                s->stats.dropped++;
+                continue;
+            }
+            n = (ssize_t)len;
+        }
+        if (n > RTP_MAX_PACKET) {
             s->stats.dropped++;
             continue;
         }
@@ -196,6 +222,12 @@ int sylk_rtp_set_remote(struct sylk_rtp_socket *s, const char *address, unsigned
     return 0;
 }
 
+void sylk_rtp_set_srtp(struct sylk_rtp_socket *s, struct sylk_srtp *srtp)
+{
+    sylk_srtp_free(s->srtp);
+    s->srtp = srtp;
+}
+
 int sylk_rtp_loopback(struct sylk_rtp_socket *s, unsigned delay_ms)
 {
     if (delay_ms > 10000)
@@ -221,5 +253,6 @@ void sylk_rtp_close(struct sylk_rtp_socket *s)
     if (s->timer)
         g_source_remove(s->timer);
     g_queue_clear_full(&s->queue, g_free);
+    sylk_srtp_free(s->srtp);
     g_free(s);
 }

@@ -28,6 +28,10 @@ int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip, struct syl
 unsigned sylk_rtp_port(const struct sylk_rtp_socket *s);
 /** Where to send until packets arrive (symmetric RTP then follows their source). */
 int sylk_rtp_set_remote(struct sylk_rtp_socket *s, const char *address, unsigned port);
+struct sylk_srtp;
+/** SRTP for this stream from now on (owned: freed with the socket or the next call). */
+void sylk_rtp_set_srtp(struct sylk_rtp_socket *s, struct sylk_srtp *srtp);
+
 /** Reflect every RTP packet back to where it came from, after delay_ms (0: at once). */
 int sylk_rtp_loopback(struct sylk_rtp_socket *s, unsigned delay_ms);
 const struct sylk_rtp_stats *sylk_rtp_stats(const struct sylk_rtp_socket *s);

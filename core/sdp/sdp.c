@@ -14,26 +14,10 @@
 
 #define TELEPHONE_EVENT_PT 101
 
-static const struct codec {
-    const char *name;
-    int pt;
-    unsigned clock;
-} codecs_known[] = {
-    {"PCMU", 0, 8000},
-    {"PCMA", 8, 8000},
-    {"G722", 9, 8000}, /* RFC 3551: 8000 in SDP although G.722 samples at 16 kHz */
-};
-
-bool sylk_sdp_codec_info(const char *name, int *pt, unsigned *clock)
+/* The payload type we use for a codec in our own offers. */
+static int offer_pt(const struct sylk_codec_info *info)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(codecs_known); i++) {
-        if (g_ascii_strcasecmp(name, codecs_known[i].name) == 0) {
-            *pt = codecs_known[i].pt;
-            *clock = codecs_known[i].clock;
-            return true;
-        }
-    }
-    return false;
+    return info->static_pt >= 0 ? info->static_pt : info->dynamic_pt;
 }
 
 enum sylk_direction sylk_sdp_reverse(enum sylk_direction d)
@@ -48,16 +32,39 @@ enum sylk_direction sylk_sdp_reverse(enum sylk_direction d)
     }
 }
 
-static const char *codec_static_name(const char *name)
+/* fmtp of opus (RFC 7587): the options that shape our encoder. */
+static void parse_fmtp(struct sylk_codec_options *o, const char *fmtp)
 {
-    for (size_t i = 0; i < G_N_ELEMENTS(codecs_known); i++) {
-        if (g_ascii_strcasecmp(name, codecs_known[i].name) == 0)
-            return codecs_known[i].name;
+    if (!fmtp)
+        return;
+    g_auto(GStrv) params = g_strsplit(fmtp, ";", -1);
+    for (unsigned i = 0; params[i]; i++) {
+        char *kv = g_strstrip(params[i]);
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        guint64 v = g_ascii_strtoull(eq + 1, NULL, 10);
+        if (g_ascii_strcasecmp(kv, "useinbandfec") == 0)
+            o->fec = v == 1;
+        else if (g_ascii_strcasecmp(kv, "maxplaybackrate") == 0 && v <= 48000)
+            o->max_playback_rate = (unsigned)v;
+        else if (g_ascii_strcasecmp(kv, "maxaveragebitrate") == 0 && v <= 510000)
+            o->bitrate = (unsigned)v;
     }
-    return NULL;
 }
 
-/* Picks the most preferred known codec the stream offers, and telephone-event. */
+static bool rtpmap_is(const sdp_rtpmap_t *rm, const struct sylk_codec_info *info)
+{
+    if (!rm->rm_encoding || g_ascii_strcasecmp(rm->rm_encoding, info->name) != 0 ||
+        rm->rm_rate != info->sdp_clock)
+        return false;
+    /* opus is always "opus/48000/2" (RFC 7587); others are mono */
+    unsigned channels = rm->rm_params ? (unsigned)g_ascii_strtoull(rm->rm_params, NULL, 10) : 1;
+    return channels == info->sdp_channels;
+}
+
+/* Picks the most preferred codec the stream offers, and telephone-event. */
 static void choose_codec(struct sylk_sdp_media *out, const sdp_media_t *m, char *const *prefs)
 {
     out->dtmf_pt = -1;
@@ -67,21 +74,48 @@ static void choose_codec(struct sylk_sdp_media *out, const sdp_media_t *m, char 
             out->dtmf_pt = rm->rm_pt;
     }
     for (unsigned i = 0; prefs && prefs[i]; i++) {
-        int pt;
-        unsigned clock;
-        if (!sylk_sdp_codec_info(prefs[i], &pt, &clock))
-            continue;
-        for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm; rm = rm->rm_next) {
-            if (rm->rm_encoding && g_ascii_strcasecmp(rm->rm_encoding, prefs[i]) == 0 &&
-                rm->rm_rate == clock) {
+        for (const struct sylk_codec_info *info = sylk_codecs; info->name; info++) {
+            if (g_ascii_strcasecmp(info->name, prefs[i]) != 0)
+                continue;
+            for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm; rm = rm->rm_next) {
+                if (!rtpmap_is(rm, info))
+                    continue;
                 out->pt = rm->rm_pt;
-                out->codec = codec_static_name(prefs[i]);
-                out->clock = clock;
+                out->info = info;
+                out->codec = info->name;
+                out->clock = info->sdp_clock;
+                parse_fmtp(&out->options, rm->rm_fmtp);
                 out->usable = true;
                 return;
             }
         }
     }
+}
+
+/* The first a=crypto line with a suite we support (RFC 4568 §6.1: the offerer's order). */
+static bool choose_crypto(struct sylk_sdp_media *out, const sdp_media_t *m)
+{
+    for (const sdp_attribute_t *a = m->m_attributes; a; a = a->a_next) {
+        if (!a->a_name || g_ascii_strcasecmp(a->a_name, "crypto") != 0 || !a->a_value)
+            continue;
+        g_autofree char *error = NULL;
+        if (sylk_sdes_parse(a->a_value, &out->crypto, &error) == 0)
+            return true;
+        g_debug("%s", error);
+    }
+    return false;
+}
+
+/* Whether the stream can be carried under the SRTP policy, and with which key. */
+static bool settle_srtp(struct sylk_sdp_media *out, const sdp_media_t *m, enum sylk_srtp_mode mode)
+{
+    bool savp = m->m_proto == sdp_proto_srtp;
+    if (mode == SYLK_SRTP_DISABLED)
+        return !savp;
+    out->secure = choose_crypto(out, m);
+    if (mode == SYLK_SRTP_MANDATORY || savp)
+        return out->secure;
+    return true;
 }
 
 static char *format_list(const sdp_media_t *m)
@@ -112,7 +146,8 @@ static enum sylk_media_type media_type(const sdp_media_t *m)
     }
 }
 
-static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m, char *const *prefs)
+static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m,
+                        const struct sylk_sdp_policy *policy)
 {
     out->type = media_type(m);
     out->media = g_strdup(m->m_type_name ? m->m_type_name : "unknown");
@@ -131,10 +166,10 @@ static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m, char *
         if (p > 0 && p < 65536)
             out->rtcp_port = (unsigned)p;
     }
-    /* Only plain RTP audio in this version; SRTP (RTP/SAVP) comes with the media engine. */
-    if (out->type == SYLK_MEDIA_AUDIO && m->m_proto == sdp_proto_rtp && out->port && out->address &&
-        !m->m_rejected)
-        choose_codec(out, m, prefs);
+    bool rtp = m->m_proto == sdp_proto_rtp || m->m_proto == sdp_proto_srtp;
+    if (out->type == SYLK_MEDIA_AUDIO && rtp && out->port && out->address && !m->m_rejected &&
+        settle_srtp(out, m, policy->srtp))
+        choose_codec(out, m, policy->codecs);
 }
 
 /* RFC 4566 token-char: %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 / %x41-5A / %x5E-7E */
@@ -200,8 +235,8 @@ static const char *sdp_text_problem(const char *body, size_t len)
     return NULL;
 }
 
-int sylk_sdp_parse(const char *body, size_t len, char *const *codecs, struct sylk_sdp *out,
-                   char **error)
+int sylk_sdp_parse(const char *body, size_t len, const struct sylk_sdp_policy *policy,
+                   struct sylk_sdp *out, char **error)
 {
     memset(out, 0, sizeof(*out));
     if (!body || len == 0) {
@@ -237,7 +272,7 @@ int sylk_sdp_parse(const char *body, size_t len, char *const *codecs, struct syl
             ret = -EINVAL;
             goto out;
         }
-        parse_media(&out->m[out->count++], m, codecs);
+        parse_media(&out->m[out->count++], m, policy);
     }
 out:
     if (parser)
@@ -273,37 +308,71 @@ static const char *direction_attr(enum sylk_direction d)
     return names[d & 3];
 }
 
+static void print_rtpmap(GString *s, int pt, const struct sylk_codec_info *info)
+{
+    if (info->sdp_channels > 1)
+        g_string_append_printf(s, "a=rtpmap:%d %s/%u/%u\r\n", pt, info->name, info->sdp_clock,
+                               info->sdp_channels);
+    else
+        g_string_append_printf(s, "a=rtpmap:%d %s/%u\r\n", pt, info->name, info->sdp_clock);
+    if (g_ascii_strcasecmp(info->name, "opus") == 0)
+        g_string_append_printf(s, "a=fmtp:%d useinbandfec=1\r\n", pt);
+}
+
+static void print_dtmf(GString *s, int pt)
+{
+    g_string_append_printf(s, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", pt, pt);
+}
+
+/* Every codec `names` selects, in that order (speex selects both of its clocks). */
+static GPtrArray *offered(char *const *names)
+{
+    GPtrArray *out = g_ptr_array_new();
+    for (unsigned i = 0; names[i]; i++) {
+        for (const struct sylk_codec_info *c = sylk_codecs; c->name; c++) {
+            if (g_ascii_strcasecmp(c->name, names[i]) == 0)
+                g_ptr_array_add(out, (gpointer)c);
+        }
+    }
+    return out;
+}
+
 static void print_audio(GString *s, const struct sylk_sdp_media *m, char *const *offer_codecs)
 {
-    g_string_append_printf(s, "m=audio %u RTP/AVP", m->port);
+    g_string_append_printf(s, "m=audio %u %s", m->port, m->proto);
     if (offer_codecs) {
-        for (unsigned i = 0; offer_codecs[i]; i++) {
-            int pt;
-            unsigned clock;
-            if (sylk_sdp_codec_info(offer_codecs[i], &pt, &clock))
-                g_string_append_printf(s, " %d", pt);
-        }
+        g_autoptr(GPtrArray) codecs = offered(offer_codecs);
+        for (guint i = 0; i < codecs->len; i++)
+            g_string_append_printf(s, " %d", offer_pt(g_ptr_array_index(codecs, i)));
         g_string_append_printf(s, " %d\r\n", TELEPHONE_EVENT_PT);
-        for (unsigned i = 0; offer_codecs[i]; i++) {
-            int pt;
-            unsigned clock;
-            if (sylk_sdp_codec_info(offer_codecs[i], &pt, &clock))
-                g_string_append_printf(s, "a=rtpmap:%d %s/%u\r\n", pt,
-                                       codec_static_name(offer_codecs[i]), clock);
+        for (guint i = 0; i < codecs->len; i++) {
+            const struct sylk_codec_info *c = g_ptr_array_index(codecs, i);
+            print_rtpmap(s, offer_pt(c), c);
         }
-        g_string_append_printf(s, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n",
-                               TELEPHONE_EVENT_PT, TELEPHONE_EVENT_PT);
+        print_dtmf(s, TELEPHONE_EVENT_PT);
     } else {
         if (m->dtmf_pt >= 0)
             g_string_append_printf(s, " %d %d\r\n", m->pt, m->dtmf_pt);
         else
             g_string_append_printf(s, " %d\r\n", m->pt);
-        g_string_append_printf(s, "a=rtpmap:%d %s/%u\r\n", m->pt, m->codec, m->clock);
+        print_rtpmap(s, m->pt, m->info);
         if (m->dtmf_pt >= 0)
-            g_string_append_printf(s, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n",
-                                   m->dtmf_pt, m->dtmf_pt);
+            print_dtmf(s, m->dtmf_pt);
+    }
+    if (m->secure) {
+        g_autofree char *crypto = sylk_sdes_format(&m->crypto);
+        g_string_append_printf(s, "a=crypto:%s\r\n", crypto);
     }
     g_string_append_printf(s, "a=rtcp:%u\r\na=%s\r\n", m->rtcp_port, direction_attr(m->direction));
+}
+
+int sylk_sdp_localize(struct sylk_sdp_media *m)
+{
+    if (!m->secure)
+        return 0;
+    return sylk_sdes_generate(&m->crypto, m->crypto.tag ? m->crypto.tag : 1,
+                              m->crypto.suite ? m->crypto.suite
+                                              : SYLK_SRTP_AES_CM_128_HMAC_SHA1_80);
 }
 
 char *sylk_sdp_print(const struct sylk_sdp *sdp, const char *address, uint64_t sess_id,

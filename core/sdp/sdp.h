@@ -2,11 +2,16 @@
  * sdp.h — SDP offer/answer (RFC 3264) on top of sofia-sip's SDP parser: one model of a
  * description (struct sylk_sdp) used for offers received, answers built and offers made.
  *
- * Pure functions over strings; main thread. Audio in this version: PCMU, PCMA, G722 (SDP clock
- * 8000, audio 16 kHz per RFC 3551) and telephone-event (RFC 4733) kept when offered.
+ * Pure functions over strings; main thread. Audio codecs are those of media/codec.h (PCMU,
+ * PCMA, G722 with its 8000 SDP clock, speex 8000/16000, opus/48000/2 with its fmtp),
+ * telephone-event (RFC 4733) is kept when offered, and SRTP is keyed by SDES a=crypto lines
+ * (RFC 4568) on RTP/SAVP, or on RTP/AVP when the offerer does best-effort SRTP.
  */
 #ifndef SYLK_SDP_H
 #define SYLK_SDP_H
+
+#include "media/codec.h"
+#include "media/srtp.h"
 
 #include <glib.h>
 #include <stdbool.h>
@@ -31,7 +36,25 @@ struct sylk_sdp_media {
     int pt;
     const char *codec; /* static string "PCMU" */
     unsigned clock;    /* SDP clock rate */
-    int dtmf_pt;       /* telephone-event payload type, -1 when absent */
+    const struct sylk_codec_info *info;
+    struct sylk_codec_options options; /* the author's fmtp (opus) */
+    int dtmf_pt;                       /* telephone-event payload type, -1 when absent */
+
+    /* SRTP: `crypto` is the author's key (chosen one of an offer's a=crypto lines) */
+    bool secure;
+    struct sylk_sdes crypto;
+};
+
+/** How SRTP offers are treated ([rtp] srtp). */
+enum sylk_srtp_mode {
+    SYLK_SRTP_DISABLED = 0,  /* RTP/SAVP is refused, crypto lines on RTP/AVP ignored */
+    SYLK_SRTP_OPTIONAL = 1,  /* SRTP when the offer has a usable crypto line */
+    SYLK_SRTP_MANDATORY = 2, /* an audio stream without a usable crypto line is refused */
+};
+
+struct sylk_sdp_policy {
+    char *const *codecs; /* [rtp] audio_codecs, in preference order */
+    enum sylk_srtp_mode srtp;
 };
 
 struct sylk_sdp {
@@ -41,11 +64,11 @@ struct sylk_sdp {
 
 /**
  * Parses a received offer (or answer) and picks, for each audio stream, the first codec of
- * `codecs` (preference order) it contains. Returns 0, or -EINVAL with `*error` (g_free) set
- * when the body is not a usable SDP description at all.
+ * the policy's list it contains and its SRTP key. Returns 0, or -EINVAL with `*error`
+ * (g_free) set when the body is not a usable SDP description at all.
  */
-int sylk_sdp_parse(const char *body, size_t len, char *const *codecs, struct sylk_sdp *out,
-                   char **error);
+int sylk_sdp_parse(const char *body, size_t len, const struct sylk_sdp_policy *policy,
+                   struct sylk_sdp *out, char **error);
 
 /** Frees what sylk_sdp_parse or sylk_sdp_offer allocated. */
 void sylk_sdp_clear(struct sylk_sdp *sdp);
@@ -59,13 +82,14 @@ enum sylk_direction sylk_sdp_reverse(enum sylk_direction d);
 /**
  * Prints a description. Each media with port 0 is printed as a refused line keeping its
  * formats; audio lines carry their chosen codec (or, with `offer_codecs` non-NULL, every codec
- * listed there plus telephone-event, for an offer). `sess_id`/`version` go into o=.
+ * listed there plus telephone-event, for an offer), and their own key when secure.
+ * `sess_id`/`version` go into o=.
  */
 char *sylk_sdp_print(const struct sylk_sdp *sdp, const char *address, uint64_t sess_id,
                      unsigned version, char *const *offer_codecs);
 
-/** Static payload type and SDP clock of a codec name this build knows; false otherwise. */
-bool sylk_sdp_codec_info(const char *name, int *pt, unsigned *clock);
+/** Makes `m` our side of a stream: our own key for a secure one (same tag and suite). */
+int sylk_sdp_localize(struct sylk_sdp_media *m);
 
 /** Deep copy of one description into another (dst cleared first). */
 void sylk_sdp_copy(struct sylk_sdp *dst, const struct sylk_sdp *src);

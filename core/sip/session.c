@@ -9,6 +9,7 @@
 #include "sip/session.h"
 
 #include "media/rtp.h"
+#include "media/srtp.h"
 #include "plugin/loader.h"
 #include "sdp/sdp.h"
 #include "server.h"
@@ -71,6 +72,26 @@ static void stream_free(gpointer p)
 static struct sylk_server_config *cfg(void)
 {
     return &sylk_server_get()->config;
+}
+
+/* What offers are negotiated against: [rtp] audio_codecs and srtp. */
+static struct sylk_sdp_policy policy(void)
+{
+    return (struct sylk_sdp_policy){.codecs = cfg()->audio_codecs, .srtp = cfg()->srtp};
+}
+
+/* One audio m= line of ours for an offer: every codec, and a key unless SRTP is disabled. */
+static void offer_audio(struct sylk_sdp_media *m)
+{
+    m->type = SYLK_MEDIA_AUDIO;
+    m->media = g_strdup("audio");
+    m->proto = g_strdup(cfg()->srtp == SYLK_SRTP_MANDATORY ? "RTP/SAVP" : "RTP/AVP");
+    m->formats = g_strdup("0");
+    m->direction = SYLK_DIR_SENDRECV;
+    m->usable = true;
+    m->dtmf_pt = -1;
+    m->secure = cfg()->srtp != SYLK_SRTP_DISABLED;
+    sylk_sdp_localize(m);
 }
 
 static struct sylk_session *session_new(struct sylk_sip_stack *stack, nua_handle_t *nh)
@@ -151,15 +172,8 @@ static void add_stream(struct sylk_session *s, unsigned index)
 /* A late offer: the core proposes one audio stream, offered in the 200. */
 static void propose_audio(struct sylk_session *s)
 {
-    struct sylk_sdp_media *m = &s->local.m[0];
     s->local.count = 1;
-    m->type = SYLK_MEDIA_AUDIO;
-    m->media = g_strdup("audio");
-    m->proto = g_strdup("RTP/AVP");
-    m->formats = g_strdup("0");
-    m->direction = SYLK_DIR_SENDRECV;
-    m->usable = true;
-    m->dtmf_pt = -1;
+    offer_audio(&s->local.m[0]);
     add_stream(s, 0);
 }
 
@@ -184,8 +198,9 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
             respond_error(s, 415, "Unsupported Media Type", "only application/sdp bodies");
             return;
         }
-        if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len, cfg()->audio_codecs,
-                           &s->remote, &error) < 0) {
+        struct sylk_sdp_policy pol = policy();
+        if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len, &pol, &s->remote,
+                           &error) < 0) {
             g_info("INVITE %s from %s: %s", req->info.call_id, req->info.remote_address, error);
             respond_error(s, 488, "Not Acceptable Here", error);
             return;
@@ -196,9 +211,10 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
         }
         if (s->streams->len == 0) {
             g_autofree char *codecs = g_strjoinv(", ", cfg()->audio_codecs);
+            static const char *const srtp[] = {"disabled", "optional", "mandatory"};
             g_autofree char *why = g_strdup_printf(
-                "Incompatible media format: no usable stream (audio codecs: %s over RTP/AVP)",
-                codecs);
+                "Incompatible media format: no usable stream (audio codecs: %s; SRTP %s)", codecs,
+                srtp[cfg()->srtp]);
             g_info("INVITE %s from %s: %s", req->info.call_id, req->info.remote_address, why);
             set_end(s, 488, "Not Acceptable Here");
             s->state = S_ENDING;
@@ -214,17 +230,27 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
     plugin->desc.incoming_session(s);
 }
 
+/*
+ * The remote description takes effect: where to send, which codec, and the SRTP contexts
+ * (rebuilt from both keys each time, so a re-INVITE may rekey).
+ */
 static void apply_remote(struct sylk_session *s)
 {
     for (unsigned i = 0; i < s->streams->len; i++) {
         struct sylk_stream *st = g_ptr_array_index(s->streams, i);
-        if (!st->rtp || st->index >= s->remote.count)
+        if (!st->rtp || st->index >= s->remote.count || st->index >= s->local.count)
             continue;
         const struct sylk_sdp_media *m = &s->remote.m[st->index];
+        const struct sylk_sdp_media *l = &s->local.m[st->index];
         if (m->port && m->address)
             sylk_rtp_set_remote(st->rtp, m->address, m->port);
         if (m->codec)
             g_snprintf(st->codec, sizeof(st->codec), "%s/%u", m->codec, m->clock);
+        struct sylk_srtp *srtp = NULL;
+        if (l->secure && m->secure && sylk_srtp_new(&l->crypto, &m->crypto, &srtp) < 0)
+            g_warning("session %s: cannot set up SRTP (%s)", s->request->info.call_id,
+                      sylk_srtp_suite_name(m->crypto.suite));
+        sylk_rtp_set_srtp(st->rtp, srtp);
     }
 }
 
@@ -263,6 +289,7 @@ int sylk_session_accept(sylk_session *s, sylk_stream *const *streams, size_t cou
         for (unsigned i = 0; i < s->local.count; i++) {
             s->local.m[i].port = 0;
             s->local.m[i].direction = sylk_sdp_reverse(s->remote.m[i].direction);
+            sylk_sdp_localize(&s->local.m[i]); /* our own key, same tag and suite */
         }
     }
     for (unsigned i = 0; i < s->streams->len; i++) {
@@ -363,7 +390,15 @@ static void adopt_answer(struct sylk_session *s)
             l->port = 0; /* refused by the answerer */
             continue;
         }
+        if (l->secure && (!r->secure || r->crypto.suite != l->crypto.suite)) {
+            if (r->secure || cfg()->srtp == SYLK_SRTP_MANDATORY) {
+                l->port = 0; /* no SRTP agreement */
+                continue;
+            }
+            l->secure = false; /* the answerer declined best-effort SRTP */
+        }
         l->codec = r->codec;
+        l->info = r->info;
         l->pt = r->pt;
         l->clock = r->clock;
         l->dtmf_pt = r->dtmf_pt;
@@ -379,8 +414,9 @@ static bool take_remote(struct sylk_session *s, const sip_t *sip, char **error)
         *error = g_strdup("no SDP");
         return false;
     }
-    if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len, cfg()->audio_codecs,
-                       &s->remote, error) < 0)
+    struct sylk_sdp_policy pol = policy();
+    if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len, &pol, &s->remote,
+                       error) < 0)
         return false;
     if (s->remote.count != s->local.count || sylk_sdp_usable_count(&s->remote) == 0) {
         *error = g_strdup("the answer does not match the offer or has no common codec");
@@ -417,8 +453,9 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
         send_sdp(s, 200, cfg()->audio_codecs);
         return;
     }
-    if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len, cfg()->audio_codecs,
-                       &offer, &error) < 0) {
+    struct sylk_sdp_policy pol = policy();
+    if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len, &pol, &offer, &error) <
+        0) {
         g_autofree char *w = g_strdup_printf("399 %s \"%s\"", cfg()->advertised_ip, error);
         nua_respond(s->nh, 488, "Not Acceptable Here", SIPTAG_WARNING_STR(w), TAG_END());
         return;
@@ -650,12 +687,7 @@ sylk_session *sylk_session_connect(const struct sylk_session_params *params)
     sylk_session_set_handler(s, p->handler, p->user_data);
     for (size_t i = 0; i < p->media_count; i++) {
         struct sylk_sdp_media *m = &s->local.m[s->local.count];
-        m->type = SYLK_MEDIA_AUDIO;
-        m->media = g_strdup("audio");
-        m->proto = g_strdup("RTP/AVP");
-        m->formats = g_strdup("0");
-        m->direction = SYLK_DIR_SENDRECV;
-        m->dtmf_pt = -1;
+        offer_audio(m);
         add_stream(s, s->local.count++);
         struct sylk_stream *st = g_ptr_array_index(s->streams, s->streams->len - 1);
         if (sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip, &st->rtp) < 0) {

@@ -6,10 +6,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char *prefs[] = {"G722", "PCMU", "PCMA", NULL};
+    static char *prefs[] = {"opus", "G722", "speex", "PCMU", "PCMA", NULL};
+    static const struct sylk_sdp_policy policy = {.codecs = prefs, .srtp = SYLK_SRTP_OPTIONAL};
     struct sylk_sdp sdp;
     char *error = NULL;
-    if (sylk_sdp_parse((const char *)data, size, prefs, &sdp, &error) == 0) {
+    if (sylk_sdp_parse((const char *)data, size, &policy, &sdp, &error) == 0) {
         for (unsigned i = 0; i < sdp.count; i++) {
             if (!sdp.m[i].usable)
                 sdp.m[i].port = 0;

@@ -233,3 +233,19 @@ def test_rejected_request_sends_no_notify(server, ua_factory, method, extra, all
     assert r.reason and r.reason.isprintable(), f"bad reason phrase {r.reason!r}"
     stray = ua.wait(lambda m: m.is_request, 1.0)
     assert stray is None and not ua.pending, f"unexpected request after {r.status}\n{ua.trace()}"
+
+
+@pytest.mark.parametrize("rtpmap,clock", [("speex/16000", 16000), ("speex/8000", 8000)])
+def test_speex_negotiated_and_echoed(server, ua_factory, rtp_socket, rtpmap, clock):
+    """baresip has no speex: our own client offers it, and the RTP it sends comes back."""
+    ua = ua_factory(server)
+    sock = rtp_socket()
+    port = sock.getsockname()[1]
+    call = ua.invite(f"sip:echo@{server.uri_host}", sdp=sdp_offer(port, codecs=((97, rtpmap),)))
+    assert call.response.status == 200
+    media = parse_sdp(call.response.text)["media"][0]
+    assert media["rtpmap"].get("97") == rtpmap
+    call.ack()
+    result = send_and_collect(media["c"], media["port"], count=20, sock=sock, pt=97)
+    assert result["identical"] >= 18, result
+    assert call.bye().status == 200

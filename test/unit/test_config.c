@@ -40,6 +40,8 @@ static void test_defaults(void)
     g_assert_cmpuint(cfg.tls_port, ==, 0);
     g_assert_null(cfg.default_application);
     g_assert_cmpuint(cfg.rtp_port_min, ==, 50000);
+    g_assert_cmpstr(cfg.audio_codecs[0], ==, "opus");
+    g_assert_cmpint(cfg.srtp, ==, 1); /* optional */
     sylk_config_clear(&cfg);
 }
 
@@ -60,7 +62,8 @@ static void test_values(void)
                                        "outbound_proxy = sip:127.0.0.1:5062;lr\n"
                                        "[rtp]\n"
                                        "port_range = 40001:40100\n"
-                                       "audio_codecs = PCMA, G722\n"
+                                       "audio_codecs = PCMA, G722, opus, Speex\n"
+                                       "srtp = mandatory\n"
                                        "[domain Example.com]\n"
                                        "applications = conference\n",
                                        true);
@@ -77,6 +80,7 @@ static void test_values(void)
     g_assert_cmpstr(cfg.advertised_ip, ==, "192.0.2.1");
     g_assert_cmpuint(cfg.rtp_port_min, ==, 40002); /* rounded up to even */
     g_assert_cmpstr(cfg.audio_codecs[0], ==, "PCMA");
+    g_assert_cmpint(cfg.srtp, ==, 2);
     g_assert_nonnull(g_hash_table_lookup(cfg.domains, "example.com"));
     sylk_config_clear(&cfg);
 }
@@ -94,6 +98,7 @@ static void test_errors(void)
         {"[server]\nlog_level = loud\n", ":2: [server] log_level: 'loud' is not one of"},
         {"[rtp]\nport_range = 5:3\n", ":2: [rtp] port_range:"},
         {"[rtp]\naudio_codecs = PCMU, AMR\n", "unknown codec 'AMR'"},
+        {"[rtp]\nsrtp = sometimes\n", ":2: [rtp] srtp: 'sometimes' is not one of disabled"},
         {"[sip]\nlocal_ip = example.com\n", ":2: [sip] local_ip: 'example.com' is not an IPv4"},
         {"[server]\ntrusted_peers = 10.0.0.0/40\n", ":2: [server] trusted_peers:"},
         {"[server]\napplication_map = echo\n", "is not a key:application pair"},

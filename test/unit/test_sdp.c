@@ -6,6 +6,8 @@
 #include <string.h>
 
 static char *prefs[] = {"G722", "PCMU", "PCMA", NULL};
+static const struct sylk_sdp_policy policy = {.codecs = prefs, .srtp = SYLK_SRTP_OPTIONAL};
+static const struct sylk_sdp_policy plain = {.codecs = prefs, .srtp = SYLK_SRTP_DISABLED};
 
 #define BARESIP_OFFER                                                                              \
     "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"                    \
@@ -17,7 +19,7 @@ static void test_parse_offer(void)
 {
     struct sylk_sdp sdp;
     g_autofree char *error = NULL;
-    g_assert_cmpint(sylk_sdp_parse(BARESIP_OFFER, strlen(BARESIP_OFFER), prefs, &sdp, &error), ==,
+    g_assert_cmpint(sylk_sdp_parse(BARESIP_OFFER, strlen(BARESIP_OFFER), &policy, &sdp, &error), ==,
                     0);
     g_assert_cmpuint(sdp.count, ==, 1);
     const struct sylk_sdp_media *m = &sdp.m[0];
@@ -40,7 +42,7 @@ static void test_static_payload_without_rtpmap(void)
                         "m=audio 4000 RTP/AVP 8\r\na=sendonly\r\n";
     struct sylk_sdp sdp;
     g_autofree char *error = NULL;
-    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), prefs, &sdp, &error), ==, 0);
+    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), &policy, &sdp, &error), ==, 0);
     g_assert_cmpstr(sdp.m[0].codec, ==, "PCMA");
     g_assert_cmpint(sdp.m[0].dtmf_pt, ==, -1);
     g_assert_cmpint(sylk_sdp_reverse(sdp.m[0].direction), ==, SYLK_DIR_RECVONLY);
@@ -54,11 +56,11 @@ static void test_unusable_streams(void)
         "m=audio 4000 RTP/AVP 18 3\r\na=rtpmap:18 G729/8000\r\n" /* unknown codecs */
         "m=video 4002 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"  /* video */
         "m=audio 4004 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"
-        "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoc2VuZGVy\r\n" /* SRTP: not yet */
+        "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVzcyAoc2VuZGVy\r\n" /* SRTP when disabled */
         "m=audio 0 RTP/AVP 0\r\n";                                 /* disabled */
     struct sylk_sdp sdp;
     g_autofree char *error = NULL;
-    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), prefs, &sdp, &error), ==, 0);
+    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), &plain, &sdp, &error), ==, 0);
     g_assert_cmpuint(sdp.count, ==, 4);
     g_assert_cmpuint(sylk_sdp_usable_count(&sdp), ==, 0);
     g_assert_cmpstr(sdp.m[0].formats, ==, "18 3");
@@ -78,7 +80,7 @@ static void test_answer(void)
 {
     struct sylk_sdp sdp;
     g_autofree char *error = NULL;
-    g_assert_cmpint(sylk_sdp_parse(BARESIP_OFFER, strlen(BARESIP_OFFER), prefs, &sdp, &error), ==,
+    g_assert_cmpint(sylk_sdp_parse(BARESIP_OFFER, strlen(BARESIP_OFFER), &policy, &sdp, &error), ==,
                     0);
     sdp.m[0].port = 30000;
     sdp.m[0].rtcp_port = 30001;
@@ -92,7 +94,7 @@ static void test_answer(void)
 
     /* What we print parses back to the same choice. */
     struct sylk_sdp again;
-    g_assert_cmpint(sylk_sdp_parse(answer, strlen(answer), prefs, &again, &error), ==, 0);
+    g_assert_cmpint(sylk_sdp_parse(answer, strlen(answer), &policy, &again, &error), ==, 0);
     g_assert_cmpstr(again.m[0].codec, ==, "G722");
     g_assert_cmpuint(again.m[0].port, ==, 30000);
     sylk_sdp_clear(&again);
@@ -132,7 +134,7 @@ static void test_malformed(void)
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         struct sylk_sdp sdp;
         char *error = NULL;
-        g_assert_cmpint(sylk_sdp_parse(bad[i], strlen(bad[i]), prefs, &sdp, &error), <, 0);
+        g_assert_cmpint(sylk_sdp_parse(bad[i], strlen(bad[i]), &policy, &sdp, &error), <, 0);
         g_assert_nonnull(error);
         g_test_message("case %zu: %s", i, error);
         g_free(error);
@@ -142,7 +144,87 @@ static void test_malformed(void)
     g_autofree char *huge = g_strnfill(SYLK_SDP_MAX_SIZE + 1, 'a');
     struct sylk_sdp sdp;
     g_autofree char *error = NULL;
-    g_assert_cmpint(sylk_sdp_parse(huge, strlen(huge), prefs, &sdp, &error), <, 0);
+    g_assert_cmpint(sylk_sdp_parse(huge, strlen(huge), &policy, &sdp, &error), <, 0);
+}
+
+#define SDES_KEY "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+
+static void srtp_policies(void)
+{
+    const char *savp = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+                       "m=audio 4000 RTP/SAVP 0\r\n"
+                       "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:" SDES_KEY SDES_KEY "\r\n"
+                       "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:" SDES_KEY "\r\n";
+    const char *avp = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+                      "m=audio 4000 RTP/AVP 0\r\n";
+    struct sylk_sdp_policy mandatory = {.codecs = prefs, .srtp = SYLK_SRTP_MANDATORY};
+    struct sylk_sdp sdp;
+    g_autofree char *error = NULL;
+
+    /* The first supported suite is chosen (tag 2 here); the answer keeps tag and suite. */
+    g_assert_cmpint(sylk_sdp_parse(savp, strlen(savp), &policy, &sdp, &error), ==, 0);
+    g_assert_true(sdp.m[0].usable && sdp.m[0].secure);
+    g_assert_cmpuint(sdp.m[0].crypto.tag, ==, 2);
+    g_assert_cmpint(sdp.m[0].crypto.suite, ==, SYLK_SRTP_AES_CM_128_HMAC_SHA1_32);
+    struct sylk_sdes theirs = sdp.m[0].crypto;
+    g_assert_cmpint(sylk_sdp_localize(&sdp.m[0]), ==, 0);
+    g_assert_cmpmem(&sdp.m[0].crypto.suite, sizeof(theirs.suite), &theirs.suite,
+                    sizeof(theirs.suite));
+    g_assert_true(memcmp(sdp.m[0].crypto.master, theirs.master, sizeof(theirs.master)) != 0);
+    g_autofree char *answer = sylk_sdp_print(&sdp, "127.0.0.1", 1, 1, NULL);
+    g_assert_nonnull(strstr(answer, "m=audio 4000 RTP/SAVP 0\r\n"));
+    g_assert_nonnull(strstr(answer, "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:"));
+    sylk_sdp_clear(&sdp);
+
+    g_assert_cmpint(sylk_sdp_parse(savp, strlen(savp), &plain, &sdp, &error), ==, 0);
+    g_assert_false(sdp.m[0].usable); /* SRTP disabled: RTP/SAVP refused */
+    sylk_sdp_clear(&sdp);
+    g_assert_cmpint(sylk_sdp_parse(avp, strlen(avp), &mandatory, &sdp, &error), ==, 0);
+    g_assert_false(sdp.m[0].usable); /* SRTP mandatory: plain RTP refused */
+    sylk_sdp_clear(&sdp);
+    g_assert_cmpint(sylk_sdp_parse(avp, strlen(avp), &policy, &sdp, &error), ==, 0);
+    g_assert_true(sdp.m[0].usable && !sdp.m[0].secure); /* optional: plain is fine */
+    sylk_sdp_clear(&sdp);
+}
+
+static void opus_and_speex(void)
+{
+    static char *wide[] = {"opus", "speex", "G722", NULL};
+    struct sylk_sdp_policy p = {.codecs = wide, .srtp = SYLK_SRTP_OPTIONAL};
+    const char *offer = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+                        "m=audio 4000 RTP/AVP 96 97 9\r\n"
+                        "a=rtpmap:96 speex/16000\r\n"
+                        "a=rtpmap:97 opus/48000/2\r\n"
+                        "a=fmtp:97 useinbandfec=1; maxplaybackrate=16000\r\n";
+    struct sylk_sdp sdp;
+    g_autofree char *error = NULL;
+    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), &p, &sdp, &error), ==, 0);
+    g_assert_cmpstr(sdp.m[0].codec, ==, "opus");
+    g_assert_cmpint(sdp.m[0].pt, ==, 97); /* the offerer's dynamic payload type */
+    g_assert_true(sdp.m[0].options.fec);
+    g_assert_cmpuint(sdp.m[0].options.max_playback_rate, ==, 16000);
+    g_autofree char *answer = sylk_sdp_print(&sdp, "127.0.0.1", 1, 1, NULL);
+    g_assert_nonnull(strstr(answer, "a=rtpmap:97 opus/48000/2\r\n"));
+    g_assert_nonnull(strstr(answer, "a=fmtp:97 useinbandfec=1\r\n"));
+    sylk_sdp_clear(&sdp);
+
+    static char *speex_first[] = {"speex", NULL};
+    p.codecs = speex_first;
+    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), &p, &sdp, &error), ==, 0);
+    g_assert_cmpstr(sdp.m[0].codec, ==, "speex");
+    g_assert_cmpuint(sdp.m[0].clock, ==, 16000);
+    sylk_sdp_clear(&sdp);
+
+    /* An offer of ours lists both speex rates and opus with dynamic payload types. */
+    struct sylk_sdp ours = {.count = 1};
+    ours.m[0] = (struct sylk_sdp_media){.type = SYLK_MEDIA_AUDIO,
+                                        .media = "audio",
+                                        .proto = "RTP/AVP",
+                                        .port = 5000,
+                                        .rtcp_port = 5001};
+    g_autofree char *text = sylk_sdp_print(&ours, "127.0.0.1", 1, 1, wide);
+    g_assert_nonnull(strstr(text, "m=audio 5000 RTP/AVP 111 97 98 9 101\r\n"));
+    g_assert_nonnull(strstr(text, "a=rtpmap:98 speex/8000\r\n"));
 }
 
 int main(int argc, char **argv)
@@ -154,5 +236,7 @@ int main(int argc, char **argv)
     g_test_add_func("/sdp/answer", test_answer);
     g_test_add_func("/sdp/offer-ipv6", test_offer_ipv6);
     g_test_add_func("/sdp/malformed", test_malformed);
+    g_test_add_func("/sdp/srtp-policies", srtp_policies);
+    g_test_add_func("/sdp/opus-and-speex", opus_and_speex);
     return g_test_run();
 }
