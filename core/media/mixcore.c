@@ -19,7 +19,8 @@ struct part {
 
 struct sylk_mixcore {
     unsigned max_speakers;
-    GArray *parts; /* struct part, indexed by slot */
+    unsigned frame; /* samples per 20 ms at the mix rate */
+    GArray *parts;  /* struct part, indexed by slot */
     unsigned count;
     int32_t sum[SYLK_MIX_FRAME];
     int16_t shared[SYLK_MIX_FRAME]; /* the plain sum, heard by every non-speaker */
@@ -33,12 +34,20 @@ static struct part *part_at(const struct sylk_mixcore *m, int slot)
     return p->used ? p : NULL;
 }
 
-struct sylk_mixcore *sylk_mixcore_new(unsigned max_speakers)
+struct sylk_mixcore *sylk_mixcore_new(unsigned max_speakers, unsigned rate)
 {
+    if (rate < 8000 || rate > SYLK_MIX_RATE)
+        return NULL;
     struct sylk_mixcore *m = g_new0(struct sylk_mixcore, 1);
     m->max_speakers = max_speakers ? max_speakers : 3;
+    m->frame = rate / 50;
     m->parts = g_array_new(FALSE, TRUE, sizeof(struct part));
     return m;
+}
+
+unsigned sylk_mixcore_frame(const struct sylk_mixcore *m)
+{
+    return m->frame;
 }
 
 void sylk_mixcore_free(struct sylk_mixcore *m)
@@ -97,8 +106,8 @@ void sylk_mixcore_put(struct sylk_mixcore *m, int slot, const int16_t *frame)
         return;
     p->has_frame = frame != NULL;
     if (frame) {
-        memcpy(p->in, frame, sizeof(p->in));
-        p->level = sylk_mixcore_level(frame, SYLK_MIX_FRAME);
+        memcpy(p->in, frame, m->frame * sizeof(int16_t));
+        p->level = sylk_mixcore_level(frame, m->frame);
     } else {
         p->level = 0;
     }
@@ -144,20 +153,21 @@ static void select_speakers(struct sylk_mixcore *m)
 void sylk_mixcore_tick(struct sylk_mixcore *m)
 {
     select_speakers(m);
-    memset(m->sum, 0, sizeof(m->sum));
+    const unsigned n = m->frame;
+    memset(m->sum, 0, n * sizeof(m->sum[0]));
     for (guint i = 0; i < m->parts->len; i++) {
         const struct part *p = &g_array_index(m->parts, struct part, i);
         if (!p->speaking)
             continue;
-        for (unsigned s = 0; s < SYLK_MIX_FRAME; s++)
+        for (unsigned s = 0; s < n; s++)
             m->sum[s] += p->in[s];
     }
-    for (unsigned s = 0; s < SYLK_MIX_FRAME; s++)
+    for (unsigned s = 0; s < n; s++)
         m->shared[s] = saturate(m->sum[s]);
     for (guint i = 0; i < m->parts->len; i++) {
         struct part *p = &g_array_index(m->parts, struct part, i);
         if (p->speaking) {
-            for (unsigned s = 0; s < SYLK_MIX_FRAME; s++)
+            for (unsigned s = 0; s < n; s++)
                 p->out[s] = saturate(m->sum[s] - p->in[s]);
         }
         p->has_frame = false;

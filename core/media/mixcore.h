@@ -8,6 +8,9 @@
  * participants are mixed; a speaker stays selected for a hangover after falling silent so
  * speech tails are not clipped. Samples saturate at int16 limits.
  *
+ * The mix runs at one rate per room, the highest any participant's codec needs (8, 16 or
+ * 48 kHz): a room of narrowband phones resamples nothing. Frames are 20 ms at that rate.
+ *
  * Thread: a mixcore belongs to one media thread.
  */
 #ifndef SYLK_MIXCORE_H
@@ -17,14 +20,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYLK_MIX_RATE         48000
-#define SYLK_MIX_FRAME        960 /* 20 ms at 48 kHz */
-#define SYLK_MIX_SPEECH_LEVEL 150 /* RMS above which a frame counts as speech */
-#define SYLK_MIX_HANGOVER     25  /* ticks (500 ms) a speaker stays mixed after silence */
+#define SYLK_MIX_RATE         48000 /* the highest mix rate */
+#define SYLK_MIX_FRAME        960   /* 20 ms at 48 kHz: the largest frame */
+#define SYLK_MIX_SPEECH_LEVEL 150   /* RMS above which a frame counts as speech */
+#define SYLK_MIX_HANGOVER     25    /* ticks (500 ms) a speaker stays mixed after silence */
 
 struct sylk_mixcore;
 
-struct sylk_mixcore *sylk_mixcore_new(unsigned max_speakers);
+/** A mix at `rate` (8000..48000) mixing at most `max_speakers` (0: the default, 3). */
+struct sylk_mixcore *sylk_mixcore_new(unsigned max_speakers, unsigned rate);
+
+/** Samples per frame at the mix rate. */
+unsigned sylk_mixcore_frame(const struct sylk_mixcore *m);
 void sylk_mixcore_free(struct sylk_mixcore *m);
 
 /** A new participant; returns its slot (>= 0) or -ENOMEM. */
@@ -33,7 +40,7 @@ void sylk_mixcore_remove(struct sylk_mixcore *m, int slot);
 /** A muted participant is heard by nobody (it still hears the room). */
 void sylk_mixcore_mute(struct sylk_mixcore *m, int slot, bool muted);
 
-/** This tick's frame of a participant (SYLK_MIX_FRAME samples), or NULL for none/silence. */
+/** This tick's frame of a participant (sylk_mixcore_frame samples), or NULL for silence. */
 void sylk_mixcore_put(struct sylk_mixcore *m, int slot, const int16_t *frame);
 
 /** Computes the tick; frames put since the last tick are consumed. */

@@ -3,8 +3,9 @@
  * against the codec-only bound measured in the same run.
  *
  * Per 20 ms tick and participant, as the engine will do it: decode what it sent (skipped for
- * participants whose RFC 6464 audio level says silence), resample to 48 kHz, mix-minus
- * (core/media/mixcore.c), resample back, encode, write the RTP header and SRTP-protect. Every
+ * participants whose RFC 6464 audio level says silence), mix-minus (core/media/mixcore.c) at
+ * the room's rate (the codec's here, as every participant uses the same one; rooms mixing
+ * codecs resample to the highest), encode, write the RTP header and SRTP-protect. Every
  * non-speaker hears the same mix: it is resampled and encoded once per tick and only
  * protected per participant. Speakers' input is pre-encoded speech-level tones.
  *
@@ -83,7 +84,7 @@ static struct room *room_new(const struct sylk_codec_info *info, unsigned n, uns
     struct room *r = g_new0(struct room, 1);
     r->info = info;
     r->n = n;
-    r->mix = sylk_mixcore_new(3);
+    r->mix = sylk_mixcore_new(3, info->rate);
     r->p = g_new0(struct participant, n);
     prepare_tone(r);
     struct sylk_sdes key;
@@ -92,15 +93,15 @@ static struct room *room_new(const struct sylk_codec_info *info, unsigned n, uns
         struct participant *p = &r->p[i];
         p->dec = sylk_codec_new(info, NULL);
         p->enc = sylk_codec_new(info, NULL);
-        p->up = resampler(info->rate, SYLK_MIX_RATE);
-        p->down = resampler(SYLK_MIX_RATE, info->rate);
+        p->up = resampler(info->rate, info->rate); /* NULL: the room mixes at this rate */
+        p->down = resampler(info->rate, info->rate);
         sylk_srtp_new(&key, &key, &p->srtp);
         p->slot = sylk_mixcore_add(r->mix);
         p->speaker = i < speakers;
         p->frame_no = i;
     }
     r->shared_enc = sylk_codec_new(info, NULL);
-    r->shared_down = resampler(SYLK_MIX_RATE, info->rate);
+    r->shared_down = resampler(info->rate, info->rate);
     return r;
 }
 
@@ -130,7 +131,7 @@ static int encode_mix(struct sylk_codec *enc, SpeexResamplerState *down, const i
     int16_t pcm[SYLK_CODEC_MAX_FRAME];
     const int16_t *src = mix;
     if (down) {
-        spx_uint32_t in_len = SYLK_MIX_FRAME, out_len = sylk_codec_frame_samples(enc);
+        spx_uint32_t in_len = sylk_codec_frame_samples(enc), out_len = in_len;
         speex_resampler_process_int(down, 0, mix, &in_len, pcm, &out_len);
         src = pcm;
     }
@@ -161,7 +162,7 @@ static void tick(struct room *r)
             sylk_codec_decode(p->dec, r->tone[f], (size_t)r->tone_len[f], pcm, G_N_ELEMENTS(pcm));
         const int16_t *frame = pcm;
         if (p->up) {
-            spx_uint32_t in_len = (spx_uint32_t)got, out_len = SYLK_MIX_FRAME;
+            spx_uint32_t in_len = (spx_uint32_t)got, out_len = in_len;
             speex_resampler_process_int(p->up, 0, pcm, &in_len, up, &out_len);
             frame = up;
         }

@@ -19,7 +19,7 @@ static int16_t heard(struct sylk_mixcore *m, int slot, bool *shared)
 
 static void three_party_exact(void)
 {
-    struct sylk_mixcore *m = sylk_mixcore_new(3);
+    struct sylk_mixcore *m = sylk_mixcore_new(3, SYLK_MIX_RATE);
     int a = sylk_mixcore_add(m), b = sylk_mixcore_add(m), c = sylk_mixcore_add(m);
     int d = sylk_mixcore_add(m), e = sylk_mixcore_add(m); /* listeners */
     sylk_mixcore_put(m, a, constant(0, 200));
@@ -41,7 +41,7 @@ static void three_party_exact(void)
 
 static void saturation(void)
 {
-    struct sylk_mixcore *m = sylk_mixcore_new(3);
+    struct sylk_mixcore *m = sylk_mixcore_new(3, SYLK_MIX_RATE);
     int a = sylk_mixcore_add(m), b = sylk_mixcore_add(m), c = sylk_mixcore_add(m);
     int l = sylk_mixcore_add(m);
     sylk_mixcore_put(m, a, constant(0, 30000));
@@ -56,7 +56,7 @@ static void saturation(void)
 
 static void loudest_speakers_only(void)
 {
-    struct sylk_mixcore *m = sylk_mixcore_new(3);
+    struct sylk_mixcore *m = sylk_mixcore_new(3, SYLK_MIX_RATE);
     int slots[10];
     for (int i = 0; i < 10; i++)
         slots[i] = sylk_mixcore_add(m);
@@ -75,7 +75,7 @@ static void loudest_speakers_only(void)
 
 static void hangover_then_drop(void)
 {
-    struct sylk_mixcore *m = sylk_mixcore_new(3);
+    struct sylk_mixcore *m = sylk_mixcore_new(3, SYLK_MIX_RATE);
     int a = sylk_mixcore_add(m), l = sylk_mixcore_add(m);
     static const int16_t silence[SYLK_MIX_FRAME];
     sylk_mixcore_put(m, a, constant(0, 5000));
@@ -93,9 +93,23 @@ static void hangover_then_drop(void)
     sylk_mixcore_free(m);
 }
 
+static void narrowband_rate(void)
+{
+    struct sylk_mixcore *m = sylk_mixcore_new(3, 8000);
+    g_assert_cmpuint(sylk_mixcore_frame(m), ==, 160);
+    int a = sylk_mixcore_add(m), b = sylk_mixcore_add(m);
+    sylk_mixcore_put(m, a, constant(0, 1000));
+    sylk_mixcore_put(m, b, constant(1, 2000));
+    sylk_mixcore_tick(m);
+    g_assert_cmpint(heard(m, a, NULL), ==, 2000);
+    g_assert_cmpint(sylk_mixcore_output(m, b, NULL)[159], ==, 1000);
+    sylk_mixcore_free(m);
+    g_assert_null(sylk_mixcore_new(3, 4000));
+}
+
 static void mute_and_slots(void)
 {
-    struct sylk_mixcore *m = sylk_mixcore_new(3);
+    struct sylk_mixcore *m = sylk_mixcore_new(3, SYLK_MIX_RATE);
     int a = sylk_mixcore_add(m), b = sylk_mixcore_add(m);
     sylk_mixcore_mute(m, a, true);
     sylk_mixcore_put(m, a, constant(0, 4000));
@@ -118,5 +132,6 @@ int main(int argc, char **argv)
     g_test_add_func("/mixcore/loudest-speakers-only", loudest_speakers_only);
     g_test_add_func("/mixcore/hangover", hangover_then_drop);
     g_test_add_func("/mixcore/mute-and-slots", mute_and_slots);
+    g_test_add_func("/mixcore/narrowband-rate", narrowband_rate);
     return g_test_run();
 }
