@@ -442,6 +442,24 @@ static void on_ack(struct sylk_session *s, const sip_t *sip)
     apply_remote(s);
 }
 
+/*
+ * SRTP in a re-offer: keep our key while the suite stays, answer with the offer's tag, make a
+ * key when SRTP starts, drop it when the offer goes plain (the policy allowing).
+ */
+static void follow_offer_keying(struct sylk_sdp_media *l, const struct sylk_sdp_media *offer)
+{
+    if (!offer->secure) {
+        l->secure = false;
+        return;
+    }
+    if (!l->secure || l->crypto.suite != offer->crypto.suite) {
+        l->crypto = offer->crypto;
+        l->secure = true;
+        sylk_sdp_localize(l);
+    }
+    l->crypto.tag = offer->crypto.tag;
+}
+
 /* A re-INVITE: same streams, possibly new addresses or directions (hold). */
 static void on_reinvite(struct sylk_session *s, const sip_t *sip)
 {
@@ -485,7 +503,9 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
             continue;
         }
         l->direction = sylk_sdp_reverse(offer.m[i].direction);
+        follow_offer_keying(l, &offer.m[i]);
         l->codec = offer.m[i].codec;
+        l->info = offer.m[i].info;
         l->pt = offer.m[i].pt;
         l->clock = offer.m[i].clock;
         l->dtmf_pt = offer.m[i].dtmf_pt;

@@ -104,3 +104,34 @@ def test_session_timer_refreshed_by_the_caller(server, ua):
     assert "100rel" not in (call.response.get("Supported") or "")
     call.ack()
     assert call.bye().status == 200
+
+
+KEY = "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+
+
+def crypto_lines(text):
+    return [line for line in text.splitlines() if line.startswith("a=crypto:")]
+
+
+def test_reinvite_rekeys_and_drops_srtp(server, ua):
+    """Best-effort SRTP (a=crypto on RTP/AVP): the answer keys with our own key under the
+    offer's tag; a re-offer with another tag gets that tag back, a plain re-offer no key."""
+    offer = sdp_offer(40160, codecs=(PCMU,),
+                      extra_lines=[f"a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:{KEY}"])
+    call = call_echo(server, ua, offer)
+    lines = crypto_lines(call.response.text)
+    assert len(lines) == 1 and lines[0].startswith("a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:")
+    assert KEY not in lines[0]  # our own key, not the caller's
+    call.ack()
+    rekey = sdp_offer(40160, codecs=(PCMU,),
+                      extra_lines=[f"a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:{KEY}"])
+    resp = reinvite(call, rekey)
+    assert resp.status == 200
+    again = crypto_lines(resp.text)
+    assert len(again) == 1 and again[0].startswith("a=crypto:7 ")
+    assert again[0].split("inline:")[1] == lines[0].split("inline:")[1]  # same key kept
+    call.ack()
+    plain = reinvite(call, sdp_offer(40160, codecs=(PCMU,)))
+    assert plain.status == 200 and not crypto_lines(plain.text)
+    call.ack()
+    assert call.bye().status == 200
