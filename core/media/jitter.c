@@ -19,7 +19,10 @@ struct slot {
 
 struct sylk_jitter {
     unsigned min_frames, max_frames;
-    struct slot *ring;    /* max_frames slots; seq % max_frames */
+    unsigned ring_size;   /* a power of two >= max_frames, so seq & mask survives the wrap */
+    struct slot *ring;    /* indexed by seq & (ring_size - 1) */
+    bool restart_pending; /* a far jump seen once: a second in a row restarts the stream */
+    struct slot stray;    /* that first packet, kept in case the stream did restart */
     bool started;         /* a first packet fixed the sequence base */
     bool playing;         /* past the initial (or rebuffering) delay */
     uint16_t next;        /* sequence number due at the next tick */
@@ -32,7 +35,10 @@ struct sylk_jitter *sylk_jitter_new(unsigned min_frames, unsigned max_frames)
     struct sylk_jitter *j = g_new0(struct sylk_jitter, 1);
     j->min_frames = MAX(min_frames, 1u);
     j->max_frames = MAX(max_frames, j->min_frames + 1);
-    j->ring = g_new0(struct slot, j->max_frames);
+    j->ring_size = 1;
+    while (j->ring_size < j->max_frames)
+        j->ring_size <<= 1;
+    j->ring = g_new0(struct slot, j->ring_size);
     j->stats.delay_frames = j->min_frames;
     return j;
 }
@@ -53,7 +59,7 @@ static int16_t seq_diff(uint16_t b, uint16_t a)
 
 static void reset(struct sylk_jitter *j, uint16_t seq)
 {
-    for (unsigned i = 0; i < j->max_frames; i++)
+    for (unsigned i = 0; i < j->ring_size; i++)
         j->ring[i].full = false;
     j->stats.buffered = 0;
     j->next = seq;
@@ -70,8 +76,21 @@ int sylk_jitter_put(struct sylk_jitter *j, uint16_t seq, const uint8_t *payload,
     } else {
         int d = seq_diff(seq, j->next);
         if (d < -(int)j->max_frames * 4 || d > (int)j->max_frames * 4) {
+            /* One stray packet must not empty the buffer: restart on two in a row only. */
+            if (!j->restart_pending || seq != (uint16_t)(j->stray.seq + 1)) {
+                j->restart_pending = true;
+                j->stray.seq = seq;
+                j->stray.len = (uint16_t)len;
+                memcpy(j->stray.data, payload, len);
+                j->stats.late++;
+                return -ETIME;
+            }
             j->stats.resets++;
-            reset(j, seq);
+            reset(j, j->stray.seq);
+            j->restart_pending = false;
+            j->ring[j->stray.seq & (j->ring_size - 1)] = j->stray;
+            j->ring[j->stray.seq & (j->ring_size - 1)].full = true;
+            j->stats.buffered++;
         } else if (d < 0) {
             j->stats.late++;
             return -ETIME;
@@ -79,7 +98,7 @@ int sylk_jitter_put(struct sylk_jitter *j, uint16_t seq, const uint8_t *payload,
             /* Beyond the window: drop what must be played before it to make room. */
             j->stats.overflows++;
             while (seq_diff(seq, j->next) >= (int)j->max_frames) {
-                struct slot *old = &j->ring[j->next % j->max_frames];
+                struct slot *old = &j->ring[j->next & (j->ring_size - 1)];
                 if (old->full && old->seq == j->next) {
                     old->full = false;
                     j->stats.buffered--;
@@ -88,7 +107,9 @@ int sylk_jitter_put(struct sylk_jitter *j, uint16_t seq, const uint8_t *payload,
             }
         }
     }
-    struct slot *s = &j->ring[seq % j->max_frames];
+    if (j->restart_pending && seq != j->stray.seq)
+        j->restart_pending = false; /* the stream goes on: that far packet was a stray */
+    struct slot *s = &j->ring[seq & (j->ring_size - 1)];
     if (s->full && s->seq == seq) {
         j->stats.duplicates++;
         return -EALREADY;
@@ -107,7 +128,7 @@ int sylk_jitter_put(struct sylk_jitter *j, uint16_t seq, const uint8_t *payload,
 static unsigned depth(const struct sylk_jitter *j)
 {
     unsigned d = 0;
-    for (unsigned i = 0; i < j->max_frames; i++) {
+    for (unsigned i = 0; i < j->ring_size; i++) {
         const struct slot *s = &j->ring[i];
         if (s->full) {
             int ahead = seq_diff(s->seq, j->next) + 1;
@@ -144,14 +165,14 @@ enum sylk_jitter_result sylk_jitter_get(struct sylk_jitter *j, uint8_t *out, siz
         j->stats.delay_frames > j->min_frames) {
         j->stats.delay_frames--;
         j->spare_ticks = 0;
-        struct slot *skip = &j->ring[j->next % j->max_frames];
+        struct slot *skip = &j->ring[j->next & (j->ring_size - 1)];
         if (skip->full && skip->seq == j->next) {
             skip->full = false;
             j->stats.buffered--;
         }
         j->next++; /* one frame dropped to shorten the delay */
     }
-    struct slot *s = &j->ring[j->next % j->max_frames];
+    struct slot *s = &j->ring[j->next & (j->ring_size - 1)];
     j->next++;
     if (!s->full || s->seq != (uint16_t)(j->next - 1)) {
         j->stats.lost++;

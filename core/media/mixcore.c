@@ -10,7 +10,7 @@
 #include <string.h>
 
 struct part {
-    bool used, muted, has_frame, speaking;
+    bool used, muted, has_frame, speaking, was_speaking;
     unsigned level;    /* RMS of this tick's frame */
     unsigned hangover; /* ticks left before an inactive speaker is dropped */
     int16_t in[SYLK_MIX_FRAME];
@@ -120,9 +120,15 @@ static int16_t saturate(int32_t v)
 
 /*
  * Speakers: candidates are participants with a frame that is speech or within hangover;
- * when there are more than max_speakers, the loudest win (current speakers first on ties so
- * the selection does not flap).
+ * when there are more than max_speakers, the loudest win. Current speakers count 25% louder
+ * (and win ties) so that two voices of about the same level do not swap every tick: each swap
+ * moves listeners between their own mix and the shared one.
  */
+static unsigned weight(const struct part *p, bool was_speaking)
+{
+    return was_speaking ? p->level + p->level / 4 + 1 : p->level;
+}
+
 static void select_speakers(struct sylk_mixcore *m)
 {
     unsigned candidates = 0;
@@ -133,6 +139,7 @@ static void select_speakers(struct sylk_mixcore *m)
             p->hangover = SYLK_MIX_HANGOVER;
         else if (p->hangover)
             p->hangover--;
+        p->was_speaking = p->speaking;
         bool candidate = p->used && !p->muted && p->has_frame && (speech || p->hangover);
         p->speaking = candidate;
         candidates += candidate;
@@ -141,8 +148,8 @@ static void select_speakers(struct sylk_mixcore *m)
         struct part *quietest = NULL;
         for (guint i = 0; i < m->parts->len; i++) {
             struct part *p = &g_array_index(m->parts, struct part, i);
-            if (p->speaking && (!quietest || p->level < quietest->level ||
-                                (p->level == quietest->level && p->hangover < quietest->hangover)))
+            if (p->speaking && (!quietest || weight(p, p->was_speaking) <
+                                                 weight(quietest, quietest->was_speaking)))
                 quietest = p;
         }
         quietest->speaking = false;

@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 #define RTP_MAX_PACKET      1500
-#define RTP_MIN_PACKET      12  /* fixed header */
-#define LOOPBACK_MAX_QUEUED 500 /* 10 s of 20 ms packets */
+#define RTP_MIN_PACKET      12      /* fixed header */
+#define LOOPBACK_MAX_QUEUED 500     /* 10 s of 20 ms packets */
+#define SSRC_RELATCH_US     2000000 /* a new sender SSRC is taken after 2 s without the old one */
 
 struct queued_packet {
     gint64 due_us;
@@ -36,6 +37,9 @@ struct sylk_rtp_socket {
     GQueue queue; /* of struct queued_packet, when delaying */
     guint timer;
     struct sylk_srtp *srtp; /* NULL: plain RTP */
+    bool latched;           /* the one sender SSRC accepted, so state per SSRC stays bounded */
+    uint32_t ssrc;
+    gint64 ssrc_seen_us;
     struct sylk_rtp_stats stats;
 };
 
@@ -117,6 +121,30 @@ static void reflect(struct sylk_rtp_socket *s, const guint8 *buf, gsize n,
         s->timer = g_timeout_add(10, flush_queue, s);
 }
 
+static uint32_t ssrc_of(const guint8 *rtp)
+{
+    return (uint32_t)rtp[8] << 24 | (uint32_t)rtp[9] << 16 | (uint32_t)rtp[10] << 8 | rtp[11];
+}
+
+/*
+ * One sender SSRC at a time: others are dropped before any SRTP work (libsrtp would keep state
+ * for each), unless the current one has been silent for SSRC_RELATCH_US (a restarted sender).
+ * The switch happens only once a packet of the new SSRC authenticated (ssrc_commit).
+ */
+static bool ssrc_allowed(const struct sylk_rtp_socket *s, uint32_t ssrc, gint64 now)
+{
+    return !s->latched || ssrc == s->ssrc || now - s->ssrc_seen_us >= SSRC_RELATCH_US;
+}
+
+static void ssrc_commit(struct sylk_rtp_socket *s, uint32_t ssrc, gint64 now)
+{
+    if (s->latched && ssrc != s->ssrc && s->srtp)
+        sylk_srtp_forget(s->srtp, s->ssrc);
+    s->latched = true;
+    s->ssrc = ssrc;
+    s->ssrc_seen_us = now;
+}
+
 static gboolean on_rtp(gint fd, GIOCondition cond, gpointer data)
 {
     struct sylk_rtp_socket *s = data;
@@ -133,6 +161,12 @@ static gboolean on_rtp(gint fd, GIOCondition cond, gpointer data)
             s->stats.dropped++;
             continue;
         }
+        uint32_t ssrc = ssrc_of(buf);
+        gint64 now = g_get_monotonic_time();
+        if (!ssrc_allowed(s, ssrc, now)) {
+            s->stats.dropped++;
+            continue;
+        }
         if (s->srtp) {
             size_t len = (size_t)n;
             if (sylk_srtp_unprotect(s->srtp, buf, &len) < 0) { /* forged, replayed, garbled */
@@ -145,6 +179,7 @@ static gboolean on_rtp(gint fd, GIOCondition cond, gpointer data)
             s->stats.dropped++;
             continue;
         }
+        ssrc_commit(s, ssrc, now);
         s->stats.packets_in++;
         s->stats.bytes_in += (uint64_t)n;
         s->remote = from; /* symmetric RTP */

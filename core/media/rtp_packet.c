@@ -125,7 +125,7 @@ void sylk_rtp_rx_update(struct sylk_rtp_rx_stats *s, uint16_t seq, uint32_t ts, 
         s->max_seq = seq;
         s->bad_seq = RTP_SEQ_MOD + 1;
         s->received = 1;
-        s->transit = (int64_t)arrival - ts;
+        s->transit = arrival - ts;
         return;
     }
     uint16_t udelta = (uint16_t)(seq - s->max_seq);
@@ -144,12 +144,12 @@ void sylk_rtp_rx_update(struct sylk_rtp_rx_stats *s, uint16_t seq, uint32_t ts, 
     }
     s->received++;
     /* A.8: interarrival jitter. */
-    int64_t transit = (int64_t)arrival - ts;
-    int64_t d = transit - s->transit;
+    /* Modulo 2^32 as in RFC 3550 A.8, so a timestamp or clock wrap is no jump. */
+    uint32_t transit = arrival - ts;
+    int32_t d = (int32_t)(transit - s->transit);
     s->transit = transit;
-    if (d < 0)
-        d = -d;
-    s->jitter += ((double)d - s->jitter) / 16.0;
+    double ad = d < 0 ? -(double)d : (double)d;
+    s->jitter += (ad - s->jitter) / 16.0;
 }
 
 /* RFC 3550 A.3. */

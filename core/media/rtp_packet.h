@@ -49,8 +49,8 @@ struct sylk_rtp_rx_stats {
     uint32_t base_seq;
     uint32_t received;
     uint32_t expected_prior, received_prior;
-    int64_t transit; /* previous transit, in timestamp units */
-    double jitter;   /* RFC 3550 interarrival jitter, in timestamp units */
+    uint32_t transit; /* previous transit (arrival - ts), modulo 2^32 */
+    double jitter;    /* RFC 3550 interarrival jitter, in timestamp units */
     uint32_t bad_seq;
 };
 

@@ -4,6 +4,7 @@
 #define G_LOG_DOMAIN "sylk-srtp"
 #include "media/srtp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <glib.h>
 #include <srtp2/srtp.h>
@@ -85,7 +86,7 @@ int sylk_sdes_parse(const char *value, struct sylk_sdes *out, char **error)
         return fail(error, "expected: tag suite key-params", value);
     char *end;
     guint64 tag = g_ascii_strtoull(fields[0], &end, 10);
-    if (*end || tag == 0 || tag > 999999999)
+    if (*end || tag > 999999999) /* tag = 1*9DIGIT (RFC 4568 §9.1): 0 is valid */
         return fail(error, "bad tag", value);
     out->tag = (unsigned)tag;
     out->suite = sylk_srtp_suite_parse(fields[1]);
@@ -169,6 +170,12 @@ void sylk_srtp_free(struct sylk_srtp *srtp)
     if (srtp->in)
         srtp_dealloc(srtp->in);
     g_free(srtp);
+}
+
+void sylk_srtp_forget(struct sylk_srtp *srtp, uint32_t ssrc)
+{
+    srtp_remove_stream(srtp->in, htonl(ssrc));
+    srtp_remove_stream(srtp->out, htonl(ssrc));
 }
 
 static int result(srtp_err_status_t st)

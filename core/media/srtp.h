@@ -55,6 +55,12 @@ int sylk_srtp_new(const struct sylk_sdes *local, const struct sylk_sdes *remote,
                   struct sylk_srtp **out);
 void sylk_srtp_free(struct sylk_srtp *srtp);
 
+/**
+ * Drops the per-SSRC state libsrtp made for `ssrc` (in both directions). Contexts accept any
+ * SSRC and keep state for each one, so the owner bounds them (see media/rtp.c).
+ */
+void sylk_srtp_forget(struct sylk_srtp *srtp, uint32_t ssrc);
+
 /** In place; `*len` grows by the trailer; `cap` is the buffer size. 0 or negative errno. */
 int sylk_srtp_protect(struct sylk_srtp *srtp, uint8_t *packet, size_t *len, size_t cap);
 /** In place; -EBADMSG on an authentication failure or a replay. */

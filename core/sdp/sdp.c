@@ -64,15 +64,27 @@ static bool rtpmap_is(const sdp_rtpmap_t *rm, const struct sylk_codec_info *info
     return channels == info->sdp_channels;
 }
 
+/* telephone-event on the codec's clock if offered (RFC 4733 §2.1), else at 8000. */
+static void choose_dtmf(struct sylk_sdp_media *out, const sdp_media_t *m)
+{
+    out->dtmf_pt = -1;
+    for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm; rm = rm->rm_next) {
+        if (!rm->rm_encoding || g_ascii_strcasecmp(rm->rm_encoding, "telephone-event") != 0)
+            continue;
+        bool same_clock = rm->rm_rate == out->clock;
+        if (same_clock || (rm->rm_rate == 8000 && out->dtmf_pt < 0)) {
+            out->dtmf_pt = rm->rm_pt;
+            out->dtmf_clock = (unsigned)rm->rm_rate;
+            if (same_clock)
+                return;
+        }
+    }
+}
+
 /* Picks the most preferred codec the stream offers, and telephone-event. */
 static void choose_codec(struct sylk_sdp_media *out, const sdp_media_t *m, char *const *prefs)
 {
     out->dtmf_pt = -1;
-    for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm; rm = rm->rm_next) {
-        if (rm->rm_encoding && g_ascii_strcasecmp(rm->rm_encoding, "telephone-event") == 0 &&
-            rm->rm_rate == 8000 && out->dtmf_pt < 0)
-            out->dtmf_pt = rm->rm_pt;
-    }
     for (unsigned i = 0; prefs && prefs[i]; i++) {
         for (const struct sylk_codec_info *info = sylk_codecs; info->name; info++) {
             if (g_ascii_strcasecmp(info->name, prefs[i]) != 0)
@@ -86,6 +98,7 @@ static void choose_codec(struct sylk_sdp_media *out, const sdp_media_t *m, char 
                 out->clock = info->sdp_clock;
                 parse_fmtp(&out->options, rm->rm_fmtp);
                 out->usable = true;
+                choose_dtmf(out, m);
                 return;
             }
         }
@@ -315,13 +328,14 @@ static void print_rtpmap(GString *s, int pt, const struct sylk_codec_info *info)
                                info->sdp_channels);
     else
         g_string_append_printf(s, "a=rtpmap:%d %s/%u\r\n", pt, info->name, info->sdp_clock);
-    if (g_ascii_strcasecmp(info->name, "opus") == 0)
-        g_string_append_printf(s, "a=fmtp:%d useinbandfec=1\r\n", pt);
+    /* opus: no fmtp, so RFC 7587's defaults hold (no in-band FEC asked for: we do not
+     * decode it yet). */
 }
 
-static void print_dtmf(GString *s, int pt)
+static void print_dtmf(GString *s, int pt, unsigned clock)
 {
-    g_string_append_printf(s, "a=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n", pt, pt);
+    g_string_append_printf(s, "a=rtpmap:%d telephone-event/%u\r\na=fmtp:%d 0-16\r\n", pt,
+                           clock ? clock : 8000, pt);
 }
 
 /* Every codec `names` selects, in that order (speex selects both of its clocks). */
@@ -349,7 +363,7 @@ static void print_audio(GString *s, const struct sylk_sdp_media *m, char *const 
             const struct sylk_codec_info *c = g_ptr_array_index(codecs, i);
             print_rtpmap(s, offer_pt(c), c);
         }
-        print_dtmf(s, TELEPHONE_EVENT_PT);
+        print_dtmf(s, TELEPHONE_EVENT_PT, 8000);
     } else {
         if (m->dtmf_pt >= 0)
             g_string_append_printf(s, " %d %d\r\n", m->pt, m->dtmf_pt);
@@ -357,7 +371,7 @@ static void print_audio(GString *s, const struct sylk_sdp_media *m, char *const 
             g_string_append_printf(s, " %d\r\n", m->pt);
         print_rtpmap(s, m->pt, m->info);
         if (m->dtmf_pt >= 0)
-            print_dtmf(s, m->dtmf_pt);
+            print_dtmf(s, m->dtmf_pt, m->dtmf_clock);
     }
     if (m->secure) {
         g_autofree char *crypto = sylk_sdes_format(&m->crypto);

@@ -39,6 +39,8 @@ struct sylk_stream {
     unsigned index; /* m= line */
     struct sylk_rtp_socket *rtp;
     char codec[32];
+    bool keyed; /* SRTP contexts exist, made from these two keys */
+    struct sylk_sdes key_local, key_remote;
 };
 
 struct sylk_session {
@@ -234,24 +236,67 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
  * The remote description takes effect: where to send, which codec, and the SRTP contexts
  * (rebuilt from both keys each time, so a re-INVITE may rekey).
  */
-static void apply_remote(struct sylk_session *s)
+static bool same_key(const struct sylk_sdes *a, const struct sylk_sdes *b)
 {
+    return a->suite == b->suite && memcmp(a->master, b->master, sizeof(a->master)) == 0;
+}
+
+/*
+ * SRTP contexts follow the keys: unchanged keys keep the contexts (their rollover counters
+ * and replay windows), changed keys make new ones. A new outbound context always comes with
+ * a new key of ours (follow_offer_keying), so no keystream is ever used twice.
+ */
+static bool update_srtp(struct sylk_session *s, struct sylk_stream *st,
+                        const struct sylk_sdp_media *l, const struct sylk_sdp_media *m)
+{
+    if (!(l->secure && m->secure)) {
+        if (st->keyed)
+            sylk_rtp_set_srtp(st->rtp, NULL);
+        st->keyed = false;
+        return true;
+    }
+    if (st->keyed && same_key(&st->key_local, &l->crypto) && same_key(&st->key_remote, &m->crypto))
+        return true;
+    struct sylk_srtp *srtp;
+    if (sylk_srtp_new(&l->crypto, &m->crypto, &srtp) < 0) {
+        g_warning("session %s: cannot set up SRTP (%s against %s)", s->request->info.call_id,
+                  sylk_srtp_suite_name(l->crypto.suite), sylk_srtp_suite_name(m->crypto.suite));
+        return false;
+    }
+    sylk_rtp_set_srtp(st->rtp, srtp);
+    st->key_local = l->crypto;
+    st->key_remote = m->crypto;
+    st->keyed = true;
+    return true;
+}
+
+/*
+ * The remote description takes effect: where to send, which codec, and SRTP. A stream refused
+ * (port 0) stops. False when SRTP cannot be set up: the caller ends the call rather than let
+ * media flow unprotected.
+ */
+static bool apply_remote(struct sylk_session *s)
+{
+    bool ok = true;
     for (unsigned i = 0; i < s->streams->len; i++) {
         struct sylk_stream *st = g_ptr_array_index(s->streams, i);
         if (!st->rtp || st->index >= s->remote.count || st->index >= s->local.count)
             continue;
         const struct sylk_sdp_media *m = &s->remote.m[st->index];
         const struct sylk_sdp_media *l = &s->local.m[st->index];
+        if (l->port == 0) {
+            sylk_rtp_close(st->rtp);
+            st->rtp = NULL;
+            st->keyed = false;
+            continue;
+        }
         if (m->port && m->address)
             sylk_rtp_set_remote(st->rtp, m->address, m->port);
         if (m->codec)
             g_snprintf(st->codec, sizeof(st->codec), "%s/%u", m->codec, m->clock);
-        struct sylk_srtp *srtp = NULL;
-        if (l->secure && m->secure && sylk_srtp_new(&l->crypto, &m->crypto, &srtp) < 0)
-            g_warning("session %s: cannot set up SRTP (%s)", s->request->info.call_id,
-                      sylk_srtp_suite_name(m->crypto.suite));
-        sylk_rtp_set_srtp(st->rtp, srtp);
+        ok = update_srtp(s, st, l, m) && ok;
     }
+    return ok;
 }
 
 static int send_sdp(struct sylk_session *s, int status, char *const *offer_codecs)
@@ -308,8 +353,10 @@ int sylk_session_accept(sylk_session *s, sylk_stream *const *streams, size_t cou
         g_source_remove(s->answer_timer);
         s->answer_timer = 0;
     }
-    if (!s->late_offer)
-        apply_remote(s);
+    if (!s->late_offer && !apply_remote(s)) {
+        respond_error(s, 488, "Not Acceptable Here", "SRTP setup failed");
+        return -EPROTO;
+    }
     s->state = S_ACCEPTED;
     s->answer_in_ack = s->late_offer;
     return send_sdp(s, 200, s->late_offer ? cfg()->audio_codecs : NULL);
@@ -439,20 +486,24 @@ static void on_ack(struct sylk_session *s, const sip_t *sip)
         return;
     }
     adopt_answer(s);
-    apply_remote(s);
+    if (!apply_remote(s))
+        terminate_with(s, 488, "Not Acceptable Here");
 }
 
 /*
  * SRTP in a re-offer: keep our key while the suite stays, answer with the offer's tag, make a
  * key when SRTP starts, drop it when the offer goes plain (the policy allowing).
  */
-static void follow_offer_keying(struct sylk_sdp_media *l, const struct sylk_sdp_media *offer)
+static void follow_offer_keying(struct sylk_sdp_media *l, const struct sylk_sdp_media *offer,
+                                const struct sylk_sdp_media *previous)
 {
     if (!offer->secure) {
         l->secure = false;
         return;
     }
-    if (!l->secure || l->crypto.suite != offer->crypto.suite) {
+    /* A new remote key means new contexts: ours must not restart on a key already used. */
+    bool rekeyed = !previous || !previous->secure || !same_key(&previous->crypto, &offer->crypto);
+    if (!l->secure || l->crypto.suite != offer->crypto.suite || rekeyed) {
         l->crypto = offer->crypto;
         l->secure = true;
         sylk_sdp_localize(l);
@@ -503,7 +554,7 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
             continue;
         }
         l->direction = sylk_sdp_reverse(offer.m[i].direction);
-        follow_offer_keying(l, &offer.m[i]);
+        follow_offer_keying(l, &offer.m[i], i < s->remote.count ? &s->remote.m[i] : NULL);
         l->codec = offer.m[i].codec;
         l->info = offer.m[i].info;
         l->pt = offer.m[i].pt;
@@ -512,7 +563,11 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
     }
     sylk_sdp_clear(&s->remote);
     s->remote = offer;
-    apply_remote(s);
+    if (!apply_remote(s)) {
+        nua_respond(s->nh, 488, "Not Acceptable Here",
+                    SIPTAG_WARNING_STR("399 - \"SRTP setup failed\""), TAG_END());
+        return;
+    }
     send_sdp(s, 200, NULL);
 }
 
@@ -540,7 +595,8 @@ static void on_invite_response(struct sylk_session *s, int status, const char *p
         return;
     }
     adopt_answer(s);
-    apply_remote(s);
+    if (!apply_remote(s))
+        terminate_with(s, 488, NULL);
 }
 
 void sylk_session_on_event(struct sylk_session *s, nua_event_t event, int status,

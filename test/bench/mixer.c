@@ -2,7 +2,8 @@
  * test/bench/mixer — how many conference participants one core mixes in real time, per codec,
  * against the codec-only bound measured in the same run.
  *
- * Per 20 ms tick and participant, as the engine will do it: decode what it sent (skipped for
+ * Per 20 ms tick and participant, as the engine will do it: SRTP-unprotect and parse the
+ * packet it sent (every participant sends, silent ones too), decode it (skipped for
  * participants whose RFC 6464 audio level says silence), mix-minus (core/media/mixcore.c) at
  * the room's rate (the codec's here, as every participant uses the same one; rooms mixing
  * codecs resample to the highest), encode, write the RTP header and SRTP-protect. Every
@@ -38,6 +39,8 @@ struct participant {
     bool speaker;
     unsigned frame_no;
     uint16_t seq;
+    uint8_t (*incoming)[SYLK_RTP_HEADER_LEN + SYLK_CODEC_MAX_PAYLOAD + SYLK_SRTP_MAX_TRAILER];
+    size_t *incoming_len; /* its SRTP packets for every tick, made before timing */
 };
 
 struct room {
@@ -105,9 +108,44 @@ static struct room *room_new(const struct sylk_codec_info *info, unsigned n, uns
     return r;
 }
 
+/* What each participant sends during `ticks`: tone or silence frames, SRTP-protected. */
+static void prepare_incoming(struct room *r, unsigned ticks)
+{
+    struct sylk_sdes key;
+    sylk_sdes_generate(&key, 1, SYLK_SRTP_AES_CM_128_HMAC_SHA1_80);
+    uint8_t silence[SYLK_CODEC_MAX_PAYLOAD];
+    struct sylk_codec *enc = sylk_codec_new(r->info, NULL);
+    int16_t zero[SYLK_CODEC_MAX_FRAME] = {0};
+    int silence_len = sylk_codec_encode(enc, zero, silence, sizeof(silence));
+    sylk_codec_free(enc);
+    for (unsigned i = 0; i < r->n; i++) {
+        struct participant *p = &r->p[i];
+        struct sylk_srtp *peer;
+        sylk_srtp_new(&key, &key, &peer);
+        sylk_srtp_free(p->srtp); /* ours: decrypts the peer's key, encrypts with it too */
+        sylk_srtp_new(&key, &key, &p->srtp);
+        p->incoming = g_malloc(ticks * sizeof(*p->incoming));
+        p->incoming_len = g_new(size_t, ticks);
+        for (unsigned t = 0; t < ticks; t++) {
+            unsigned f = (p->frame_no + t) % TONE_FRAMES;
+            const uint8_t *pl = p->speaker ? r->tone[f] : silence;
+            int len = p->speaker ? r->tone_len[f] : silence_len;
+            size_t n = sylk_rtp_write_header(p->incoming[t], sizeof(p->incoming[t]), 96, false,
+                                             (uint16_t)t, t * 160u, 1000 + i);
+            memcpy(p->incoming[t] + n, pl, (size_t)len);
+            n += (size_t)len;
+            sylk_srtp_protect(peer, p->incoming[t], &n, sizeof(p->incoming[t]));
+            p->incoming_len[t] = n;
+        }
+        sylk_srtp_free(peer);
+    }
+}
+
 static void room_free(struct room *r)
 {
     for (unsigned i = 0; i < r->n; i++) {
+        g_free(r->p[i].incoming);
+        g_free(r->p[i].incoming_len);
         sylk_codec_free(r->p[i].dec);
         sylk_codec_free(r->p[i].enc);
         if (r->p[i].up)
@@ -148,10 +186,17 @@ static void send_rtp(struct participant *p, const uint8_t *payload, int len)
     sylk_srtp_protect(p->srtp, pkt, &n, sizeof(pkt));
 }
 
-static void tick(struct room *r)
+static void tick(struct room *r, unsigned t)
 {
     for (unsigned i = 0; i < r->n; i++) {
         struct participant *p = &r->p[i];
+        if (p->incoming) { /* what it sent this tick: decrypted and parsed */
+            size_t len = p->incoming_len[t];
+            struct sylk_rtp_header h;
+            if (sylk_srtp_unprotect(p->srtp, p->incoming[t], &len) < 0 ||
+                sylk_rtp_parse(p->incoming[t], len, 0, &h) < 0)
+                abort();
+        }
         if (!p->speaker) { /* its audio level says silence: nothing to decode */
             sylk_mixcore_put(r->mix, p->slot, NULL);
             continue;
@@ -193,11 +238,12 @@ static double measure_room(const struct sylk_codec_info *info, unsigned n, unsig
                            unsigned ticks)
 {
     struct room *r = room_new(info, n, speakers);
+    prepare_incoming(r, ticks + 10);
     for (unsigned t = 0; t < 10; t++) /* warm up */
-        tick(r);
+        tick(r, t);
     double t0 = thread_cpu();
     for (unsigned t = 0; t < ticks; t++)
-        tick(r);
+        tick(r, 10 + t);
     double per_tick = (thread_cpu() - t0) / ticks;
     room_free(r);
     return n * 0.020 / per_tick;

@@ -75,6 +75,18 @@ static void wrap_around(void)
     sylk_jitter_free(j);
 }
 
+static void wrap_with_odd_window(void)
+{
+    /* 20 slots do not divide 65536: frames across the wrap must not collide. */
+    struct sylk_jitter *j = sylk_jitter_new(18, 20);
+    for (int i = 0; i < 18; i++)
+        put(j, (uint16_t)(65530 + i));
+    for (int i = 0; i < 18; i++)
+        g_assert_cmpint(tick(j), ==, (uint16_t)(65530 + i));
+    g_assert_cmpuint(sylk_jitter_stats(j)->lost, ==, 0);
+    sylk_jitter_free(j);
+}
+
 static void bounded_flood(void)
 {
     struct sylk_jitter *j = sylk_jitter_new(2, 20);
@@ -94,8 +106,14 @@ static void sender_restart(void)
     struct sylk_jitter *j = sylk_jitter_new(1, 20);
     put(j, 5);
     g_assert_cmpint(tick(j), ==, 5);
-    put(j, 30000); /* a jump far beyond the window: a new stream */
-    g_assert_cmpint(tick(j), ==, 30000);
+    g_assert_cmpint(put(j, 30000), ==, -ETIME); /* one stray packet: ignored */
+    put(j, 6);
+    g_assert_cmpint(tick(j), ==, 6);
+    g_assert_cmpuint(sylk_jitter_stats(j)->resets, ==, 0);
+    put(j, 40000); /* two in a row far away: a new stream */
+    put(j, 40001);
+    g_assert_cmpint(tick(j), ==, 40000);
+    g_assert_cmpint(tick(j), ==, 40001);
     g_assert_cmpuint(sylk_jitter_stats(j)->resets, ==, 1);
     sylk_jitter_free(j);
 }
@@ -122,6 +140,7 @@ int main(int argc, char **argv)
     g_test_add_func("/jitter/reorder-loss-duplicate-late", reordering_loss_duplicate_late);
     g_test_add_func("/jitter/wrap-around", wrap_around);
     g_test_add_func("/jitter/bounded-flood", bounded_flood);
+    g_test_add_func("/jitter/wrap-with-odd-window", wrap_with_odd_window);
     g_test_add_func("/jitter/sender-restart", sender_restart);
     g_test_add_func("/jitter/underrun-grows-delay", underrun_grows_delay);
     return g_test_run();

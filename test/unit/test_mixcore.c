@@ -73,6 +73,31 @@ static void loudest_speakers_only(void)
     sylk_mixcore_free(m);
 }
 
+static void no_flapping_between_close_voices(void)
+{
+    struct sylk_mixcore *m = sylk_mixcore_new(1, SYLK_MIX_RATE);
+    int a = sylk_mixcore_add(m), b = sylk_mixcore_add(m);
+    unsigned swaps = 0;
+    bool a_was = false;
+    for (int t = 0; t < 50; t++) {
+        /* levels within 2% of each other, alternating which is louder */
+        sylk_mixcore_put(m, a, constant(0, (int16_t)(t % 2 ? 1000 : 1020)));
+        sylk_mixcore_put(m, b, constant(1, (int16_t)(t % 2 ? 1020 : 1000)));
+        sylk_mixcore_tick(m);
+        bool a_now = sylk_mixcore_speaking(m, a);
+        g_assert_cmpint(a_now + sylk_mixcore_speaking(m, b), ==, 1);
+        swaps += t > 0 && a_now != a_was;
+        a_was = a_now;
+    }
+    g_assert_cmpuint(swaps, ==, 0);
+    /* a clearly louder newcomer does take over */
+    sylk_mixcore_put(m, a, constant(0, 1000));
+    sylk_mixcore_put(m, b, constant(1, 3000));
+    sylk_mixcore_tick(m);
+    g_assert_true(sylk_mixcore_speaking(m, b));
+    sylk_mixcore_free(m);
+}
+
 static void hangover_then_drop(void)
 {
     struct sylk_mixcore *m = sylk_mixcore_new(3, SYLK_MIX_RATE);
@@ -131,6 +156,7 @@ int main(int argc, char **argv)
     g_test_add_func("/mixcore/saturation", saturation);
     g_test_add_func("/mixcore/loudest-speakers-only", loudest_speakers_only);
     g_test_add_func("/mixcore/hangover", hangover_then_drop);
+    g_test_add_func("/mixcore/no-flapping", no_flapping_between_close_voices);
     g_test_add_func("/mixcore/mute-and-slots", mute_and_slots);
     g_test_add_func("/mixcore/narrowband-rate", narrowband_rate);
     return g_test_run();

@@ -78,6 +78,17 @@ static void receiver_statistics(void)
     g_assert_cmpuint(rb.fraction_lost, ==, 0);
 }
 
+static void jitter_across_timestamp_wrap(void)
+{
+    struct sylk_rtp_rx_stats s = {0};
+    uint32_t ts = 0xffffffffu - 800, arrival = 12345;
+    for (int i = 0; i < 20; i++, ts += 160, arrival += 160)
+        sylk_rtp_rx_update(&s, (uint16_t)i, ts, arrival);
+    struct sylk_rtcp_report_block rb;
+    sylk_rtp_rx_report(&s, 1, &rb);
+    g_assert_cmpuint(rb.jitter, ==, 0); /* perfectly timed: no jitter across the wrap */
+}
+
 static void rtcp_round_trip(void)
 {
     struct sylk_rtcp_sender_info si = {
@@ -118,5 +129,6 @@ int main(int argc, char **argv)
     g_test_add_func("/rtp/malformed", malformed);
     g_test_add_func("/rtp/receiver-statistics", receiver_statistics);
     g_test_add_func("/rtcp/round-trip", rtcp_round_trip);
+    g_test_add_func("/rtp/jitter-across-timestamp-wrap", jitter_across_timestamp_wrap);
     return g_test_run();
 }

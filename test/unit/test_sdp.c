@@ -191,21 +191,25 @@ static void opus_and_speex(void)
 {
     static char *wide[] = {"opus", "speex", "G722", NULL};
     struct sylk_sdp_policy p = {.codecs = wide, .srtp = SYLK_SRTP_OPTIONAL};
-    const char *offer = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
-                        "m=audio 4000 RTP/AVP 96 97 9\r\n"
-                        "a=rtpmap:96 speex/16000\r\n"
-                        "a=rtpmap:97 opus/48000/2\r\n"
-                        "a=fmtp:97 useinbandfec=1; maxplaybackrate=16000\r\n";
+    const char *offer =
+        "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+        "m=audio 4000 RTP/AVP 96 97 9 100 101\r\n"
+        "a=rtpmap:96 speex/16000\r\n"
+        "a=rtpmap:97 opus/48000/2\r\n"
+        "a=rtpmap:100 telephone-event/8000\r\na=rtpmap:101 telephone-event/48000\r\n"
+        "a=fmtp:97 useinbandfec=1; maxplaybackrate=16000\r\n";
     struct sylk_sdp sdp;
     g_autofree char *error = NULL;
     g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), &p, &sdp, &error), ==, 0);
     g_assert_cmpstr(sdp.m[0].codec, ==, "opus");
     g_assert_cmpint(sdp.m[0].pt, ==, 97); /* the offerer's dynamic payload type */
     g_assert_true(sdp.m[0].options.fec);
+    g_assert_cmpint(sdp.m[0].dtmf_pt, ==, 101); /* events on the codec's clock */
     g_assert_cmpuint(sdp.m[0].options.max_playback_rate, ==, 16000);
     g_autofree char *answer = sylk_sdp_print(&sdp, "127.0.0.1", 1, 1, NULL);
     g_assert_nonnull(strstr(answer, "a=rtpmap:97 opus/48000/2\r\n"));
-    g_assert_nonnull(strstr(answer, "a=fmtp:97 useinbandfec=1\r\n"));
+    g_assert_null(strstr(answer, "a=fmtp:97"));
+    g_assert_nonnull(strstr(answer, "a=rtpmap:101 telephone-event/48000\r\n"));
     sylk_sdp_clear(&sdp);
 
     static char *speex_first[] = {"speex", NULL};
