@@ -249,3 +249,31 @@ def test_speex_negotiated_and_echoed(server, ua_factory, rtp_socket, rtpmap, clo
     result = send_and_collect(media["c"], media["port"], count=20, sock=sock, pt=97)
     assert result["identical"] >= 18, result
     assert call.bye().status == 200
+
+
+def test_second_ssrc_is_dropped_while_the_first_talks(server, ua_factory, rtp_socket):
+    """One sender SSRC per stream: packets of another SSRC are dropped (and counted) while the
+    first one is active, so per-SSRC state stays bounded; the first stream goes on."""
+    from rtp_sender import make_frames
+    ua = ua_factory(server)
+    sock = rtp_socket()
+    call = ua.invite(f"sip:echo@{server.uri_host}", sdp=sdp_offer(sock.getsockname()[1]))
+    assert call.response.status == 200
+    media = parse_sdp(call.response.text)["media"][0]
+    call.ack()
+    dest = (media["c"], media["port"])
+    first, intruder = make_frames(20, ssrc=0x1111), make_frames(20, ssrc=0x2222)
+    sock.settimeout(0.2)
+    echoed = set()
+    for a, b in zip(first, intruder):
+        sock.sendto(a, dest)
+        sock.sendto(b, dest)
+        time.sleep(0.01)
+        try:
+            while True:
+                echoed.add(sock.recv(2048))
+        except socket.timeout:
+            pass
+    assert not echoed & set(intruder), "a second SSRC was relayed"
+    assert len(echoed & set(first)) >= 18
+    assert call.bye().status == 200
