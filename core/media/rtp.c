@@ -4,6 +4,7 @@
 #define G_LOG_DOMAIN "sylk-rtp"
 #include "rtp.h"
 
+#include "media/rtp_packet.h"
 #include "media/srtp.h"
 
 #include <errno.h>
@@ -37,7 +38,13 @@ struct sylk_rtp_socket {
     GQueue queue; /* of struct queued_packet, when delaying */
     guint timer;
     struct sylk_srtp *srtp; /* NULL: plain RTP */
-    bool latched;           /* the one sender SSRC accepted, so state per SSRC stays bounded */
+    int dtmf_pt;            /* telephone-event payload type, -1: none */
+    unsigned dtmf_clock;
+    bool dtmf_reported; /* the event with dtmf_ts was reported (end packets come 3 times) */
+    uint32_t dtmf_ts;
+    sylk_rtp_dtmf_fn dtmf_fn;
+    void *dtmf_data;
+    bool latched; /* the one sender SSRC accepted, so state per SSRC stays bounded */
     uint32_t ssrc;
     gint64 ssrc_seen_us;
     struct sylk_rtp_stats stats;
@@ -145,6 +152,24 @@ static void ssrc_commit(struct sylk_rtp_socket *s, uint32_t ssrc, gint64 now)
     s->ssrc_seen_us = now;
 }
 
+/* RFC 4733: an event's packets share its timestamp; report it at its first end packet. */
+static void maybe_dtmf(struct sylk_rtp_socket *s, const guint8 *buf, size_t n)
+{
+    struct sylk_rtp_header h;
+    struct sylk_dtmf_event ev;
+    if (s->dtmf_pt < 0 || !s->dtmf_fn || sylk_rtp_parse(buf, n, 0, &h) < 0 || h.pt != s->dtmf_pt ||
+        sylk_dtmf_parse(h.payload, h.payload_len, &ev) < 0)
+        return;
+    if (h.ts != s->dtmf_ts) {
+        s->dtmf_ts = h.ts;
+        s->dtmf_reported = false;
+    }
+    if (ev.end && !s->dtmf_reported) {
+        s->dtmf_reported = true;
+        s->dtmf_fn(s->dtmf_data, ev.digit, ev.duration * 1000u / MAX(s->dtmf_clock, 1u));
+    }
+}
+
 static gboolean on_rtp(gint fd, GIOCondition cond, gpointer data)
 {
     struct sylk_rtp_socket *s = data;
@@ -180,6 +205,7 @@ static gboolean on_rtp(gint fd, GIOCondition cond, gpointer data)
             continue;
         }
         ssrc_commit(s, ssrc, now);
+        maybe_dtmf(s, buf, (size_t)n);
         s->stats.packets_in++;
         s->stats.bytes_in += (uint64_t)n;
         s->remote = from; /* symmetric RTP */
@@ -224,6 +250,7 @@ int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip, struct syl
         s->fd[0] = rtp;
         s->fd[1] = rtcp;
         s->port = port;
+        s->dtmf_pt = -1;
         g_queue_init(&s->queue);
         s->watch[0] = g_unix_fd_add(rtp, G_IO_IN, on_rtp, s);
         s->watch[1] = g_unix_fd_add(rtcp, G_IO_IN, on_rtcp, s);
@@ -255,6 +282,15 @@ int sylk_rtp_set_remote(struct sylk_rtp_socket *s, const char *address, unsigned
     s->remote_len = ai->ai_addrlen;
     freeaddrinfo(ai);
     return 0;
+}
+
+void sylk_rtp_set_dtmf(struct sylk_rtp_socket *s, int pt, unsigned clock, sylk_rtp_dtmf_fn fn,
+                       void *user_data)
+{
+    s->dtmf_pt = pt;
+    s->dtmf_clock = clock ? clock : 8000;
+    s->dtmf_fn = fn;
+    s->dtmf_data = user_data;
 }
 
 void sylk_rtp_set_srtp(struct sylk_rtp_socket *s, struct sylk_srtp *srtp)

@@ -32,6 +32,13 @@ struct sylk_srtp;
 /** SRTP for this stream from now on (owned: freed with the socket or the next call). */
 void sylk_rtp_set_srtp(struct sylk_rtp_socket *s, struct sylk_srtp *srtp);
 
+/** Called on the main thread once per key press (RFC 4733 event end). */
+typedef void (*sylk_rtp_dtmf_fn)(void *user_data, char digit, unsigned duration_ms);
+
+/** Report telephone-events of payload type `pt` (clock `clock`); pt < 0 stops. */
+void sylk_rtp_set_dtmf(struct sylk_rtp_socket *s, int pt, unsigned clock, sylk_rtp_dtmf_fn fn,
+                       void *user_data);
+
 /** Reflect every RTP packet back to where it came from, after delay_ms (0: at once). */
 int sylk_rtp_loopback(struct sylk_rtp_socket *s, unsigned delay_ms);
 const struct sylk_rtp_stats *sylk_rtp_stats(const struct sylk_rtp_socket *s);

@@ -113,6 +113,18 @@ bool sylk_rtp_is_rtcp(const uint8_t *buf, size_t len)
     return len >= 8 && (buf[0] >> 6) == 2 && buf[1] >= 192 && buf[1] <= 223;
 }
 
+int sylk_dtmf_parse(const uint8_t *payload, size_t len, struct sylk_dtmf_event *out)
+{
+    static const char keys[] = "0123456789*#ABCD";
+    if (len < 4 || payload[0] > 15)
+        return -EBADMSG;
+    out->digit = keys[payload[0]];
+    out->end = payload[1] & 0x80;
+    out->volume = payload[1] & 0x3f;
+    out->duration = rd16(payload + 2);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ statistics --- */
 
 /* RFC 3550 A.1 (initialisation and sequence checking, without probation). */

@@ -40,6 +40,17 @@ size_t sylk_rtp_write_header(uint8_t *buf, size_t cap, uint8_t pt, bool marker, 
 /** RTP/RTCP demultiplexing on one port (RFC 5761): true for RTCP packet types 192..223. */
 bool sylk_rtp_is_rtcp(const uint8_t *buf, size_t len);
 
+/** An RFC 4733 telephone-event payload. */
+struct sylk_dtmf_event {
+    char digit;        /* '0'-'9', '*', '#', 'A'-'D' */
+    bool end;          /* the E bit: the key was released */
+    uint8_t volume;    /* 0..63, -dBm0 */
+    uint16_t duration; /* in timestamp units */
+};
+
+/** Parses a telephone-event payload; 0, or -EBADMSG (short, or an event that is no key). */
+int sylk_dtmf_parse(const uint8_t *payload, size_t len, struct sylk_dtmf_event *out);
+
 /* --------------------------------------------------------- receiver statistics --- */
 
 struct sylk_rtp_rx_stats {

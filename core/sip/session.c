@@ -236,6 +236,15 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
  * The remote description takes effect: where to send, which codec, and the SRTP contexts
  * (rebuilt from both keys each time, so a re-INVITE may rekey).
  */
+static void on_dtmf(void *user_data, char digit, unsigned duration_ms)
+{
+    struct sylk_stream *st = user_data;
+    struct sylk_session *s = st->session;
+    g_debug("session %s: DTMF %c (%u ms)", s->request->info.call_id, digit, duration_ms);
+    if (s->handler.dtmf)
+        s->handler.dtmf(s, st, digit, duration_ms, s->user_data);
+}
+
 static bool same_key(const struct sylk_sdes *a, const struct sylk_sdes *b)
 {
     return a->suite == b->suite && memcmp(a->master, b->master, sizeof(a->master)) == 0;
@@ -294,6 +303,7 @@ static bool apply_remote(struct sylk_session *s)
             sylk_rtp_set_remote(st->rtp, m->address, m->port);
         if (m->codec)
             g_snprintf(st->codec, sizeof(st->codec), "%s/%u", m->codec, m->clock);
+        sylk_rtp_set_dtmf(st->rtp, m->dtmf_pt, m->dtmf_clock, on_dtmf, st);
         ok = update_srtp(s, st, l, m) && ok;
     }
     return ok;

@@ -156,3 +156,44 @@ def test_in_dialog_message_answered_after_the_call_ended(probe, ua):
     assert call.bye().status == 200
     probe.wait_log("deferred respond: -107")  # -ENOTCONN: its dialog has ended
     assert ua.request("OPTIONS", f"sip:probe@{probe.uri_host}").status == 200
+
+
+def dtmf_packet(seq, ts, digit_code, end, duration, ssrc=0x4242):
+    import struct
+    header = struct.pack("!BBHII", 0x80, 101, seq, ts, ssrc)
+    return header + struct.pack("!BBH", digit_code, (0x80 if end else 0) | 10, duration)
+
+
+def test_dtmf_reaches_the_plugin_once_per_key(probe, ua):
+    import socket
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    try:
+        call = ua.invite(f"sip:probe@{probe.uri_host}",
+                         sdp=sdp_offer(rtp.getsockname()[1], dtmf=True))
+        assert call.response.status == 200
+        media = parse_sdp(call.response.text)["media"][0]
+        assert media["rtpmap"].get("101") == "telephone-event/8000"
+        call.ack()
+        dest = (media["c"], media["port"])
+        seq = 1
+        for code, ts in ((5, 1000), (11, 3000)):  # '5' then '#'
+            for dur in (160, 320):  # key held
+                rtp.sendto(dtmf_packet(seq, ts, code, False, dur), dest)
+                seq += 1
+            for _ in range(3):  # the end packet, sent three times (RFC 4733 §2.5.1.4)
+                rtp.sendto(dtmf_packet(seq, ts, code, True, 800), dest)
+                seq += 1
+        probe.wait_log("dtmf 5 100 ms")
+        probe.wait_log("dtmf # 100 ms")
+        assert probe.log().count("dtmf 5 ") == 1
+        assert call.bye().status == 200
+    finally:
+        rtp.close()
+
+
+def test_dtmf_from_sipp_capture(probe, sipp):
+    """sipp plays its own RFC 4733 capture of the digit 1 into a call to the probe plugin."""
+    from conftest import assert_sipp_ok
+    assert_sipp_ok(sipp.run("invite_dtmf_pcap.xml", probe.sip_port, service="probe"))
+    probe.wait_log("dtmf 1 ")

@@ -9,7 +9,8 @@
  *       target (session_connect), referral NOTIFYs "100 Trying", then the final status of that
  *       INVITE; the established call is ended with BYE after 200 ms.
  *   MESSAGE → 202, handled after 100 ms (a deferred response), also inside a call.
- *   INVITE with audio → answered, audio looped back (a call to send in-dialog requests in).
+ *   INVITE with audio → answered, audio looped back (a call to send in-dialog requests in);
+ *       DTMF digits received (RFC 4733) are logged as "dtmf D N ms".
  *
  * Every step is logged under "plugin-probe" so tests can follow it. Main thread only.
  */
@@ -179,9 +180,24 @@ static void probe_message(sylk_message *message)
     host->timer_add(100, false, deferred_answer, message);
 }
 
+static void call_dtmf(sylk_session *session, sylk_stream *stream, char digit, unsigned duration_ms,
+                      void *user_data)
+{
+    (void)session;
+    (void)stream;
+    (void)user_data;
+    LOG("dtmf %c %u ms", digit, duration_ms);
+}
+
+static const struct sylk_session_handler call_handler = {
+    .struct_size = sizeof(struct sylk_session_handler),
+    .dtmf = call_dtmf,
+};
+
 static void probe_session(sylk_session *session)
 {
     sylk_stream *audio = host->session_stream(session, 0);
+    host->session_set_handler(session, &call_handler, NULL);
     LOG("session accept: %d", host->session_accept(session, &audio, 1));
     host->audio_loopback(audio, 0);
 }

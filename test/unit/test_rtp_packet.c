@@ -89,6 +89,28 @@ static void jitter_across_timestamp_wrap(void)
     g_assert_cmpuint(rb.jitter, ==, 0); /* perfectly timed: no jitter across the wrap */
 }
 
+static void dtmf_events(void)
+{
+    struct sylk_dtmf_event ev;
+    const uint8_t five_end[] = {5, 0x80 | 10, 0x03, 0x20}; /* '5', E, -10 dBm0, 800 */
+    g_assert_cmpint(sylk_dtmf_parse(five_end, sizeof(five_end), &ev), ==, 0);
+    g_assert_cmpint(ev.digit, ==, '5');
+    g_assert_true(ev.end);
+    g_assert_cmpuint(ev.volume, ==, 10);
+    g_assert_cmpuint(ev.duration, ==, 800);
+    const uint8_t star[] = {10, 0, 0, 160}, hash[] = {11, 0, 0, 0}, d[] = {15, 0, 0, 0};
+    sylk_dtmf_parse(star, 4, &ev);
+    g_assert_cmpint(ev.digit, ==, '*');
+    g_assert_false(ev.end);
+    sylk_dtmf_parse(hash, 4, &ev);
+    g_assert_cmpint(ev.digit, ==, '#');
+    sylk_dtmf_parse(d, 4, &ev);
+    g_assert_cmpint(ev.digit, ==, 'D');
+    const uint8_t flash[] = {16, 0x80, 0, 0}; /* not a key */
+    g_assert_cmpint(sylk_dtmf_parse(flash, 4, &ev), <, 0);
+    g_assert_cmpint(sylk_dtmf_parse(five_end, 3, &ev), <, 0);
+}
+
 static void rtcp_round_trip(void)
 {
     struct sylk_rtcp_sender_info si = {
@@ -129,6 +151,7 @@ int main(int argc, char **argv)
     g_test_add_func("/rtp/malformed", malformed);
     g_test_add_func("/rtp/receiver-statistics", receiver_statistics);
     g_test_add_func("/rtcp/round-trip", rtcp_round_trip);
+    g_test_add_func("/rtp/dtmf-events", dtmf_events);
     g_test_add_func("/rtp/jitter-across-timestamp-wrap", jitter_across_timestamp_wrap);
     return g_test_run();
 }

@@ -38,6 +38,12 @@ struct sylk_session_handler {
      * invalid once this returns.
      */
     void (*ended)(sylk_session *session, int status, const char *reason, void *user_data);
+    /**
+     * A DTMF digit received on an audio stream as an RFC 4733 telephone-event ('0'-'9', '*',
+     * '#', 'A'-'D'), once per key press, when it ends; `duration_ms` is how long it lasted.
+     */
+    void (*dtmf)(sylk_session *session, sylk_stream *stream, char digit, unsigned duration_ms,
+                 void *user_data);
 };
 
 /** Events of a subscription, registered with subscription_set_handler. */
