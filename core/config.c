@@ -246,6 +246,7 @@ enum kind {
     K_RANGE,    /* rtp_port_min / rtp_port_max */
     K_CODECS,   /* char **, known codec names */
     K_SRTP,     /* int: disabled | optional | mandatory */
+    K_SECONDS,  /* unsigned 0..3600 */
 };
 
 struct option {
@@ -282,6 +283,7 @@ static const struct option server_options[] = {
     OPT("rtp", "port_range", K_RANGE, rtp_port_min),
     OPT("rtp", "audio_codecs", K_CODECS, audio_codecs),
     OPT("rtp", "srtp", K_SRTP, srtp),
+    OPT("rtp", "timeout", K_SECONDS, rtp_timeout),
 };
 
 /* The default preference: fullband, wideband, then narrowband. */
@@ -307,6 +309,7 @@ void sylk_config_defaults(struct sylk_server_config *cfg)
     cfg->rtp_port_max = 50500;
     cfg->audio_codecs = g_strdupv((char **)default_codecs);
     cfg->srtp = 1; /* optional */
+    cfg->rtp_timeout = 30;
     cfg->domains =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
 }
@@ -438,6 +441,11 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
         cfg->audio_codecs = codecs;
         return NULL;
     }
+    case K_SECONDS:
+        if (!parse_long(value, &n) || n < 0 || n > 3600)
+            return g_strdup_printf("'%s' is not a number of seconds (0-3600, 0 disables)", value);
+        *FIELD(cfg, o, unsigned) = (unsigned)n;
+        return NULL;
     case K_SRTP:
         for (int i = 0; srtp_modes[i]; i++) {
             if (g_ascii_strcasecmp(value, srtp_modes[i]) == 0) {

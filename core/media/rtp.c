@@ -207,6 +207,7 @@ static gboolean on_rtp(gint fd, GIOCondition cond, gpointer data)
         ssrc_commit(s, ssrc, now);
         maybe_dtmf(s, buf, (size_t)n);
         s->stats.packets_in++;
+        s->stats.last_in_us = now;
         s->stats.bytes_in += (uint64_t)n;
         s->remote = from; /* symmetric RTP */
         s->remote_len = from_len;

@@ -19,6 +19,7 @@ struct sylk_rtp_ports {
 
 struct sylk_rtp_stats {
     uint64_t packets_in, packets_out, bytes_in, dropped;
+    int64_t last_in_us; /* monotonic time of the last packet accepted, 0 before any */
 };
 
 struct sylk_rtp_socket;

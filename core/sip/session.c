@@ -60,6 +60,8 @@ struct sylk_session {
     struct sylk_session_handler handler;
     void *user_data;
     guint answer_timer;
+    guint media_timer; /* RTP timeout check, once established */
+    gint64 established_us;
     int end_status;
     char *end_reason;
 };
@@ -124,6 +126,8 @@ static void session_finish(struct sylk_session *s, int status, const char *phras
     s->state = S_ENDING; /* the plugin may call session_terminate from ended */
     if (s->answer_timer)
         g_source_remove(s->answer_timer);
+    if (s->media_timer)
+        g_source_remove(s->media_timer);
     s->stack->sessions = g_list_remove(s->stack->sessions, s);
     sylk_referral_session_gone(s->stack, s);
     sylk_message_session_gone(s->stack, s);
@@ -609,6 +613,8 @@ static void on_invite_response(struct sylk_session *s, int status, const char *p
         terminate_with(s, 488, NULL);
 }
 
+static void watch_media(struct sylk_session *s);
+
 void sylk_session_on_event(struct sylk_session *s, nua_event_t event, int status,
                            const char *phrase, nua_t *nua, const sip_t *sip, tagi_t tags[])
 {
@@ -619,6 +625,7 @@ void sylk_session_on_event(struct sylk_session *s, nua_event_t event, int status
         if (cs == nua_callstate_ready && s->state != S_ENDING && !s->established_reported) {
             s->state = S_ESTABLISHED;
             s->established_reported = true;
+            watch_media(s);
             if (s->handler.established)
                 s->handler.established(s, s->user_data);
         } else if (cs == nua_callstate_terminated) {
@@ -659,6 +666,46 @@ void sylk_session_on_event(struct sylk_session *s, nua_event_t event, int status
     default:
         return;
     }
+}
+
+/* Whether the remote side is expected to send on any of our audio streams (not on hold). */
+static bool expects_rtp(const struct sylk_session *s, gint64 *last_in)
+{
+    bool expects = false;
+    *last_in = 0;
+    for (unsigned i = 0; i < s->streams->len; i++) {
+        const struct sylk_stream *st = g_ptr_array_index(s->streams, i);
+        if (!st->rtp || st->index >= s->remote.count)
+            continue;
+        enum sylk_direction d = s->remote.m[st->index].direction;
+        expects |= d == SYLK_DIR_SENDRECV || d == SYLK_DIR_SENDONLY;
+        *last_in = MAX(*last_in, sylk_rtp_stats(st->rtp)->last_in_us);
+    }
+    return expects;
+}
+
+static gboolean check_media(gpointer data)
+{
+    struct sylk_session *s = data;
+    gint64 last_in, now = g_get_monotonic_time();
+    if (s->state != S_ESTABLISHED || !expects_rtp(s, &last_in))
+        return G_SOURCE_CONTINUE;
+    gint64 since = MAX(last_in, s->established_us);
+    if (now - since < (gint64)cfg()->rtp_timeout * G_USEC_PER_SEC)
+        return G_SOURCE_CONTINUE;
+    g_info("session %s: no RTP for %u s; ending the call", s->request->info.call_id,
+           cfg()->rtp_timeout);
+    s->media_timer = 0;
+    terminate_with(s, 408, "RTP Timeout");
+    return G_SOURCE_REMOVE;
+}
+
+/* Every stream of ours is audio (this version's only media), so a silent call is a dead one. */
+static void watch_media(struct sylk_session *s)
+{
+    s->established_us = g_get_monotonic_time();
+    if (cfg()->rtp_timeout && !s->media_timer)
+        s->media_timer = g_timeout_add_seconds(1, check_media, s);
 }
 
 const struct sylk_loaded_plugin *sylk_session_plugin(const struct sylk_session *s)

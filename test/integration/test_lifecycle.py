@@ -181,3 +181,36 @@ def test_advertised_ip_in_contact_and_sdp(server_factory):
         assert call.bye().status == 200
     finally:
         ua.close()
+
+
+def test_rtp_timeout_ends_silent_calls_only(server_factory):
+    import socket as sk
+    from rtp_sender import make_frames
+    server = server_factory(config={"rtp": {"timeout": 2}}).start()
+    ua = SipUA(("127.0.0.1", server.sip_port))
+    talker = sk.socket(sk.AF_INET, sk.SOCK_DGRAM)
+    talker.bind(("127.0.0.1", 0))
+    try:
+        silent = established_call(server, ua, rtp_port=40300)
+        live = ua.invite(f"sip:echo@{server.uri_host}", sdp=sdp_offer(talker.getsockname()[1]))
+        assert live.response.status == 200
+        live.ack()
+        media = [l for l in live.response.text.splitlines() if l.startswith("m=audio")][0]
+        port = int(media.split()[1])
+        started = time.time()
+        frames = make_frames(250)
+        bye = None
+        for f in frames:  # 5 s of audio on the live call only
+            talker.sendto(f, ("127.0.0.1", port))
+            m = ua.wait(lambda x: x.is_request and x.method == "BYE", 0.02)
+            if m:
+                bye = m
+                break
+        assert bye is not None and bye.get("Call-ID") == silent.call_id
+        assert 1.5 <= time.time() - started <= 5
+        ua.respond(bye, 200)
+        server.wait_log("no RTP for 2 s; ending the call")
+        assert live.bye().status == 200  # the talking call was never ended
+    finally:
+        talker.close()
+        ua.close()

@@ -42,6 +42,7 @@ static void test_defaults(void)
     g_assert_cmpuint(cfg.rtp_port_min, ==, 50000);
     g_assert_cmpstr(cfg.audio_codecs[0], ==, "opus");
     g_assert_cmpint(cfg.srtp, ==, 1); /* optional */
+    g_assert_cmpuint(cfg.rtp_timeout, ==, 30);
     sylk_config_clear(&cfg);
 }
 
@@ -99,6 +100,7 @@ static void test_errors(void)
         {"[rtp]\nport_range = 5:3\n", ":2: [rtp] port_range:"},
         {"[rtp]\naudio_codecs = PCMU, AMR\n", "unknown codec 'AMR'"},
         {"[rtp]\nsrtp = sometimes\n", ":2: [rtp] srtp: 'sometimes' is not one of disabled"},
+        {"[rtp]\ntimeout = -1\n", ":2: [rtp] timeout: '-1' is not a number of seconds"},
         {"[sip]\nlocal_ip = example.com\n", ":2: [sip] local_ip: 'example.com' is not an IPv4"},
         {"[server]\ntrusted_peers = 10.0.0.0/40\n", ":2: [server] trusted_peers:"},
         {"[server]\napplication_map = echo\n", "is not a key:application pair"},
