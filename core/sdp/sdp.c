@@ -193,26 +193,54 @@ static bool token_char(unsigned char c)
            (c >= 0x5E && c <= 0x7E);
 }
 
+/* 1*DIGIT ["/" 1*DIGIT] */
+static bool port_valid(const char *f, size_t n)
+{
+    size_t digits = 0, slashes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (g_ascii_isdigit(f[i])) {
+            digits++;
+        } else if (f[i] == '/' && digits && ++slashes == 1) {
+            digits = 0;
+        } else {
+            return false;
+        }
+    }
+    return digits > 0;
+}
+
+/* token *("/" token), or a token-only field when `slashes` is false */
+static bool tokens_valid(const char *f, size_t n, bool slashes)
+{
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)f[i];
+        if (token_char(c)) {
+            run++;
+        } else if (c == '/' && slashes && run) {
+            run = 0;
+        } else {
+            return false;
+        }
+    }
+    return run > 0;
+}
+
 /* m=<media> <port>[/<number>] <proto> <fmt> … (RFC 4566 §5.14), fields separated by one space */
 static bool m_line_valid(const char *line, size_t len)
 {
     unsigned field = 0;
-    size_t field_len = 0;
+    size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
-        unsigned char c = i < len ? (unsigned char)line[i] : ' ';
-        if (c == ' ') {
-            if (field_len == 0)
-                return false;
-            field++;
-            field_len = 0;
+        if (i < len && line[i] != ' ')
             continue;
-        }
-        field_len++;
-        bool ok = field == 1   ? (g_ascii_isdigit(c) || c == '/')
-                  : field == 2 ? (token_char(c) || c == '/')
-                               : token_char(c);
+        const char *f = line + start;
+        size_t n = i - start;
+        bool ok = field == 1 ? port_valid(f, n) : tokens_valid(f, n, field == 2);
         if (!ok)
             return false;
+        field++;
+        start = i + 1;
     }
     return field >= 4;
 }

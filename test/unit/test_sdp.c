@@ -130,6 +130,8 @@ static void test_malformed(void)
         "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\x01\r\n",
         "v=0\r\no=- 1 1 IN IP4 1.1.1.1\r\ns=-\r\nc=IN IP4 1.1.1.1\r\nt=0 0\r\n"
         "m=audio 400 X 8 =\r\n",
+        "v=0\r\nm=-audio 20/0///00 ///////////-6 H\r", /* fuzzer: slashes in port and proto */
+        "v=0\r\nm=audio 20 RTP//AVP 0\r\n",
     };
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         struct sylk_sdp sdp;
