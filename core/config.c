@@ -247,6 +247,7 @@ enum kind {
     K_CODECS,   /* char **, known codec names */
     K_SRTP,     /* int: disabled | optional | mandatory */
     K_SECONDS,  /* unsigned 0..3600 */
+    K_THREADS,  /* unsigned 0..64, 0: one per CPU */
 };
 
 struct option {
@@ -284,6 +285,7 @@ static const struct option server_options[] = {
     OPT("rtp", "audio_codecs", K_CODECS, audio_codecs),
     OPT("rtp", "srtp", K_SRTP, srtp),
     OPT("rtp", "timeout", K_SECONDS, rtp_timeout),
+    OPT("rtp", "media_threads", K_THREADS, media_threads),
 };
 
 /* The default preference: fullband, wideband, then narrowband. */
@@ -444,6 +446,11 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
     case K_SECONDS:
         if (!parse_long(value, &n) || n < 0 || n > 3600)
             return g_strdup_printf("'%s' is not a number of seconds (0-3600, 0 disables)", value);
+        *FIELD(cfg, o, unsigned) = (unsigned)n;
+        return NULL;
+    case K_THREADS:
+        if (!parse_long(value, &n) || n < 0 || n > 64)
+            return g_strdup_printf("'%s' is not a thread count (0-64, 0: one per CPU)", value);
         *FIELD(cfg, o, unsigned) = (unsigned)n;
         return NULL;
     case K_SRTP:

@@ -50,8 +50,9 @@ struct sylk_server_config {
     /* [rtp] */
     unsigned rtp_port_min, rtp_port_max;
     char **audio_codecs;
-    int srtp;             /* enum sylk_srtp_mode: 0 disabled, 1 optional, 2 mandatory */
-    unsigned rtp_timeout; /* seconds without RTP that end an audio-only call; 0: never */
+    int srtp;               /* enum sylk_srtp_mode: 0 disabled, 1 optional, 2 mandatory */
+    unsigned rtp_timeout;   /* seconds without RTP that end an audio-only call; 0: never */
+    unsigned media_threads; /* 0: one per CPU */
 
     /* [domain NAME] applications = … : name → char ** */
     GHashTable *domains;

@@ -8,6 +8,7 @@
 #define G_LOG_DOMAIN "sylk"
 #include "server.h"
 
+#include "media/engine.h"
 #include "media/srtp.h"
 #include "plugin/host.h"
 #include "sylk-build-config.h"
@@ -139,6 +140,10 @@ int sylk_server_main(const struct sylk_server_options *o)
         g_critical("cannot initialise libsrtp2");
         goto out;
     }
+    if (sylk_media_engine_new(server->config.media_threads, &server->media) < 0) {
+        g_critical("cannot start the media threads");
+        goto out;
+    }
     if (!sylk_sip_stack_start(&server->sip, server, &error)) {
         g_critical("%s", error->message);
         sylk_sip_stack_destroy(&server->sip);
@@ -159,6 +164,8 @@ int sylk_server_main(const struct sylk_server_options *o)
     g_info("sylkserver stopped");
     code = 0;
 out:
+    sylk_media_engine_free(server->media); /* after the sessions and plugins that used it */
+    server->media = NULL;
     sylk_plugins_unload(&server->plugins);
     if (server->loop)
         g_main_loop_unref(server->loop);

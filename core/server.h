@@ -29,6 +29,7 @@ struct sylk_server {
     struct sylk_plugin_registry plugins;
     struct sylk_sip_stack sip;
     struct sylk_rtp_ports rtp_ports;
+    struct sylk_media_engine *media;
     struct sylk_host host;
     bool stopping;
 };

@@ -1,44 +1,61 @@
 /*
- * rtp.c — UDP socket pairs and the loopback relay. See rtp.h.
+ * rtp.c — an RTP audio stream on a media thread. See rtp.h.
+ *
+ * Receive path (socket readable, media thread): version check, one sender SSRC at a time,
+ * SRTP unprotect, statistics, DTMF events to the main loop, and — when something consumes
+ * the audio — the payload into the jitter buffer. Send path (tick): decode one frame, feed the
+ * loopback delay line or the mixer, add prompts, encode, packetize with our own SSRC, SRTP
+ * protect, send. RTCP: an SR or RR with one report block and an SDES CNAME every 5 s.
  */
 #define G_LOG_DOMAIN "sylk-rtp"
 #include "rtp.h"
 
+#include "media/codec.h"
+#include "media/engine.h"
+#include "media/jitter.h"
+#include "media/player.h"
 #include "media/rtp_packet.h"
 #include "media/srtp.h"
 
 #include <errno.h>
-#include <glib-unix.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
 
-#define RTP_MAX_PACKET      1500
-#define RTP_MIN_PACKET      12      /* fixed header */
-#define LOOPBACK_MAX_QUEUED 500     /* 10 s of 20 ms packets */
-#define SSRC_RELATCH_US     2000000 /* a new sender SSRC is taken after 2 s without the old one */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
-struct queued_packet {
-    gint64 due_us;
-    struct sockaddr_storage to;
-    socklen_t to_len;
-    gsize len;
-    guint8 data[];
+#define RTP_MAX_PACKET     1500
+#define RTP_MIN_PACKET     12      /* fixed header */
+#define SSRC_RELATCH_US    2000000 /* a new sender SSRC is taken after 2 s without the old one */
+#define MAX_DELAY_MS       10000
+#define JITTER_MIN_FRAMES  2
+#define JITTER_MAX_FRAMES  16
+#define MAX_CONCEALED      5   /* then the sender is taken as silent (DTX): nothing is decoded */
+#define RTCP_INTERVAL_TICK 250 /* 5 s */
+
+struct prompt {
+    struct sylk_player *player;
+    guint id;
 };
 
 struct sylk_rtp_socket {
-    int fd[2]; /* RTP, RTCP */
+    gint refs;
+    /* main thread */
+    struct sylk_media_thread *thread;
+    bool closing;
     unsigned port;
-    guint watch[2];
-    struct sockaddr_storage remote;
-    socklen_t remote_len;
-    gboolean loopback;
-    unsigned delay_ms;
-    GQueue queue; /* of struct queued_packet, when delaying */
-    guint timer;
+    GHashTable *plays; /* prompt id -> struct play_done, waiting for completion */
+    guint next_play_id;
+
+    /* media thread */
+    struct sylk_media_watch watch[2]; /* RTP, RTCP */
+    struct sylk_media_ticker ticker;
+    struct sockaddr_storage remote, remote_rtcp;
+    socklen_t remote_len, remote_rtcp_len;
     struct sylk_srtp *srtp; /* NULL: plain RTP */
-    int dtmf_pt;            /* telephone-event payload type, -1: none */
+    bool send, recv;
+    int dtmf_pt; /* telephone-event payload type, -1: none */
     unsigned dtmf_clock;
     bool dtmf_reported; /* the event with dtmf_ts was reported (end packets come 3 times) */
     uint32_t dtmf_ts;
@@ -47,8 +64,425 @@ struct sylk_rtp_socket {
     bool latched; /* the one sender SSRC accepted, so state per SSRC stays bounded */
     uint32_t ssrc;
     gint64 ssrc_seen_us;
+    struct sylk_rtp_rx_stats rx;
     struct sylk_rtp_stats stats;
+
+    const struct sylk_codec_info *info; /* NULL until negotiated */
+    struct sylk_codec_options options;
+    struct sylk_codec *codec;
+    int send_pt, recv_pt;
+    struct sylk_jitter *jitter;
+    unsigned concealed_run;
+    uint32_t tx_ssrc, tx_ts;
+    uint16_t tx_seq;
+    bool talkspurt; /* the next packet sent starts a talkspurt (marker bit) */
+    uint32_t tx_packets, tx_octets;
+    uint64_t ticks;
+    char cname[24];
+
+    bool loopback;
+    unsigned delay_frames; /* delay line length, 0: straight through */
+    int16_t *delay;        /* delay_frames frames of SYLK_CODEC_MAX_FRAME samples */
+    unsigned *delay_len;   /* samples in each, 0 for silence */
+    unsigned delay_pos;
+    GQueue prompts; /* of struct prompt */
+
+    void *consumer; /* a mixer */
+    void (*detached)(void *consumer, struct sylk_rtp_socket *s);
 };
+
+struct play_done {
+    sylk_rtp_play_done_fn fn;
+    void *user_data;
+};
+
+static void rtp_unref(struct sylk_rtp_socket *s)
+{
+    if (!g_atomic_int_dec_and_test(&s->refs))
+        return;
+    if (s->plays)
+        g_hash_table_destroy(s->plays);
+    g_free(s);
+}
+
+/* ------------------------------------------------------------------- send path --- */
+
+/* Sends one plain packet on the RTP (0) or RTCP (1) socket, protected when SRTP is on. */
+static void send_packet(struct sylk_rtp_socket *s, int which, uint8_t *buf, size_t n, size_t cap)
+{
+    const struct sockaddr_storage *to = which ? &s->remote_rtcp : &s->remote;
+    socklen_t to_len = which ? s->remote_rtcp_len : s->remote_len;
+    if (!to_len)
+        return;
+    if (s->srtp) {
+        int rc = which ? sylk_srtp_protect_rtcp(s->srtp, buf, &n, cap)
+                       : sylk_srtp_protect(s->srtp, buf, &n, cap);
+        if (rc < 0) {
+            s->stats.dropped++;
+            return;
+        }
+    }
+    if (sendto(s->watch[which].fd, buf, n, 0, (const struct sockaddr *)to, to_len) < 0)
+        s->stats.dropped++;
+    else if (which)
+        s->stats.rtcp_out++;
+    else
+        s->stats.packets_out++;
+}
+
+void sylk_rtp_send_payload(struct sylk_rtp_socket *s, const uint8_t *payload, size_t len)
+{
+    if (!s->info || !s->send || len > RTP_MAX_PACKET - SYLK_RTP_HEADER_LEN)
+        return;
+    uint8_t buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
+    size_t h = sylk_rtp_write_header(buf, sizeof(buf), (uint8_t)s->send_pt, s->talkspurt,
+                                     s->tx_seq++, s->tx_ts, s->tx_ssrc);
+    memcpy(buf + h, payload, len);
+    s->talkspurt = false;
+    s->tx_packets++;
+    s->tx_octets += (uint32_t)len;
+    send_packet(s, 0, buf, h + len, sizeof(buf));
+    s->tx_ts += s->info->sdp_clock / (1000 / SYLK_CODEC_FRAME_MS);
+}
+
+void sylk_rtp_skip(struct sylk_rtp_socket *s)
+{
+    if (s->info)
+        s->tx_ts += s->info->sdp_clock / (1000 / SYLK_CODEC_FRAME_MS);
+    s->talkspurt = true;
+}
+
+void sylk_rtp_push(struct sylk_rtp_socket *s, const int16_t *pcm, unsigned samples)
+{
+    if (!s->codec || !s->send || samples != sylk_codec_frame_samples(s->codec)) {
+        sylk_rtp_skip(s);
+        return;
+    }
+    uint8_t payload[SYLK_CODEC_MAX_PAYLOAD];
+    int n = sylk_codec_encode(s->codec, pcm, payload, sizeof(payload));
+    if (n <= 0) {
+        sylk_rtp_skip(s);
+        return;
+    }
+    sylk_rtp_send_payload(s, payload, (size_t)n);
+}
+
+/* RFC 3550 6.5.1: SDES with the CNAME item. */
+static size_t write_sdes(uint8_t *buf, size_t cap, uint32_t ssrc, const char *cname)
+{
+    size_t n = strlen(cname), len = (8 + 2 + n + 1 + 3) & ~(size_t)3;
+    if (cap < len)
+        return 0;
+    memset(buf, 0, len);
+    buf[0] = 0x81;
+    buf[1] = 202;
+    buf[2] = (uint8_t)((len / 4 - 1) >> 8);
+    buf[3] = (uint8_t)(len / 4 - 1);
+    buf[4] = (uint8_t)(ssrc >> 24);
+    buf[5] = (uint8_t)(ssrc >> 16);
+    buf[6] = (uint8_t)(ssrc >> 8);
+    buf[7] = (uint8_t)ssrc;
+    buf[8] = 1; /* CNAME */
+    buf[9] = (uint8_t)n;
+    memcpy(buf + 10, cname, n);
+    return len;
+}
+
+static void send_rtcp(struct sylk_rtp_socket *s)
+{
+    uint8_t buf[256 + SYLK_SRTP_MAX_TRAILER];
+    struct sylk_rtcp_report_block rb;
+    bool have_rb = s->latched && s->rx.started;
+    if (have_rb)
+        sylk_rtp_rx_report(&s->rx, s->ssrc, &rb);
+    struct sylk_rtcp_sender_info si;
+    if (s->tx_packets) {
+        gint64 now = g_get_real_time(); /* NTP counts from 1900 */
+        uint64_t secs = (uint64_t)(now / G_USEC_PER_SEC) + 2208988800u;
+        uint64_t frac = ((uint64_t)(now % G_USEC_PER_SEC) << 32) / G_USEC_PER_SEC;
+        si = (struct sylk_rtcp_sender_info){.ntp = secs << 32 | frac,
+                                            .rtp_ts = s->tx_ts,
+                                            .packets = s->tx_packets,
+                                            .octets = s->tx_octets};
+    }
+    size_t n = sylk_rtcp_write_report(buf, 256, s->tx_ssrc, s->tx_packets ? &si : NULL,
+                                      have_rb ? &rb : NULL);
+    n += write_sdes(buf + n, 256 - n, s->tx_ssrc, s->cname);
+    send_packet(s, 1, buf, n, sizeof(buf));
+}
+
+/* ---------------------------------------------------------------- receive path --- */
+
+static uint32_t ssrc_of(const guint8 *rtp)
+{
+    return (uint32_t)rtp[8] << 24 | (uint32_t)rtp[9] << 16 | (uint32_t)rtp[10] << 8 | rtp[11];
+}
+
+/*
+ * One sender SSRC at a time: others are dropped before any SRTP work (libsrtp would keep state
+ * for each), unless the current one has been silent for SSRC_RELATCH_US (a restarted sender).
+ * The switch happens only once a packet of the new SSRC authenticated (ssrc_commit).
+ */
+static bool ssrc_allowed(const struct sylk_rtp_socket *s, uint32_t ssrc, gint64 now)
+{
+    return !s->latched || ssrc == s->ssrc || now - s->ssrc_seen_us >= SSRC_RELATCH_US;
+}
+
+static void ssrc_commit(struct sylk_rtp_socket *s, uint32_t ssrc, gint64 now)
+{
+    if (s->latched && ssrc != s->ssrc) {
+        if (s->srtp)
+            sylk_srtp_forget(s->srtp, s->ssrc);
+        memset(&s->rx, 0, sizeof(s->rx));
+    }
+    s->latched = true;
+    s->ssrc = ssrc;
+    s->ssrc_seen_us = now;
+}
+
+struct dtmf_event {
+    struct sylk_rtp_socket *s;
+    char digit;
+    unsigned duration_ms;
+};
+
+static void dtmf_on_main(void *data)
+{
+    struct dtmf_event *ev = data;
+    if (!ev->s->closing && ev->s->dtmf_fn)
+        ev->s->dtmf_fn(ev->s->dtmf_data, ev->digit, ev->duration_ms);
+    rtp_unref(ev->s);
+    g_free(ev);
+}
+
+/* RFC 4733: an event's packets share its timestamp; report it at its first end packet. */
+static void on_dtmf(struct sylk_rtp_socket *s, const struct sylk_rtp_header *h)
+{
+    struct sylk_dtmf_event ev;
+    if (!s->dtmf_fn || sylk_dtmf_parse(h->payload, h->payload_len, &ev) < 0)
+        return;
+    if (h->ts != s->dtmf_ts) {
+        s->dtmf_ts = h->ts;
+        s->dtmf_reported = false;
+    }
+    if (ev.end && !s->dtmf_reported) {
+        s->dtmf_reported = true;
+        struct dtmf_event *e = g_new(struct dtmf_event, 1);
+        g_atomic_int_inc(&s->refs);
+        e->s = s;
+        e->digit = ev.digit;
+        e->duration_ms = ev.duration * 1000u / MAX(s->dtmf_clock, 1u);
+        sylk_media_post_main(dtmf_on_main, e);
+    }
+}
+
+static bool wants_audio(const struct sylk_rtp_socket *s)
+{
+    return s->codec && s->recv && (s->loopback || s->consumer);
+}
+
+static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
+                      const struct sockaddr_storage *from, socklen_t from_len)
+{
+    /* Not RTP version 2 or shorter than a header: dropped and counted, never decoded. */
+    if (n < RTP_MIN_PACKET || (buf[0] >> 6) != 2) {
+        s->stats.dropped++;
+        return;
+    }
+    uint32_t ssrc = ssrc_of(buf);
+    gint64 now = g_get_monotonic_time();
+    if (!ssrc_allowed(s, ssrc, now)) {
+        s->stats.dropped++;
+        return;
+    }
+    if (s->srtp && sylk_srtp_unprotect(s->srtp, buf, &n) < 0) { /* forged, replayed, garbled */
+        s->stats.dropped++;
+        return;
+    }
+    struct sylk_rtp_header h;
+    if (n > RTP_MAX_PACKET || sylk_rtp_parse(buf, n, 0, &h) < 0) {
+        s->stats.dropped++;
+        return;
+    }
+    ssrc_commit(s, ssrc, now);
+    s->stats.packets_in++;
+    s->stats.last_in_us = now;
+    s->stats.bytes_in += n;
+    s->remote = *from; /* symmetric RTP */
+    s->remote_len = from_len;
+    if (s->dtmf_pt >= 0 && h.pt == s->dtmf_pt) {
+        on_dtmf(s, &h);
+        return;
+    }
+    if (!s->info || (h.pt != s->send_pt && h.pt != s->recv_pt))
+        return; /* comfort noise or a codec not negotiated: not audio we play */
+    uint32_t arrival = (uint32_t)(now * s->info->sdp_clock / G_USEC_PER_SEC);
+    sylk_rtp_rx_update(&s->rx, h.seq, h.ts, arrival);
+    if (wants_audio(s) && sylk_jitter_put(s->jitter, h.seq, h.payload, h.payload_len) < 0)
+        s->stats.dropped++;
+}
+
+static void on_rtp(struct sylk_media_watch *w)
+{
+    struct sylk_rtp_socket *s = container_of(w, struct sylk_rtp_socket, watch[0]);
+    guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
+    for (;;) {
+        struct sockaddr_storage from;
+        socklen_t from_len = sizeof(from);
+        ssize_t n = recvfrom(w->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
+        if (n < 0)
+            break;
+        on_packet(s, buf, (size_t)n, &from, from_len);
+    }
+}
+
+static void on_rtcp(struct sylk_media_watch *w)
+{
+    struct sylk_rtp_socket *s = container_of(w, struct sylk_rtp_socket, watch[1]);
+    guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
+    for (;;) {
+        struct sockaddr_storage from;
+        socklen_t from_len = sizeof(from);
+        ssize_t n = recvfrom(w->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
+        if (n < 0)
+            break;
+        size_t len = (size_t)n;
+        struct sylk_rtcp_parsed parsed;
+        if ((s->srtp && sylk_srtp_unprotect_rtcp(s->srtp, buf, &len) < 0) ||
+            sylk_rtcp_parse(buf, len, &parsed) < 0) {
+            s->stats.dropped++;
+            continue;
+        }
+        s->stats.rtcp_in++;
+        s->remote_rtcp = from; /* symmetric RTCP */
+        s->remote_rtcp_len = from_len;
+    }
+}
+
+/* ------------------------------------------------------------------------ tick --- */
+
+void sylk_rtp_housekeeping(struct sylk_rtp_socket *s)
+{
+    if (++s->ticks % RTCP_INTERVAL_TICK == 0)
+        send_rtcp(s);
+}
+
+unsigned sylk_rtp_pull(struct sylk_rtp_socket *s, int16_t *pcm, unsigned max)
+{
+    if (!wants_audio(s))
+        return 0;
+    uint8_t payload[SYLK_JITTER_MAX_PAYLOAD];
+    size_t len = 0;
+    int n = 0;
+    switch (sylk_jitter_get(s->jitter, payload, &len)) {
+    case SYLK_JITTER_FRAME:
+        n = sylk_codec_decode(s->codec, payload, len, pcm, max);
+        if (n > 0) {
+            s->stats.decoded++;
+            s->concealed_run = 0;
+        }
+        break;
+    case SYLK_JITTER_LOST:
+        if (s->concealed_run < MAX_CONCEALED) { /* beyond: a sender in DTX, not a loss */
+            s->concealed_run++;
+            n = sylk_codec_conceal(s->codec, pcm, max);
+            s->stats.concealed++;
+        }
+        break;
+    case SYLK_JITTER_BUFFER:
+        break;
+    }
+    return n > 0 ? (unsigned)n : 0;
+}
+
+bool sylk_rtp_has_prompts(const struct sylk_rtp_socket *s)
+{
+    return s->prompts.length > 0;
+}
+
+struct prompt_done {
+    struct sylk_rtp_socket *s;
+    guint id;
+};
+
+static void prompt_done_on_main(void *data)
+{
+    struct prompt_done *d = data;
+    struct play_done pd;
+    struct play_done *found =
+        d->s->closing ? NULL : g_hash_table_lookup(d->s->plays, GUINT_TO_POINTER(d->id));
+    if (found) {
+        pd = *found;
+        g_hash_table_remove(d->s->plays, GUINT_TO_POINTER(d->id));
+        if (pd.fn)
+            pd.fn(pd.user_data);
+    }
+    rtp_unref(d->s);
+    g_free(d);
+}
+
+bool sylk_rtp_mix_prompts(struct sylk_rtp_socket *s, int16_t *pcm, unsigned samples)
+{
+    struct prompt *p;
+    while (s->info && (p = g_queue_peek_head(&s->prompts))) {
+        if (sylk_player_mix(p->player, pcm, s->info->rate, samples))
+            return true;
+        g_queue_pop_head(&s->prompts);
+        struct prompt_done *d = g_new(struct prompt_done, 1);
+        g_atomic_int_inc(&s->refs);
+        d->s = s;
+        d->id = p->id;
+        sylk_media_post_main(prompt_done_on_main, d);
+        sylk_player_free(p->player);
+        g_free(p);
+    }
+    return false;
+}
+
+/* The loopback with its delay line, and prompts: what a stream plays on its own. */
+static void stream_tick(struct sylk_media_ticker *k, uint64_t tick)
+{
+    struct sylk_rtp_socket *s = container_of(k, struct sylk_rtp_socket, ticker);
+    (void)tick;
+    sylk_rtp_housekeeping(s);
+    if (!s->codec)
+        return;
+    int16_t pcm[SYLK_CODEC_MAX_FRAME];
+    unsigned frame = sylk_codec_frame_samples(s->codec);
+    unsigned n = s->loopback ? sylk_rtp_pull(s, pcm, G_N_ELEMENTS(pcm)) : 0;
+    if (s->loopback && s->delay_frames) {
+        int16_t *slot = s->delay + (size_t)s->delay_pos * SYLK_CODEC_MAX_FRAME;
+        unsigned delayed = s->delay_len[s->delay_pos];
+        int16_t out[SYLK_CODEC_MAX_FRAME];
+        memcpy(out, slot, delayed * sizeof(int16_t));
+        memcpy(slot, pcm, n * sizeof(int16_t));
+        s->delay_len[s->delay_pos] = n;
+        s->delay_pos = (s->delay_pos + 1) % s->delay_frames;
+        memcpy(pcm, out, delayed * sizeof(int16_t));
+        n = delayed;
+    }
+    if (n != frame && sylk_rtp_has_prompts(s)) {
+        memset(pcm, 0, frame * sizeof(int16_t));
+        n = frame;
+    }
+    if (n == frame)
+        sylk_rtp_mix_prompts(s, pcm, frame);
+    if (n == frame)
+        sylk_rtp_push(s, pcm, frame);
+    else
+        sylk_rtp_skip(s);
+}
+
+/* Streams consumed by a mixer are ticked by it; others tick when they have something to play. */
+static void update_ticker(struct sylk_rtp_socket *s, struct sylk_media_thread *t)
+{
+    if (!s->consumer && (s->loopback || sylk_rtp_has_prompts(s) || s->info))
+        sylk_media_thread_add_ticker(t, &s->ticker);
+    else
+        sylk_media_thread_remove_ticker(t, &s->ticker);
+}
+
+/* ------------------------------------------------------------- setup (main) --- */
 
 static int bind_udp(const struct addrinfo *ai, unsigned port)
 {
@@ -69,200 +503,68 @@ static int bind_udp(const struct addrinfo *ai, unsigned port)
     return fd;
 }
 
-/* Sends one plain RTP packet, protected first when the stream uses SRTP. */
-static void send_to(struct sylk_rtp_socket *s, const struct sockaddr_storage *to, socklen_t len,
-                    const void *data, gsize n)
-{
-    guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
-    size_t out = n;
-    if (s->srtp) {
-        memcpy(buf, data, n);
-        if (sylk_srtp_protect(s->srtp, buf, &out, sizeof(buf)) < 0) {
-            s->stats.dropped++;
-            return;
-        }
-        data = buf;
-    }
-    if (sendto(s->fd[0], data, out, 0, (const struct sockaddr *)to, len) < 0)
-        s->stats.dropped++;
-    else
-        s->stats.packets_out++;
-}
-
-static gboolean flush_queue(gpointer data)
+static void do_attach_thread(void *data)
 {
     struct sylk_rtp_socket *s = data;
-    gint64 now = g_get_monotonic_time();
-    struct queued_packet *p;
-    while ((p = g_queue_peek_head(&s->queue)) && p->due_us <= now) {
-        g_queue_pop_head(&s->queue);
-        send_to(s, &p->to, p->to_len, p->data, p->len);
-        g_free(p);
-    }
-    if (g_queue_is_empty(&s->queue)) {
-        s->timer = 0;
-        return G_SOURCE_REMOVE;
-    }
-    return G_SOURCE_CONTINUE;
+    for (int i = 0; i < 2; i++)
+        sylk_media_thread_watch(s->thread, &s->watch[i]);
+    update_ticker(s, s->thread);
 }
 
-static void reflect(struct sylk_rtp_socket *s, const guint8 *buf, gsize n,
-                    const struct sockaddr_storage *from, socklen_t from_len)
-{
-    if (s->delay_ms == 0) {
-        send_to(s, from, from_len, buf, n);
-        return;
-    }
-    if (g_queue_get_length(&s->queue) >= LOOPBACK_MAX_QUEUED) {
-        s->stats.dropped++;
-        return;
-    }
-    struct queued_packet *p = g_malloc(sizeof(*p) + n);
-    p->due_us = g_get_monotonic_time() + (gint64)s->delay_ms * 1000;
-    p->to = *from;
-    p->to_len = from_len;
-    p->len = n;
-    memcpy(p->data, buf, n);
-    g_queue_push_tail(&s->queue, p);
-    if (!s->timer)
-        s->timer = g_timeout_add(10, flush_queue, s);
-}
-
-static uint32_t ssrc_of(const guint8 *rtp)
-{
-    return (uint32_t)rtp[8] << 24 | (uint32_t)rtp[9] << 16 | (uint32_t)rtp[10] << 8 | rtp[11];
-}
-
-/*
- * One sender SSRC at a time: others are dropped before any SRTP work (libsrtp would keep state
- * for each), unless the current one has been silent for SSRC_RELATCH_US (a restarted sender).
- * The switch happens only once a packet of the new SSRC authenticated (ssrc_commit).
- */
-static bool ssrc_allowed(const struct sylk_rtp_socket *s, uint32_t ssrc, gint64 now)
-{
-    return !s->latched || ssrc == s->ssrc || now - s->ssrc_seen_us >= SSRC_RELATCH_US;
-}
-
-static void ssrc_commit(struct sylk_rtp_socket *s, uint32_t ssrc, gint64 now)
-{
-    if (s->latched && ssrc != s->ssrc && s->srtp)
-        sylk_srtp_forget(s->srtp, s->ssrc);
-    s->latched = true;
-    s->ssrc = ssrc;
-    s->ssrc_seen_us = now;
-}
-
-/* RFC 4733: an event's packets share its timestamp; report it at its first end packet. */
-static void maybe_dtmf(struct sylk_rtp_socket *s, const guint8 *buf, size_t n)
-{
-    struct sylk_rtp_header h;
-    struct sylk_dtmf_event ev;
-    if (s->dtmf_pt < 0 || !s->dtmf_fn || sylk_rtp_parse(buf, n, 0, &h) < 0 || h.pt != s->dtmf_pt ||
-        sylk_dtmf_parse(h.payload, h.payload_len, &ev) < 0)
-        return;
-    if (h.ts != s->dtmf_ts) {
-        s->dtmf_ts = h.ts;
-        s->dtmf_reported = false;
-    }
-    if (ev.end && !s->dtmf_reported) {
-        s->dtmf_reported = true;
-        s->dtmf_fn(s->dtmf_data, ev.digit, ev.duration * 1000u / MAX(s->dtmf_clock, 1u));
-    }
-}
-
-static gboolean on_rtp(gint fd, GIOCondition cond, gpointer data)
+static void do_detach_thread(void *data)
 {
     struct sylk_rtp_socket *s = data;
-    (void)cond;
-    guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
-    for (;;) {
-        struct sockaddr_storage from;
-        socklen_t from_len = sizeof(from);
-        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
-        if (n < 0)
-            break;
-        /* Not RTP version 2 or shorter than a header: dropped and counted, never relayed. */
-        if (n < RTP_MIN_PACKET || (buf[0] >> 6) != 2) {
-            s->stats.dropped++;
-            continue;
-        }
-        uint32_t ssrc = ssrc_of(buf);
-        gint64 now = g_get_monotonic_time();
-        if (!ssrc_allowed(s, ssrc, now)) {
-            s->stats.dropped++;
-            continue;
-        }
-        if (s->srtp) {
-            size_t len = (size_t)n;
-            if (sylk_srtp_unprotect(s->srtp, buf, &len) < 0) { /* forged, replayed, garbled */
-                s->stats.dropped++;
-                continue;
-            }
-            n = (ssize_t)len;
-        }
-        if (n > RTP_MAX_PACKET) {
-            s->stats.dropped++;
-            continue;
-        }
-        ssrc_commit(s, ssrc, now);
-        maybe_dtmf(s, buf, (size_t)n);
-        s->stats.packets_in++;
-        s->stats.last_in_us = now;
-        s->stats.bytes_in += (uint64_t)n;
-        s->remote = from; /* symmetric RTP */
-        s->remote_len = from_len;
-        if (s->loopback)
-            reflect(s, buf, (gsize)n, &from, from_len);
-    }
-    return G_SOURCE_CONTINUE;
+    for (int i = 0; i < 2; i++)
+        sylk_media_thread_unwatch(s->thread, &s->watch[i]);
+    sylk_media_thread_remove_ticker(s->thread, &s->ticker);
 }
 
-static gboolean on_rtcp(gint fd, GIOCondition cond, gpointer data)
-{
-    (void)cond;
-    (void)data;
-    guint8 buf[RTP_MAX_PACKET];
-    while (recv(fd, buf, sizeof(buf), 0) >= 0)
-        ; /* reports are read and ignored until the media engine keeps RTCP statistics */
-    return G_SOURCE_CONTINUE;
-}
-
-int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip, struct sylk_rtp_socket **out)
+int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip,
+                  struct sylk_media_engine *engine, struct sylk_rtp_socket **out)
 {
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM}, *ai;
     if (getaddrinfo(local_ip, NULL, &hints, &ai) != 0)
         return -EINVAL;
     unsigned pairs = (ports->max - ports->min + 1) / 2;
-    int ret = -EADDRINUSE;
-    for (unsigned tries = 0; tries < pairs; tries++) {
+    int fd[2] = {-1, -1};
+    unsigned port = 0;
+    for (unsigned tries = 0; tries < pairs && fd[1] < 0; tries++) {
         if (ports->next < ports->min || ports->next + 1 > ports->max)
             ports->next = ports->min;
-        unsigned port = ports->next;
+        port = ports->next;
         ports->next += 2;
-        int rtp = bind_udp(ai, port);
-        if (rtp < 0)
+        fd[0] = bind_udp(ai, port);
+        if (fd[0] < 0)
             continue;
-        int rtcp = bind_udp(ai, port + 1);
-        if (rtcp < 0) {
-            close(rtp);
-            continue;
-        }
-        struct sylk_rtp_socket *s = g_new0(struct sylk_rtp_socket, 1);
-        s->fd[0] = rtp;
-        s->fd[1] = rtcp;
-        s->port = port;
-        s->dtmf_pt = -1;
-        g_queue_init(&s->queue);
-        s->watch[0] = g_unix_fd_add(rtp, G_IO_IN, on_rtp, s);
-        s->watch[1] = g_unix_fd_add(rtcp, G_IO_IN, on_rtcp, s);
-        *out = s;
-        ret = 0;
-        break;
+        fd[1] = bind_udp(ai, port + 1);
+        if (fd[1] < 0)
+            close(fd[0]);
     }
     freeaddrinfo(ai);
-    if (ret)
+    if (fd[1] < 0) {
         g_warning("no free RTP port pair in %u:%u", ports->min, ports->max);
-    return ret;
+        return -EADDRINUSE;
+    }
+    struct sylk_rtp_socket *s = g_new0(struct sylk_rtp_socket, 1);
+    s->refs = 1;
+    s->port = port;
+    s->plays = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    s->watch[0] = (struct sylk_media_watch){.fd = fd[0], .readable = on_rtp};
+    s->watch[1] = (struct sylk_media_watch){.fd = fd[1], .readable = on_rtcp};
+    s->ticker.tick = stream_tick;
+    s->send = s->recv = true;
+    s->dtmf_pt = s->send_pt = s->recv_pt = -1;
+    s->tx_ssrc = g_random_int();
+    s->tx_seq = (uint16_t)g_random_int();
+    s->tx_ts = g_random_int();
+    s->talkspurt = true;
+    g_snprintf(s->cname, sizeof(s->cname), "sylk-%08x", g_random_int());
+    g_queue_init(&s->prompts);
+    s->thread = sylk_media_engine_pick(engine);
+    sylk_media_thread_load(s->thread, 1);
+    sylk_media_thread_call(s->thread, do_attach_thread, s);
+    *out = s;
+    return 0;
 }
 
 unsigned sylk_rtp_port(const struct sylk_rtp_socket *s)
@@ -270,61 +572,321 @@ unsigned sylk_rtp_port(const struct sylk_rtp_socket *s)
     return s->port;
 }
 
-int sylk_rtp_set_remote(struct sylk_rtp_socket *s, const char *address, unsigned port)
+struct set_remote {
+    struct sylk_rtp_socket *s;
+    struct sockaddr_storage rtp, rtcp;
+    socklen_t len;
+};
+
+static void do_set_remote(void *data)
 {
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
-                             .ai_socktype = SOCK_DGRAM},
-                    *ai;
-    char service[8];
-    g_snprintf(service, sizeof(service), "%u", port);
-    if (!address || getaddrinfo(address, service, &hints, &ai) != 0)
+    struct set_remote *r = data;
+    r->s->remote = r->rtp;
+    r->s->remote_rtcp = r->rtcp;
+    r->s->remote_len = r->s->remote_rtcp_len = r->len;
+}
+
+int sylk_rtp_set_remote(struct sylk_rtp_socket *s, const char *address, unsigned port,
+                        unsigned rtcp_port)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM}, *ai;
+    if (!address || port == 0 || port > 65535 || getaddrinfo(address, NULL, &hints, &ai) != 0)
         return -EINVAL;
-    memcpy(&s->remote, ai->ai_addr, ai->ai_addrlen);
-    s->remote_len = ai->ai_addrlen;
+    struct set_remote r = {.s = s, .len = ai->ai_addrlen};
+    memcpy(&r.rtp, ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(ai);
+    r.rtcp = r.rtp;
+    rtcp_port = rtcp_port && rtcp_port <= 65535 ? rtcp_port : port + 1;
+    if (r.rtp.ss_family == AF_INET) {
+        ((struct sockaddr_in *)&r.rtp)->sin_port = htons((uint16_t)port);
+        ((struct sockaddr_in *)&r.rtcp)->sin_port = htons((uint16_t)rtcp_port);
+    } else {
+        ((struct sockaddr_in6 *)&r.rtp)->sin6_port = htons((uint16_t)port);
+        ((struct sockaddr_in6 *)&r.rtcp)->sin6_port = htons((uint16_t)rtcp_port);
+    }
+    sylk_media_thread_call(s->thread, do_set_remote, &r);
     return 0;
+}
+
+struct set_dtmf {
+    struct sylk_rtp_socket *s;
+    int pt;
+    unsigned clock;
+    sylk_rtp_dtmf_fn fn;
+    void *user_data;
+};
+
+static void do_set_dtmf(void *data)
+{
+    struct set_dtmf *d = data;
+    d->s->dtmf_pt = d->pt;
+    d->s->dtmf_clock = d->clock ? d->clock : 8000;
+    d->s->dtmf_fn = d->fn;
+    d->s->dtmf_data = d->user_data;
 }
 
 void sylk_rtp_set_dtmf(struct sylk_rtp_socket *s, int pt, unsigned clock, sylk_rtp_dtmf_fn fn,
                        void *user_data)
 {
-    s->dtmf_pt = pt;
-    s->dtmf_clock = clock ? clock : 8000;
-    s->dtmf_fn = fn;
-    s->dtmf_data = user_data;
+    struct set_dtmf d = {s, pt, clock, fn, user_data};
+    sylk_media_thread_call(s->thread, do_set_dtmf, &d);
+}
+
+struct set_srtp {
+    struct sylk_rtp_socket *s;
+    struct sylk_srtp *srtp, *old;
+};
+
+static void do_set_srtp(void *data)
+{
+    struct set_srtp *d = data;
+    d->old = d->s->srtp;
+    d->s->srtp = d->srtp;
 }
 
 void sylk_rtp_set_srtp(struct sylk_rtp_socket *s, struct sylk_srtp *srtp)
 {
-    sylk_srtp_free(s->srtp);
-    s->srtp = srtp;
+    struct set_srtp d = {.s = s, .srtp = srtp};
+    sylk_media_thread_call(s->thread, do_set_srtp, &d);
+    sylk_srtp_free(d.old);
+}
+
+struct set_codec {
+    struct sylk_rtp_socket *s;
+    const struct sylk_codec_info *info;
+    struct sylk_codec_options options;
+    int send_pt, recv_pt;
+    struct sylk_codec *codec, *old_codec;
+    struct sylk_jitter *jitter, *old_jitter;
+};
+
+static void do_set_codec(void *data)
+{
+    struct set_codec *c = data;
+    struct sylk_rtp_socket *s = c->s;
+    s->send_pt = c->send_pt;
+    s->recv_pt = c->recv_pt;
+    if (c->codec) { /* a new codec: everything that depends on its rate starts again */
+        c->old_codec = s->codec;
+        c->old_jitter = s->jitter;
+        s->codec = c->codec;
+        s->jitter = c->jitter;
+        s->info = c->info;
+        s->options = c->options;
+        s->concealed_run = 0;
+        s->talkspurt = true;
+        if (s->delay_len)
+            memset(s->delay_len, 0, s->delay_frames * sizeof(unsigned));
+    }
+    update_ticker(s, s->thread);
+}
+
+int sylk_rtp_set_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *info, int send_pt,
+                       int recv_pt, const struct sylk_codec_options *options)
+{
+    struct set_codec c = {.s = s, .info = info, .send_pt = send_pt, .recv_pt = recv_pt};
+    if (!info || send_pt < 0 || send_pt > 127)
+        return -EINVAL;
+    if (options)
+        c.options = *options;
+    /* Built here, outside the media thread, so it never waits on a codec's allocation. */
+    bool same = s->info == info && memcmp(&s->options, &c.options, sizeof(c.options)) == 0;
+    if (!same) {
+        c.codec = sylk_codec_new(info, &c.options);
+        if (!c.codec)
+            return -ENOMEM;
+        c.jitter = sylk_jitter_new(JITTER_MIN_FRAMES, JITTER_MAX_FRAMES);
+    }
+    sylk_media_thread_call(s->thread, do_set_codec, &c);
+    sylk_codec_free(c.old_codec);
+    sylk_jitter_free(c.old_jitter);
+    return 0;
+}
+
+struct set_direction {
+    struct sylk_rtp_socket *s;
+    bool send, recv;
+};
+
+static void do_set_direction(void *data)
+{
+    struct set_direction *d = data;
+    if (!d->s->send && d->send)
+        d->s->talkspurt = true;
+    d->s->send = d->send;
+    d->s->recv = d->recv;
+}
+
+void sylk_rtp_set_direction(struct sylk_rtp_socket *s, bool send, bool recv)
+{
+    struct set_direction d = {s, send, recv};
+    sylk_media_thread_call(s->thread, do_set_direction, &d);
+}
+
+struct set_loopback {
+    struct sylk_rtp_socket *s;
+    unsigned frames;
+    int16_t *delay, *old_delay;
+    unsigned *delay_len, *old_len;
+};
+
+static void do_loopback(void *data)
+{
+    struct set_loopback *l = data;
+    struct sylk_rtp_socket *s = l->s;
+    l->old_delay = s->delay;
+    l->old_len = s->delay_len;
+    s->loopback = true;
+    s->delay = l->delay;
+    s->delay_len = l->delay_len;
+    s->delay_frames = l->frames;
+    s->delay_pos = 0;
+    update_ticker(s, s->thread);
 }
 
 int sylk_rtp_loopback(struct sylk_rtp_socket *s, unsigned delay_ms)
 {
-    if (delay_ms > 10000)
+    if (delay_ms > MAX_DELAY_MS)
         return -EINVAL;
-    s->loopback = TRUE;
-    s->delay_ms = delay_ms;
+    struct set_loopback l = {.s = s, .frames = delay_ms / SYLK_CODEC_FRAME_MS};
+    if (l.frames) {
+        l.delay = g_new(int16_t, (size_t)l.frames * SYLK_CODEC_MAX_FRAME);
+        l.delay_len = g_new0(unsigned, l.frames);
+    }
+    sylk_media_thread_call(s->thread, do_loopback, &l);
+    g_free(l.old_delay);
+    g_free(l.old_len);
     return 0;
 }
 
-const struct sylk_rtp_stats *sylk_rtp_stats(const struct sylk_rtp_socket *s)
+struct add_prompt {
+    struct sylk_rtp_socket *s;
+    struct prompt *prompt;
+};
+
+static void do_add_prompt(void *data)
 {
-    return &s->stats;
+    struct add_prompt *a = data;
+    g_queue_push_tail(&a->s->prompts, a->prompt);
+    update_ticker(a->s, a->s->thread);
+}
+
+int sylk_rtp_play(struct sylk_rtp_socket *s, struct sylk_player *player, sylk_rtp_play_done_fn done,
+                  void *user_data)
+{
+    struct prompt *p = g_new(struct prompt, 1);
+    p->player = player;
+    p->id = ++s->next_play_id;
+    struct play_done *pd = g_new(struct play_done, 1);
+    pd->fn = done;
+    pd->user_data = user_data;
+    g_hash_table_insert(s->plays, GUINT_TO_POINTER(p->id), pd);
+    struct add_prompt a = {s, p};
+    sylk_media_thread_call(s->thread, do_add_prompt, &a);
+    return 0;
+}
+
+struct get_stats {
+    struct sylk_rtp_socket *s;
+    struct sylk_rtp_stats *out;
+};
+
+static void do_get_stats(void *data)
+{
+    struct get_stats *g = data;
+    *g->out = g->s->stats;
+}
+
+void sylk_rtp_get_stats(struct sylk_rtp_socket *s, struct sylk_rtp_stats *out)
+{
+    struct get_stats g = {s, out};
+    sylk_media_thread_call(s->thread, do_get_stats, &g);
+}
+
+struct sylk_media_thread *sylk_rtp_thread(const struct sylk_rtp_socket *s)
+{
+    return s->thread;
+}
+
+void sylk_rtp_move(struct sylk_rtp_socket *s, struct sylk_media_thread *to)
+{
+    if (s->thread == to)
+        return;
+    sylk_media_thread_call(s->thread, do_detach_thread, s);
+    sylk_media_thread_load(s->thread, -1);
+    s->thread = to;
+    sylk_media_thread_load(to, 1);
+    sylk_media_thread_call(to, do_attach_thread, s);
+}
+
+static void do_close(void *data)
+{
+    struct sylk_rtp_socket *s = data;
+    do_detach_thread(s);
+    if (s->consumer && s->detached)
+        s->detached(s->consumer, s);
+    s->consumer = NULL;
+}
+
+static void prompt_free(gpointer data)
+{
+    struct prompt *p = data;
+    sylk_player_free(p->player);
+    g_free(p);
 }
 
 void sylk_rtp_close(struct sylk_rtp_socket *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < 2; i++) {
-        g_source_remove(s->watch[i]);
-        close(s->fd[i]);
-    }
-    if (s->timer)
-        g_source_remove(s->timer);
-    g_queue_clear_full(&s->queue, g_free);
+    s->closing = true;
+    sylk_media_thread_call(s->thread, do_close, s);
+    sylk_media_thread_load(s->thread, -1);
+    for (int i = 0; i < 2; i++)
+        close(s->watch[i].fd);
+    g_queue_clear_full(&s->prompts, prompt_free);
+    g_hash_table_remove_all(s->plays);
     sylk_srtp_free(s->srtp);
-    g_free(s);
+    sylk_codec_free(s->codec);
+    sylk_jitter_free(s->jitter);
+    g_free(s->delay);
+    g_free(s->delay_len);
+    rtp_unref(s);
+}
+
+/* ------------------------------------------------------- mixer (media thread) --- */
+
+void sylk_rtp_attach(struct sylk_rtp_socket *s, void *consumer,
+                     void (*detached)(void *consumer, struct sylk_rtp_socket *s))
+{
+    s->consumer = consumer;
+    s->detached = detached;
+    update_ticker(s, s->thread);
+}
+
+void sylk_rtp_detach(struct sylk_rtp_socket *s)
+{
+    s->consumer = NULL;
+    s->detached = NULL;
+    update_ticker(s, s->thread);
+}
+
+const struct sylk_codec_info *sylk_rtp_codec(const struct sylk_rtp_socket *s)
+{
+    return s->info;
+}
+
+const struct sylk_codec_options *sylk_rtp_codec_options(const struct sylk_rtp_socket *s)
+{
+    return &s->options;
+}
+
+void *sylk_rtp_consumer(const struct sylk_rtp_socket *s)
+{
+    return s->consumer;
+}
+
+bool sylk_rtp_sending(const struct sylk_rtp_socket *s)
+{
+    return s->send && s->info && s->remote_len;
 }

@@ -1,16 +1,28 @@
 /*
- * rtp.h — RTP/RTCP UDP socket pairs from the configured port range, and the loopback relay
- * the echo plugin uses (every RTP packet sent back to its source, optionally delayed).
+ * rtp.h — one RTP audio stream of the media engine: its RTP/RTCP socket pair from the
+ * configured port range, SRTP, symmetric RTP, receive statistics and RTCP reports, the
+ * jitter buffer and the codec, and what the stream plays: a loopback of its own audio
+ * (decoded, delayed, re-encoded: the echo), prompts (players), or a mixer's output.
  *
- * Thread: this first version runs on the main loop (GLib fd sources). The media engine moves
- * streams to media threads; the API stays.
+ * Thread: a stream lives on one media thread (engine.h). The functions in the first part are
+ * called on the main thread and reach the stream's thread through sylk_media_thread_call;
+ * DTMF and prompt completions come back to the main loop. The functions in the "media
+ * thread" part are for the mixer, on the stream's own thread.
  */
 #ifndef SYLK_RTP_H
 #define SYLK_RTP_H
 
 #include <glib.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+struct sylk_media_engine;
+struct sylk_media_thread;
+struct sylk_codec_info;
+struct sylk_codec_options;
+struct sylk_player;
+struct sylk_srtp;
 
 /** Hands out even/odd port pairs from [min, max], round robin. Owned by the server. */
 struct sylk_rtp_ports {
@@ -19,30 +31,87 @@ struct sylk_rtp_ports {
 
 struct sylk_rtp_stats {
     uint64_t packets_in, packets_out, bytes_in, dropped;
-    int64_t last_in_us; /* monotonic time of the last packet accepted, 0 before any */
+    uint64_t rtcp_in, rtcp_out;
+    uint64_t decoded, concealed; /* frames */
+    int64_t last_in_us;          /* monotonic time of the last packet accepted, 0 before any */
 };
 
 struct sylk_rtp_socket;
 
-/** Binds an RTP/RTCP pair on `local_ip`; -EADDRINUSE when the range is exhausted. */
-int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip, struct sylk_rtp_socket **out);
+/* ------------------------------------------------------------------ main thread --- */
+
+/** Binds an RTP/RTCP pair on `local_ip` and places the stream on the least loaded thread. */
+int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip,
+                  struct sylk_media_engine *engine, struct sylk_rtp_socket **out);
 unsigned sylk_rtp_port(const struct sylk_rtp_socket *s);
 /** Where to send until packets arrive (symmetric RTP then follows their source). */
-int sylk_rtp_set_remote(struct sylk_rtp_socket *s, const char *address, unsigned port);
-struct sylk_srtp;
+int sylk_rtp_set_remote(struct sylk_rtp_socket *s, const char *address, unsigned port,
+                        unsigned rtcp_port);
 /** SRTP for this stream from now on (owned: freed with the socket or the next call). */
 void sylk_rtp_set_srtp(struct sylk_rtp_socket *s, struct sylk_srtp *srtp);
+/**
+ * The negotiated codec: we send with `send_pt`; packets with `send_pt` or `recv_pt` are
+ * audio. A changed codec restarts the decoder, the encoder and the jitter buffer.
+ */
+int sylk_rtp_set_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *info, int send_pt,
+                       int recv_pt, const struct sylk_codec_options *options);
+/** Whether we send and receive (from the negotiated direction; hold stops sending). */
+void sylk_rtp_set_direction(struct sylk_rtp_socket *s, bool send, bool recv);
 
 /** Called on the main thread once per key press (RFC 4733 event end). */
 typedef void (*sylk_rtp_dtmf_fn)(void *user_data, char digit, unsigned duration_ms);
-
 /** Report telephone-events of payload type `pt` (clock `clock`); pt < 0 stops. */
 void sylk_rtp_set_dtmf(struct sylk_rtp_socket *s, int pt, unsigned clock, sylk_rtp_dtmf_fn fn,
                        void *user_data);
 
-/** Reflect every RTP packet back to where it came from, after delay_ms (0: at once). */
+/** Play the stream's own audio back to it, decoded and re-encoded, delay_ms (0..10000) later. */
 int sylk_rtp_loopback(struct sylk_rtp_socket *s, unsigned delay_ms);
-const struct sylk_rtp_stats *sylk_rtp_stats(const struct sylk_rtp_socket *s);
+
+/** Called on the main thread when a prompt has been played out. */
+typedef void (*sylk_rtp_play_done_fn)(void *user_data);
+/**
+ * Queues a prompt for this stream (played after those already queued, mixed over whatever
+ * else it hears). Takes `player`. `done` is not called when the stream closes first.
+ */
+int sylk_rtp_play(struct sylk_rtp_socket *s, struct sylk_player *player, sylk_rtp_play_done_fn done,
+                  void *user_data);
+
+void sylk_rtp_get_stats(struct sylk_rtp_socket *s, struct sylk_rtp_stats *out);
 void sylk_rtp_close(struct sylk_rtp_socket *s);
+
+/** The thread the stream is on, and moving it to another one (for a mixer). */
+struct sylk_media_thread *sylk_rtp_thread(const struct sylk_rtp_socket *s);
+void sylk_rtp_move(struct sylk_rtp_socket *s, struct sylk_media_thread *to);
+
+/* ------------------------------------------------------------------ media thread --- */
+
+/**
+ * A consumer of the stream's audio (a mixer) replaces its loopback: it pulls decoded frames
+ * and pushes frames to send on its own clock. `detached` is called (media thread) when the
+ * stream closes while attached.
+ */
+void sylk_rtp_attach(struct sylk_rtp_socket *s, void *consumer,
+                     void (*detached)(void *consumer, struct sylk_rtp_socket *s));
+void sylk_rtp_detach(struct sylk_rtp_socket *s);
+
+/** The codec negotiated, or NULL; its PCM rate is the rate of pull and push. */
+const struct sylk_codec_info *sylk_rtp_codec(const struct sylk_rtp_socket *s);
+const struct sylk_codec_options *sylk_rtp_codec_options(const struct sylk_rtp_socket *s);
+/** This tick's decoded frame (a frame of the codec's rate); 0 when there is none. */
+unsigned sylk_rtp_pull(struct sylk_rtp_socket *s, int16_t *pcm, unsigned max);
+/** Mixes the stream's own prompts into a frame about to be sent; true if any played. */
+bool sylk_rtp_mix_prompts(struct sylk_rtp_socket *s, int16_t *pcm, unsigned samples);
+/** Encodes a frame (codec rate) and sends it. */
+void sylk_rtp_push(struct sylk_rtp_socket *s, const int16_t *pcm, unsigned samples);
+/** Sends a payload encoded elsewhere (a mix encoded once for many listeners). */
+void sylk_rtp_send_payload(struct sylk_rtp_socket *s, const uint8_t *payload, size_t len);
+/** Nothing is sent this tick (silence): the next packet starts a talkspurt. */
+void sylk_rtp_skip(struct sylk_rtp_socket *s);
+/** The consumer attached, or NULL. */
+void *sylk_rtp_consumer(const struct sylk_rtp_socket *s);
+/** Once per tick: RTCP reports when due (streams ticked by a mixer). */
+void sylk_rtp_housekeeping(struct sylk_rtp_socket *s);
+bool sylk_rtp_sending(const struct sylk_rtp_socket *s);
+bool sylk_rtp_has_prompts(const struct sylk_rtp_socket *s);
 
 #endif

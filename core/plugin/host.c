@@ -6,6 +6,9 @@
 #include "plugin/host.h"
 
 #include "config.h"
+#include "media/mixer.h"
+#include "media/player.h"
+#include "server.h"
 #include "sip/message.h"
 #include "sip/referral.h"
 #include "sip/request.h"
@@ -72,6 +75,109 @@ static const char *config_get_string(sylk_config *c, const char *s, const char *
     return sylk_plugin_config_get_string((struct sylk_config *)c, s, k, f);
 }
 
+/* ------------------------------------------------------- mixers and prompts --- */
+
+static sylk_mixer *mixer_new(unsigned max_speakers)
+{
+    return (sylk_mixer *)sylk_mixer_new(sylk_server_get()->media, max_speakers);
+}
+
+static void mixer_free(sylk_mixer *m)
+{
+    sylk_mixer_free((struct sylk_mixer *)m);
+}
+
+/* The operations on one participant share their argument checks. */
+enum member_op { OP_ADD, OP_REMOVE, OP_MUTE, OP_HOLD };
+
+static int member_op(sylk_mixer *m, sylk_stream *st, enum member_op op, bool flag)
+{
+    struct sylk_rtp_socket *rtp;
+    if (!m)
+        return -EINVAL;
+    int rc = sylk_stream_rtp(st, &rtp);
+    if (rc < 0)
+        return rc;
+    struct sylk_mixer *mixer = (struct sylk_mixer *)m;
+    switch (op) {
+    case OP_ADD:
+        return sylk_mixer_add(mixer, rtp);
+    case OP_REMOVE:
+        return sylk_mixer_remove(mixer, rtp);
+    case OP_MUTE:
+        return sylk_mixer_mute(mixer, rtp, flag);
+    case OP_HOLD:
+        return sylk_mixer_hold(mixer, rtp, flag);
+    }
+    return -EINVAL;
+}
+
+static int mixer_add(sylk_mixer *m, sylk_stream *st)
+{
+    return member_op(m, st, OP_ADD, false);
+}
+
+static int mixer_remove(sylk_mixer *m, sylk_stream *st)
+{
+    return member_op(m, st, OP_REMOVE, false);
+}
+
+static int mixer_mute(sylk_mixer *m, sylk_stream *st, bool muted)
+{
+    return member_op(m, st, OP_MUTE, muted);
+}
+
+static int mixer_hold(sylk_mixer *m, sylk_stream *st, bool held)
+{
+    return member_op(m, st, OP_HOLD, held);
+}
+
+static size_t mixer_count(sylk_mixer *m)
+{
+    return m ? sylk_mixer_count((struct sylk_mixer *)m) : 0;
+}
+
+/* Hands a prompt to one stream or to a mixer (exactly one of them). */
+static int play(sylk_stream *st, sylk_mixer *m, struct sylk_player *player, sylk_play_done_fn done,
+                void *user_data)
+{
+    if (m)
+        return sylk_mixer_play((struct sylk_mixer *)m, player, done, user_data);
+    struct sylk_rtp_socket *rtp;
+    int rc = sylk_stream_rtp(st, &rtp);
+    if (rc < 0) {
+        sylk_player_free(player);
+        return rc;
+    }
+    return sylk_rtp_play(rtp, player, done, user_data);
+}
+
+static int play_file(sylk_stream *st, sylk_mixer *m, const char *path, sylk_play_done_fn done,
+                     void *user_data)
+{
+    if (!st == !m || !path)
+        return -EINVAL;
+    struct sylk_player *player;
+    g_autofree char *error = NULL;
+    int rc = sylk_player_new_wav(path, &player, &error);
+    if (rc < 0) {
+        g_warning("play_file %s: %s", path, error);
+        return rc;
+    }
+    return play(st, m, player, done, user_data);
+}
+
+static int play_tone(sylk_stream *st, sylk_mixer *m, unsigned freq_hz, unsigned duration_ms,
+                     sylk_play_done_fn done, void *user_data)
+{
+    if (!st == !m)
+        return -EINVAL;
+    struct sylk_player *player = sylk_player_new_tone(freq_hz, duration_ms);
+    if (!player)
+        return -EINVAL;
+    return play(st, m, player, done, user_data);
+}
+
 void sylk_host_fill(struct sylk_host *h)
 {
     memset(h, 0, sizeof(*h));
@@ -121,4 +227,13 @@ void sylk_host_fill(struct sylk_host *h)
     h->referral_accept = sylk_referral_accept;
     h->referral_reject = sylk_referral_reject;
     h->referral_notify = sylk_referral_notify;
+    h->mixer_new = mixer_new;
+    h->mixer_free = mixer_free;
+    h->mixer_add = mixer_add;
+    h->mixer_remove = mixer_remove;
+    h->mixer_mute = mixer_mute;
+    h->mixer_hold = mixer_hold;
+    h->mixer_count = mixer_count;
+    h->play_file = play_file;
+    h->play_tone = play_tone;
 }

@@ -304,9 +304,16 @@ static bool apply_remote(struct sylk_session *s)
             continue;
         }
         if (m->port && m->address)
-            sylk_rtp_set_remote(st->rtp, m->address, m->port);
+            sylk_rtp_set_remote(st->rtp, m->address, m->port, m->rtcp_port);
         if (m->codec)
             g_snprintf(st->codec, sizeof(st->codec), "%s/%u", m->codec, m->clock);
+        /* RFC 3264 6.1: an answer keeps the offer's payload types, so one pt serves both ways. */
+        if (m->info)
+            sylk_rtp_set_codec(st->rtp, m->info, m->pt, m->pt, &m->options);
+        /* SYLK_DIR_SENDONLY and _RECVONLY are bits of SENDRECV: both sides must agree. */
+        sylk_rtp_set_direction(
+            st->rtp, (l->direction & SYLK_DIR_SENDONLY) && (m->direction & SYLK_DIR_RECVONLY),
+            (l->direction & SYLK_DIR_RECVONLY) && (m->direction & SYLK_DIR_SENDONLY));
         sylk_rtp_set_dtmf(st->rtp, m->dtmf_pt, m->dtmf_clock, on_dtmf, st);
         ok = update_srtp(s, st, l, m) && ok;
     }
@@ -355,7 +362,8 @@ int sylk_session_accept(sylk_session *s, sylk_stream *const *streams, size_t cou
         struct sylk_stream *st = g_ptr_array_index(s->streams, i);
         if (!stream_listed(st, streams, count))
             continue;
-        int rc = sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip, &st->rtp);
+        int rc = sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip,
+                               sylk_server_get()->media, &st->rtp);
         if (rc < 0) {
             respond_error(s, 503, "Service Unavailable", "no free RTP port");
             return rc;
@@ -679,7 +687,9 @@ static bool expects_rtp(const struct sylk_session *s, gint64 *last_in)
             continue;
         enum sylk_direction d = s->remote.m[st->index].direction;
         expects |= d == SYLK_DIR_SENDRECV || d == SYLK_DIR_SENDONLY;
-        *last_in = MAX(*last_in, sylk_rtp_stats(st->rtp)->last_in_us);
+        struct sylk_rtp_stats stats;
+        sylk_rtp_get_stats(st->rtp, &stats);
+        *last_in = MAX(*last_in, stats.last_in_us);
     }
     return expects;
 }
@@ -781,13 +791,21 @@ const char *sylk_stream_codec(sylk_stream *st)
     return st && st->codec[0] ? st->codec : NULL;
 }
 
-int sylk_stream_audio_loopback(sylk_stream *st, unsigned delay_ms)
+int sylk_stream_rtp(sylk_stream *st, struct sylk_rtp_socket **out)
 {
     if (!st || sylk_stream_type(st) != SYLK_MEDIA_AUDIO)
         return -EINVAL;
-    if (!st->rtp)
+    if (!st->rtp || st->session->state == S_ENDING)
         return -ENOTCONN;
-    return sylk_rtp_loopback(st->rtp, delay_ms);
+    *out = st->rtp;
+    return 0;
+}
+
+int sylk_stream_audio_loopback(sylk_stream *st, unsigned delay_ms)
+{
+    struct sylk_rtp_socket *rtp;
+    int rc = sylk_stream_rtp(st, &rtp);
+    return rc < 0 ? rc : sylk_rtp_loopback(rtp, delay_ms);
 }
 
 /* ---------------------------------------------------------------- outgoing INVITE --- */
@@ -823,7 +841,8 @@ sylk_session *sylk_session_connect(const struct sylk_session_params *params)
         offer_audio(m);
         add_stream(s, s->local.count++);
         struct sylk_stream *st = g_ptr_array_index(s->streams, s->streams->len - 1);
-        if (sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip, &st->rtp) < 0) {
+        if (sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip, sylk_server_get()->media,
+                          &st->rtp) < 0) {
             s->handler.ended = NULL; /* the plugin gets NULL, not a callback */
             session_finish(s, 503, "No free RTP port");
             return NULL;

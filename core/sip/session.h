@@ -50,5 +50,11 @@ enum sylk_direction sylk_stream_direction(sylk_stream *st);
 sylk_session *sylk_stream_session(sylk_stream *st);
 const char *sylk_stream_codec(sylk_stream *st);
 int sylk_stream_audio_loopback(sylk_stream *st, unsigned delay_ms);
+/**
+ * The RTP stream behind an accepted audio stream: 0 and `*out`, -EINVAL for another kind of
+ * stream, -ENOTCONN when it has no RTP (not accepted, refused, ended).
+ */
+struct sylk_rtp_socket;
+int sylk_stream_rtp(sylk_stream *st, struct sylk_rtp_socket **out);
 
 #endif

@@ -2,8 +2,10 @@
  * echo — the echo test application.
  *
  * Audio: answers an INVITE with audio (180, then 200 with the codec the core negotiates) and
- * returns every RTP packet to where it came from, so the caller hears itself. The call is ended
- * with a BYE after max_call_duration seconds (echo.ini, default 600).
+ * plays the caller's audio back through the media engine: decoded, delayed by `delay` ms
+ * (echo.ini, default 500: long enough to hear yourself after you spoke, short enough to
+ * follow), and re-encoded in the caller's codec, with SRTP when the call has it. The call is
+ * ended with a BYE after max_call_duration seconds (echo.ini, default 600).
  *
  * Chat over SIP MESSAGE: a text/plain (or message/cpim wrapping text) MESSAGE is answered 200,
  * then a MESSAGE goes back to the sender, From and To swapped, with the body
@@ -22,9 +24,11 @@
 
 #define ECHO_NAME          "echo"
 #define DEFAULT_MAX_CALL_S 600
+#define DEFAULT_DELAY_MS   500
 
 static const struct sylk_host *host;
 static long max_call_s = DEFAULT_MAX_CALL_S;
+static long delay_ms = DEFAULT_DELAY_MS;
 
 struct echo_call {
     sylk_session *session;
@@ -77,7 +81,7 @@ static void echo_incoming_session(sylk_session *session)
         host->log(ECHO_NAME, SYLK_LOG_WARNING, "accept failed: %s", g_strerror(-rc));
         return; /* the core answered with an error; ended follows */
     }
-    host->audio_loopback(audio, 0);
+    host->audio_loopback(audio, (unsigned)delay_ms);
     call->limit = host->timer_add((unsigned)max_call_s * 1000, false, call_limit_reached, call);
 }
 
@@ -215,13 +219,17 @@ static int echo_init(const struct sylk_host *h, sylk_config *config)
 {
     host = h;
     max_call_s = host->config_get_int(config, "echo", "max_call_duration", DEFAULT_MAX_CALL_S);
-    host->log(ECHO_NAME, SYLK_LOG_INFO, "echo ready (max_call_duration %ld s)", max_call_s);
+    delay_ms = host->config_get_int(config, "echo", "delay", DEFAULT_DELAY_MS);
+    host->log(ECHO_NAME, SYLK_LOG_INFO, "echo ready (max_call_duration %ld s, delay %ld ms)",
+              max_call_s, delay_ms);
     return 0;
 }
 
 static const struct sylk_config_option echo_options[] = {
     SYLK_OPTION(.section = "echo", .key = "max_call_duration", .type = SYLK_OPTION_INT, .min = 1,
                 .max = 86400, .description = "seconds after which a call is ended"),
+    SYLK_OPTION(.section = "echo", .key = "delay", .type = SYLK_OPTION_INT, .min = 0, .max = 10000,
+                .description = "milliseconds before the caller hears itself"),
     SYLK_OPTION_END,
 };
 

@@ -83,6 +83,12 @@ struct sylk_message_params {
 
 typedef void (*sylk_timer_fn)(sylk_timer *timer, void *user_data);
 
+/**
+ * A prompt (play_file, play_tone) has been played out. Not called when its stream ends or its
+ * mixer is freed first. (ABI 1.1)
+ */
+typedef void (*sylk_play_done_fn)(void *user_data);
+
 /** The host function table. */
 struct sylk_host {
     uint32_t struct_size; /* sizeof(struct sylk_host) in the server */
@@ -144,7 +150,10 @@ struct sylk_host {
     sylk_session *(*stream_session)(sylk_stream *stream);
     /** Negotiated codec, "PCMU/8000"; NULL before negotiation or for non-RTP streams. */
     const char *(*stream_codec)(sylk_stream *stream);
-    /** Send every RTP packet received on an audio stream back to its sender after delay_ms. */
+    /**
+     * Play an audio stream's own audio back to it: decoded, delayed by delay_ms (0..10000),
+     * re-encoded in its codec (with SRTP when the call has it).
+     */
     int (*audio_loopback)(sylk_stream *stream, unsigned delay_ms);
 
     /* --- MESSAGE --- */
@@ -192,6 +201,39 @@ struct sylk_host {
     int (*referral_reject)(sylk_referral *referral, int status, const char *reason);
     /** NOTIFY with a sipfrag "SIP/2.0 <status> <reason>"; status >= 200 ends the referral. */
     int (*referral_notify)(sylk_referral *referral, int status, const char *reason);
+
+    /*
+     * --- ABI 1.1: audio mixers and prompts (media engine) ---
+     * A mixer mixes its audio streams so that each participant hears everybody but itself, in
+     * its own codec. Only the `max_speakers` loudest participants are mixed (0: 3). A stream
+     * is in at most one mixer; it leaves on mixer_remove, when its session ends, or when the
+     * mixer is freed. The plugin frees its mixers (mixer_free), at the latest in shutdown.
+     * Stream arguments must be accepted audio streams (-EINVAL otherwise, -ENOTCONN once the
+     * stream has stopped).
+     */
+    sylk_mixer *(*mixer_new)(unsigned max_speakers);
+    void (*mixer_free)(sylk_mixer *mixer);
+    /** 0, or -EALREADY when the stream is already in a mixer. */
+    int (*mixer_add)(sylk_mixer *mixer, sylk_stream *stream);
+    /** 0, or -ENOENT when the stream is not in this mixer. */
+    int (*mixer_remove)(sylk_mixer *mixer, sylk_stream *stream);
+    /** Muted: the participant still hears the room but nobody hears it. */
+    int (*mixer_mute)(sylk_mixer *mixer, sylk_stream *stream, bool muted);
+    /** On hold: the participant neither hears nor is heard. */
+    int (*mixer_hold)(sylk_mixer *mixer, sylk_stream *stream, bool held);
+    /** Participants in the mixer. */
+    size_t (*mixer_count)(sylk_mixer *mixer);
+    /**
+     * Play a WAV file (PCM 8/16-bit, mono or stereo, 8..48 kHz, up to 32 MiB) to one stream
+     * (`mixer` NULL) or to every participant of a mixer (`stream` NULL). Prompts queue and
+     * play one after the other, mixed over the rest of the audio. -ENOENT for a missing file,
+     * -EINVAL for one that is not such a WAV file (the reason is logged).
+     */
+    int (*play_file)(sylk_stream *stream, sylk_mixer *mixer, const char *path,
+                     sylk_play_done_fn done, void *user_data);
+    /** Play a sine tone (20..20000 Hz, 1 ms..600 s), to one stream or a mixer as play_file. */
+    int (*play_tone)(sylk_stream *stream, sylk_mixer *mixer, unsigned freq_hz, unsigned duration_ms,
+                     sylk_play_done_fn done, void *user_data);
 };
 
 #ifdef __cplusplus

@@ -21,9 +21,13 @@
 extern "C" {
 #endif
 
-/** The ABI this header describes. */
+/**
+ * The ABI this header describes.
+ *   1.0  the first stable ABI.
+ *   1.1  appended to struct sylk_host: mixer_new … mixer_count, play_file, play_tone.
+ */
 #define SYLK_ABI_MAJOR 1
-#define SYLK_ABI_MINOR 0
+#define SYLK_ABI_MINOR 1
 
 /** The name of the one symbol a plugin exports. */
 #define SYLK_PLUGIN_ENTRY_SYMBOL "sylk_plugin_entry"

@@ -30,7 +30,7 @@ typedef struct sylk_message sylk_message;
 typedef struct sylk_config sylk_config;
 /** A main-loop timer created through the host. */
 typedef struct sylk_timer sylk_timer;
-/** An audio mixer (media engine; functions appended in a later ABI minor). */
+/** An audio mixer of the media engine (ABI 1.1). */
 typedef struct sylk_mixer sylk_mixer;
 
 /** Log levels for sylk_host.log. */

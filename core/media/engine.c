@@ -1,0 +1,296 @@
+/*
+ * engine.c — media threads: epoll + 20 ms timerfd + an eventfd for calls from the main
+ * thread. See engine.h.
+ *
+ * Within one wake-up the thread handles socket events first, then the clock, then the calls:
+ * a call may unregister and free a watch, and no event of the same batch can then refer to it.
+ */
+#define G_LOG_DOMAIN "sylk-media"
+#include "engine.h"
+
+#include <errno.h>
+#include <glib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define MAX_EVENTS   64
+#define MAX_CATCH_UP 5 /* ticks run at once after a stall; older ones are skipped */
+#define TICK_NS      (SYLK_MEDIA_TICK_MS * 1000000L)
+#define TAG_TIMER    ((void *)1)
+#define TAG_CALLS    ((void *)2)
+
+struct media_call {
+    void (*fn)(void *data);
+    void *data;
+    bool done;
+};
+
+struct sylk_media_thread {
+    GThread *thread;
+    unsigned index;
+    int epoll_fd, timer_fd, call_fd;
+    bool stopping;
+    uint64_t ticks;
+    struct sylk_media_ticker *tickers; /* head of a doubly linked list */
+    int load;                          /* main thread only */
+    GMutex lock;                       /* guards calls, done flags */
+    GCond cond;
+    GQueue calls;
+};
+
+struct sylk_media_engine {
+    unsigned count;
+    struct sylk_media_thread threads[];
+};
+
+static void run_calls(struct sylk_media_thread *t)
+{
+    uint64_t n;
+    if (read(t->call_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+        g_warning("media thread %u: eventfd read: %s", t->index, g_strerror(errno));
+    g_mutex_lock(&t->lock);
+    GQueue pending = t->calls;
+    g_queue_init(&t->calls);
+    g_mutex_unlock(&t->lock);
+    struct media_call *c;
+    while ((c = g_queue_pop_head(&pending))) {
+        c->fn(c->data);
+        g_mutex_lock(&t->lock);
+        c->done = true;
+        g_cond_broadcast(&t->cond);
+        g_mutex_unlock(&t->lock);
+    }
+}
+
+static void run_ticks(struct sylk_media_thread *t)
+{
+    uint64_t expirations = 0;
+    if (read(t->timer_fd, &expirations, sizeof(expirations)) < 0)
+        return;
+    if (expirations > MAX_CATCH_UP) {
+        t->ticks += expirations - MAX_CATCH_UP;
+        expirations = MAX_CATCH_UP;
+    }
+    for (; expirations > 0; expirations--) {
+        t->ticks++;
+        for (struct sylk_media_ticker *k = t->tickers, *next; k; k = next) {
+            next = k->next;
+            k->tick(k, t->ticks);
+        }
+    }
+}
+
+static gpointer thread_main(gpointer data)
+{
+    struct sylk_media_thread *t = data;
+    struct epoll_event ev[MAX_EVENTS];
+    while (!t->stopping) {
+        int n = epoll_wait(t->epoll_fd, ev, MAX_EVENTS, -1);
+        if (n < 0) {
+            if (errno != EINTR)
+                g_error("media thread %u: epoll_wait: %s", t->index, g_strerror(errno));
+            continue;
+        }
+        bool timer = false, calls = false;
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.ptr == TAG_TIMER)
+                timer = true;
+            else if (ev[i].data.ptr == TAG_CALLS)
+                calls = true;
+            else {
+                struct sylk_media_watch *w = ev[i].data.ptr;
+                w->readable(w);
+            }
+        }
+        if (timer)
+            run_ticks(t);
+        if (calls)
+            run_calls(t);
+    }
+    return NULL;
+}
+
+static int add_fd(int epoll_fd, int fd, void *tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int thread_start(struct sylk_media_thread *t, unsigned index)
+{
+    t->index = index;
+    g_mutex_init(&t->lock);
+    g_cond_init(&t->cond);
+    g_queue_init(&t->calls);
+    t->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    t->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (t->epoll_fd < 0 || t->timer_fd < 0 || t->call_fd < 0)
+        return -errno;
+    struct itimerspec period = {.it_interval = {0, TICK_NS}, .it_value = {0, TICK_NS}};
+    if (timerfd_settime(t->timer_fd, 0, &period, NULL) < 0)
+        return -errno;
+    int rc = add_fd(t->epoll_fd, t->timer_fd, TAG_TIMER);
+    if (rc == 0)
+        rc = add_fd(t->epoll_fd, t->call_fd, TAG_CALLS);
+    if (rc < 0)
+        return rc;
+    char name[16];
+    g_snprintf(name, sizeof(name), "sylk-media-%u", index);
+    t->thread = g_thread_new(name, thread_main, t);
+    return 0;
+}
+
+static void set_stopping(void *data)
+{
+    ((struct sylk_media_thread *)data)->stopping = true;
+}
+
+static void thread_stop(struct sylk_media_thread *t)
+{
+    if (t->thread) {
+        sylk_media_thread_call(t, set_stopping, t);
+        g_thread_join(t->thread);
+    }
+    if (t->tickers)
+        g_warning("media thread %u stopped with tickers still registered", t->index);
+    for (int *fd = &t->epoll_fd; fd <= &t->call_fd; fd++) {
+        if (*fd >= 0)
+            close(*fd);
+    }
+    g_mutex_clear(&t->lock);
+    g_cond_clear(&t->cond);
+}
+
+int sylk_media_engine_new(unsigned threads, struct sylk_media_engine **out)
+{
+    if (threads == 0)
+        threads = MAX(1u, g_get_num_processors());
+    threads = MIN(threads, (unsigned)SYLK_MEDIA_MAX_THREAD);
+    struct sylk_media_engine *e =
+        g_malloc0(sizeof(*e) + threads * sizeof(struct sylk_media_thread));
+    for (unsigned i = 0; i < threads; i++) {
+        struct sylk_media_thread *t = &e->threads[i];
+        t->epoll_fd = t->timer_fd = t->call_fd = -1;
+    }
+    for (unsigned i = 0; i < threads; i++) {
+        int rc = thread_start(&e->threads[i], i);
+        e->count = i + 1;
+        if (rc < 0) {
+            g_warning("cannot start media thread %u: %s", i, g_strerror(-rc));
+            sylk_media_engine_free(e);
+            return rc;
+        }
+    }
+    g_info("%u media thread%s started", threads, threads == 1 ? "" : "s");
+    *out = e;
+    return 0;
+}
+
+void sylk_media_engine_free(struct sylk_media_engine *e)
+{
+    if (!e)
+        return;
+    for (unsigned i = 0; i < e->count; i++)
+        thread_stop(&e->threads[i]);
+    g_free(e);
+}
+
+unsigned sylk_media_engine_thread_count(const struct sylk_media_engine *e)
+{
+    return e->count;
+}
+
+struct sylk_media_thread *sylk_media_engine_pick(struct sylk_media_engine *e)
+{
+    struct sylk_media_thread *best = &e->threads[0];
+    for (unsigned i = 1; i < e->count; i++) {
+        if (e->threads[i].load < best->load)
+            best = &e->threads[i];
+    }
+    return best;
+}
+
+void sylk_media_thread_load(struct sylk_media_thread *t, int delta)
+{
+    t->load += delta;
+}
+
+void sylk_media_thread_call(struct sylk_media_thread *t, void (*fn)(void *data), void *data)
+{
+    if (g_thread_self() == t->thread) { /* already there */
+        fn(data);
+        return;
+    }
+    struct media_call c = {.fn = fn, .data = data};
+    g_mutex_lock(&t->lock);
+    g_queue_push_tail(&t->calls, &c);
+    g_mutex_unlock(&t->lock);
+    uint64_t one = 1;
+    if (write(t->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        g_error("media thread %u: eventfd write: %s", t->index, g_strerror(errno));
+    g_mutex_lock(&t->lock);
+    while (!c.done)
+        g_cond_wait(&t->cond, &t->lock);
+    g_mutex_unlock(&t->lock);
+}
+
+int sylk_media_thread_watch(struct sylk_media_thread *t, struct sylk_media_watch *w)
+{
+    return add_fd(t->epoll_fd, w->fd, w);
+}
+
+void sylk_media_thread_unwatch(struct sylk_media_thread *t, struct sylk_media_watch *w)
+{
+    epoll_ctl(t->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+void sylk_media_thread_add_ticker(struct sylk_media_thread *t, struct sylk_media_ticker *k)
+{
+    if (k->active)
+        return;
+    k->prev = NULL;
+    k->next = t->tickers;
+    if (t->tickers)
+        t->tickers->prev = k;
+    t->tickers = k;
+    k->active = true;
+}
+
+void sylk_media_thread_remove_ticker(struct sylk_media_thread *t, struct sylk_media_ticker *k)
+{
+    if (!k->active)
+        return;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        t->tickers = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    k->prev = k->next = NULL;
+    k->active = false;
+}
+
+struct posted {
+    void (*fn)(void *data);
+    void *data;
+};
+
+static gboolean run_posted(gpointer data)
+{
+    struct posted *p = data;
+    p->fn(p->data);
+    g_free(p);
+    return G_SOURCE_REMOVE;
+}
+
+void sylk_media_post_main(void (*fn)(void *data), void *data)
+{
+    struct posted *p = g_new(struct posted, 1);
+    p->fn = fn;
+    p->data = data;
+    g_idle_add_full(G_PRIORITY_DEFAULT, run_posted, p, NULL);
+}

@@ -1,0 +1,64 @@
+/*
+ * engine.h — the media threads (DESIGN.md "Threads").
+ *
+ * Each media thread runs an epoll loop with a 20 ms timerfd clock. It owns a set of file
+ * descriptors (RTP/RTCP sockets) and of tickers (streams that play, mixers), and runs them
+ * without locks: a stream or a mixer lives on exactly one thread. The main thread changes
+ * what a thread owns only through sylk_media_thread_call, which runs a function on that
+ * thread and waits for it (control path only: setup, re-negotiation, teardown). Media threads
+ * never call plugins; they post events to the main loop (sylk_media_post_main).
+ *
+ * Thread: the engine and sylk_media_thread_call belong to the main thread; watch/unwatch and
+ * tickers are used from functions running on the media thread itself.
+ */
+#ifndef SYLK_ENGINE_H
+#define SYLK_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SYLK_MEDIA_TICK_MS    20
+#define SYLK_MEDIA_MAX_THREAD 64
+
+struct sylk_media_engine;
+struct sylk_media_thread;
+
+/** A readable file descriptor, registered on one media thread; owned by its user. */
+struct sylk_media_watch {
+    int fd;
+    void (*readable)(struct sylk_media_watch *watch);
+};
+
+/** Something run once per 20 ms tick on its thread; owned by its user. */
+struct sylk_media_ticker {
+    void (*tick)(struct sylk_media_ticker *ticker, uint64_t tick);
+    struct sylk_media_ticker *prev, *next; /* the thread's list */
+    bool active;
+};
+
+/** Starts `threads` media threads (0: one per online CPU). */
+int sylk_media_engine_new(unsigned threads, struct sylk_media_engine **out);
+/** Stops and joins the threads; everything must have been removed from them. */
+void sylk_media_engine_free(struct sylk_media_engine *engine);
+unsigned sylk_media_engine_thread_count(const struct sylk_media_engine *engine);
+
+/** The thread with the least load (streams and mixers placed there); main thread only. */
+struct sylk_media_thread *sylk_media_engine_pick(struct sylk_media_engine *engine);
+/** Load accounting for placement; main thread only. */
+void sylk_media_thread_load(struct sylk_media_thread *thread, int delta);
+
+/** Runs fn(data) on the thread and waits until it returned. Main thread only. */
+void sylk_media_thread_call(struct sylk_media_thread *thread, void (*fn)(void *data), void *data);
+
+/* --- on the media thread itself --- */
+int sylk_media_thread_watch(struct sylk_media_thread *thread, struct sylk_media_watch *watch);
+void sylk_media_thread_unwatch(struct sylk_media_thread *thread, struct sylk_media_watch *watch);
+void sylk_media_thread_add_ticker(struct sylk_media_thread *thread,
+                                  struct sylk_media_ticker *ticker);
+void sylk_media_thread_remove_ticker(struct sylk_media_thread *thread,
+                                     struct sylk_media_ticker *ticker);
+
+/** Runs fn(data) on the main loop later (any thread); `data` passes ownership. */
+void sylk_media_post_main(void (*fn)(void *data), void *data);
+
+#endif
