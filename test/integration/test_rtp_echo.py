@@ -1,16 +1,33 @@
 """Echo plugin media and messaging, driven by the stdlib peers in test/peers/:
-sip_client.py (SIP over UDP) and rtp_sender.py (PCMU RTP frames, checked byte for byte)."""
+sip_client.py (SIP over UDP) and rtp_tone.py (a tone in a codec, the echo decoded and its
+dominant frequency measured: the echo decodes, delays and re-encodes)."""
 import re
 import socket
+import threading
 import time
 
 import pytest
 
 import conftest  # noqa: F401  (puts test/peers on sys.path)
-from rtp_sender import send_and_collect
+import rtp_tone
 from sip_client import SipUA, parse_sdp, sdp_offer
 
 PCMU, PCMA, G722 = (0, "PCMU/8000"), (8, "PCMA/8000"), (9, "G722/8000")
+ECHO_DELAY_S = 0.5  # echo.ini's default delay
+
+
+def assert_tone_echoed(report, freq, min_received=None):
+    """The echo carried our tone back: its dominant frequency, tonal and loud enough."""
+    sent = report["sent"]
+    # The echo starts ECHO_DELAY_S plus the jitter buffer later; rtp_tone lingers 1 s.
+    min_received = min_received or int(sent * 0.8)
+    assert report["received"] >= min_received, report
+    assert abs(report["dominant_hz"] - freq) <= 20, report
+    assert report["freq_power_ratio"] > 0.7, report
+    assert report["rms"] > report["sent_rms"] * 0.5, report
+    assert report["decode_errors"] == 0, report
+    assert report["received_ssrcs"] and report["sent_ssrc"] not in report["received_ssrcs"], \
+        f"the echo should come from the server's own SSRC: {report}"
 
 
 @pytest.fixture
@@ -67,9 +84,8 @@ def test_rtp_echo_pcmu(server, ua_factory, rtp_socket):
     assert server.rtp_start <= m["port"] <= server.rtp_start + 99, \
         f"answer port {m['port']} outside port_range {server.config['rtp']['port_range']}"
     d.ack()
-    report = send_and_collect(m["c"], m["port"], count=50, sock=rtp)
-    assert report["identical"] >= 45, report
-    assert report["altered"] == 0, report
+    report = rtp_tone.run(m["c"], m["port"], "PCMU", 0, 700, 2.0, sock=rtp)
+    assert_tone_echoed(report, 700)
     bye = d.bye()
     assert bye.status == 200, ua.trace()
     assert server.alive()
@@ -84,8 +100,8 @@ def test_rtp_echo_is_symmetric(server, ua_factory, rtp_socket):
                   sdp_offer(advertised.getsockname()[1], [PCMU, PCMA], dtmf=True))
     m = _answer(d, ua)
     d.ack()
-    report = send_and_collect(m["c"], m["port"], count=30, sock=actual)
-    assert report["identical"] >= 27, report
+    report = rtp_tone.run(m["c"], m["port"], "PCMU", 0, 900, 1.5, sock=actual)
+    assert_tone_echoed(report, 900)
     advertised.setblocking(False)
     try:
         stray = advertised.recv(2048)
@@ -105,9 +121,18 @@ def test_two_calls_get_their_own_echo(server, ua_factory, rtp_socket):
         d.ack()
         calls.append((d, m, rtp))
     assert calls[0][1]["port"] != calls[1][1]["port"], "two calls share one RTP port"
-    for d, m, rtp in calls:
-        report = send_and_collect(m["c"], m["port"], count=20, sock=rtp, linger=0.5)
-        assert report["identical"] >= 18, report
+    reports = [None, None]
+
+    def talk(i, freq):
+        _, m, rtp = calls[i]
+        reports[i] = rtp_tone.run(m["c"], m["port"], "PCMU", 0, freq, 1.5, sock=rtp)
+    threads = [threading.Thread(target=talk, args=(i, f)) for i, f in enumerate((600, 1300))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert_tone_echoed(reports[0], 600)  # each hears itself, not the other call
+    assert_tone_echoed(reports[1], 1300)
     for d, _, _ in calls:
         assert d.bye().status == 200
 
@@ -235,9 +260,31 @@ def test_rejected_request_sends_no_notify(server, ua_factory, method, extra, all
     assert stray is None and not ua.pending, f"unexpected request after {r.status}\n{ua.trace()}"
 
 
-@pytest.mark.parametrize("rtpmap,clock", [("speex/16000", 16000), ("speex/8000", 8000)])
-def test_speex_negotiated_and_echoed(server, ua_factory, rtp_socket, rtpmap, clock):
-    """baresip has no speex: our own client offers it, and the RTP it sends comes back."""
+@pytest.mark.parametrize("pt,rtpmap,codec,freq", [
+    (0, "PCMU/8000", "PCMU", 500),
+    (8, "PCMA/8000", "PCMA", 1900),
+    (9, "G722/8000", "G722", 3100),
+    (111, "opus/48000/2", "opus", 2700),
+])
+def test_tone_echoed_per_codec(server, ua_factory, rtp_socket, pt, rtpmap, codec, freq):
+    """A known tone in each codec comes back decoded and re-encoded with its frequency."""
+    ua = ua_factory(server)
+    sock = rtp_socket()
+    call = ua.invite(f"sip:echo@{server.uri_host}",
+                     sdp=sdp_offer(sock.getsockname()[1], codecs=((pt, rtpmap),)))
+    assert call.response.status == 200, ua.trace()
+    media = parse_sdp(call.response.text)["media"][0]
+    assert media["rtpmap"].get(str(pt), "").lower() == rtpmap.lower(), media
+    call.ack()
+    report = rtp_tone.run(media["c"], media["port"], codec, pt, freq, 2.0, sock=sock)
+    assert_tone_echoed(report, freq)
+    assert call.bye().status == 200
+
+
+@pytest.mark.parametrize("rtpmap,codec", [("speex/16000", "speex16"), ("speex/8000", "speex8")])
+def test_speex_negotiated_and_echoed(server, ua_factory, rtp_socket, rtpmap, codec):
+    """baresip has no speex: our own client offers it (libspeex through ctypes) and the tone
+    comes back through the server's speex decoder and encoder."""
     ua = ua_factory(server)
     sock = rtp_socket()
     port = sock.getsockname()[1]
@@ -246,34 +293,32 @@ def test_speex_negotiated_and_echoed(server, ua_factory, rtp_socket, rtpmap, clo
     media = parse_sdp(call.response.text)["media"][0]
     assert media["rtpmap"].get("97") == rtpmap
     call.ack()
-    result = send_and_collect(media["c"], media["port"], count=20, sock=sock, pt=97)
-    assert result["identical"] >= 18, result
+    report = rtp_tone.run(media["c"], media["port"], codec, 97, 1100, 2.0, sock=sock)
+    assert_tone_echoed(report, 1100)
     assert call.bye().status == 200
 
 
 def test_second_ssrc_is_dropped_while_the_first_talks(server, ua_factory, rtp_socket):
-    """One sender SSRC per stream: packets of another SSRC are dropped (and counted) while the
-    first one is active, so per-SSRC state stays bounded; the first stream goes on."""
-    from rtp_sender import make_frames
+    """One sender SSRC per stream: packets of another SSRC (here from another socket, with
+    another tone) are dropped while the first one is active, so per-SSRC state stays bounded
+    and the echo neither mixes them in nor follows them; the first stream goes on."""
     ua = ua_factory(server)
-    sock = rtp_socket()
-    call = ua.invite(f"sip:echo@{server.uri_host}", sdp=sdp_offer(sock.getsockname()[1]))
+    first, intruder = rtp_socket(), rtp_socket()
+    call = ua.invite(f"sip:echo@{server.uri_host}", sdp=sdp_offer(first.getsockname()[1]))
     assert call.response.status == 200
     media = parse_sdp(call.response.text)["media"][0]
     call.ack()
-    dest = (media["c"], media["port"])
-    first, intruder = make_frames(20, ssrc=0x1111), make_frames(20, ssrc=0x2222)
-    sock.settimeout(0.2)
-    echoed = set()
-    for a, b in zip(first, intruder):
-        sock.sendto(a, dest)
-        sock.sendto(b, dest)
-        time.sleep(0.01)
-        try:
-            while True:
-                echoed.add(sock.recv(2048))
-        except socket.timeout:
-            pass
-    assert not echoed & set(intruder), "a second SSRC was relayed"
-    assert len(echoed & set(first)) >= 18
+    reports = {}
+
+    def talk(name, sock, freq, delay):
+        time.sleep(delay)
+        reports[name] = rtp_tone.run(media["c"], media["port"], "PCMU", 0, freq, 2.0, sock=sock)
+    threads = [threading.Thread(target=talk, args=("first", first, 700, 0)),
+               threading.Thread(target=talk, args=("intruder", intruder, 1500, 0.3))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert_tone_echoed(reports["first"], 700)
+    assert reports["intruder"]["received"] == 0, reports["intruder"]
     assert call.bye().status == 200

@@ -35,7 +35,18 @@ prints a JSON report, e.g.
      "freq_power_ratio": 0.99, "received_ssrcs": [...], "payload_types": [111],
      "decode_errors": 0, ...}
 and exits 0 when the tone came back (dominant_hz within 20 Hz of --freq and
-freq_power_ratio > 0.5), 1 otherwise.
+freq_power_ratio > 0.5), 1 otherwise (2 when a codec library cannot be loaded).
+
+Report keys: sent (packets), received (unique RTP packets with our payload type, the ones
+decoded), dominant_hz, rms, freq_power_ratio, received_ssrcs, payload_types (every PT seen),
+pt_counts ({"PT": packets}), other_pt_packets, decode_errors (payloads the decoder
+rejected), lost (holes in the received sequence numbers), duplicates, rtcp (RFC 5761
+multiplexed RTCP), invalid (not RTP), datagrams (everything received), from_other_address,
+send_errors, decoded_seconds, analysed_seconds, rate (decoded audio rate), sent_ssrc,
+sent_rms (amplitude / sqrt(2)), local_port, codec, pt, freq.
+
+libspeex prints "notification: ..." lines on stderr when it is fed a corrupt payload; that
+is the library talking, the corrupt payloads are counted in decode_errors.
 
 Module:
     import rtp_tone
@@ -563,11 +574,13 @@ def sine(n, freq, rate, amplitude, start=0):
     return [int(round(amplitude * math.sin(w * (start + i)))) for i in range(n)]
 
 
-def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000):
+def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000, keep_audio=False):
     """Send `seconds` of a `freq` Hz tone in `codec` with payload type `pt` to (host, port),
     collect what comes back until LINGER s after the last packet, decode it and return the
     report dict (see the module docstring). Uses `sock` (a bound UDP socket) if given,
-    otherwise binds 127.0.0.1:0."""
+    otherwise binds 127.0.0.1:0. With keep_audio the report also has "audio": the decoded
+    samples after the first SKIP_SECONDS (at report["rate"]), for the caller's own analysis.
+    amplitude 0 sends silence."""
     enc = make_codec(codec)
     count = max(1, int(round(seconds / PTIME)))
     ssrc = struct.unpack("!I", os.urandom(4))[0]
@@ -582,7 +595,7 @@ def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000):
     if own:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sock.bind(("127.0.0.1", 0))
-    dest = (host, port)
+    dest = (socket.gethostbyname(host), port)
     received, other_pt = {}, {}
     counters = {"datagrams": 0, "rtcp": 0, "invalid": 0, "from_other_address": 0,
                 "send_errors": 0}
@@ -637,6 +650,8 @@ def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000):
               "analysed_seconds": result["analysed_seconds"], "rate": enc.rate,
               "sent_ssrc": ssrc, "sent_rms": round(amplitude / math.sqrt(2), 1),
               "local_port": local_port}
+    if keep_audio:
+        report["audio"] = audio[skip:]
     return report
 
 

@@ -11,6 +11,11 @@
  *   MESSAGE → 202, handled after 100 ms (a deferred response), also inside a call.
  *   INVITE with audio → answered, audio looped back (a call to send in-dialog requests in);
  *       DTMF digits received (RFC 4733) are logged as "dtmf D N ms".
+ *   INVITE to sip:mix-NAME@… → joins mixer NAME (made by the first, freed after the last);
+ *       mixmuted-NAME joins muted, mixheld-NAME on hold, mixtone-NAME joins and plays a
+ *       1500 Hz tone of 2 s to the whole mixer.
+ *   INVITE to sip:prompt@… → answered; hears a 1000 Hz tone of 1 s then, when the INVITE
+ *       has X-Play-File: PATH, that WAV file; each end is logged ("prompt done …").
  *
  * Every step is logged under "plugin-probe" so tests can follow it. Main thread only.
  */
@@ -194,18 +199,114 @@ static const struct sylk_session_handler call_handler = {
     .dtmf = call_dtmf,
 };
 
+/* ---------------------------------------------------------------- mixers --- */
+
+static GHashTable *mixers; /* name -> sylk_mixer * */
+
+struct mix_call {
+    char *room;
+    sylk_stream *audio;
+};
+
+static void mix_call_ended(sylk_session *session, int status, const char *reason, void *user_data)
+{
+    struct mix_call *mc = user_data;
+    (void)session;
+    (void)status;
+    (void)reason;
+    sylk_mixer *mixer = g_hash_table_lookup(mixers, mc->room);
+    size_t left = mixer ? host->mixer_count(mixer) : 0;
+    LOG("mixer %s: left, %zu remain", mc->room, left);
+    if (mixer && left == 0) {
+        host->mixer_free(mixer);
+        g_hash_table_remove(mixers, mc->room);
+    }
+    g_free(mc->room);
+    g_free(mc);
+}
+
+static const struct sylk_session_handler mix_handler = {
+    .struct_size = sizeof(struct sylk_session_handler),
+    .ended = mix_call_ended,
+};
+
+static void mixer_tone_done(void *user_data)
+{
+    (void)user_data; /* the room name may be gone with its caller */
+    LOG("mixer: tone done");
+}
+
+static void join_mixer(sylk_session *session, sylk_stream *audio, const char *user)
+{
+    const char *dash = strchr(user, '-');
+    struct mix_call *mc = g_new0(struct mix_call, 1);
+    mc->room = g_strdup(dash + 1);
+    mc->audio = audio;
+    host->session_set_handler(session, &mix_handler, mc);
+    LOG("session accept: %d", host->session_accept(session, &audio, 1));
+    sylk_mixer *mixer = g_hash_table_lookup(mixers, mc->room);
+    if (!mixer) {
+        mixer = host->mixer_new(0);
+        g_hash_table_insert(mixers, g_strdup(mc->room), mixer);
+    }
+    int rc = host->mixer_add(mixer, audio);
+    if (g_str_has_prefix(user, "mixmuted-"))
+        rc = rc ? rc : host->mixer_mute(mixer, audio, true);
+    if (g_str_has_prefix(user, "mixheld-"))
+        rc = rc ? rc : host->mixer_hold(mixer, audio, true);
+    if (g_str_has_prefix(user, "mixtone-"))
+        rc = rc ? rc : host->play_tone(NULL, mixer, 1500, 2000, mixer_tone_done, mc->room);
+    LOG("mixer %s: joined (%d), %zu participants", mc->room, rc, host->mixer_count(mixer));
+}
+
+static void prompt_done(void *user_data)
+{
+    LOG("prompt done %s", (const char *)user_data);
+}
+
+static void play_prompts(sylk_session *session, sylk_stream *audio)
+{
+    host->session_set_handler(session, &call_handler, NULL);
+    LOG("session accept: %d", host->session_accept(session, &audio, 1));
+    LOG("play tone: %d", host->play_tone(audio, NULL, 1000, 1000, prompt_done, "tone"));
+    const char *path = host->request_header(host->session_request(session), "X-Play-File");
+    if (path)
+        LOG("play file: %d", host->play_file(audio, NULL, path, prompt_done, "file"));
+}
+
 static void probe_session(sylk_session *session)
 {
     sylk_stream *audio = host->session_stream(session, 0);
+    const char *uri = host->session_request(session)->request_uri;
+    g_autofree char *user = g_strndup(uri + 4, strcspn(uri + 4, "@"));
+    if (g_str_has_prefix(user, "mix") && strchr(user, '-')) {
+        join_mixer(session, audio, user);
+        return;
+    }
+    if (strcmp(user, "prompt") == 0) {
+        play_prompts(session, audio);
+        return;
+    }
     host->session_set_handler(session, &call_handler, NULL);
     LOG("session accept: %d", host->session_accept(session, &audio, 1));
     host->audio_loopback(audio, 0);
+}
+
+static void probe_shutdown(void)
+{
+    GHashTableIter it;
+    gpointer mixer;
+    g_hash_table_iter_init(&it, mixers);
+    while (g_hash_table_iter_next(&it, NULL, &mixer))
+        host->mixer_free(mixer);
+    g_hash_table_destroy(mixers);
 }
 
 static int probe_init(const struct sylk_host *h, sylk_config *config)
 {
     (void)config;
     host = h;
+    mixers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     return 0;
 }
 
@@ -214,8 +315,9 @@ static const char *const probe_events[] = {"conference", NULL};
 static const struct sylk_plugin probe_plugin =
     SYLK_PLUGIN_INIT(.name = "probe", .version = "1.0",
                      .description = "drives host functions for tests", .events = probe_events,
-                     .init = probe_init, .incoming_referral = probe_referral,
-                     .incoming_session = probe_session, .incoming_subscription = probe_subscription,
+                     .init = probe_init, .shutdown = probe_shutdown,
+                     .incoming_referral = probe_referral, .incoming_session = probe_session,
+                     .incoming_subscription = probe_subscription,
                      .incoming_sip_message = probe_message);
 
 SYLK_PLUGIN_EXPORT const struct sylk_plugin *sylk_plugin_entry(void)
