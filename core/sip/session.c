@@ -134,6 +134,12 @@ static void session_finish(struct sylk_session *s, int status, const char *phras
     g_info("session %s ended: %d %s",
            s->request->info.call_id ? s->request->info.call_id : s->request->info.request_uri,
            s->end_status, s->end_reason);
+    /* Media stops first: the plugin's ended sees its streams out of their mixers. */
+    for (unsigned i = 0; i < s->streams->len; i++) {
+        struct sylk_stream *st = g_ptr_array_index(s->streams, i);
+        sylk_rtp_close(st->rtp);
+        st->rtp = NULL;
+    }
     if (s->handler.ended)
         s->handler.ended(s, s->end_status, s->end_reason, s->user_data);
     nua_handle_bind(s->nh, NULL);

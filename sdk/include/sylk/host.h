@@ -34,8 +34,8 @@ struct sylk_session_handler {
     void (*established)(sylk_session *session, void *user_data);
     /**
      * The session is over: BYE from either side, CANCEL, rejection, failure or shutdown.
-     * `status` is the SIP status that ended it (200 for a BYE). The handle and its streams are
-     * invalid once this returns.
+     * `status` is the SIP status that ended it (200 for a BYE). Its audio has already stopped
+     * and left any mixer. The handle and its streams are invalid once this returns.
      */
     void (*ended)(sylk_session *session, int status, const char *reason, void *user_data);
     /**
