@@ -347,3 +347,10 @@ int sylk_codec_conceal(struct sylk_codec *codec, int16_t *pcm, size_t max)
     memcpy(codec->last, pcm, codec->frame * sizeof(int16_t));
     return (int)codec->frame;
 }
+
+bool sylk_codec_options_equal(const struct sylk_codec_options *a,
+                              const struct sylk_codec_options *b)
+{
+    return a->fec == b->fec && a->max_playback_rate == b->max_playback_rate &&
+           a->bitrate == b->bitrate;
+}

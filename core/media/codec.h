@@ -44,6 +44,10 @@ struct sylk_codec_options {
     unsigned bitrate;           /* maxaveragebitrate, bits per second */
 };
 
+/** Field by field (a memcmp would also compare padding). */
+bool sylk_codec_options_equal(const struct sylk_codec_options *a,
+                              const struct sylk_codec_options *b);
+
 struct sylk_codec;
 
 /** A new encoder/decoder pair; NULL on failure (logged). */

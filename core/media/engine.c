@@ -35,6 +35,7 @@ struct sylk_media_thread {
     bool stopping;
     uint64_t ticks;
     struct sylk_media_ticker *tickers; /* head of a doubly linked list */
+    struct sylk_media_ticker *cursor;  /* the ticker to run next while ticking */
     int load;                          /* main thread only */
     GMutex lock;                       /* guards calls, done flags */
     GCond cond;
@@ -76,8 +77,10 @@ static void run_ticks(struct sylk_media_thread *t)
     }
     for (; expirations > 0; expirations--) {
         t->ticks++;
-        for (struct sylk_media_ticker *k = t->tickers, *next; k; k = next) {
-            next = k->next;
+        /* The cursor moves past a ticker a tick removes (remove_ticker keeps it valid). */
+        for (t->cursor = t->tickers; t->cursor;) {
+            struct sylk_media_ticker *k = t->cursor;
+            t->cursor = k->next;
             k->tick(k, t->ticks);
         }
     }
@@ -264,6 +267,8 @@ void sylk_media_thread_remove_ticker(struct sylk_media_thread *t, struct sylk_me
 {
     if (!k->active)
         return;
+    if (t->cursor == k)
+        t->cursor = k->next;
     if (k->prev)
         k->prev->next = k->next;
     else

@@ -62,7 +62,8 @@ struct sylk_mixer {
     GPtrArray *members;
     GPtrArray *groups;
     GQueue prompts;
-    int prompt_slot; /* mixcore slot the prompts play in, -1 when none */
+    bool prompt_on; /* prompt_pcm holds this tick's prompt audio */
+    int16_t prompt_pcm[SYLK_MIX_FRAME];
     uint64_t tick;
 };
 
@@ -126,7 +127,7 @@ static struct group *group_for(struct sylk_mixer *m, struct sylk_rtp_socket *s)
         return NULL;
     for (guint i = 0; i < m->groups->len; i++) {
         struct group *g = g_ptr_array_index(m->groups, i);
-        if (g->info == info && memcmp(&g->options, opt, sizeof(*opt)) == 0)
+        if (g->info == info && sylk_codec_options_equal(&g->options, opt))
             return g;
     }
     struct group *g = g_new0(struct group, 1);
@@ -156,7 +157,7 @@ static struct group *member_group(struct sylk_mixer *m, struct member *p)
 {
     const struct sylk_codec_info *info = sylk_rtp_codec(p->s);
     if (p->group && p->group->info == info &&
-        memcmp(&p->group->options, sylk_rtp_codec_options(p->s), sizeof(p->group->options)) == 0)
+        sylk_codec_options_equal(&p->group->options, sylk_rtp_codec_options(p->s)))
         return p->group;
     group_release(m, p->group);
     p->group = group_for(m, p->s);
@@ -176,7 +177,6 @@ static void rebuild_core(struct sylk_mixer *m, unsigned rate)
         p->slot = sylk_mixcore_add(m->core);
         sylk_mixcore_mute(m->core, p->slot, p->muted || p->held);
     }
-    m->prompt_slot = g_queue_is_empty(&m->prompts) ? -1 : sylk_mixcore_add(m->core);
 }
 
 static void ensure_rate(struct sylk_mixer *m)
@@ -212,14 +212,17 @@ static void prompt_done_on_main(void *data)
     g_free(d);
 }
 
+/*
+ * This tick's prompt audio, outside the speaker selection: a prompt is heard even when
+ * max_speakers people talk, and pushes none of them out of the mix.
+ */
 static void play_prompts(struct sylk_mixer *m, unsigned frame)
 {
     struct mixer_prompt *p;
-    int16_t pcm[SYLK_MIX_FRAME];
-    memset(pcm, 0, frame * sizeof(int16_t));
+    memset(m->prompt_pcm, 0, frame * sizeof(int16_t));
     while ((p = g_queue_peek_head(&m->prompts))) {
-        if (sylk_player_mix(p->player, pcm, m->rate, frame)) {
-            sylk_mixcore_put(m->core, m->prompt_slot, pcm);
+        if (sylk_player_mix(p->player, m->prompt_pcm, m->rate, frame)) {
+            m->prompt_on = true;
             return;
         }
         g_queue_pop_head(&m->prompts);
@@ -231,8 +234,18 @@ static void play_prompts(struct sylk_mixer *m, unsigned frame)
         sylk_player_free(p->player);
         g_free(p);
     }
-    sylk_mixcore_remove(m->core, m->prompt_slot);
-    m->prompt_slot = -1;
+    m->prompt_on = false;
+}
+
+/* What a participant hears: its mix, with the room's prompt over it when one plays. */
+static const int16_t *with_prompt(const struct sylk_mixer *m, const int16_t *mix, unsigned frame,
+                                  int16_t *buf)
+{
+    if (!m->prompt_on)
+        return mix;
+    for (unsigned i = 0; i < frame; i++)
+        buf[i] = (int16_t)CLAMP(mix[i] + m->prompt_pcm[i], INT16_MIN, INT16_MAX);
+    return buf;
 }
 
 static void pull_member(struct sylk_mixer *m, struct member *p, unsigned frame)
@@ -254,7 +267,8 @@ static void send_member(struct sylk_mixer *m, struct member *p, unsigned frame)
         return;
     }
     bool shared;
-    const int16_t *mix = sylk_mixcore_output(m->core, p->slot, &shared);
+    int16_t buf[SYLK_MIX_FRAME];
+    const int16_t *mix = with_prompt(m, sylk_mixcore_output(m->core, p->slot, &shared), frame, buf);
     struct group *g = member_group(m, p);
     if (shared && g && !sylk_rtp_has_prompts(p->s)) {
         if (g->encoded_tick != m->tick) { /* first listener of this codec this tick */
@@ -286,8 +300,7 @@ static void mixer_tick(struct sylk_media_ticker *k, uint64_t tick)
     unsigned frame = sylk_mixcore_frame(m->core);
     for (guint i = 0; i < m->members->len; i++)
         pull_member(m, g_ptr_array_index(m->members, i), frame);
-    if (m->prompt_slot >= 0)
-        play_prompts(m, frame);
+    play_prompts(m, frame);
     sylk_mixcore_tick(m->core);
     for (guint i = 0; i < m->members->len; i++) {
         struct member *p = g_ptr_array_index(m->members, i);
@@ -352,7 +365,6 @@ struct sylk_mixer *sylk_mixer_new(struct sylk_media_engine *engine, unsigned max
     m->members = g_ptr_array_new();
     m->groups = g_ptr_array_new();
     g_queue_init(&m->prompts);
-    m->prompt_slot = -1;
     m->rate = 8000; /* grows with the participants' codecs */
     m->ticker.tick = mixer_tick;
     m->thread = sylk_media_engine_pick(engine);
@@ -499,10 +511,7 @@ unsigned sylk_mixer_count(struct sylk_mixer *m)
 static void do_play(void *data)
 {
     struct mixer_op *op = data;
-    struct sylk_mixer *m = op->m;
-    g_queue_push_tail(&m->prompts, op->ptr);
-    if (m->prompt_slot < 0)
-        m->prompt_slot = sylk_mixcore_add(m->core);
+    g_queue_push_tail(&op->m->prompts, op->ptr);
 }
 
 int sylk_mixer_play(struct sylk_mixer *m, struct sylk_player *player, sylk_rtp_play_done_fn done,

@@ -61,7 +61,8 @@ static int wav_parse(const uint8_t *d, size_t len, struct wav_format *f, char **
             if (size < 16 || avail < 16)
                 return wav_fail(error, "truncated fmt chunk");
             unsigned format = le16(body);
-            if (format != 1 && !(format == 0xFFFE && size >= 40 && le16(body + 24) == 1))
+            if (format != 1 &&
+                !(format == 0xFFFE && size >= 40 && avail >= 26 && le16(body + 24) == 1))
                 return wav_fail(error, "only PCM WAV files are supported");
             f->channels = le16(body + 2);
             f->rate = le32(body + 4);

@@ -690,7 +690,7 @@ int sylk_rtp_set_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *
     if (options)
         c.options = *options;
     /* Built here, outside the media thread, so it never waits on a codec's allocation. */
-    bool same = s->info == info && memcmp(&s->options, &c.options, sizeof(c.options)) == 0;
+    bool same = s->info == info && sylk_codec_options_equal(&s->options, &c.options);
     if (!same) {
         c.codec = sylk_codec_new(info, &c.options);
         if (!c.codec)
