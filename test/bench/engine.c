@@ -18,8 +18,8 @@
  *
  * Usage: engine [seconds]   (default 3 per case)
  */
-#include "media/codec.h"
 #include "media/engine.h"
+#include "media/codec.h"
 #include "media/mixer.h"
 #include "media/rtp.h"
 #include "media/rtp_packet.h"
@@ -91,8 +91,8 @@ static gpointer feeder(gpointer data)
             bool talks = i % f->size < f->speakers;
             const uint8_t *payload = talks ? f->tone[t % TONE_FRAMES] : f->silence;
             int len = talks ? f->tone_len[t % TONE_FRAMES] : f->silence_len;
-            size_t h = sylk_rtp_write_header(pkt, sizeof(pkt), (uint8_t)f->pt, false,
-                                             (uint16_t)t, t * step, 0x1000 + i);
+            size_t h = sylk_rtp_write_header(pkt, sizeof(pkt), (uint8_t)f->pt, false, (uint16_t)t,
+                                             t * step, 0x1000 + i);
             memcpy(pkt + h, payload, (size_t)len);
             to.sin_port = htons((uint16_t)f->ports[i]);
             if (sendto(fd, pkt, h + (size_t)len, 0, (struct sockaddr *)&to, sizeof(to)) > 0)
@@ -133,9 +133,8 @@ struct result {
  * `rooms` rooms of `size` participants, `speakers` of them talking in each, all on the one
  * media thread: small rooms are measured many at a time, as a server carries them.
  */
-static struct result run_rooms(struct sylk_media_engine *engine,
-                               const struct sylk_codec_info *info, unsigned rooms, unsigned size,
-                               unsigned speakers, double seconds)
+static struct result run_rooms(struct sylk_media_engine *engine, const struct sylk_codec_info *info,
+                               unsigned rooms, unsigned size, unsigned speakers, double seconds)
 {
     unsigned n = rooms * size;
     struct sylk_rtp_ports ports = {FIRST_PORT, FIRST_PORT + 2 * n + 200, FIRST_PORT};
@@ -237,8 +236,8 @@ int main(int argc, char **argv)
         double bound = codec_bound(info);
         printf("engine %-5s bound %7.0f", info->name, bound);
         for (size_t k = 0; k < G_N_ELEMENTS(cases); k++) {
-            struct result got = run_rooms(engine, info, cases[k].rooms, cases[k].size,
-                                          cases[k].speakers, seconds);
+            struct result got =
+                run_rooms(engine, info, cases[k].rooms, cases[k].size, cases[k].speakers, seconds);
             printf(" | %ux room %u, %u speak %7.0f (%.2fx, %.0f%% sent)", cases[k].rooms,
                    cases[k].size, cases[k].speakers, got.per_core, got.per_core / bound,
                    100 * got.sent_share);
