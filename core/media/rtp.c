@@ -842,6 +842,12 @@ void sylk_rtp_close(struct sylk_rtp_socket *s)
     s->closing = true;
     sylk_media_thread_call(s->thread, do_close, s);
     sylk_media_thread_load(s->thread, -1);
+    const struct sylk_rtp_stats *st = &s->stats; /* the thread let go of it: safe to read */
+    g_info("RTP port %u closed: %" G_GUINT64_FORMAT " packets in, %" G_GUINT64_FORMAT
+           " out, %" G_GUINT64_FORMAT " dropped, RTCP %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT
+           " out, %" G_GUINT64_FORMAT " frames decoded, %" G_GUINT64_FORMAT " concealed",
+           s->port, st->packets_in, st->packets_out, st->dropped, st->rtcp_in, st->rtcp_out,
+           st->decoded, st->concealed);
     for (int i = 0; i < 2; i++)
         close(s->watch[i].fd);
     g_queue_clear_full(&s->prompts, prompt_free);

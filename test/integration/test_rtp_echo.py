@@ -3,6 +3,7 @@ sip_client.py (SIP over UDP) and rtp_tone.py (a tone in a codec, the echo decode
 dominant frequency measured: the echo decodes, delays and re-encodes)."""
 import re
 import socket
+import struct
 import threading
 import time
 
@@ -322,3 +323,57 @@ def test_second_ssrc_is_dropped_while_the_first_talks(server, ua_factory, rtp_so
     assert_tone_echoed(reports["first"], 700)
     assert reports["intruder"]["received"] == 0, reports["intruder"]
     assert call.bye().status == 200
+
+
+def _rtcp_packets(data):
+    """(packet type, body) of each packet in a compound RTCP datagram."""
+    out = []
+    while len(data) >= 4:
+        length = (struct.unpack("!H", data[2:4])[0] + 1) * 4
+        out.append((data[1], data[:length]))
+        data = data[length:]
+    return out
+
+
+def test_rtcp_sender_reports_with_cname(server, ua_factory):
+    """Every 5 s the server sends RTCP to the RTP port + 1: an SR for the echo it sends (its
+    SSRC, packet count), a report block on what it received, and an SDES CNAME. Our RR is
+    taken and counted."""
+    from conftest import free_port
+    ua = ua_factory(server)
+    port = free_port(kinds=("udp",), even=True)
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", port))
+    rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtcp.bind(("127.0.0.1", port + 1))
+    try:
+        call = ua.invite(f"sip:echo@{server.uri_host}", sdp=sdp_offer(port))
+        m = _answer(call, ua)
+        call.ack()
+        report = {}
+        t = threading.Thread(target=lambda: report.update(
+            rtp_tone.run(m["c"], m["port"], "PCMU", 0, 700, 6.0, sock=rtp)))
+        t.start()
+        rtcp.settimeout(8)
+        data, source = rtcp.recvfrom(2048)
+        t.join()
+        assert source == (m["c"], m["port"] + 1), source
+        packets = dict(_rtcp_packets(data))
+        assert 200 in packets, f"no SR in {data!r}"
+        sr = packets[200]
+        ssrc, packets_sent = struct.unpack("!I", sr[4:8])[0], struct.unpack("!I", sr[20:24])[0]
+        assert ssrc in report["received_ssrcs"], (ssrc, report)
+        assert packets_sent > 100, packets_sent
+        assert sr[0] & 0x1f == 1, "one report block expected"
+        assert struct.unpack("!I", sr[28:32])[0] == report["sent_ssrc"], "block about our SSRC"
+        assert 202 in packets and b"sylk-" in packets[202], f"no CNAME: {data!r}"
+        rr = struct.pack("!BBHI", 0x80, 201, 1, report["sent_ssrc"])
+        rtcp.sendto(rr, (m["c"], m["port"] + 1))
+        time.sleep(0.2)
+        assert call.bye().status == 200
+        server.wait_log(f"RTP port {m['port']} closed")
+        line = server.log().split(f"RTP port {m['port']} closed")[1].splitlines()[0]
+        assert "RTCP 1 in" in line, line
+    finally:
+        rtp.close()
+        rtcp.close()
