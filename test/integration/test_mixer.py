@@ -5,9 +5,9 @@ a tone played to a whole mixer, and per-stream prompts (a tone, then a WAV file)
 a WAV file that is not one."""
 import math
 import os
+import socket
 import struct
 import threading
-import time
 import wave
 
 import pytest
@@ -41,7 +41,7 @@ def ua(probe):
 class Participant:
     def __init__(self, ua, server, user, codec, extra=()):
         self.codec = codec
-        self.sock = __import__("socket").socket(2, 2)  # AF_INET, SOCK_DGRAM
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         pt, rtpmap = CODECS[codec]
         self.pt = pt
