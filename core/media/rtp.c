@@ -33,6 +33,8 @@
 #define JITTER_MAX_FRAMES  16
 #define MAX_CONCEALED      5   /* then the sender is taken as silent (DTX): nothing is decoded */
 #define RTCP_INTERVAL_TICK 250 /* 5 s */
+#define SILENT_LEVEL       50  /* RFC 6464 level (-dBov) from which a frame is not decoded */
+#define NO_LEVEL           0xff
 
 struct prompt {
     struct sylk_player *player;
@@ -71,7 +73,8 @@ struct sylk_rtp_socket {
     struct sylk_codec_options options;
     struct sylk_codec *codec;
     int send_pt, recv_pt;
-    struct sylk_jitter *jitter;
+    unsigned audio_level_id;    /* RFC 6464 extension id, 0: none */
+    struct sylk_jitter *jitter; /* payloads, each after one byte: its audio level or NO_LEVEL */
     unsigned concealed_run;
     uint32_t tx_ssrc, tx_ts;
     uint16_t tx_seq;
@@ -300,7 +303,7 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
         return;
     }
     struct sylk_rtp_header h;
-    if (n > RTP_MAX_PACKET || sylk_rtp_parse(buf, n, 0, &h) < 0) {
+    if (n > RTP_MAX_PACKET || sylk_rtp_parse(buf, n, s->audio_level_id, &h) < 0) {
         s->stats.dropped++;
         return;
     }
@@ -318,7 +321,11 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
         return; /* comfort noise or a codec not negotiated: not audio we play */
     uint32_t arrival = (uint32_t)(now * s->info->sdp_clock / G_USEC_PER_SEC);
     sylk_rtp_rx_update(&s->rx, h.seq, h.ts, arrival);
-    if (wants_audio(s) && sylk_jitter_put(s->jitter, h.seq, h.payload, h.payload_len) < 0)
+    if (!wants_audio(s))
+        return;
+    uint8_t *level = (uint8_t *)h.payload - 1; /* over the header's last byte: not needed now */
+    *level = h.audio_level >= 0 ? (uint8_t)h.audio_level : NO_LEVEL;
+    if (sylk_jitter_put(s->jitter, h.seq, level, h.payload_len + 1) < 0)
         s->stats.dropped++;
 }
 
@@ -376,7 +383,13 @@ unsigned sylk_rtp_pull(struct sylk_rtp_socket *s, int16_t *pcm, unsigned max)
     int n = 0;
     switch (sylk_jitter_get(s->jitter, payload, &len)) {
     case SYLK_JITTER_FRAME:
-        n = sylk_codec_decode(s->codec, payload, len, pcm, max);
+        /* RFC 6464: the sender says this frame is silence, so it is not decoded at all. */
+        if (len < 1 || (payload[0] != NO_LEVEL && payload[0] >= SILENT_LEVEL)) {
+            s->stats.skipped++;
+            s->concealed_run = MAX_CONCEALED; /* a gap after silence is no loss */
+            break;
+        }
+        n = sylk_codec_decode(s->codec, payload + 1, len - 1, pcm, max);
         if (n > 0) {
             s->stats.decoded++;
             s->concealed_run = 0;
@@ -703,6 +716,23 @@ int sylk_rtp_set_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *
     return 0;
 }
 
+struct set_level {
+    struct sylk_rtp_socket *s;
+    unsigned id;
+};
+
+static void do_set_level(void *data)
+{
+    struct set_level *l = data;
+    l->s->audio_level_id = l->id;
+}
+
+void sylk_rtp_set_audio_level_id(struct sylk_rtp_socket *s, unsigned id)
+{
+    struct set_level l = {s, id <= 14 ? id : 0};
+    sylk_media_thread_call(s->thread, do_set_level, &l);
+}
+
 struct set_direction {
     struct sylk_rtp_socket *s;
     bool send, recv;
@@ -845,9 +875,10 @@ void sylk_rtp_close(struct sylk_rtp_socket *s)
     const struct sylk_rtp_stats *st = &s->stats; /* the thread let go of it: safe to read */
     g_info("RTP port %u closed: %" G_GUINT64_FORMAT " packets in, %" G_GUINT64_FORMAT
            " out, %" G_GUINT64_FORMAT " dropped, RTCP %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT
-           " out, %" G_GUINT64_FORMAT " frames decoded, %" G_GUINT64_FORMAT " concealed",
+           " out, %" G_GUINT64_FORMAT " frames decoded, %" G_GUINT64_FORMAT
+           " concealed, %" G_GUINT64_FORMAT " silent by audio level",
            s->port, st->packets_in, st->packets_out, st->dropped, st->rtcp_in, st->rtcp_out,
-           st->decoded, st->concealed);
+           st->decoded, st->concealed, st->skipped);
     for (int i = 0; i < 2; i++)
         close(s->watch[i].fd);
     g_queue_clear_full(&s->prompts, prompt_free);

@@ -33,6 +33,7 @@ struct sylk_rtp_stats {
     uint64_t packets_in, packets_out, bytes_in, dropped;
     uint64_t rtcp_in, rtcp_out;
     uint64_t decoded, concealed; /* frames */
+    uint64_t skipped;            /* frames not decoded: silent by their RFC 6464 level */
     int64_t last_in_us;          /* monotonic time of the last packet accepted, 0 before any */
 };
 
@@ -55,6 +56,8 @@ void sylk_rtp_set_srtp(struct sylk_rtp_socket *s, struct sylk_srtp *srtp);
  */
 int sylk_rtp_set_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *info, int send_pt,
                        int recv_pt, const struct sylk_codec_options *options);
+/** The RFC 6464 audio level extension id negotiated (1..14), 0 for none. */
+void sylk_rtp_set_audio_level_id(struct sylk_rtp_socket *s, unsigned id);
 /** Whether we send and receive (from the negotiated direction; hold stops sending). */
 void sylk_rtp_set_direction(struct sylk_rtp_socket *s, bool send, bool recv);
 

@@ -159,6 +159,37 @@ static enum sylk_media_type media_type(const sdp_media_t *m)
     }
 }
 
+#define AUDIO_LEVEL_URI      "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+#define OFFER_AUDIO_LEVEL_ID 1
+
+/*
+ * RFC 6464 / RFC 8285: "a=extmap:ID[/direction] URI [attributes]". Only the one-byte header
+ * form (ids 1..14) is taken; a direction that says the author will not send it is ignored.
+ */
+static unsigned audio_level_id(const sdp_media_t *m)
+{
+    for (const sdp_attribute_t *a = m->m_attributes; a; a = a->a_next) {
+        if (!a->a_name || g_ascii_strcasecmp(a->a_name, "extmap") != 0 || !a->a_value)
+            continue;
+        char *end;
+        guint64 id = g_ascii_strtoull(a->a_value, &end, 10);
+        if (end == a->a_value || id < 1 || id > 14)
+            continue;
+        if (*end == '/') {
+            const char *dir = end + 1;
+            end += strcspn(end, " \t");
+            if (g_str_has_prefix(dir, "recvonly") || g_str_has_prefix(dir, "inactive"))
+                continue;
+        }
+        while (*end == ' ' || *end == '\t')
+            end++;
+        size_t n = strcspn(end, " \t");
+        if (n == strlen(AUDIO_LEVEL_URI) && g_ascii_strncasecmp(end, AUDIO_LEVEL_URI, n) == 0)
+            return (unsigned)id;
+    }
+    return 0;
+}
+
 static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m,
                         const struct sylk_sdp_policy *policy)
 {
@@ -180,6 +211,8 @@ static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m,
             out->rtcp_port = (unsigned)p;
     }
     bool rtp = m->m_proto == sdp_proto_rtp || m->m_proto == sdp_proto_srtp;
+    if (out->type == SYLK_MEDIA_AUDIO)
+        out->audio_level_id = audio_level_id(m);
     if (out->type == SYLK_MEDIA_AUDIO && rtp && out->port && out->address && !m->m_rejected &&
         settle_srtp(out, m, policy->srtp))
         choose_codec(out, m, policy->codecs);
@@ -392,6 +425,9 @@ static void print_audio(GString *s, const struct sylk_sdp_media *m, char *const 
             print_rtpmap(s, offer_pt(c), c);
         }
         print_dtmf(s, TELEPHONE_EVENT_PT, 8000);
+        /* levels let a mixer skip decoding silent participants; we only receive them */
+        g_string_append_printf(s, "a=extmap:%u/recvonly %s\r\n", OFFER_AUDIO_LEVEL_ID,
+                               AUDIO_LEVEL_URI);
     } else {
         if (m->dtmf_pt >= 0)
             g_string_append_printf(s, " %d %d\r\n", m->pt, m->dtmf_pt);
@@ -400,6 +436,9 @@ static void print_audio(GString *s, const struct sylk_sdp_media *m, char *const 
         print_rtpmap(s, m->pt, m->info);
         if (m->dtmf_pt >= 0)
             print_dtmf(s, m->dtmf_pt, m->dtmf_clock);
+        if (m->audio_level_id)
+            g_string_append_printf(s, "a=extmap:%u/recvonly %s\r\n", m->audio_level_id,
+                                   AUDIO_LEVEL_URI);
     }
     if (m->secure) {
         g_autofree char *crypto = sylk_sdes_format(&m->crypto);

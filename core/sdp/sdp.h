@@ -39,7 +39,8 @@ struct sylk_sdp_media {
     const struct sylk_codec_info *info;
     struct sylk_codec_options options; /* the author's fmtp (opus) */
     int dtmf_pt;                       /* telephone-event payload type, -1 when absent */
-    unsigned dtmf_clock; /* its clock: the codec\'s when offered so (RFC 4733 §2.1) */
+    unsigned audio_level_id; /* RFC 6464 a=extmap id (1..14) of ssrc-audio-level, 0: none */
+    unsigned dtmf_clock;     /* its clock: the codec\'s when offered so (RFC 4733 §2.1) */
 
     /* SRTP: `crypto` is the author's key (chosen one of an offer's a=crypto lines) */
     bool secure;

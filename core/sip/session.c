@@ -321,6 +321,7 @@ static bool apply_remote(struct sylk_session *s)
             st->rtp, (l->direction & SYLK_DIR_SENDONLY) && (m->direction & SYLK_DIR_RECVONLY),
             (l->direction & SYLK_DIR_RECVONLY) && (m->direction & SYLK_DIR_SENDONLY));
         sylk_rtp_set_dtmf(st->rtp, m->dtmf_pt, m->dtmf_clock, on_dtmf, st);
+        sylk_rtp_set_audio_level_id(st->rtp, m->audio_level_id);
         ok = update_srtp(s, st, l, m) && ok;
     }
     return ok;

@@ -13,6 +13,8 @@
  * baseline from the same run, the codec-only bound (one decode + one encode per participant
  * per 20 ms, no I/O).
  *
+ * "+6464": every packet carries its RFC 6464 audio level, so silent participants are not
+ * decoded at all.
  * Rooms of 3 and 10 run 40 and 12 at a time on the thread (a server carries many small rooms;
  * one alone would mostly measure the thread's wake-up); 100 and 500 one at a time.
  *
@@ -43,6 +45,7 @@
 struct feed {
     const struct sylk_codec_info *info;
     unsigned n, size, speakers; /* all participants, per room, speakers per room */
+    bool levels;                /* RFC 6464 audio levels in every packet */
     int pt;
     unsigned *ports;
     uint8_t tone[TONE_FRAMES][SYLK_CODEC_MAX_PAYLOAD];
@@ -93,6 +96,12 @@ static gpointer feeder(gpointer data)
             int len = talks ? f->tone_len[t % TONE_FRAMES] : f->silence_len;
             size_t h = sylk_rtp_write_header(pkt, sizeof(pkt), (uint8_t)f->pt, false, (uint16_t)t,
                                              t * step, 0x1000 + i);
+            if (f->levels) { /* one-byte header extension, id 1: speech -20 dBov, else -127 */
+                pkt[0] |= 0x10;
+                const uint8_t ext[8] = {0xbe, 0xde, 0, 1, 0x10, talks ? 0x80 | 20 : 127, 0, 0};
+                memcpy(pkt + h, ext, sizeof(ext));
+                h += sizeof(ext);
+            }
             memcpy(pkt + h, payload, (size_t)len);
             to.sin_port = htons((uint16_t)f->ports[i]);
             if (sendto(fd, pkt, h + (size_t)len, 0, (struct sockaddr *)&to, sizeof(to)) > 0)
@@ -134,14 +143,16 @@ struct result {
  * media thread: small rooms are measured many at a time, as a server carries them.
  */
 static struct result run_rooms(struct sylk_media_engine *engine, const struct sylk_codec_info *info,
-                               unsigned rooms, unsigned size, unsigned speakers, double seconds)
+                               unsigned rooms, unsigned size, unsigned speakers, bool levels,
+                               double seconds)
 {
     unsigned n = rooms * size;
     struct sylk_rtp_ports ports = {FIRST_PORT, FIRST_PORT + 2 * n + 200, FIRST_PORT};
     struct sylk_rtp_socket **s = g_new0(struct sylk_rtp_socket *, n);
     struct sylk_mixer **mixers = g_new0(struct sylk_mixer *, rooms);
     int pt = info->static_pt >= 0 ? info->static_pt : info->dynamic_pt;
-    struct feed f = {.info = info, .n = n, .size = size, .speakers = speakers, .pt = pt};
+    struct feed f = {
+        .info = info, .n = n, .size = size, .speakers = speakers, .levels = levels, .pt = pt};
     f.ports = g_new(unsigned, n);
     encode_inputs(&f);
     /* What the streams send goes to one socket nobody reads: the kernel drops it. */
@@ -160,6 +171,7 @@ static struct result run_rooms(struct sylk_media_engine *engine, const struct sy
         }
         f.ports[i] = sylk_rtp_port(s[i]);
         sylk_rtp_set_codec(s[i], info, pt, pt, NULL);
+        sylk_rtp_set_audio_level_id(s[i], levels ? 1 : 0);
         sylk_rtp_set_remote(s[i], "127.0.0.1", ntohs(sa.sin_port), 0);
         sylk_mixer_add(mixers[i / size], s[i]);
     }
@@ -227,7 +239,9 @@ int main(int argc, char **argv)
     } codecs[] = {{"PCMU", 8000}, {"G722", 8000}, {"opus", 48000}};
     static const struct {
         unsigned rooms, size, speakers;
-    } cases[] = {{40, 3, 3}, {12, 10, 10}, {1, 100, 100}, {1, 100, 3}, {1, 500, 3}};
+        bool levels;
+    } cases[] = {{40, 3, 3, false},  {12, 10, 10, false}, {1, 100, 100, false}, {1, 100, 3, false},
+                 {1, 500, 3, false}, {1, 100, 3, true},   {1, 500, 3, true}};
     printf("engine: participants per core in real time (1 media thread, plain RTP on loopback, "
            "%.0f s per room); bound = codec only\n",
            seconds);
@@ -236,11 +250,11 @@ int main(int argc, char **argv)
         double bound = codec_bound(info);
         printf("engine %-5s bound %7.0f", info->name, bound);
         for (size_t k = 0; k < G_N_ELEMENTS(cases); k++) {
-            struct result got =
-                run_rooms(engine, info, cases[k].rooms, cases[k].size, cases[k].speakers, seconds);
-            printf(" | %ux room %u, %u speak %7.0f (%.2fx, %.0f%% sent)", cases[k].rooms,
-                   cases[k].size, cases[k].speakers, got.per_core, got.per_core / bound,
-                   100 * got.sent_share);
+            struct result got = run_rooms(engine, info, cases[k].rooms, cases[k].size,
+                                          cases[k].speakers, cases[k].levels, seconds);
+            printf(" | %ux room %u, %u speak%s %7.0f (%.2fx, %.0f%% sent)", cases[k].rooms,
+                   cases[k].size, cases[k].speakers, cases[k].levels ? " +6464" : "", got.per_core,
+                   got.per_core / bound, 100 * got.sent_share);
             fflush(stdout);
         }
         printf("\n");

@@ -43,7 +43,13 @@ pt_counts ({"PT": packets}), other_pt_packets, decode_errors (payloads the decod
 rejected), lost (holes in the received sequence numbers), duplicates, rtcp (RFC 5761
 multiplexed RTCP), invalid (not RTP), datagrams (everything received), from_other_address,
 send_errors, decoded_seconds, analysed_seconds, rate (decoded audio rate), sent_ssrc,
-sent_rms (amplitude / sqrt(2)), local_port, codec, pt, freq.
+sent_rms (amplitude / sqrt(2)), local_port, codec, pt, freq, srtp_auth_failures (datagrams
+dropped because they failed SRTP/SRTCP authentication or the replay check; 0 without SRTP).
+
+SRTP (module use only): run(..., srtp=(send_ctx, recv_ctx)) with two srtp.Context objects
+(srtp.py next to this file, one per direction) protects every packet sent with send_ctx and
+unprotects every datagram received with recv_ctx before it is parsed (RTCP, second byte
+192..223, with unprotect_rtcp); what fails is counted in srtp_auth_failures and ignored.
 
 libspeex prints "notification: ..." lines on stderr when it is fed a corrupt payload; that
 is the library talking, the corrupt payloads are counted in decode_errors.
@@ -51,6 +57,7 @@ is the library talking, the corrupt payloads are counted in decode_errors.
 Module:
     import rtp_tone
     report = rtp_tone.run("127.0.0.1", 50000, "PCMA", 8, 1100, 3, sock=my_bound_udp_socket)
+    report = rtp_tone.run(ip, port, "PCMU", 0, 700, 2, sock=s, srtp=(send_ctx, recv_ctx))
     rtp_tone.dominant_frequency(samples, 8000)  # -> Hz
 """
 import argparse
@@ -574,13 +581,15 @@ def sine(n, freq, rate, amplitude, start=0):
     return [int(round(amplitude * math.sin(w * (start + i)))) for i in range(n)]
 
 
-def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000, keep_audio=False):
+def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000, keep_audio=False,
+        srtp=None):
     """Send `seconds` of a `freq` Hz tone in `codec` with payload type `pt` to (host, port),
     collect what comes back until LINGER s after the last packet, decode it and return the
     report dict (see the module docstring). Uses `sock` (a bound UDP socket) if given,
     otherwise binds 127.0.0.1:0. With keep_audio the report also has "audio": the decoded
     samples after the first SKIP_SECONDS (at report["rate"]), for the caller's own analysis.
-    amplitude 0 sends silence."""
+    amplitude 0 sends silence. srtp=(send_ctx, recv_ctx), two srtp.Context objects: SRTP
+    both ways (see the module docstring)."""
     enc = make_codec(codec)
     count = max(1, int(round(seconds / PTIME)))
     ssrc = struct.unpack("!I", os.urandom(4))[0]
@@ -590,6 +599,9 @@ def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000, keep_au
                           enc.encode(sine(enc.frame, freq, enc.rate, amplitude,
                                           i * enc.frame)), pt, marker=(i == 0))
                for i in range(count)]
+    send_ctx, recv_ctx = srtp if srtp is not None else (None, None)
+    if send_ctx is not None:
+        packets = [send_ctx.protect(p) for p in packets]
 
     own = sock is None
     if own:
@@ -598,7 +610,7 @@ def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000, keep_au
     dest = (socket.gethostbyname(host), port)
     received, other_pt = {}, {}
     counters = {"datagrams": 0, "rtcp": 0, "invalid": 0, "from_other_address": 0,
-                "send_errors": 0}
+                "send_errors": 0, "srtp_auth_failures": 0}
     local_port = sock.getsockname()[1]
     blocking = sock.getblocking()
     sock.setblocking(False)
@@ -622,7 +634,7 @@ def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000, keep_au
             due = start + sent * PTIME if sent < count else end
             r, _, _ = select.select([sock], [], [], max(0.0, due - now))
             if r:
-                _drain(sock, dest, pt, received, other_pt, counters)
+                _drain(sock, dest, pt, received, other_pt, counters, recv_ctx)
     finally:
         if own:
             sock.close()
@@ -646,6 +658,7 @@ def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000, keep_au
               "datagrams": counters["datagrams"],
               "from_other_address": counters["from_other_address"],
               "send_errors": counters["send_errors"],
+              "srtp_auth_failures": counters["srtp_auth_failures"],
               "decoded_seconds": round(len(audio) / enc.rate, 3),
               "analysed_seconds": result["analysed_seconds"], "rate": enc.rate,
               "sent_ssrc": ssrc, "sent_rms": round(amplitude / math.sqrt(2), 1),
@@ -655,8 +668,13 @@ def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000, keep_au
     return report
 
 
-def _drain(sock, dest, pt, received, other_pt, counters):
-    """Read every pending datagram; sort RTP packets with our PT into received[ssrc]."""
+def _drain(sock, dest, pt, received, other_pt, counters, recv_ctx=None):
+    """Read every pending datagram; sort RTP packets with our PT into received[ssrc].
+    With recv_ctx (an srtp.Context) each one is unprotected first."""
+    # the AuthError class of the module the context comes from (no import of srtp here)
+    auth_error = None
+    if recv_ctx is not None:
+        auth_error = sys.modules[type(recv_ctx).__module__].AuthError
     while True:
         try:
             data, addr = sock.recvfrom(65535)
@@ -667,6 +685,12 @@ def _drain(sock, dest, pt, received, other_pt, counters):
         counters["datagrams"] += 1
         if addr != dest:
             counters["from_other_address"] += 1
+        if recv_ctx is not None:
+            try:
+                data = (recv_ctx.unprotect_rtcp if is_rtcp(data) else recv_ctx.unprotect)(data)
+            except auth_error:
+                counters["srtp_auth_failures"] += 1
+                continue
         if is_rtcp(data):
             counters["rtcp"] += 1
             continue

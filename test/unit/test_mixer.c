@@ -41,6 +41,7 @@ struct participant {
     struct sylk_rtp_socket *s;
     struct sylk_codec *codec;
     bool sending;
+    int level; /* RFC 6464 level sent in a header extension (id 1), or 0 for none */
     double phase;
     uint16_t seq;
     uint32_t ts, ssrc;
@@ -117,13 +118,20 @@ static void send_frame(struct participant *p)
     put_be32(packet + 4, p->ts);
     put_be32(packet + 8, p->ssrc);
     p->ts += FRAME;
-    int n = sylk_codec_encode(p->codec, pcm, packet + 12, sizeof(packet) - 12);
+    size_t head = 12;
+    if (p->level) { /* RFC 8285 one-byte header: id 1, one byte: V flag and -dBov */
+        packet[0] |= 0x10;
+        const uint8_t ext[8] = {0xbe, 0xde, 0, 1, 1 << 4, (uint8_t)(0x80 | p->level), 0, 0};
+        memcpy(packet + 12, ext, sizeof(ext));
+        head += sizeof(ext);
+    }
+    int n = sylk_codec_encode(p->codec, pcm, packet + head, sizeof(packet) - head);
     g_assert_cmpint(n, ==, FRAME);
     struct sockaddr_in to = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)sylk_rtp_port(p->s)),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    g_assert_cmpint(sendto(p->fd, packet, 12 + (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)),
-                    ==, 12 + n);
+    g_assert_cmpint(sendto(p->fd, packet, head + (size_t)n, 0, (struct sockaddr *)&to, sizeof(to)),
+                    ==, (ssize_t)head + n);
 }
 
 /* Checks one packet from the mixer against the ones before it. */
@@ -437,6 +445,34 @@ static void prompt_over_full_room(void)
     room_close(&r, false);
 }
 
+/*
+ * RFC 6464: a participant whose packets say "silent" (level 127) is not decoded, so not heard
+ * however loud its payload; one whose packets say "speech" (level 20) is.
+ */
+static void audio_levels(void)
+{
+    struct room r;
+    room_open(&r, 1);
+    for (int i = 0; i < PARTS; i++) {
+        sylk_rtp_set_audio_level_id(r.p[i].s, 1);
+        r.p[i].sending = true;
+    }
+    r.p[0].level = 127;
+    r.p[1].level = 20;
+    room_run(&r, 1200, 300, 1200);
+    assert_hears(&r, 2, tone_hz[1]);
+    assert_not_hears(&r, 2, tone_hz[0], tone_hz[1]);
+    assert_not_hears(&r, 1, tone_hz[0], tone_hz[2]);
+    struct sylk_rtp_stats st;
+    sylk_rtp_get_stats(r.p[0].s, &st);
+    g_assert_cmpuint(st.skipped, >, 40);
+    g_assert_cmpuint(st.decoded, ==, 0);
+    sylk_rtp_get_stats(r.p[1].s, &st);
+    g_assert_cmpuint(st.skipped, ==, 0);
+    g_assert_cmpuint(st.decoded, >, 40);
+    room_close(&r, false);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -445,5 +481,6 @@ int main(int argc, char **argv)
     g_test_add_func("/mixer/mute-and-hold", mute_and_hold);
     g_test_add_func("/mixer/prompt", prompt);
     g_test_add_func("/mixer/prompt-over-full-room", prompt_over_full_room);
+    g_test_add_func("/mixer/audio-levels", audio_levels);
     return g_test_run();
 }

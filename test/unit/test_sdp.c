@@ -233,6 +233,42 @@ static void opus_and_speex(void)
     g_assert_nonnull(strstr(text, "a=rtpmap:98 speex/8000\r\n"));
 }
 
+/* RFC 6464 audio levels: the id offered is taken and answered; other forms are not. */
+static void audio_level_extmap(void)
+{
+    static const struct {
+        const char *line;
+        unsigned id;
+    } cases[] = {
+        {"a=extmap:3 urn:ietf:params:rtp-hdrext:ssrc-audio-level vad=on\r\n", 3},
+        {"a=extmap:5/sendrecv urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n", 5},
+        {"a=extmap:2/recvonly urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n", 0},
+        {"a=extmap:15 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n", 0},
+        {"a=extmap:0 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n", 0},
+        {"a=extmap:1 urn:ietf:params:rtp-hdrext:sdes:mid\r\n", 0},
+        {"a=extmap:x urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n", 0},
+        {"a=extmap:4 urn:ietf:params:rtp-hdrext:ssrc-audio-levelX\r\n", 0},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *offer = g_strdup_printf(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=audio 40000 RTP/AVP 0\r\n%s",
+            cases[i].line);
+        struct sylk_sdp sdp;
+        g_autofree char *error = NULL;
+        g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), &plain, &sdp, &error), ==, 0);
+        g_assert_cmpuint(sdp.m[0].audio_level_id, ==, cases[i].id);
+        g_autofree char *answer = sylk_sdp_print(&sdp, "127.0.0.1", 1, 1, NULL);
+        g_autofree char *expect = g_strdup_printf(
+            "a=extmap:%u/recvonly urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n", cases[i].id);
+        if (cases[i].id)
+            g_assert_nonnull(strstr(answer, expect));
+        else
+            g_assert_null(strstr(answer, "a=extmap"));
+        sylk_sdp_clear(&sdp);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -244,5 +280,6 @@ int main(int argc, char **argv)
     g_test_add_func("/sdp/malformed", test_malformed);
     g_test_add_func("/sdp/srtp-policies", srtp_policies);
     g_test_add_func("/sdp/opus-and-speex", opus_and_speex);
+    g_test_add_func("/sdp/audio-level-extmap", audio_level_extmap);
     return g_test_run();
 }
