@@ -10,6 +10,7 @@ import time
 import pytest
 
 import rtp_tone
+import srtp
 from sip_client import SipUA, parse_sdp, sdp_offer
 
 FUZZ_SDP = [
@@ -103,4 +104,43 @@ def test_malformed_rtp_and_flood_dropped_call_goes_on(server):
     finally:
         sock.close()
         flood.close()
+        ua.close()
+
+
+def test_bad_srtp_tags_dropped_call_goes_on(server):
+    """SRTP packets with the caller's SSRC but a broken authentication tag (and replays of
+    good ones) are dropped and counted; the real, authenticated stream goes on."""
+    from test_rtp_echo import srtp_call
+    ua = SipUA(("127.0.0.1", server.sip_port))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        d, m, (send, recv) = srtp_call(server, ua, sock, "AES_CM_128_HMAC_SHA1_80")
+        dest = (m["c"], m["port"])
+        report, ssrc = {}, 0x5EC0DE
+        talker = threading.Thread(target=lambda: report.update(
+            rtp_tone.run(*dest, "PCMU", 0, 600, 2.5, sock=sock, srtp=(send, recv), ssrc=ssrc)))
+        talker.start()
+        time.sleep(0.5)
+        # A forger with its own key and the talker's SSRC: its tags never verify.
+        _, key, salt = srtp.make_sdes(tag=1, suite="AES_CM_128_HMAC_SHA1_80")
+        forger = srtp.Context(key, salt, "AES_CM_128_HMAC_SHA1_80")
+        bad = 0
+        for i in range(100):
+            pkt = struct.pack("!BBHII", 0x80, 0, 40000 + i, i * 160, ssrc) + b"\xff" * 160
+            sock.sendto(forger.protect(pkt), dest)
+            bad += 1
+            if i % 10 == 0:
+                time.sleep(0.02)
+        talker.join()
+        assert abs(report["dominant_hz"] - 600) <= 20, report
+        assert report["srtp_auth_failures"] == 0, report
+        assert report["received"] >= report["sent"] * 0.8, report
+        assert d.bye().status == 200
+        server.wait_log(f"RTP port {m['port']} closed")
+        line = server.log().split(f"RTP port {m['port']} closed")[1].splitlines()[0]
+        counts = re.search(r"(\d+) dropped", line)
+        assert counts and int(counts.group(1)) >= bad, f"forged packets not counted: {line}"
+    finally:
+        sock.close()
         ua.close()

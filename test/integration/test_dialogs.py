@@ -1,7 +1,7 @@
 """In-dialog behaviour of sessions: re-INVITE (hold, new offer, offer without SDP answered in
 the ACK), late offer followed by re-INVITEs, in-dialog OPTIONS keepalives, SUBSCRIBE inside a
 call, and session timers never refreshed by the server."""
-import time
+
 
 import pytest
 

@@ -11,6 +11,7 @@ import pytest
 
 import conftest  # noqa: F401  (puts test/peers on sys.path)
 import rtp_tone
+import srtp
 from sip_client import SipUA, parse_sdp, sdp_offer
 
 PCMU, PCMA, G722 = (0, "PCMU/8000"), (8, "PCMA/8000"), (9, "G722/8000")
@@ -377,3 +378,35 @@ def test_rtcp_sender_reports_with_cname(server, ua_factory):
     finally:
         rtp.close()
         rtcp.close()
+
+
+def srtp_call(server, ua, sock, suite, codec=(0, "PCMU/8000")):
+    """An RTP/SAVP call with our SDES key; returns (dialog, media, (send ctx, receive ctx))."""
+    value, key, salt = srtp.make_sdes(tag=1, suite=suite)
+    offer = sdp_offer(sock.getsockname()[1], [codec], extra_lines=[f"a=crypto:{value}"])
+    offer = offer.replace(b" RTP/AVP ", b" RTP/SAVP ")
+    d = ua.invite(f"sip:echo@{server.uri_host}", offer)
+    assert d.response.status == 200, ua.trace()
+    m = [m for m in parse_sdp(d.response.body)["media"] if m["type"] == "audio"][0]
+    crypto = [a for a in m["attrs"] if a.startswith("crypto:")]
+    assert m["proto"] == "RTP/SAVP" and len(crypto) == 1, m
+    _, their_suite, skey, ssalt = srtp.parse_sdes(crypto[0])
+    assert their_suite == suite, crypto
+    d.ack()
+    return d, m, (srtp.Context(key, salt, suite), srtp.Context(skey, ssalt, suite))
+
+
+@pytest.mark.parametrize("suite,codec,name,freq", [
+    ("AES_CM_128_HMAC_SHA1_80", (0, "PCMU/8000"), "PCMU", 700),
+    ("AES_CM_128_HMAC_SHA1_32", (111, "opus/48000/2"), "opus", 1300),
+])
+def test_srtp_tone_echoed(server, ua_factory, rtp_socket, suite, codec, name, freq):
+    """SRTP (SDES) with our own RFC 3711 peer: the tone goes in encrypted, is decrypted,
+    decoded, re-encoded and comes back encrypted with the server's key, every packet
+    authenticating."""
+    ua, sock = ua_factory(server), rtp_socket()
+    d, m, ctx = srtp_call(server, ua, sock, suite, codec)
+    report = rtp_tone.run(m["c"], m["port"], name, codec[0], freq, 2.0, sock=sock, srtp=ctx)
+    assert_tone_echoed(report, freq)
+    assert report["srtp_auth_failures"] == 0, report
+    assert d.bye().status == 200

@@ -582,17 +582,18 @@ def sine(n, freq, rate, amplitude, start=0):
 
 
 def run(host, port, codec, pt, freq, seconds, sock=None, amplitude=8000, keep_audio=False,
-        srtp=None):
+        srtp=None, ssrc=None):
     """Send `seconds` of a `freq` Hz tone in `codec` with payload type `pt` to (host, port),
     collect what comes back until LINGER s after the last packet, decode it and return the
     report dict (see the module docstring). Uses `sock` (a bound UDP socket) if given,
     otherwise binds 127.0.0.1:0. With keep_audio the report also has "audio": the decoded
     samples after the first SKIP_SECONDS (at report["rate"]), for the caller's own analysis.
     amplitude 0 sends silence. srtp=(send_ctx, recv_ctx), two srtp.Context objects: SRTP
-    both ways (see the module docstring)."""
+    both ways (see the module docstring). ssrc: the SSRC to send with (default random)."""
     enc = make_codec(codec)
     count = max(1, int(round(seconds / PTIME)))
-    ssrc = struct.unpack("!I", os.urandom(4))[0]
+    if ssrc is None:
+        ssrc = struct.unpack("!I", os.urandom(4))[0]
     seq0 = struct.unpack("!H", os.urandom(2))[0]
     ts0 = struct.unpack("!I", os.urandom(4))[0]
     packets = [rtp_packet(seq0 + i, ts0 + i * enc.ts_step, ssrc,
