@@ -29,6 +29,7 @@
 
 #include <arpa/inet.h>
 #include <glib.h>
+#include <malloc.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -136,6 +137,7 @@ static void take_snapshot(void *data)
 
 struct result {
     double per_core, sent_share;
+    double kib; /* heap per participant once running (codec, jitter buffer, mixer state) */
 };
 
 /*
@@ -162,6 +164,7 @@ static struct result run_rooms(struct sylk_media_engine *engine, const struct sy
     bind(sink, (struct sockaddr *)&sa, sizeof(sa));
     socklen_t sl = sizeof(sa);
     getsockname(sink, (struct sockaddr *)&sa, &sl);
+    size_t heap0 = mallinfo2().uordblks;
     for (unsigned r = 0; r < rooms; r++)
         mixers[r] = sylk_mixer_new(engine, 0);
     for (unsigned i = 0; i < n; i++) {
@@ -177,6 +180,7 @@ static struct result run_rooms(struct sylk_media_engine *engine, const struct sy
     }
     GThread *feed_thread = g_thread_new("feeder", feeder, &f);
     g_usleep(500000); /* jitter buffers fill */
+    double kib = ((double)mallinfo2().uordblks - (double)heap0) / n / 1024;
     struct sylk_media_thread *t = sylk_rtp_thread(s[0]);
     struct snapshot a = {.s = s, .n = n}, b = a;
     double wall0 = now_s();
@@ -188,7 +192,8 @@ static struct result run_rooms(struct sylk_media_engine *engine, const struct sy
     g_thread_join(feed_thread);
     double wall = wall1 - wall0, cpu = MAX(b.cpu - a.cpu, 1e-6);
     struct result res = {.per_core = n * wall / cpu,
-                         .sent_share = (double)(b.packets_out - a.packets_out) / (n * wall * 50)};
+                         .sent_share = (double)(b.packets_out - a.packets_out) / (n * wall * 50),
+                         .kib = kib};
     for (unsigned r = 0; r < rooms; r++)
         sylk_mixer_free(mixers[r]);
     for (unsigned i = 0; i < n; i++)
@@ -252,9 +257,10 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < G_N_ELEMENTS(cases); k++) {
             struct result got = run_rooms(engine, info, cases[k].rooms, cases[k].size,
                                           cases[k].speakers, cases[k].levels, seconds);
-            printf(" | %ux room %u, %u speak%s %7.0f (%.2fx, %.0f%% sent)", cases[k].rooms,
-                   cases[k].size, cases[k].speakers, cases[k].levels ? " +6464" : "", got.per_core,
-                   got.per_core / bound, 100 * got.sent_share);
+            printf(" | %ux room %u, %u speak%s %7.0f (%.2fx, %.0f%% sent, %.0f KiB each)",
+                   cases[k].rooms, cases[k].size, cases[k].speakers,
+                   cases[k].levels ? " +6464" : "", got.per_core, got.per_core / bound,
+                   100 * got.sent_share, got.kib);
             fflush(stdout);
         }
         printf("\n");
