@@ -46,6 +46,8 @@ struct family {
     int (*encode)(struct sylk_codec *c, const int16_t *pcm, uint8_t *out, size_t size);
     int (*decode)(struct sylk_codec *c, const uint8_t *in, size_t len, int16_t *pcm, size_t max);
     int (*conceal)(struct sylk_codec *c, int16_t *pcm, size_t max); /* NULL: repeat and fade */
+    /* a lost frame from the in-band FEC of the packet after it; NULL: none */
+    int (*recover)(struct sylk_codec *c, const uint8_t *next, size_t len, int16_t *pcm);
 };
 
 struct sylk_codec {
@@ -107,7 +109,7 @@ static int g711_dec(struct sylk_codec *c, const uint8_t *in, size_t len, int16_t
     return g711_decode(c->u.g711.dec, pcm, in, (int)len);
 }
 
-static const struct family g711_family = {g711_start, g711_stop, g711_enc, g711_dec, NULL};
+static const struct family g711_family = {g711_start, g711_stop, g711_enc, g711_dec, NULL, NULL};
 
 /* ------------------------------------------------------------------------- G.722 --- */
 
@@ -141,7 +143,7 @@ static int g722_dec(struct sylk_codec *c, const uint8_t *in, size_t len, int16_t
     return g722_decode(c->u.g722.dec, pcm, in, (int)len);
 }
 
-static const struct family g722_family = {g722_start, g722_stop, g722_enc, g722_dec, NULL};
+static const struct family g722_family = {g722_start, g722_stop, g722_enc, g722_dec, NULL, NULL};
 
 /* ------------------------------------------------------------------------- speex --- */
 
@@ -202,8 +204,8 @@ static int speex_plc(struct sylk_codec *c, int16_t *pcm, size_t max)
     return (int)c->frame;
 }
 
-static const struct family speex_family = {speex_start, speex_stop, speex_enc, speex_dec,
-                                           speex_plc};
+static const struct family speex_family = {speex_start, speex_stop, speex_enc,
+                                           speex_dec,   speex_plc,  NULL};
 
 /* -------------------------------------------------------------------------- opus --- */
 
@@ -265,7 +267,17 @@ static int opus_plc(struct sylk_codec *c, int16_t *pcm, size_t max)
     return n < 0 ? -EINVAL : n;
 }
 
-static const struct family opus_family = {opus_start, opus_stop, opus_enc, opus_dec, opus_plc};
+/* RFC 7587 / opus: the next packet's LBRR data rebuilds the lost frame (PLC when it has none). */
+static int opus_recover(struct sylk_codec *c, const uint8_t *next, size_t len, int16_t *pcm)
+{
+    if (len == 0 || len > SYLK_CODEC_MAX_PAYLOAD)
+        return -EINVAL;
+    int n = opus_decode(c->u.opus.dec, next, (opus_int32)len, pcm, (int)c->frame, 1);
+    return n < 0 ? -EINVAL : n;
+}
+
+static const struct family opus_family = {opus_start, opus_stop, opus_enc,
+                                          opus_dec,   opus_plc,  opus_recover};
 
 /* ---------------------------------------------------------------------- the API --- */
 
@@ -346,6 +358,19 @@ int sylk_codec_conceal(struct sylk_codec *codec, int16_t *pcm, size_t max)
     codec->losses++;
     memcpy(codec->last, pcm, codec->frame * sizeof(int16_t));
     return (int)codec->frame;
+}
+
+int sylk_codec_recover(struct sylk_codec *codec, const uint8_t *next, size_t len, int16_t *pcm,
+                       size_t max)
+{
+    if (!codec->family->recover)
+        return -ENOTSUP;
+    if (max < codec->frame)
+        return -ENOSPC;
+    int n = codec->family->recover(codec, next, len, pcm);
+    if (n > 0)
+        memcpy(codec->last, pcm, MIN((size_t)n, (size_t)codec->frame) * sizeof(int16_t));
+    return n;
 }
 
 bool sylk_codec_options_equal(const struct sylk_codec_options *a,

@@ -66,6 +66,13 @@ int sylk_codec_encode(struct sylk_codec *codec, const int16_t *pcm, uint8_t *out
 int sylk_codec_decode(struct sylk_codec *codec, const uint8_t *payload, size_t len, int16_t *pcm,
                       size_t max);
 
+/**
+ * A lost frame rebuilt from the in-band FEC of the packet that follows it (`next`, which is
+ * then decoded normally in its turn): opus only; -ENOTSUP for the other codecs.
+ */
+int sylk_codec_recover(struct sylk_codec *codec, const uint8_t *next, size_t len, int16_t *pcm,
+                       size_t max);
+
 /** One frame in place of a lost packet; returns samples (a frame). */
 int sylk_codec_conceal(struct sylk_codec *codec, int16_t *pcm, size_t max);
 

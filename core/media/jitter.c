@@ -186,6 +186,16 @@ enum sylk_jitter_result sylk_jitter_get(struct sylk_jitter *j, uint8_t *out, siz
     return SYLK_JITTER_FRAME;
 }
 
+bool sylk_jitter_peek(const struct sylk_jitter *j, uint8_t *out, size_t *len)
+{
+    const struct slot *s = &j->ring[j->next & (j->ring_size - 1)];
+    if (!j->started || !s->full || s->seq != j->next)
+        return false;
+    memcpy(out, s->data, s->len);
+    *len = s->len;
+    return true;
+}
+
 const struct sylk_jitter_stats *sylk_jitter_stats(const struct sylk_jitter *j)
 {
     return &j->stats;

@@ -42,6 +42,12 @@ int sylk_jitter_put(struct sylk_jitter *j, uint16_t seq, const uint8_t *payload,
 /** The frame for this tick; copies it into `out` (room for SYLK_JITTER_MAX_PAYLOAD). */
 enum sylk_jitter_result sylk_jitter_get(struct sylk_jitter *j, uint8_t *out, size_t *len);
 
+/**
+ * After SYLK_JITTER_LOST: the frame due at the next tick, if it is already here (copied into
+ * `out`, left in the buffer), so a codec with in-band FEC can rebuild the lost one from it.
+ */
+bool sylk_jitter_peek(const struct sylk_jitter *j, uint8_t *out, size_t *len);
+
 const struct sylk_jitter_stats *sylk_jitter_stats(const struct sylk_jitter *j);
 
 #endif

@@ -396,11 +396,16 @@ unsigned sylk_rtp_pull(struct sylk_rtp_socket *s, int16_t *pcm, unsigned max)
         }
         break;
     case SYLK_JITTER_LOST:
-        if (s->concealed_run < MAX_CONCEALED) { /* beyond: a sender in DTX, not a loss */
-            s->concealed_run++;
-            n = sylk_codec_conceal(s->codec, pcm, max);
-            s->stats.concealed++;
+        if (s->concealed_run >= MAX_CONCEALED)
+            break; /* a sender in DTX, not a loss */
+        s->concealed_run++;
+        if (sylk_jitter_peek(s->jitter, payload, &len) && len > 1 &&
+            (n = sylk_codec_recover(s->codec, payload + 1, len - 1, pcm, max)) > 0) {
+            s->stats.recovered++;
+            break;
         }
+        n = sylk_codec_conceal(s->codec, pcm, max);
+        s->stats.concealed++;
         break;
     case SYLK_JITTER_BUFFER:
         break;
@@ -876,9 +881,10 @@ void sylk_rtp_close(struct sylk_rtp_socket *s)
     g_info("RTP port %u closed: %" G_GUINT64_FORMAT " packets in, %" G_GUINT64_FORMAT
            " out, %" G_GUINT64_FORMAT " dropped, RTCP %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT
            " out, %" G_GUINT64_FORMAT " frames decoded, %" G_GUINT64_FORMAT
-           " concealed, %" G_GUINT64_FORMAT " silent by audio level",
+           " concealed, %" G_GUINT64_FORMAT " recovered by FEC, %" G_GUINT64_FORMAT
+           " silent by audio level",
            s->port, st->packets_in, st->packets_out, st->dropped, st->rtcp_in, st->rtcp_out,
-           st->decoded, st->concealed, st->skipped);
+           st->decoded, st->concealed, st->recovered, st->skipped);
     for (int i = 0; i < 2; i++)
         close(s->watch[i].fd);
     g_queue_clear_full(&s->prompts, prompt_free);

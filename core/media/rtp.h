@@ -33,6 +33,7 @@ struct sylk_rtp_stats {
     uint64_t packets_in, packets_out, bytes_in, dropped;
     uint64_t rtcp_in, rtcp_out;
     uint64_t decoded, concealed; /* frames */
+    uint64_t recovered;          /* lost frames rebuilt from the next packet's FEC (opus) */
     uint64_t skipped;            /* frames not decoded: silent by their RFC 6464 level */
     int64_t last_in_us;          /* monotonic time of the last packet accepted, 0 before any */
 };

@@ -61,6 +61,25 @@ static void reordering_loss_duplicate_late(void)
     sylk_jitter_free(j);
 }
 
+/* After a loss, the next frame can be looked at (for FEC) and is still played in its turn. */
+static void peek_after_loss(void)
+{
+    struct sylk_jitter *j = sylk_jitter_new(2, 50);
+    uint8_t out[SYLK_JITTER_MAX_PAYLOAD];
+    size_t len;
+    g_assert_false(sylk_jitter_peek(j, out, &len)); /* nothing yet */
+    put(j, 20);
+    put(j, 22); /* 21 is lost */
+    g_assert_cmpint(tick(j), ==, 20);
+    g_assert_cmpint(tick(j), ==, -1);
+    g_assert_true(sylk_jitter_peek(j, out, &len));
+    g_assert_cmpuint(len, ==, 2);
+    g_assert_cmpint(out[0] << 8 | out[1], ==, 22);
+    g_assert_cmpint(tick(j), ==, 22);
+    g_assert_false(sylk_jitter_peek(j, out, &len)); /* 23 has not come */
+    sylk_jitter_free(j);
+}
+
 static void wrap_around(void)
 {
     struct sylk_jitter *j = sylk_jitter_new(2, 50);
@@ -139,6 +158,7 @@ int main(int argc, char **argv)
     g_test_add_func("/jitter/in-order", in_order_with_initial_delay);
     g_test_add_func("/jitter/reorder-loss-duplicate-late", reordering_loss_duplicate_late);
     g_test_add_func("/jitter/wrap-around", wrap_around);
+    g_test_add_func("/jitter/peek-after-loss", peek_after_loss);
     g_test_add_func("/jitter/bounded-flood", bounded_flood);
     g_test_add_func("/jitter/wrap-with-odd-window", wrap_with_odd_window);
     g_test_add_func("/jitter/sender-restart", sender_restart);
