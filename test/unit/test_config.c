@@ -65,10 +65,12 @@ static void test_values(void)
                                        "port_range = 40001:40100\n"
                                        "audio_codecs = PCMA, G722, opus, Speex\n"
                                        "srtp = mandatory\n"
+                                       "media_threads = 3\n"
                                        "[domain Example.com]\n"
                                        "applications = conference\n",
                                        true);
     g_assert_cmpstr(cfg.default_application, ==, "conference");
+    g_assert_cmpuint(cfg.media_threads, ==, 3);
     g_assert_cmpuint(cfg.application_map->len, ==, 2);
     struct sylk_app_mapping *m = g_ptr_array_index(cfg.application_map, 1);
     g_assert_cmpstr(m->key, ==, "test@example.com");
@@ -101,6 +103,7 @@ static void test_errors(void)
         {"[rtp]\naudio_codecs = PCMU, AMR\n", "unknown codec 'AMR'"},
         {"[rtp]\nsrtp = sometimes\n", ":2: [rtp] srtp: 'sometimes' is not one of disabled"},
         {"[rtp]\ntimeout = -1\n", ":2: [rtp] timeout: '-1' is not a number of seconds"},
+        {"[rtp]\nmedia_threads = 65\n", ":2: [rtp] media_threads: '65' is not a thread count"},
         {"[sip]\nlocal_ip = example.com\n", ":2: [sip] local_ip: 'example.com' is not an IPv4"},
         {"[server]\ntrusted_peers = 10.0.0.0/40\n", ":2: [server] trusted_peers:"},
         {"[server]\napplication_map = echo\n", "is not a key:application pair"},
