@@ -179,9 +179,10 @@ static void rebuild_core(struct sylk_mixer *m, unsigned rate)
     }
 }
 
+/* The mix runs at the highest rate a participant's codec needs now (up or down). */
 static void ensure_rate(struct sylk_mixer *m)
 {
-    unsigned rate = m->rate;
+    unsigned rate = 8000;
     for (guint i = 0; i < m->members->len; i++) {
         const struct member *p = g_ptr_array_index(m->members, i);
         const struct sylk_codec_info *info = sylk_rtp_codec(p->s);
@@ -253,7 +254,8 @@ static void pull_member(struct sylk_mixer *m, struct member *p, unsigned frame)
     const struct sylk_codec_info *info = sylk_rtp_codec(p->s);
     int16_t in[SYLK_CODEC_MAX_FRAME], at_rate[SYLK_MIX_FRAME];
     unsigned n = info ? sylk_rtp_pull(p->s, in, G_N_ELEMENTS(in)) : 0;
-    if (n == 0 || p->held || p->muted ||
+    /* A caller who put us on hold is not heard either: its music on hold stays out. */
+    if (n == 0 || p->held || p->muted || sylk_rtp_on_hold(p->s) ||
         convert(&p->up, info->rate, m->rate, in, n, at_rate, G_N_ELEMENTS(at_rate)) != frame)
         return; /* silence this tick */
     sylk_mixcore_put(m->core, p->slot, at_rate);
@@ -263,6 +265,10 @@ static void send_member(struct sylk_mixer *m, struct member *p, unsigned frame)
 {
     const struct sylk_codec_info *info = sylk_rtp_codec(p->s);
     if (p->held || !info || !sylk_rtp_sending(p->s)) {
+        if (info) { /* its own prompts still play out (into nothing), so they finish */
+            int16_t scratch[SYLK_CODEC_MAX_FRAME] = {0};
+            sylk_rtp_mix_prompts(p->s, scratch, info->rate / (1000 / SYLK_CODEC_FRAME_MS));
+        }
         sylk_rtp_skip(p->s);
         return;
     }

@@ -35,6 +35,8 @@
 #define RTCP_INTERVAL_TICK 250 /* 5 s */
 #define SILENT_LEVEL       50  /* RFC 6464 level (-dBov) from which a frame is not decoded */
 #define NO_LEVEL           0xff
+#define DTMF_MAX_PENDING   8  /* events on their way to the main loop */
+#define MAX_READS          64 /* datagrams per wake-up: a flood cannot hold the clock */
 
 struct prompt {
     struct sylk_player *player;
@@ -53,14 +55,16 @@ struct sylk_rtp_socket {
     /* media thread */
     struct sylk_media_watch watch[2]; /* RTP, RTCP */
     struct sylk_media_ticker ticker;
-    struct sockaddr_storage remote, remote_rtcp;
+    struct sockaddr_storage remote, remote_rtcp; /* where we send: learned from packets */
     socklen_t remote_len, remote_rtcp_len;
-    struct sylk_srtp *srtp; /* NULL: plain RTP */
+    struct sockaddr_storage sdp_remote; /* the address the SDP gave, to see it change */
+    struct sylk_srtp *srtp;             /* NULL: plain RTP */
     bool send, recv;
     int dtmf_pt; /* telephone-event payload type, -1: none */
     unsigned dtmf_clock;
     bool dtmf_reported; /* the event with dtmf_ts was reported (end packets come 3 times) */
     uint32_t dtmf_ts;
+    gint dtmf_pending; /* posted to the main loop, not run yet (atomic) */
     sylk_rtp_dtmf_fn dtmf_fn;
     void *dtmf_data;
     bool latched; /* the one sender SSRC accepted, so state per SSRC stays bounded */
@@ -135,8 +139,10 @@ static void send_packet(struct sylk_rtp_socket *s, int which, uint8_t *buf, size
 
 void sylk_rtp_send_payload(struct sylk_rtp_socket *s, const uint8_t *payload, size_t len)
 {
-    if (!s->info || !s->send || len > RTP_MAX_PACKET - SYLK_RTP_HEADER_LEN)
+    if (!s->info || !s->send || !s->remote_len || len > RTP_MAX_PACKET - SYLK_RTP_HEADER_LEN) {
+        sylk_rtp_skip(s); /* the timeline goes on while nothing is sent */
         return;
+    }
     uint8_t buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
     size_t h = sylk_rtp_write_header(buf, sizeof(buf), (uint8_t)s->send_pt, s->talkspurt,
                                      s->tx_seq++, s->tx_ts, s->tx_ssrc);
@@ -254,6 +260,7 @@ static void dtmf_on_main(void *data)
     struct dtmf_event *ev = data;
     if (!ev->s->closing && ev->s->dtmf_fn)
         ev->s->dtmf_fn(ev->s->dtmf_data, ev->digit, ev->duration_ms);
+    g_atomic_int_dec_and_test(&ev->s->dtmf_pending);
     rtp_unref(ev->s);
     g_free(ev);
 }
@@ -270,6 +277,11 @@ static void on_dtmf(struct sylk_rtp_socket *s, const struct sylk_rtp_header *h)
     }
     if (ev.end && !s->dtmf_reported) {
         s->dtmf_reported = true;
+        if (g_atomic_int_get(&s->dtmf_pending) >= DTMF_MAX_PENDING) { /* a flood of keys */
+            s->stats.dropped++;
+            return;
+        }
+        g_atomic_int_inc(&s->dtmf_pending);
         struct dtmf_event *e = g_new(struct dtmf_event, 1);
         g_atomic_int_inc(&s->refs);
         e->s = s;
@@ -294,7 +306,8 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
     }
     uint32_t ssrc = ssrc_of(buf);
     gint64 now = g_get_monotonic_time();
-    if (!ssrc_allowed(s, ssrc, now)) {
+    /* Before a description applies (keys included) nothing is taken: not even an SSRC. */
+    if (!s->info || !ssrc_allowed(s, ssrc, now)) {
         s->stats.dropped++;
         return;
     }
@@ -309,7 +322,7 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
     }
     ssrc_commit(s, ssrc, now);
     s->stats.packets_in++;
-    s->stats.last_in_us = now;
+    __atomic_store_n(&s->stats.last_in_us, now, __ATOMIC_RELAXED); /* main reads it */
     s->stats.bytes_in += n;
     s->remote = *from; /* symmetric RTP */
     s->remote_len = from_len;
@@ -317,7 +330,7 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
         on_dtmf(s, &h);
         return;
     }
-    if (!s->info || (h.pt != s->send_pt && h.pt != s->recv_pt))
+    if (h.pt != s->send_pt && h.pt != s->recv_pt)
         return; /* comfort noise or a codec not negotiated: not audio we play */
     uint32_t arrival = (uint32_t)(now * s->info->sdp_clock / G_USEC_PER_SEC);
     sylk_rtp_rx_update(&s->rx, h.seq, h.ts, arrival);
@@ -333,7 +346,7 @@ static void on_rtp(struct sylk_media_watch *w)
 {
     struct sylk_rtp_socket *s = container_of(w, struct sylk_rtp_socket, watch[0]);
     guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
-    for (;;) {
+    for (int reads = 0; reads < MAX_READS; reads++) {
         struct sockaddr_storage from;
         socklen_t from_len = sizeof(from);
         ssize_t n = recvfrom(w->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
@@ -347,7 +360,7 @@ static void on_rtcp(struct sylk_media_watch *w)
 {
     struct sylk_rtp_socket *s = container_of(w, struct sylk_rtp_socket, watch[1]);
     guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
-    for (;;) {
+    for (int reads = 0; reads < MAX_READS; reads++) {
         struct sockaddr_storage from;
         socklen_t from_len = sizeof(from);
         ssize_t n = recvfrom(w->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
@@ -596,10 +609,37 @@ struct set_remote {
     socklen_t len;
 };
 
+/* The SDP's address and ports as socket addresses; false for a bad or unspecified address. */
+static bool resolve(const char *address, unsigned port, unsigned rtcp_port, struct set_remote *r)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM}, *ai;
+    if (!address || port == 0 || port > 65535 || getaddrinfo(address, NULL, &hints, &ai) != 0)
+        return false;
+    r->len = ai->ai_addrlen;
+    memcpy(&r->rtp, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    r->rtcp = r->rtp;
+    rtcp_port = rtcp_port && rtcp_port <= 65535 ? rtcp_port : port + 1;
+    if (r->rtp.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&r->rtp;
+        if (a->sin_addr.s_addr == htonl(INADDR_ANY)) /* c=0.0.0.0: RFC 2543 hold */
+            return false;
+        a->sin_port = htons((uint16_t)port);
+        ((struct sockaddr_in *)&r->rtcp)->sin_port = htons((uint16_t)rtcp_port);
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&r->rtp;
+        if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr))
+            return false;
+        a->sin6_port = htons((uint16_t)port);
+        ((struct sockaddr_in6 *)&r->rtcp)->sin6_port = htons((uint16_t)rtcp_port);
+    }
+    return true;
+}
+
 static void do_set_remote(void *data)
 {
     struct set_remote *r = data;
-    r->s->remote = r->rtp;
+    r->s->remote = r->s->sdp_remote = r->rtp;
     r->s->remote_rtcp = r->rtcp;
     r->s->remote_len = r->s->remote_rtcp_len = r->len;
 }
@@ -607,21 +647,9 @@ static void do_set_remote(void *data)
 int sylk_rtp_set_remote(struct sylk_rtp_socket *s, const char *address, unsigned port,
                         unsigned rtcp_port)
 {
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_DGRAM}, *ai;
-    if (!address || port == 0 || port > 65535 || getaddrinfo(address, NULL, &hints, &ai) != 0)
+    struct set_remote r = {.s = s};
+    if (!resolve(address, port, rtcp_port, &r))
         return -EINVAL;
-    struct set_remote r = {.s = s, .len = ai->ai_addrlen};
-    memcpy(&r.rtp, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    r.rtcp = r.rtp;
-    rtcp_port = rtcp_port && rtcp_port <= 65535 ? rtcp_port : port + 1;
-    if (r.rtp.ss_family == AF_INET) {
-        ((struct sockaddr_in *)&r.rtp)->sin_port = htons((uint16_t)port);
-        ((struct sockaddr_in *)&r.rtcp)->sin_port = htons((uint16_t)rtcp_port);
-    } else {
-        ((struct sockaddr_in6 *)&r.rtp)->sin6_port = htons((uint16_t)port);
-        ((struct sockaddr_in6 *)&r.rtcp)->sin6_port = htons((uint16_t)rtcp_port);
-    }
     sylk_media_thread_call(s->thread, do_set_remote, &r);
     return 0;
 }
@@ -699,22 +727,35 @@ static void do_set_codec(void *data)
     update_ticker(s, s->thread);
 }
 
-int sylk_rtp_set_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *info, int send_pt,
-                       int recv_pt, const struct sylk_codec_options *options)
+/*
+ * A new codec and jitter buffer when the codec or its options change, built here on the main
+ * thread so the media thread never waits on an allocation. `s->info` and `s->options` are
+ * only written inside calls, so reading them here is ordered.
+ */
+static int prepare_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *info, int send_pt,
+                         int recv_pt, const struct sylk_codec_options *options, struct set_codec *c)
 {
-    struct set_codec c = {.s = s, .info = info, .send_pt = send_pt, .recv_pt = recv_pt};
+    *c = (struct set_codec){.s = s, .info = info, .send_pt = send_pt, .recv_pt = recv_pt};
     if (!info || send_pt < 0 || send_pt > 127)
         return -EINVAL;
     if (options)
-        c.options = *options;
-    /* Built here, outside the media thread, so it never waits on a codec's allocation. */
-    bool same = s->info == info && sylk_codec_options_equal(&s->options, &c.options);
-    if (!same) {
-        c.codec = sylk_codec_new(info, &c.options);
-        if (!c.codec)
-            return -ENOMEM;
-        c.jitter = sylk_jitter_new(JITTER_MIN_FRAMES, JITTER_MAX_FRAMES);
-    }
+        c->options = *options;
+    if (s->info == info && sylk_codec_options_equal(&s->options, &c->options))
+        return 0;
+    c->codec = sylk_codec_new(info, &c->options);
+    if (!c->codec)
+        return -ENOMEM;
+    c->jitter = sylk_jitter_new(JITTER_MIN_FRAMES, JITTER_MAX_FRAMES);
+    return 0;
+}
+
+int sylk_rtp_set_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *info, int send_pt,
+                       int recv_pt, const struct sylk_codec_options *options)
+{
+    struct set_codec c;
+    int rc = prepare_codec(s, info, send_pt, recv_pt, options, &c);
+    if (rc < 0)
+        return rc;
     sylk_media_thread_call(s->thread, do_set_codec, &c);
     sylk_codec_free(c.old_codec);
     sylk_jitter_free(c.old_jitter);
@@ -821,6 +862,60 @@ int sylk_rtp_play(struct sylk_rtp_socket *s, struct sylk_player *player, sylk_rt
     return 0;
 }
 
+struct apply {
+    struct sylk_rtp_socket *s;
+    const struct sylk_rtp_params *p;
+    bool have_remote;
+    struct set_remote remote;
+    struct set_codec codec;
+    struct sylk_srtp *old_srtp;
+};
+
+static void do_apply(void *data)
+{
+    struct apply *a = data;
+    struct sylk_rtp_socket *s = a->s;
+    const struct sylk_rtp_params *p = a->p;
+    if (p->srtp_change) { /* first: nothing may go out or come in with the old keys */
+        a->old_srtp = s->srtp;
+        s->srtp = p->srtp;
+    }
+    if (a->have_remote && (s->remote_len != a->remote.len ||
+                           memcmp(&s->sdp_remote, &a->remote.rtp, a->remote.len) != 0))
+        do_set_remote(&a->remote);
+    struct set_direction d = {s, p->send && a->have_remote, p->recv};
+    do_set_direction(&d);
+    struct set_dtmf t = {s, p->dtmf_pt, p->dtmf_clock, p->dtmf_fn, p->dtmf_data};
+    do_set_dtmf(&t);
+    s->audio_level_id = p->audio_level_id <= 14 ? p->audio_level_id : 0;
+    if (p->info)
+        do_set_codec(&a->codec); /* last: with it the stream starts sending */
+}
+
+int sylk_rtp_apply(struct sylk_rtp_socket *s, const struct sylk_rtp_params *p)
+{
+    struct apply a = {.s = s, .p = p, .remote.s = s};
+    a.have_remote = resolve(p->address, p->port, p->rtcp_port, &a.remote);
+    struct sylk_rtp_params off;
+    int rc = p->info ? prepare_codec(s, p->info, p->pt, p->pt, &p->options, &a.codec) : 0;
+    if (rc < 0) { /* the keys still change; nothing flows */
+        off = *p;
+        off.info = NULL;
+        off.send = off.recv = false;
+        a.p = &off;
+    }
+    sylk_media_thread_call(s->thread, do_apply, &a);
+    sylk_srtp_free(a.old_srtp);
+    sylk_codec_free(a.codec.old_codec);
+    sylk_jitter_free(a.codec.old_jitter);
+    return rc;
+}
+
+int64_t sylk_rtp_last_in(const struct sylk_rtp_socket *s)
+{
+    return __atomic_load_n(&s->stats.last_in_us, __ATOMIC_RELAXED);
+}
+
 struct get_stats {
     struct sylk_rtp_socket *s;
     struct sylk_rtp_stats *out;
@@ -922,6 +1017,11 @@ const struct sylk_codec_info *sylk_rtp_codec(const struct sylk_rtp_socket *s)
 const struct sylk_codec_options *sylk_rtp_codec_options(const struct sylk_rtp_socket *s)
 {
     return &s->options;
+}
+
+bool sylk_rtp_on_hold(const struct sylk_rtp_socket *s)
+{
+    return s->info && !s->send;
 }
 
 void *sylk_rtp_consumer(const struct sylk_rtp_socket *s)

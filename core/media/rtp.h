@@ -12,6 +12,8 @@
 #ifndef SYLK_RTP_H
 #define SYLK_RTP_H
 
+#include "media/codec.h"
+
 #include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,8 +21,6 @@
 
 struct sylk_media_engine;
 struct sylk_media_thread;
-struct sylk_codec_info;
-struct sylk_codec_options;
 struct sylk_player;
 struct sylk_srtp;
 
@@ -64,6 +64,34 @@ void sylk_rtp_set_direction(struct sylk_rtp_socket *s, bool send, bool recv);
 
 /** Called on the main thread once per key press (RFC 4733 event end). */
 typedef void (*sylk_rtp_dtmf_fn)(void *user_data, char digit, unsigned duration_ms);
+
+/** A negotiated description, applied at once (sylk_rtp_apply). */
+struct sylk_rtp_params {
+    const char *address; /* the remote's SDP connection address and ports */
+    unsigned port, rtcp_port;
+    const struct sylk_codec_info *info; /* NULL: no usable codec (nothing is sent) */
+    int pt;                             /* both ways (RFC 3264 6.1) */
+    struct sylk_codec_options options;
+    bool send, recv;
+    int dtmf_pt; /* -1: none */
+    unsigned dtmf_clock;
+    sylk_rtp_dtmf_fn dtmf_fn;
+    void *dtmf_data;
+    unsigned audio_level_id; /* RFC 6464, 0: none */
+    bool srtp_change;        /* replace the SRTP context with `srtp` (owned; NULL: plain RTP) */
+    struct sylk_srtp *srtp;
+};
+
+/**
+ * Applies a description in one step on the stream's thread, SRTP first, so no packet is ever
+ * sent or taken with half of it (say the codec without the keys). The remote address changes
+ * only when the SDP's changed (one learned from the peer's packets stays otherwise). Returns
+ * 0, or a negative errno when the codec or address cannot be used (nothing is sent then).
+ */
+int sylk_rtp_apply(struct sylk_rtp_socket *s, const struct sylk_rtp_params *params);
+
+/** Monotonic time of the last packet taken (any thread; no call into the media thread). */
+int64_t sylk_rtp_last_in(const struct sylk_rtp_socket *s);
 /** Report telephone-events of payload type `pt` (clock `clock`); pt < 0 stops. */
 void sylk_rtp_set_dtmf(struct sylk_rtp_socket *s, int pt, unsigned clock, sylk_rtp_dtmf_fn fn,
                        void *user_data);
@@ -115,6 +143,8 @@ void sylk_rtp_skip(struct sylk_rtp_socket *s);
 void *sylk_rtp_consumer(const struct sylk_rtp_socket *s);
 /** Once per tick: RTCP reports when due (streams ticked by a mixer). */
 void sylk_rtp_housekeeping(struct sylk_rtp_socket *s);
+/** Negotiated, and the far end does not want our audio (sendonly/inactive from it: on hold). */
+bool sylk_rtp_on_hold(const struct sylk_rtp_socket *s);
 bool sylk_rtp_sending(const struct sylk_rtp_socket *s);
 bool sylk_rtp_has_prompts(const struct sylk_rtp_socket *s);
 

@@ -263,26 +263,26 @@ static bool same_key(const struct sylk_sdes *a, const struct sylk_sdes *b)
 /*
  * SRTP contexts follow the keys: unchanged keys keep the contexts (their rollover counters
  * and replay windows), changed keys make new ones. A new outbound context always comes with
- * a new key of ours (follow_offer_keying), so no keystream is ever used twice.
+ * a new key of ours (follow_offer_keying), so no keystream is ever used twice. Fills the SRTP
+ * part of `p`; false when the keys cannot be used.
  */
-static bool update_srtp(struct sylk_session *s, struct sylk_stream *st,
-                        const struct sylk_sdp_media *l, const struct sylk_sdp_media *m)
+static bool srtp_params(struct sylk_session *s, struct sylk_stream *st,
+                        const struct sylk_sdp_media *l, const struct sylk_sdp_media *m,
+                        struct sylk_rtp_params *p)
 {
     if (!(l->secure && m->secure)) {
-        if (st->keyed)
-            sylk_rtp_set_srtp(st->rtp, NULL);
+        p->srtp_change = st->keyed; /* back to plain RTP */
         st->keyed = false;
         return true;
     }
     if (st->keyed && same_key(&st->key_local, &l->crypto) && same_key(&st->key_remote, &m->crypto))
         return true;
-    struct sylk_srtp *srtp;
-    if (sylk_srtp_new(&l->crypto, &m->crypto, &srtp) < 0) {
+    if (sylk_srtp_new(&l->crypto, &m->crypto, &p->srtp) < 0) {
         g_warning("session %s: cannot set up SRTP (%s against %s)", s->request->info.call_id,
                   sylk_srtp_suite_name(l->crypto.suite), sylk_srtp_suite_name(m->crypto.suite));
         return false;
     }
-    sylk_rtp_set_srtp(st->rtp, srtp);
+    p->srtp_change = true;
     st->key_local = l->crypto;
     st->key_remote = m->crypto;
     st->keyed = true;
@@ -290,9 +290,10 @@ static bool update_srtp(struct sylk_session *s, struct sylk_stream *st,
 }
 
 /*
- * The remote description takes effect: where to send, which codec, and SRTP. A stream refused
- * (port 0) stops. False when SRTP cannot be set up: the caller ends the call rather than let
- * media flow unprotected.
+ * The remote description takes effect on each stream in one step: where to send, which codec,
+ * direction, DTMF, audio levels and SRTP. A stream refused (port 0) stops. False when SRTP
+ * cannot be set up: nothing flows on that stream and the caller ends the call rather than let
+ * media go unprotected.
  */
 static bool apply_remote(struct sylk_session *s)
 {
@@ -309,20 +310,34 @@ static bool apply_remote(struct sylk_session *s)
             st->keyed = false;
             continue;
         }
-        if (m->port && m->address)
-            sylk_rtp_set_remote(st->rtp, m->address, m->port, m->rtcp_port);
         if (m->codec)
             g_snprintf(st->codec, sizeof(st->codec), "%s/%u", m->codec, m->clock);
-        /* RFC 3264 6.1: an answer keeps the offer's payload types, so one pt serves both ways. */
-        if (m->info)
-            sylk_rtp_set_codec(st->rtp, m->info, m->pt, m->pt, &m->options);
-        /* SYLK_DIR_SENDONLY and _RECVONLY are bits of SENDRECV: both sides must agree. */
-        sylk_rtp_set_direction(
-            st->rtp, (l->direction & SYLK_DIR_SENDONLY) && (m->direction & SYLK_DIR_RECVONLY),
-            (l->direction & SYLK_DIR_RECVONLY) && (m->direction & SYLK_DIR_SENDONLY));
-        sylk_rtp_set_dtmf(st->rtp, m->dtmf_pt, m->dtmf_clock, on_dtmf, st);
-        sylk_rtp_set_audio_level_id(st->rtp, m->audio_level_id);
-        ok = update_srtp(s, st, l, m) && ok;
+        /* RFC 3264 6.1: an answer keeps the offer's payload types, so one pt serves both ways.
+         * SYLK_DIR_SENDONLY and _RECVONLY are bits of SENDRECV: both sides must agree. */
+        struct sylk_rtp_params p = {
+            .address = m->address,
+            .port = m->port,
+            .rtcp_port = m->rtcp_port,
+            .info = m->info,
+            .pt = m->pt,
+            .options = m->options,
+            .send = (l->direction & SYLK_DIR_SENDONLY) && (m->direction & SYLK_DIR_RECVONLY),
+            .recv = (l->direction & SYLK_DIR_RECVONLY) && (m->direction & SYLK_DIR_SENDONLY),
+            .dtmf_pt = m->dtmf_pt,
+            .dtmf_clock = m->dtmf_clock,
+            .dtmf_fn = on_dtmf,
+            .dtmf_data = st,
+            .audio_level_id = m->audio_level_id,
+        };
+        if (!srtp_params(s, st, l, m, &p)) {
+            ok = false;
+            p.info = NULL;
+            p.send = p.recv = false;
+        }
+        int rc = sylk_rtp_apply(st->rtp, &p);
+        if (rc < 0)
+            g_warning("session %s: audio stream %u: %s", s->request->info.call_id, st->index,
+                      g_strerror(-rc));
     }
     return ok;
 }
@@ -694,9 +709,7 @@ static bool expects_rtp(const struct sylk_session *s, gint64 *last_in)
             continue;
         enum sylk_direction d = s->remote.m[st->index].direction;
         expects |= d == SYLK_DIR_SENDRECV || d == SYLK_DIR_SENDONLY;
-        struct sylk_rtp_stats stats;
-        sylk_rtp_get_stats(st->rtp, &stats);
-        *last_in = MAX(*last_in, stats.last_in_us);
+        *last_in = MAX(*last_in, sylk_rtp_last_in(st->rtp));
     }
     return expects;
 }

@@ -185,3 +185,26 @@ def test_bad_wav_file_refused_call_goes_on(probe, ua, tmp_path, content, errno, 
     assert p.level(1000, 0.0, 0.4) > 2000, "the tone prompt before the bad file still plays"
     p.close()
     assert probe.alive()
+
+
+def test_caller_holding_the_conference_is_not_heard(probe, ua):
+    """A participant who puts the room on hold (re-INVITE with a=sendonly) is sent nothing and
+    its music on hold is kept out of the mix; it is heard again once it resumes."""
+    from test_dialogs import reinvite
+    talker = Participant(ua, probe, "mix-room5", "PCMU")
+    holder = Participant(ua, probe, "mix-room5", "PCMU")
+    offer = sdp_offer(holder.sock.getsockname()[1], codecs=((0, "PCMU/8000"),))
+    held = reinvite(holder.call, offer.replace(b"a=sendrecv", b"a=sendonly"))
+    assert held.status == 200 and b"a=recvonly" in held.body, held.text
+    holder.call.ack()
+    talk_together([talker, holder], (600, 1400))  # 1400 Hz: the holder's music on hold
+    assert talker.level(1400) < 200, f"music on hold was mixed in: {talker.level(1400)}"
+    assert holder.report["received"] == 0, f"a holder was sent audio: {holder.report}"
+    resumed = reinvite(holder.call, offer)
+    assert resumed.status == 200 and b"a=sendrecv" in resumed.body, resumed.text
+    holder.call.ack()
+    talk_together([talker, holder], (600, 1400))
+    assert talker.level(1400) > 1500, "the resumed participant is not heard"
+    assert holder.level(600) > 1500, "the resumed participant hears nothing"
+    for p in (talker, holder):
+        p.close()
