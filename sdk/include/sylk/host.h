@@ -208,8 +208,8 @@ struct sylk_host {
      * its own codec. Only the `max_speakers` loudest participants are mixed (0: 3). A stream
      * is in at most one mixer; it leaves on mixer_remove, when its session ends, or when the
      * mixer is freed. The plugin frees its mixers (mixer_free), at the latest in shutdown.
-     * Stream arguments must be accepted audio streams (-EINVAL otherwise, -ENOTCONN once the
-     * stream has stopped).
+     * Stream arguments must be audio streams (-EINVAL otherwise) with media: accepted, not
+     * refused, not ended (-ENOTCONN otherwise).
      */
     sylk_mixer *(*mixer_new)(unsigned max_speakers);
     void (*mixer_free)(sylk_mixer *mixer);
@@ -227,7 +227,8 @@ struct sylk_host {
      * Play a WAV file (PCM 8/16-bit, mono or stereo, 8..48 kHz, up to 32 MiB) to one stream
      * (`mixer` NULL) or to every participant of a mixer (`stream` NULL). Prompts queue and
      * play one after the other, mixed over the rest of the audio. -ENOENT for a missing file,
-     * -EINVAL for one that is not such a WAV file (the reason is logged).
+     * -EIO for one that cannot be read, -EFBIG for one too large, -EINVAL for one that is not
+     * such a WAV file (the reason is logged).
      */
     int (*play_file)(sylk_stream *stream, sylk_mixer *mixer, const char *path,
                      sylk_play_done_fn done, void *user_data);
