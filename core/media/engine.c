@@ -26,6 +26,7 @@ struct media_call {
     void (*fn)(void *data);
     void *data;
     bool done;
+    bool posted; /* nobody waits: freed once run */
 };
 
 struct sylk_media_thread {
@@ -59,6 +60,10 @@ static void run_calls(struct sylk_media_thread *t)
     struct media_call *c;
     while ((c = g_queue_pop_head(&pending))) {
         c->fn(c->data);
+        if (c->posted) {
+            g_free(c);
+            continue;
+        }
         g_mutex_lock(&t->lock);
         c->done = true;
         g_cond_broadcast(&t->cond);
@@ -222,6 +227,25 @@ void sylk_media_thread_load(struct sylk_media_thread *t, int delta)
     t->load += delta;
 }
 
+static void wake(struct sylk_media_thread *t)
+{
+    uint64_t one = 1;
+    if (write(t->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+        g_error("media thread %u: eventfd write: %s", t->index, g_strerror(errno));
+}
+
+void sylk_media_thread_post(struct sylk_media_thread *t, void (*fn)(void *data), void *data)
+{
+    struct media_call *c = g_new0(struct media_call, 1);
+    c->fn = fn;
+    c->data = data;
+    c->posted = true;
+    g_mutex_lock(&t->lock);
+    g_queue_push_tail(&t->calls, c);
+    g_mutex_unlock(&t->lock);
+    wake(t);
+}
+
 void sylk_media_thread_call(struct sylk_media_thread *t, void (*fn)(void *data), void *data)
 {
     if (g_thread_self() == t->thread) { /* already there */
@@ -232,9 +256,7 @@ void sylk_media_thread_call(struct sylk_media_thread *t, void (*fn)(void *data),
     g_mutex_lock(&t->lock);
     g_queue_push_tail(&t->calls, &c);
     g_mutex_unlock(&t->lock);
-    uint64_t one = 1;
-    if (write(t->call_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-        g_error("media thread %u: eventfd write: %s", t->index, g_strerror(errno));
+    wake(t);
     g_mutex_lock(&t->lock);
     while (!c.done)
         g_cond_wait(&t->cond, &t->lock);

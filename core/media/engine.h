@@ -5,7 +5,8 @@
  * descriptors (RTP/RTCP sockets) and of tickers (streams that play, mixers), and runs them
  * without locks: a stream or a mixer lives on exactly one thread. The main thread changes
  * what a thread owns only through sylk_media_thread_call, which runs a function on that
- * thread and waits for it (control path only: setup, re-negotiation, teardown). Media threads
+ * thread and waits for it, or sylk_media_thread_post, which queues it without waiting (control
+ * path only: setup, re-negotiation, teardown). Media threads
  * never call plugins; they post events to the main loop (sylk_media_post_main).
  *
  * Thread: the engine and sylk_media_thread_call belong to the main thread; watch/unwatch and
@@ -49,9 +50,16 @@ void sylk_media_thread_load(struct sylk_media_thread *thread, int delta);
 
 /** Runs fn(data) on the thread and waits until it returned. Main thread only. */
 void sylk_media_thread_call(struct sylk_media_thread *thread, void (*fn)(void *data), void *data);
+/**
+ * Runs fn(data) on the thread later, without waiting: the main thread goes on with SIP. Posts
+ * and calls to one thread run in the order they were made. Main thread only.
+ */
+void sylk_media_thread_post(struct sylk_media_thread *thread, void (*fn)(void *data), void *data);
+
+/* A watch may be added from any thread (epoll_ctl is), once its owner is complete. */
+int sylk_media_thread_watch(struct sylk_media_thread *thread, struct sylk_media_watch *watch);
 
 /* --- on the media thread itself --- */
-int sylk_media_thread_watch(struct sylk_media_thread *thread, struct sylk_media_watch *watch);
 void sylk_media_thread_unwatch(struct sylk_media_thread *thread, struct sylk_media_watch *watch);
 void sylk_media_thread_add_ticker(struct sylk_media_thread *thread,
                                   struct sylk_media_ticker *ticker);

@@ -73,6 +73,9 @@ struct sylk_rtp_socket {
     struct sylk_rtp_rx_stats rx;
     struct sylk_rtp_stats stats;
 
+    const struct sylk_codec_info *main_info; /* main thread: the codec it asked for last */
+    struct sylk_codec_options main_options;
+
     const struct sylk_codec_info *info; /* NULL until negotiated */
     struct sylk_codec_options options;
     struct sylk_codec *codec;
@@ -593,7 +596,10 @@ int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip,
     g_queue_init(&s->prompts);
     s->thread = sylk_media_engine_pick(engine);
     sylk_media_thread_load(s->thread, 1);
-    sylk_media_thread_call(s->thread, do_attach_thread, s);
+    /* No call needed: epoll_ctl may be used from any thread, the stream is complete before
+     * its sockets are watched, and it has nothing to tick until a description applies. */
+    for (int i = 0; i < 2; i++)
+        sylk_media_thread_watch(s->thread, &s->watch[i]);
     *out = s;
     return 0;
 }
@@ -603,8 +609,32 @@ unsigned sylk_rtp_port(const struct sylk_rtp_socket *s)
     return s->port;
 }
 
-struct set_remote {
+/*
+ * Changes made on the main thread are posted to the stream's thread without waiting (SIP goes
+ * on): each op is a heap copy of its arguments, run there in order, which also frees what it
+ * replaced. The main thread keeps its own copy of what it needs to decide (main_info).
+ */
+struct op {
     struct sylk_rtp_socket *s;
+    void (*run)(struct op *op);
+};
+
+static void run_op(void *data)
+{
+    struct op *op = data;
+    op->run(op);
+    g_free(op);
+}
+
+static void post(struct sylk_rtp_socket *s, struct op *op, void (*run)(struct op *op))
+{
+    op->s = s;
+    op->run = run;
+    sylk_media_thread_post(s->thread, run_op, op);
+}
+
+struct set_remote {
+    struct op op;
     struct sockaddr_storage rtp, rtcp;
     socklen_t len;
 };
@@ -636,85 +666,90 @@ static bool resolve(const char *address, unsigned port, unsigned rtcp_port, stru
     return true;
 }
 
-static void do_set_remote(void *data)
+static void set_remote_now(struct sylk_rtp_socket *s, const struct set_remote *r)
 {
-    struct set_remote *r = data;
-    r->s->remote = r->s->sdp_remote = r->rtp;
-    r->s->remote_rtcp = r->rtcp;
-    r->s->remote_len = r->s->remote_rtcp_len = r->len;
+    s->remote = s->sdp_remote = r->rtp;
+    s->remote_rtcp = r->rtcp;
+    s->remote_len = s->remote_rtcp_len = r->len;
+}
+
+static void run_set_remote(struct op *op)
+{
+    set_remote_now(op->s, (struct set_remote *)op);
 }
 
 int sylk_rtp_set_remote(struct sylk_rtp_socket *s, const char *address, unsigned port,
                         unsigned rtcp_port)
 {
-    struct set_remote r = {.s = s};
+    struct set_remote r = {0};
     if (!resolve(address, port, rtcp_port, &r))
         return -EINVAL;
-    sylk_media_thread_call(s->thread, do_set_remote, &r);
+    post(s, g_memdup2(&r, sizeof(r)), run_set_remote);
     return 0;
 }
 
 struct set_dtmf {
-    struct sylk_rtp_socket *s;
+    struct op op;
     int pt;
     unsigned clock;
     sylk_rtp_dtmf_fn fn;
     void *user_data;
 };
 
-static void do_set_dtmf(void *data)
+static void set_dtmf_now(struct sylk_rtp_socket *s, const struct set_dtmf *d)
 {
-    struct set_dtmf *d = data;
-    d->s->dtmf_pt = d->pt;
-    d->s->dtmf_clock = d->clock ? d->clock : 8000;
-    d->s->dtmf_fn = d->fn;
-    d->s->dtmf_data = d->user_data;
+    s->dtmf_pt = d->pt;
+    s->dtmf_clock = d->clock ? d->clock : 8000;
+    s->dtmf_fn = d->fn;
+    s->dtmf_data = d->user_data;
+}
+
+static void run_set_dtmf(struct op *op)
+{
+    set_dtmf_now(op->s, (struct set_dtmf *)op);
 }
 
 void sylk_rtp_set_dtmf(struct sylk_rtp_socket *s, int pt, unsigned clock, sylk_rtp_dtmf_fn fn,
                        void *user_data)
 {
-    struct set_dtmf d = {s, pt, clock, fn, user_data};
-    sylk_media_thread_call(s->thread, do_set_dtmf, &d);
+    struct set_dtmf d = {.pt = pt, .clock = clock, .fn = fn, .user_data = user_data};
+    post(s, g_memdup2(&d, sizeof(d)), run_set_dtmf);
 }
 
 struct set_srtp {
-    struct sylk_rtp_socket *s;
-    struct sylk_srtp *srtp, *old;
+    struct op op;
+    struct sylk_srtp *srtp;
 };
 
-static void do_set_srtp(void *data)
+static void run_set_srtp(struct op *op)
 {
-    struct set_srtp *d = data;
-    d->old = d->s->srtp;
-    d->s->srtp = d->srtp;
+    struct set_srtp *d = (struct set_srtp *)op;
+    sylk_srtp_free(op->s->srtp);
+    op->s->srtp = d->srtp;
 }
 
 void sylk_rtp_set_srtp(struct sylk_rtp_socket *s, struct sylk_srtp *srtp)
 {
-    struct set_srtp d = {.s = s, .srtp = srtp};
-    sylk_media_thread_call(s->thread, do_set_srtp, &d);
-    sylk_srtp_free(d.old);
+    struct set_srtp d = {.srtp = srtp};
+    post(s, g_memdup2(&d, sizeof(d)), run_set_srtp);
 }
 
 struct set_codec {
-    struct sylk_rtp_socket *s;
+    struct op op;
     const struct sylk_codec_info *info;
     struct sylk_codec_options options;
     int send_pt, recv_pt;
-    struct sylk_codec *codec, *old_codec;
-    struct sylk_jitter *jitter, *old_jitter;
+    struct sylk_codec *codec; /* NULL: the codec stays, only the payload types change */
+    struct sylk_jitter *jitter;
 };
 
-static void do_set_codec(void *data)
+static void set_codec_now(struct sylk_rtp_socket *s, const struct set_codec *c)
 {
-    struct set_codec *c = data;
-    struct sylk_rtp_socket *s = c->s;
     s->send_pt = c->send_pt;
     s->recv_pt = c->recv_pt;
     if (c->codec) { /* a new codec: everything that depends on its rate starts again */
-        c->old_codec = s->codec;
-        c->old_jitter = s->jitter;
+        sylk_codec_free(s->codec);
+        sylk_jitter_free(s->jitter);
         s->codec = c->codec;
         s->jitter = c->jitter;
         s->info = c->info;
@@ -727,25 +762,32 @@ static void do_set_codec(void *data)
     update_ticker(s, s->thread);
 }
 
+static void run_set_codec(struct op *op)
+{
+    set_codec_now(op->s, (struct set_codec *)op);
+}
+
 /*
  * A new codec and jitter buffer when the codec or its options change, built here on the main
- * thread so the media thread never waits on an allocation. `s->info` and `s->options` are
- * only written inside calls, so reading them here is ordered.
+ * thread so the media thread never waits on an allocation. Decided on the main thread's own
+ * record of what it asked for last (main_info), never on the media thread's state.
  */
 static int prepare_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *info, int send_pt,
                          int recv_pt, const struct sylk_codec_options *options, struct set_codec *c)
 {
-    *c = (struct set_codec){.s = s, .info = info, .send_pt = send_pt, .recv_pt = recv_pt};
+    *c = (struct set_codec){.info = info, .send_pt = send_pt, .recv_pt = recv_pt};
     if (!info || send_pt < 0 || send_pt > 127)
         return -EINVAL;
     if (options)
         c->options = *options;
-    if (s->info == info && sylk_codec_options_equal(&s->options, &c->options))
+    if (s->main_info == info && sylk_codec_options_equal(&s->main_options, &c->options))
         return 0;
     c->codec = sylk_codec_new(info, &c->options);
     if (!c->codec)
         return -ENOMEM;
     c->jitter = sylk_jitter_new(JITTER_MIN_FRAMES, JITTER_MAX_FRAMES);
+    s->main_info = info;
+    s->main_options = c->options;
     return 0;
 }
 
@@ -756,62 +798,60 @@ int sylk_rtp_set_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *
     int rc = prepare_codec(s, info, send_pt, recv_pt, options, &c);
     if (rc < 0)
         return rc;
-    sylk_media_thread_call(s->thread, do_set_codec, &c);
-    sylk_codec_free(c.old_codec);
-    sylk_jitter_free(c.old_jitter);
+    post(s, g_memdup2(&c, sizeof(c)), run_set_codec);
     return 0;
 }
 
-struct set_level {
-    struct sylk_rtp_socket *s;
-    unsigned id;
-};
-
-static void do_set_level(void *data)
-{
-    struct set_level *l = data;
-    l->s->audio_level_id = l->id;
-}
-
-void sylk_rtp_set_audio_level_id(struct sylk_rtp_socket *s, unsigned id)
-{
-    struct set_level l = {s, id <= 14 ? id : 0};
-    sylk_media_thread_call(s->thread, do_set_level, &l);
-}
-
-struct set_direction {
-    struct sylk_rtp_socket *s;
+struct set_flags {
+    struct op op;
     bool send, recv;
+    unsigned level_id;
 };
 
-static void do_set_direction(void *data)
+static void set_direction_now(struct sylk_rtp_socket *s, bool send, bool recv)
 {
-    struct set_direction *d = data;
-    if (!d->s->send && d->send)
-        d->s->talkspurt = true;
-    d->s->send = d->send;
-    d->s->recv = d->recv;
+    if (!s->send && send)
+        s->talkspurt = true;
+    s->send = send;
+    s->recv = recv;
+}
+
+static void run_set_direction(struct op *op)
+{
+    struct set_flags *f = (struct set_flags *)op;
+    set_direction_now(op->s, f->send, f->recv);
 }
 
 void sylk_rtp_set_direction(struct sylk_rtp_socket *s, bool send, bool recv)
 {
-    struct set_direction d = {s, send, recv};
-    sylk_media_thread_call(s->thread, do_set_direction, &d);
+    struct set_flags f = {.send = send, .recv = recv};
+    post(s, g_memdup2(&f, sizeof(f)), run_set_direction);
+}
+
+static void run_set_level(struct op *op)
+{
+    op->s->audio_level_id = ((struct set_flags *)op)->level_id;
+}
+
+void sylk_rtp_set_audio_level_id(struct sylk_rtp_socket *s, unsigned id)
+{
+    struct set_flags f = {.level_id = id <= 14 ? id : 0};
+    post(s, g_memdup2(&f, sizeof(f)), run_set_level);
 }
 
 struct set_loopback {
-    struct sylk_rtp_socket *s;
+    struct op op;
     unsigned frames;
-    int16_t *delay, *old_delay;
-    unsigned *delay_len, *old_len;
+    int16_t *delay;
+    unsigned *delay_len;
 };
 
-static void do_loopback(void *data)
+static void run_loopback(struct op *op)
 {
-    struct set_loopback *l = data;
-    struct sylk_rtp_socket *s = l->s;
-    l->old_delay = s->delay;
-    l->old_len = s->delay_len;
+    struct set_loopback *l = (struct set_loopback *)op;
+    struct sylk_rtp_socket *s = op->s;
+    g_free(s->delay);
+    g_free(s->delay_len);
     s->loopback = true;
     s->delay = l->delay;
     s->delay_len = l->delay_len;
@@ -824,27 +864,24 @@ int sylk_rtp_loopback(struct sylk_rtp_socket *s, unsigned delay_ms)
 {
     if (delay_ms > MAX_DELAY_MS)
         return -EINVAL;
-    struct set_loopback l = {.s = s, .frames = delay_ms / SYLK_CODEC_FRAME_MS};
+    struct set_loopback l = {.frames = delay_ms / SYLK_CODEC_FRAME_MS};
     if (l.frames) {
         l.delay = g_new(int16_t, (size_t)l.frames * SYLK_CODEC_MAX_FRAME);
         l.delay_len = g_new0(unsigned, l.frames);
     }
-    sylk_media_thread_call(s->thread, do_loopback, &l);
-    g_free(l.old_delay);
-    g_free(l.old_len);
+    post(s, g_memdup2(&l, sizeof(l)), run_loopback);
     return 0;
 }
 
 struct add_prompt {
-    struct sylk_rtp_socket *s;
+    struct op op;
     struct prompt *prompt;
 };
 
-static void do_add_prompt(void *data)
+static void run_add_prompt(struct op *op)
 {
-    struct add_prompt *a = data;
-    g_queue_push_tail(&a->s->prompts, a->prompt);
-    update_ticker(a->s, a->s->thread);
+    g_queue_push_tail(&op->s->prompts, ((struct add_prompt *)op)->prompt);
+    update_ticker(op->s, op->s->thread);
 }
 
 int sylk_rtp_play(struct sylk_rtp_socket *s, struct sylk_player *player, sylk_rtp_play_done_fn done,
@@ -857,57 +894,52 @@ int sylk_rtp_play(struct sylk_rtp_socket *s, struct sylk_player *player, sylk_rt
     pd->fn = done;
     pd->user_data = user_data;
     g_hash_table_insert(s->plays, GUINT_TO_POINTER(p->id), pd);
-    struct add_prompt a = {s, p};
-    sylk_media_thread_call(s->thread, do_add_prompt, &a);
+    struct add_prompt a = {.prompt = p};
+    post(s, g_memdup2(&a, sizeof(a)), run_add_prompt);
     return 0;
 }
 
 struct apply {
-    struct sylk_rtp_socket *s;
-    const struct sylk_rtp_params *p;
+    struct op op;
+    struct sylk_rtp_params p; /* address not used on the thread */
     bool have_remote;
     struct set_remote remote;
     struct set_codec codec;
-    struct sylk_srtp *old_srtp;
 };
 
-static void do_apply(void *data)
+static void run_apply(struct op *op)
 {
-    struct apply *a = data;
-    struct sylk_rtp_socket *s = a->s;
-    const struct sylk_rtp_params *p = a->p;
+    struct apply *a = (struct apply *)op;
+    struct sylk_rtp_socket *s = op->s;
+    const struct sylk_rtp_params *p = &a->p;
     if (p->srtp_change) { /* first: nothing may go out or come in with the old keys */
-        a->old_srtp = s->srtp;
+        sylk_srtp_free(s->srtp);
         s->srtp = p->srtp;
     }
     if (a->have_remote && (s->remote_len != a->remote.len ||
                            memcmp(&s->sdp_remote, &a->remote.rtp, a->remote.len) != 0))
-        do_set_remote(&a->remote);
-    struct set_direction d = {s, p->send && a->have_remote, p->recv};
-    do_set_direction(&d);
-    struct set_dtmf t = {s, p->dtmf_pt, p->dtmf_clock, p->dtmf_fn, p->dtmf_data};
-    do_set_dtmf(&t);
+        set_remote_now(s, &a->remote);
+    set_direction_now(s, p->send && a->have_remote, p->recv);
+    struct set_dtmf t = {
+        .pt = p->dtmf_pt, .clock = p->dtmf_clock, .fn = p->dtmf_fn, .user_data = p->dtmf_data};
+    set_dtmf_now(s, &t);
     s->audio_level_id = p->audio_level_id <= 14 ? p->audio_level_id : 0;
     if (p->info)
-        do_set_codec(&a->codec); /* last: with it the stream starts sending */
+        set_codec_now(s, &a->codec); /* last: with it the stream starts sending */
 }
 
 int sylk_rtp_apply(struct sylk_rtp_socket *s, const struct sylk_rtp_params *p)
 {
-    struct apply a = {.s = s, .p = p, .remote.s = s};
-    a.have_remote = resolve(p->address, p->port, p->rtcp_port, &a.remote);
-    struct sylk_rtp_params off;
-    int rc = p->info ? prepare_codec(s, p->info, p->pt, p->pt, &p->options, &a.codec) : 0;
+    struct apply *a = g_new0(struct apply, 1);
+    a->p = *p;
+    a->p.address = NULL;
+    a->have_remote = resolve(p->address, p->port, p->rtcp_port, &a->remote);
+    int rc = p->info ? prepare_codec(s, p->info, p->pt, p->pt, &p->options, &a->codec) : 0;
     if (rc < 0) { /* the keys still change; nothing flows */
-        off = *p;
-        off.info = NULL;
-        off.send = off.recv = false;
-        a.p = &off;
+        a->p.info = NULL;
+        a->p.send = a->p.recv = false;
     }
-    sylk_media_thread_call(s->thread, do_apply, &a);
-    sylk_srtp_free(a.old_srtp);
-    sylk_codec_free(a.codec.old_codec);
-    sylk_jitter_free(a.codec.old_jitter);
+    post(s, &a->op, run_apply);
     return rc;
 }
 
@@ -949,15 +981,6 @@ void sylk_rtp_move(struct sylk_rtp_socket *s, struct sylk_media_thread *to)
     sylk_media_thread_call(to, do_attach_thread, s);
 }
 
-static void do_close(void *data)
-{
-    struct sylk_rtp_socket *s = data;
-    do_detach_thread(s);
-    if (s->consumer && s->detached)
-        s->detached(s->consumer, s);
-    s->consumer = NULL;
-}
-
 static void prompt_free(gpointer data)
 {
     struct prompt *p = data;
@@ -965,14 +988,15 @@ static void prompt_free(gpointer data)
     g_free(p);
 }
 
-void sylk_rtp_close(struct sylk_rtp_socket *s)
+/* The stream's thread lets it go, logs its counters and frees what it owned. */
+static void do_close(void *data)
 {
-    if (!s)
-        return;
-    s->closing = true;
-    sylk_media_thread_call(s->thread, do_close, s);
-    sylk_media_thread_load(s->thread, -1);
-    const struct sylk_rtp_stats *st = &s->stats; /* the thread let go of it: safe to read */
+    struct sylk_rtp_socket *s = data;
+    do_detach_thread(s);
+    if (s->consumer && s->detached)
+        s->detached(s->consumer, s);
+    s->consumer = NULL;
+    const struct sylk_rtp_stats *st = &s->stats;
     g_info("RTP port %u closed: %" G_GUINT64_FORMAT " packets in, %" G_GUINT64_FORMAT
            " out, %" G_GUINT64_FORMAT " dropped, RTCP %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT
            " out, %" G_GUINT64_FORMAT " frames decoded, %" G_GUINT64_FORMAT
@@ -983,13 +1007,26 @@ void sylk_rtp_close(struct sylk_rtp_socket *s)
     for (int i = 0; i < 2; i++)
         close(s->watch[i].fd);
     g_queue_clear_full(&s->prompts, prompt_free);
-    g_hash_table_remove_all(s->plays);
     sylk_srtp_free(s->srtp);
     sylk_codec_free(s->codec);
     sylk_jitter_free(s->jitter);
     g_free(s->delay);
     g_free(s->delay_len);
     rtp_unref(s);
+}
+
+/*
+ * Posted, not waited for: the call's teardown does not wait on the media thread. Events already
+ * on their way to the main loop hold references and see `closing`.
+ */
+void sylk_rtp_close(struct sylk_rtp_socket *s)
+{
+    if (!s)
+        return;
+    s->closing = true;
+    g_hash_table_remove_all(s->plays);
+    sylk_media_thread_load(s->thread, -1);
+    sylk_media_thread_post(s->thread, do_close, s);
 }
 
 /* ------------------------------------------------------- mixer (media thread) --- */
