@@ -2,8 +2,8 @@
  * engine.c — media threads: epoll + 20 ms timerfd + an eventfd for calls from the main
  * thread. See engine.h.
  *
- * Within one wake-up the thread handles socket events first, then the clock, then the calls:
- * a call may unregister and free a watch, and no event of the same batch can then refer to it.
+ * Within one wake-up the thread runs queued calls first (then polls again), else socket events,
+ * then the clock.
  */
 #define G_LOG_DOMAIN "sylk-media"
 #include "engine.h"
@@ -102,21 +102,28 @@ static gpointer thread_main(gpointer data)
                 g_error("media thread %u: epoll_wait: %s", t->index, g_strerror(errno));
             continue;
         }
-        bool timer = false, calls = false;
+        /* Queued work first: what it sets up (a stream's description) must be in place
+         * before that stream's packets are read. It may also free a watch of this batch, so
+         * the batch is then dropped and polled again: epoll is level-triggered, nothing is
+         * lost, and no event refers to freed memory. */
+        bool calls = false;
+        for (int i = 0; i < n && !calls; i++)
+            calls = ev[i].data.ptr == TAG_CALLS;
+        if (calls) {
+            run_calls(t);
+            continue;
+        }
+        bool timer = false;
         for (int i = 0; i < n; i++) {
-            if (ev[i].data.ptr == TAG_TIMER)
+            if (ev[i].data.ptr == TAG_TIMER) {
                 timer = true;
-            else if (ev[i].data.ptr == TAG_CALLS)
-                calls = true;
-            else {
+            } else {
                 struct sylk_media_watch *w = ev[i].data.ptr;
                 w->readable(w);
             }
         }
         if (timer)
             run_ticks(t);
-        if (calls)
-            run_calls(t);
     }
     return NULL;
 }

@@ -67,6 +67,13 @@ static void reset(struct sylk_jitter *j, uint16_t seq)
     j->started = true;
 }
 
+void sylk_jitter_reset(struct sylk_jitter *j)
+{
+    reset(j, 0);
+    j->started = false;
+    j->restart_pending = false;
+}
+
 int sylk_jitter_put(struct sylk_jitter *j, uint16_t seq, const uint8_t *payload, size_t len)
 {
     if (len > SYLK_JITTER_MAX_PAYLOAD)

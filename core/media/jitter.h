@@ -36,6 +36,9 @@ struct sylk_jitter;
 struct sylk_jitter *sylk_jitter_new(unsigned min_frames, unsigned max_frames);
 void sylk_jitter_free(struct sylk_jitter *j);
 
+/** Forgets every frame held: the next packet starts the stream again (after a hold). */
+void sylk_jitter_reset(struct sylk_jitter *j);
+
 /** Stores a packet's payload; 0, or -EALREADY (duplicate), -ETIME (too late), -EMSGSIZE. */
 int sylk_jitter_put(struct sylk_jitter *j, uint16_t seq, const uint8_t *payload, size_t len);
 

@@ -329,6 +329,8 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
     s->stats.bytes_in += n;
     s->remote = *from; /* symmetric RTP */
     s->remote_len = from_len;
+    if (!s->recv)
+        return; /* we do not receive (hold): counted, neither played nor reported later */
     if (s->dtmf_pt >= 0 && h.pt == s->dtmf_pt) {
         on_dtmf(s, &h);
         return;
@@ -812,6 +814,8 @@ static void set_direction_now(struct sylk_rtp_socket *s, bool send, bool recv)
 {
     if (!s->send && send)
         s->talkspurt = true;
+    if (!s->recv && recv && s->jitter) /* back from hold: audio from before it is stale */
+        sylk_jitter_reset(s->jitter);
     s->send = send;
     s->recv = recv;
 }

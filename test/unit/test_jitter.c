@@ -80,6 +80,21 @@ static void peek_after_loss(void)
     sylk_jitter_free(j);
 }
 
+/* A reset forgets what is held; the next packet starts the stream again, at any number. */
+static void reset_forgets(void)
+{
+    struct sylk_jitter *j = sylk_jitter_new(2, 50);
+    put(j, 5);
+    put(j, 6);
+    sylk_jitter_reset(j);
+    g_assert_cmpint(tick(j), ==, -2);
+    put(j, 900);
+    put(j, 901);
+    g_assert_cmpint(tick(j), ==, 900);
+    g_assert_cmpint(tick(j), ==, 901);
+    sylk_jitter_free(j);
+}
+
 static void wrap_around(void)
 {
     struct sylk_jitter *j = sylk_jitter_new(2, 50);
@@ -159,6 +174,7 @@ int main(int argc, char **argv)
     g_test_add_func("/jitter/reorder-loss-duplicate-late", reordering_loss_duplicate_late);
     g_test_add_func("/jitter/wrap-around", wrap_around);
     g_test_add_func("/jitter/peek-after-loss", peek_after_loss);
+    g_test_add_func("/jitter/reset-forgets", reset_forgets);
     g_test_add_func("/jitter/bounded-flood", bounded_flood);
     g_test_add_func("/jitter/wrap-with-odd-window", wrap_with_odd_window);
     g_test_add_func("/jitter/sender-restart", sender_restart);
