@@ -1,0 +1,322 @@
+/*
+ * frame.c — MSRP frame parser and serializer. See frame.h.
+ */
+#define G_LOG_DOMAIN "sylk-msrp"
+#include "msrp/frame.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define END_DASHES     "-------"
+#define END_DASHES_LEN 7
+
+const struct sylk_msrp_limits sylk_msrp_default_limits = {
+    .max_header_bytes = 8 * 1024,
+    .max_body_bytes = 1024 * 1024,
+};
+
+static bool is_alnum(unsigned char c)
+{
+    return g_ascii_isalnum(c);
+}
+
+bool sylk_msrp_ident_valid(const char *s, size_t len)
+{
+    if (len < SYLK_MSRP_IDENT_MIN || len > SYLK_MSRP_IDENT_MAX || !is_alnum((unsigned char)s[0]))
+        return false;
+    for (size_t i = 1; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!is_alnum(c) && !strchr(".-+%=", c))
+            return false;
+    }
+    return true;
+}
+
+/* RFC 4975 token characters (as in SIP): alphanum and -.!%*_+`'~ */
+static bool token_char(unsigned char c)
+{
+    return is_alnum(c) || (c && strchr("-.!%*_+`'~", c));
+}
+
+static enum sylk_msrp_parse_result fail(char **error, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static enum sylk_msrp_parse_result fail(char **error, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    *error = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    return SYLK_MSRP_ERROR;
+}
+
+/* The next line of the header section at `pos`; its length without CRLF, or -1 for none yet. */
+static gssize line_at(const uint8_t *data, size_t len, size_t pos)
+{
+    const uint8_t *crlf = NULL;
+    for (const uint8_t *p = data + pos; p + 1 < data + len; p++) {
+        if (p[0] == '\r' && p[1] == '\n') {
+            crlf = p;
+            break;
+        }
+    }
+    return crlf ? crlf - (data + pos) : -1;
+}
+
+/* "MSRP SP transact-id SP (method / status-code [SP comment])" */
+static enum sylk_msrp_parse_result parse_start(const char *line, size_t n,
+                                               struct sylk_msrp_frame *f, char **error)
+{
+    if (n < 5 || memcmp(line, "MSRP ", 5) != 0)
+        return fail(error, "not an MSRP frame (first line must start with \"MSRP \")");
+    const char *tid = line + 5, *sp = memchr(tid, ' ', n - 5);
+    if (!sp || !sylk_msrp_ident_valid(tid, (size_t)(sp - tid)))
+        return fail(error, "bad transaction id in the first line");
+    memcpy(f->transaction_id, tid, (size_t)(sp - tid));
+    f->transaction_id[sp - tid] = '\0';
+    const char *rest = sp + 1, *end = line + n;
+    if (rest + 3 <= end && g_ascii_isdigit(rest[0]) && g_ascii_isdigit(rest[1]) &&
+        g_ascii_isdigit(rest[2]) && (rest + 3 == end || rest[3] == ' ')) {
+        f->status = (rest[0] - '0') * 100 + (rest[1] - '0') * 10 + (rest[2] - '0');
+        if (rest + 3 < end)
+            f->comment = g_strndup(rest + 4, (size_t)(end - rest - 4));
+        return SYLK_MSRP_FRAME;
+    }
+    if (rest == end)
+        return fail(error, "no method or status in the first line");
+    for (const char *p = rest; p < end; p++) {
+        if (!g_ascii_isupper(*p))
+            return fail(error, "bad method in the first line (methods are upper-case letters)");
+    }
+    f->method = g_strndup(rest, (size_t)(end - rest));
+    return SYLK_MSRP_FRAME;
+}
+
+/* "hname: hval" with hname = ALPHA *token */
+static enum sylk_msrp_parse_result parse_header(const char *line, size_t n,
+                                                struct sylk_msrp_frame *f, char **error)
+{
+    const char *colon = memchr(line, ':', n);
+    if (!colon || colon == line || !g_ascii_isalpha(line[0]))
+        return fail(error, "malformed header line");
+    for (const char *p = line; p < colon; p++) {
+        if (!token_char((unsigned char)*p))
+            return fail(error, "bad character in a header name");
+    }
+    if (colon + 1 >= line + n || colon[1] != ' ')
+        return fail(error, "header %.*s: a space must follow the colon", (int)(colon - line), line);
+    for (const char *p = colon + 2; p < line + n; p++) {
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            return fail(error, "control character in a header value");
+    }
+    if (f->headers->len >= SYLK_MSRP_MAX_HEADERS)
+        return fail(error, "more than %d headers", SYLK_MSRP_MAX_HEADERS);
+    struct sylk_msrp_header h = {g_strndup(line, (size_t)(colon - line)),
+                                 g_strndup(colon + 2, (size_t)(line + n - colon - 2))};
+    g_array_append_val(f->headers, h);
+    return SYLK_MSRP_FRAME;
+}
+
+/* "-------" transact-id continuation-flag, the line without its CRLF */
+static bool is_end_line(const char *line, size_t n, const char *tid, char *flag)
+{
+    size_t tl = strlen(tid);
+    if (n != END_DASHES_LEN + tl + 1 || memcmp(line, END_DASHES, END_DASHES_LEN) != 0 ||
+        memcmp(line + END_DASHES_LEN, tid, tl) != 0 || !strchr("+$#", line[n - 1]) || !line[n - 1])
+        return false;
+    *flag = line[n - 1];
+    return true;
+}
+
+/*
+ * The data of content-stuff: from `start` to the CRLF before the end-line. Bounded: past
+ * max_body_bytes without an end-line the frame is refused.
+ */
+static enum sylk_msrp_parse_result find_body_end(const uint8_t *data, size_t len, size_t start,
+                                                 const struct sylk_msrp_limits *lim,
+                                                 struct sylk_msrp_frame *f, size_t *consumed,
+                                                 char **error)
+{
+    char marker[2 + END_DASHES_LEN + SYLK_MSRP_IDENT_MAX + 1];
+    int ml = g_snprintf(marker, sizeof(marker), "\r\n" END_DASHES "%s", f->transaction_id);
+    size_t limit = MIN(len, start + lim->max_body_bytes + (size_t)ml + 3);
+    for (size_t from = start; from + (size_t)ml <= limit;) {
+        const uint8_t *hit = memmem(data + from, limit - from, marker, (size_t)ml);
+        if (!hit)
+            break;
+        size_t at = (size_t)(hit - data), after = at + (size_t)ml;
+        if (after + 3 > len)
+            return SYLK_MSRP_NEED_MORE; /* the flag and CRLF have not come yet */
+        if (strchr("+$#", data[after]) && data[after] && data[after + 1] == '\r' &&
+            data[after + 2] == '\n') {
+            if (at - start > lim->max_body_bytes)
+                break;
+            f->flag = (char)data[after];
+            f->body_len = at - start;
+            f->body = g_memdup2(data + start, f->body_len ? f->body_len : 1);
+            *consumed = after + 3;
+            return SYLK_MSRP_FRAME;
+        }
+        from = at + 1; /* the data only looked like an end-line */
+    }
+    if (len - start > lim->max_body_bytes + (size_t)ml + 3)
+        return fail(error, "chunk data longer than %zu bytes, or no end-line", lim->max_body_bytes);
+    return SYLK_MSRP_NEED_MORE;
+}
+
+static enum sylk_msrp_parse_result parse_frame(const uint8_t *data, size_t len,
+                                               const struct sylk_msrp_limits *lim,
+                                               struct sylk_msrp_frame *f, size_t *consumed,
+                                               char **error)
+{
+    size_t pos = 0;
+    bool first = true;
+    for (;;) {
+        gssize n = line_at(data, len, pos);
+        if (n < 0) {
+            if (len - pos + pos > lim->max_header_bytes)
+                return fail(error, "header section longer than %zu bytes", lim->max_header_bytes);
+            return SYLK_MSRP_NEED_MORE;
+        }
+        if (pos + (size_t)n + 2 > lim->max_header_bytes)
+            return fail(error, "header section longer than %zu bytes", lim->max_header_bytes);
+        const char *line = (const char *)data + pos;
+        size_t next = pos + (size_t)n + 2;
+        enum sylk_msrp_parse_result r;
+        if (first) {
+            r = parse_start(line, (size_t)n, f, error);
+            first = false;
+        } else if (n == 0) { /* the blank line: content-stuff follows */
+            if (!f->method)
+                return fail(error, "a response carries no body");
+            if (!sylk_msrp_header(f, "Content-Type"))
+                return fail(error, "a body without Content-Type");
+            return find_body_end(data, len, next, lim, f, consumed, error);
+        } else if (is_end_line(line, (size_t)n, f->transaction_id, &f->flag)) {
+            *consumed = next;
+            return SYLK_MSRP_FRAME;
+        } else {
+            r = parse_header(line, (size_t)n, f, error);
+        }
+        if (r != SYLK_MSRP_FRAME)
+            return r;
+        pos = next;
+    }
+}
+
+enum sylk_msrp_parse_result sylk_msrp_parse(const uint8_t *data, size_t len,
+                                            const struct sylk_msrp_limits *limits,
+                                            struct sylk_msrp_frame *frame, size_t *consumed,
+                                            char **error)
+{
+    const struct sylk_msrp_limits *lim = limits ? limits : &sylk_msrp_default_limits;
+    memset(frame, 0, sizeof(*frame));
+    frame->headers = g_array_new(FALSE, FALSE, sizeof(struct sylk_msrp_header));
+    *consumed = 0;
+    *error = NULL;
+    enum sylk_msrp_parse_result r = parse_frame(data, len, lim, frame, consumed, error);
+    if (r == SYLK_MSRP_FRAME &&
+        (!sylk_msrp_header(frame, "To-Path") || !sylk_msrp_header(frame, "From-Path"))) {
+        *consumed = 0;
+        r = fail(error, "To-Path and From-Path are required");
+    }
+    if (r != SYLK_MSRP_FRAME) {
+        char *keep = *error;
+        sylk_msrp_frame_clear(frame);
+        *error = keep;
+    }
+    return r;
+}
+
+void sylk_msrp_frame_clear(struct sylk_msrp_frame *f)
+{
+    if (f->headers) {
+        for (guint i = 0; i < f->headers->len; i++) {
+            struct sylk_msrp_header *h = &g_array_index(f->headers, struct sylk_msrp_header, i);
+            g_free(h->name);
+            g_free(h->value);
+        }
+        g_array_free(f->headers, TRUE);
+    }
+    g_free(f->method);
+    g_free(f->comment);
+    g_free(f->body);
+    memset(f, 0, sizeof(*f));
+}
+
+const char *sylk_msrp_header(const struct sylk_msrp_frame *f, const char *name)
+{
+    for (guint i = 0; f->headers && i < f->headers->len; i++) {
+        const struct sylk_msrp_header *h = &g_array_index(f->headers, struct sylk_msrp_header, i);
+        if (g_ascii_strcasecmp(h->name, name) == 0)
+            return h->value;
+    }
+    return NULL;
+}
+
+/* 1*DIGIT, or "*" when allowed; false on anything else or overflow. */
+static bool range_number(const char **p, const char *stop, bool star, int64_t *out)
+{
+    if (star && **p == '*') {
+        (*p)++;
+        *out = SYLK_MSRP_RANGE_UNKNOWN;
+        return true;
+    }
+    int64_t v = 0;
+    const char *start = *p;
+    while (**p && g_ascii_isdigit(**p) && (!stop || *p < stop)) {
+        if (v > (INT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (**p - '0');
+        (*p)++;
+    }
+    *out = v;
+    return *p > start;
+}
+
+bool sylk_msrp_parse_byte_range(const char *value, int64_t *start, int64_t *end, int64_t *total)
+{
+    const char *p = value;
+    if (!p || !range_number(&p, NULL, false, start) || *p++ != '-' ||
+        !range_number(&p, NULL, true, end) || *p++ != '/' || !range_number(&p, NULL, true, total) ||
+        *p)
+        return false;
+    if (*start < 1)
+        return false; /* byte numbers start at 1 */
+    if (*end != SYLK_MSRP_RANGE_UNKNOWN && *end < *start - 1)
+        return false;
+    if (*total != SYLK_MSRP_RANGE_UNKNOWN && *end != SYLK_MSRP_RANGE_UNKNOWN && *end > *total)
+        return false;
+    return true;
+}
+
+GBytes *sylk_msrp_format(const struct sylk_msrp_frame *f)
+{
+    if (!sylk_msrp_ident_valid(f->transaction_id, strlen(f->transaction_id)) ||
+        !strchr("+$#", f->flag) || !f->flag)
+        return NULL;
+    GString *s = g_string_sized_new(256 + f->body_len);
+    if (f->method)
+        g_string_append_printf(s, "MSRP %s %s\r\n", f->transaction_id, f->method);
+    else
+        g_string_append_printf(s, "MSRP %s %03d%s%s\r\n", f->transaction_id, f->status,
+                               f->comment ? " " : "", f->comment ? f->comment : "");
+    for (guint i = 0; f->headers && i < f->headers->len; i++) {
+        const struct sylk_msrp_header *h = &g_array_index(f->headers, struct sylk_msrp_header, i);
+        g_string_append_printf(s, "%s: %s\r\n", h->name, h->value);
+    }
+    if (f->body) {
+        char marker[2 + END_DASHES_LEN + SYLK_MSRP_IDENT_MAX + 1];
+        int ml = g_snprintf(marker, sizeof(marker), "\r\n" END_DASHES "%s", f->transaction_id);
+        if (f->body_len >= (size_t)ml - 2 &&
+            (memmem(f->body, f->body_len, marker + 2, (size_t)ml - 2))) {
+            g_string_free(s, TRUE);
+            return NULL; /* the data holds the end-line: another transaction id is needed */
+        }
+        g_string_append(s, "\r\n");
+        g_string_append_len(s, (const char *)f->body, (gssize)f->body_len);
+        g_string_append(s, "\r\n");
+    }
+    g_string_append_printf(s, END_DASHES "%s%c\r\n", f->transaction_id, f->flag);
+    return g_string_free_to_bytes(s);
+}
