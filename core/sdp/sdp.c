@@ -7,9 +7,12 @@
 #define G_LOG_DOMAIN "sylk-sdp"
 #include "sdp.h"
 
+#include "msrp/uri.h"
+
 #include <errno.h>
 #include <sofia-sip/sdp.h>
 #include <sofia-sip/su_alloc.h>
+#include <stddef.h>
 #include <string.h>
 
 #define TELEPHONE_EVENT_PT 101
@@ -152,8 +155,9 @@ static enum sylk_media_type media_type(const sdp_media_t *m)
         return SYLK_MEDIA_AUDIO;
     case sdp_media_video:
         return SYLK_MEDIA_VIDEO;
-    case sdp_media_message:
-        return SYLK_MEDIA_CHAT;
+    case sdp_media_message: /* RFC 5547: a file-selector makes it a file transfer */
+        return sdp_attribute_find(m->m_attributes, "file-selector") ? SYLK_MEDIA_FILE_TRANSFER
+                                                                    : SYLK_MEDIA_CHAT;
     default:
         return SYLK_MEDIA_UNKNOWN;
     }
@@ -190,6 +194,32 @@ static unsigned audio_level_id(const sdp_media_t *m)
     return 0;
 }
 
+static char *attr_dup(const sdp_media_t *m, const char *name)
+{
+    const sdp_attribute_t *a = sdp_attribute_find(m->m_attributes, name);
+    return a && a->a_value ? g_strstrip(g_strdup(a->a_value)) : NULL;
+}
+
+/* The m=message line's MSRP attributes; usable with a valid path and accept-types. */
+static void parse_msrp(struct sylk_sdp_media *out, const sdp_media_t *m,
+                       const struct sylk_sdp_policy *policy)
+{
+    out->msrp_tls = g_ascii_strcasecmp(out->proto, "TCP/TLS/MSRP") == 0;
+    bool proto_ok = out->msrp_tls || g_ascii_strcasecmp(out->proto, "TCP/MSRP") == 0;
+    out->msrp_path = attr_dup(m, "path");
+    out->accept_types = attr_dup(m, "accept-types");
+    out->accept_wrapped_types = attr_dup(m, "accept-wrapped-types");
+    out->setup = attr_dup(m, "setup");
+    out->chatroom = attr_dup(m, "chatroom");
+    out->file_selector = attr_dup(m, "file-selector");
+    out->file_transfer_id = attr_dup(m, "file-transfer-id");
+    g_autofree char *error = NULL;
+    g_autoptr(GPtrArray) path =
+        out->msrp_path ? sylk_msrp_path_parse(out->msrp_path, &error) : NULL;
+    out->usable = policy->msrp && proto_ok && out->port && path && out->accept_types &&
+                  *out->accept_types && !m->m_rejected;
+}
+
 static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m,
                         const struct sylk_sdp_policy *policy)
 {
@@ -211,6 +241,8 @@ static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m,
             out->rtcp_port = (unsigned)p;
     }
     bool rtp = m->m_proto == sdp_proto_rtp || m->m_proto == sdp_proto_srtp;
+    if (out->type == SYLK_MEDIA_CHAT || out->type == SYLK_MEDIA_FILE_TRANSFER)
+        parse_msrp(out, m, policy);
     if (out->type == SYLK_MEDIA_AUDIO)
         out->audio_level_id = audio_level_id(m);
     if (out->type == SYLK_MEDIA_AUDIO && rtp && out->port && out->address && !m->m_rejected &&
@@ -357,6 +389,22 @@ out:
     return ret;
 }
 
+/* The MSRP attribute strings of a media, which clear and copy treat alike. */
+static const size_t msrp_fields[] = {
+    offsetof(struct sylk_sdp_media, msrp_path),
+    offsetof(struct sylk_sdp_media, accept_types),
+    offsetof(struct sylk_sdp_media, accept_wrapped_types),
+    offsetof(struct sylk_sdp_media, setup),
+    offsetof(struct sylk_sdp_media, chatroom),
+    offsetof(struct sylk_sdp_media, file_selector),
+    offsetof(struct sylk_sdp_media, file_transfer_id),
+};
+
+static char **msrp_field(const struct sylk_sdp_media *m, size_t i)
+{
+    return (char **)((char *)m + msrp_fields[i]);
+}
+
 void sylk_sdp_clear(struct sylk_sdp *sdp)
 {
     for (unsigned i = 0; i < sdp->count; i++) {
@@ -364,6 +412,8 @@ void sylk_sdp_clear(struct sylk_sdp *sdp)
         g_free(sdp->m[i].proto);
         g_free(sdp->m[i].formats);
         g_free(sdp->m[i].address);
+        for (size_t k = 0; k < G_N_ELEMENTS(msrp_fields); k++)
+            g_free(*msrp_field(&sdp->m[i], k));
     }
     memset(sdp, 0, sizeof(*sdp));
 }
@@ -456,6 +506,26 @@ int sylk_sdp_localize(struct sylk_sdp_media *m)
                                               : SYLK_SRTP_AES_CM_128_HMAC_SHA1_80);
 }
 
+static void print_attr(GString *s, const char *name, const char *value)
+{
+    if (value)
+        g_string_append_printf(s, "a=%s:%s\r\n", name, value);
+}
+
+static void print_msrp(GString *s, const struct sylk_sdp_media *m)
+{
+    g_string_append_printf(s, "m=message %u %s *\r\n", m->port,
+                           m->msrp_tls ? "TCP/TLS/MSRP" : "TCP/MSRP");
+    print_attr(s, "path", m->msrp_path);
+    print_attr(s, "accept-types", m->accept_types);
+    print_attr(s, "accept-wrapped-types", m->accept_wrapped_types);
+    print_attr(s, "setup", m->setup);
+    print_attr(s, "chatroom", m->chatroom);
+    print_attr(s, "file-selector", m->file_selector);
+    print_attr(s, "file-transfer-id", m->file_transfer_id);
+    g_string_append_printf(s, "a=%s\r\n", direction_attr(m->direction));
+}
+
 char *sylk_sdp_print(const struct sylk_sdp *sdp, const char *address, uint64_t sess_id,
                      unsigned version, char *const *offer_codecs)
 {
@@ -469,6 +539,9 @@ char *sylk_sdp_print(const struct sylk_sdp *sdp, const char *address, uint64_t s
         const struct sylk_sdp_media *m = &sdp->m[i];
         if (m->port && m->type == SYLK_MEDIA_AUDIO)
             print_audio(s, m, offer_codecs);
+        else if (m->port && m->msrp_path &&
+                 (m->type == SYLK_MEDIA_CHAT || m->type == SYLK_MEDIA_FILE_TRANSFER))
+            print_msrp(s, m);
         else /* refused, or a kind of stream this version does not carry */
             g_string_append_printf(s, "m=%s 0 %s %s\r\n", m->media, m->proto, m->formats);
     }
@@ -484,5 +557,7 @@ void sylk_sdp_copy(struct sylk_sdp *dst, const struct sylk_sdp *src)
         dst->m[i].proto = g_strdup(src->m[i].proto);
         dst->m[i].formats = g_strdup(src->m[i].formats);
         dst->m[i].address = g_strdup(src->m[i].address);
+        for (size_t k = 0; k < G_N_ELEMENTS(msrp_fields); k++)
+            *msrp_field(&dst->m[i], k) = g_strdup(*msrp_field(&src->m[i], k));
     }
 }

@@ -5,7 +5,9 @@
  * Pure functions over strings; main thread. Audio codecs are those of media/codec.h (PCMU,
  * PCMA, G722 with its 8000 SDP clock, speex 8000/16000, opus/48000/2 with its fmtp),
  * telephone-event (RFC 4733) is kept when offered, and SRTP is keyed by SDES a=crypto lines
- * (RFC 4568) on RTP/SAVP, or on RTP/AVP when the offerer does best-effort SRTP.
+ * (RFC 4568) on RTP/SAVP, or on RTP/AVP when the offerer does best-effort SRTP. MSRP streams
+ * (m=message over TCP/MSRP or TCP/TLS/MSRP) keep their path, accept-types, setup, chatroom and
+ * file-transfer attributes; a valid a=path and accept-types make them usable.
  */
 #ifndef SYLK_SDP_H
 #define SYLK_SDP_H
@@ -45,6 +47,17 @@ struct sylk_sdp_media {
     /* SRTP: `crypto` is the author's key (chosen one of an offer's a=crypto lines) */
     bool secure;
     struct sylk_sdes crypto;
+
+    /* MSRP (m=message: RFC 4975 §8, RFC 6135, RFC 5547, RFC 7701): attribute values as
+     * written, NULL when absent */
+    bool msrp_tls; /* TCP/TLS/MSRP rather than TCP/MSRP */
+    char *msrp_path;
+    char *accept_types;
+    char *accept_wrapped_types;
+    char *setup; /* active, passive, actpass, holdconn */
+    char *chatroom;
+    char *file_selector;
+    char *file_transfer_id;
 };
 
 /** How SRTP offers are treated ([rtp] srtp). */
@@ -57,6 +70,7 @@ enum sylk_srtp_mode {
 struct sylk_sdp_policy {
     char *const *codecs; /* [rtp] audio_codecs, in preference order */
     enum sylk_srtp_mode srtp;
+    bool msrp; /* MSRP streams are usable (when the server runs MSRP) */
 };
 
 struct sylk_sdp {

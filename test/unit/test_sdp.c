@@ -269,6 +269,84 @@ static void audio_level_extmap(void)
     }
 }
 
+/* MSRP streams: their attributes are kept, and they are usable only when MSRP runs. */
+static void msrp_streams(void)
+{
+    static const char offer[] =
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        "m=message 2855 TCP/TLS/MSRP *\r\n"
+        "a=path:msrps://127.0.0.1:2855/kjhd37s2s20w2a;tcp\r\n"
+        "a=accept-types:message/cpim text/plain\r\n"
+        "a=accept-wrapped-types:*\r\n"
+        "a=setup:active\r\n"
+        "a=chatroom:nickname private-messages\r\n"
+        "m=message 2856 TCP/MSRP *\r\n"
+        "a=path:msrp://127.0.0.1:2856/x9dj2;tcp\r\n"
+        "a=accept-types:*\r\n"
+        "a=sendonly\r\n"
+        "a=file-selector:name:\"a b.txt\" type:text/plain size:5 hash:sha-1:"
+        "72:24:5F:E8:65:3D:DA:F3:71:36:2F:86:D4:71:91:3E:E4:A2:CE:2E\r\n"
+        "a=file-transfer-id:vBnG916bdberum2fFEABR1FR3ExZMUrd\r\n"
+        "m=message 2857 TCP/MSRP *\r\n"
+        "a=path:not-a-uri\r\n"
+        "a=accept-types:text/plain\r\n"
+        "m=message 2858 TCP/MSRP *\r\n"
+        "a=path:msrp://127.0.0.1:2858/abc;tcp\r\n";
+    struct sylk_sdp sdp;
+    g_autofree char *error = NULL;
+    struct sylk_sdp_policy with_msrp = policy;
+    with_msrp.msrp = true;
+    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), &with_msrp, &sdp, &error), ==, 0);
+    g_assert_cmpuint(sdp.count, ==, 4);
+    g_assert_cmpint(sdp.m[0].type, ==, SYLK_MEDIA_CHAT);
+    g_assert_true(sdp.m[0].msrp_tls);
+    g_assert_cmpstr(sdp.m[0].msrp_path, ==, "msrps://127.0.0.1:2855/kjhd37s2s20w2a;tcp");
+    g_assert_cmpstr(sdp.m[0].accept_types, ==, "message/cpim text/plain");
+    g_assert_cmpstr(sdp.m[0].setup, ==, "active");
+    g_assert_cmpstr(sdp.m[0].chatroom, ==, "nickname private-messages");
+    g_assert_true(sdp.m[0].usable);
+    g_assert_cmpint(sdp.m[1].type, ==, SYLK_MEDIA_FILE_TRANSFER);
+    g_assert_false(sdp.m[1].msrp_tls);
+    g_assert_cmpint(sdp.m[1].direction, ==, SYLK_DIR_SENDONLY);
+    g_assert_nonnull(strstr(sdp.m[1].file_selector, "hash:sha-1:72:24"));
+    g_assert_cmpstr(sdp.m[1].file_transfer_id, ==, "vBnG916bdberum2fFEABR1FR3ExZMUrd");
+    g_assert_true(sdp.m[1].usable);
+    g_assert_false(sdp.m[2].usable); /* the path is no MSRP URI */
+    g_assert_false(sdp.m[3].usable); /* no accept-types */
+
+    /* an answer: our path, passive, the reverse direction; it parses back the same */
+    struct sylk_sdp answer;
+    sylk_sdp_copy(&answer, &sdp);
+    g_free(answer.m[0].msrp_path);
+    answer.m[0].msrp_path = g_strdup("msrps://127.0.0.1:2999/ours;tcp");
+    g_free(answer.m[0].setup);
+    answer.m[0].setup = g_strdup("passive");
+    answer.m[1].direction = SYLK_DIR_RECVONLY;
+    answer.m[2].port = answer.m[3].port = 0;
+    g_autofree char *text = sylk_sdp_print(&answer, "127.0.0.1", 7, 1, NULL);
+    g_assert_nonnull(strstr(text, "m=message 2855 TCP/TLS/MSRP *\r\n"
+                                  "a=path:msrps://127.0.0.1:2999/ours;tcp\r\n"
+                                  "a=accept-types:message/cpim text/plain\r\n"
+                                  "a=accept-wrapped-types:*\r\n"
+                                  "a=setup:passive\r\n"
+                                  "a=chatroom:nickname private-messages\r\n"
+                                  "a=sendrecv\r\n"));
+    g_assert_nonnull(strstr(text, "a=recvonly\r\n"));
+    g_assert_nonnull(strstr(text, "m=message 0 TCP/MSRP *\r\n"));
+    struct sylk_sdp back;
+    g_assert_cmpint(sylk_sdp_parse(text, strlen(text), &with_msrp, &back, &error), ==, 0);
+    g_assert_cmpstr(back.m[1].file_transfer_id, ==, sdp.m[1].file_transfer_id);
+    g_assert_cmpstr(back.m[1].file_selector, ==, sdp.m[1].file_selector);
+    sylk_sdp_clear(&back);
+    sylk_sdp_clear(&answer);
+    sylk_sdp_clear(&sdp);
+
+    /* without MSRP running, the same offer has nothing usable */
+    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), &policy, &sdp, &error), ==, 0);
+    g_assert_cmpuint(sylk_sdp_usable_count(&sdp), ==, 0);
+    sylk_sdp_clear(&sdp);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -281,5 +359,6 @@ int main(int argc, char **argv)
     g_test_add_func("/sdp/srtp-policies", srtp_policies);
     g_test_add_func("/sdp/opus-and-speex", opus_and_speex);
     g_test_add_func("/sdp/audio-level-extmap", audio_level_extmap);
+    g_test_add_func("/sdp/msrp-streams", msrp_streams);
     return g_test_run();
 }
