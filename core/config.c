@@ -286,6 +286,9 @@ static const struct option server_options[] = {
     OPT("rtp", "srtp", K_SRTP, srtp),
     OPT("rtp", "timeout", K_SECONDS, rtp_timeout),
     OPT("rtp", "media_threads", K_THREADS, media_threads),
+    OPT("msrp", "port", K_PORT, msrp_port),
+    OPT("msrp", "use_tls", K_BOOL, msrp_use_tls),
+    OPT("msrp", "certificate", K_PATH, msrp_certificate),
 };
 
 /* The default preference: fullband, wideband, then narrowband. */
@@ -312,6 +315,8 @@ void sylk_config_defaults(struct sylk_server_config *cfg)
     cfg->audio_codecs = g_strdupv((char **)default_codecs);
     cfg->srtp = 1; /* optional */
     cfg->rtp_timeout = 30;
+    cfg->msrp_port = 2855;
+    cfg->msrp_use_tls = true;
     cfg->domains =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
 }
@@ -513,6 +518,8 @@ static void check_consistency(struct sylk_server_config *cfg, struct ini *ini, G
         add_error(errors, ini, "sip", "tls_certificate", "no such file: %s", cfg->tls_certificate);
     if (cfg->tls_ca && !g_file_test(cfg->tls_ca, G_FILE_TEST_IS_REGULAR))
         add_error(errors, ini, "sip", "tls_ca", "no such file: %s", cfg->tls_ca);
+    if (cfg->msrp_certificate && !g_file_test(cfg->msrp_certificate, G_FILE_TEST_IS_REGULAR))
+        add_error(errors, ini, "msrp", "certificate", "no such file: %s", cfg->msrp_certificate);
     if (!cfg->advertised_ip)
         cfg->advertised_ip = g_strdup(cfg->local_ip);
 }
@@ -535,9 +542,10 @@ bool sylk_config_load(struct sylk_server_config *cfg, const char *path, GPtrArra
             load_domain(cfg, ini, section, errors);
             continue;
         }
-        if (strcmp(section, "server") && strcmp(section, "sip") && strcmp(section, "rtp")) {
+        if (strcmp(section, "server") && strcmp(section, "sip") && strcmp(section, "rtp") &&
+            strcmp(section, "msrp")) {
             add_error(errors, ini, section, NULL,
-                      "unknown section (known: server, sip, rtp, domain NAME)");
+                      "unknown section (known: server, sip, rtp, msrp, domain NAME)");
             continue;
         }
         g_auto(GStrv) keys = g_key_file_get_keys(ini->kf, section, NULL, NULL);
@@ -574,6 +582,7 @@ void sylk_config_clear(struct sylk_server_config *cfg)
     g_free(cfg->advertised_ip);
     g_free(cfg->tls_certificate);
     g_free(cfg->tls_ca);
+    g_free(cfg->msrp_certificate);
     g_free(cfg->outbound_proxy);
     g_strfreev(cfg->audio_codecs);
     if (cfg->domains)

@@ -54,6 +54,11 @@ struct sylk_server_config {
     unsigned rtp_timeout;   /* seconds without RTP that end an audio-only call; 0: never */
     unsigned media_threads; /* 0: one per CPU */
 
+    /* [msrp] */
+    unsigned msrp_port; /* one listening port for every MSRP session; 0: no MSRP */
+    bool msrp_use_tls;
+    char *msrp_certificate; /* PEM with certificate and key; NULL: self-signed in spool_dir */
+
     /* [domain NAME] applications = … : name → char ** */
     GHashTable *domains;
 };
