@@ -10,6 +10,8 @@
 
 #include "media/engine.h"
 #include "media/srtp.h"
+#include "msrp/tls.h"
+#include "msrp/transport.h"
 #include "plugin/host.h"
 #include "sylk-build-config.h"
 
@@ -95,6 +97,38 @@ static bool load_configuration(struct sylk_server *server, const struct sylk_ser
     return ok;
 }
 
+/* The MSRP listener, with TLS credentials when use_tls is on; false (logged) on failure. */
+static bool start_msrp(struct sylk_server *server)
+{
+    const struct sylk_server_config *c = &server->config;
+    if (!c->msrp_port)
+        return true;
+    g_autofree char *error = NULL, *pem = NULL;
+    if (c->msrp_use_tls &&
+        sylk_tls_server_credentials(c->msrp_certificate, c->spool_dir, "msrp", c->advertised_ip,
+                                    &server->msrp_cred, &pem, &error) < 0) {
+        g_critical("MSRP TLS: %s", error);
+        return false;
+    }
+    if (pem)
+        g_info("MSRP TLS certificate: %s", pem);
+    if (sylk_msrp_transport_start(c->local_ip, c->msrp_port, server->msrp_cred, &server->msrp,
+                                  &error) < 0) {
+        g_critical("%s", error);
+        return false;
+    }
+    return true;
+}
+
+static void stop_msrp(struct sylk_server *server)
+{
+    sylk_msrp_transport_stop(server->msrp);
+    server->msrp = NULL;
+    if (server->msrp_cred)
+        gnutls_certificate_free_credentials(server->msrp_cred);
+    server->msrp_cred = NULL;
+}
+
 static void log_ready(struct sylk_server *server)
 {
     const struct sylk_server_config *c = &server->config;
@@ -103,10 +137,14 @@ static void log_ready(struct sylk_server *server)
         const struct sylk_loaded_plugin *p = g_ptr_array_index(server->plugins.plugins, i);
         g_string_append_printf(apps, "%s%s", apps->len ? ", " : "", p->desc.name);
     }
+    g_autofree char *msrp =
+        server->msrp ? g_strdup_printf("%u (%s)", sylk_msrp_transport_port(server->msrp),
+                                       sylk_msrp_transport_tls(server->msrp) ? "TLS" : "TCP")
+                     : g_strdup("off");
     g_message("sylkserver ready: SIP on %s (advertised %s) udp:%u tcp:%u tls:%u, RTP %u-%u, "
-              "applications: %s",
+              "MSRP %s, applications: %s",
               c->local_ip, c->advertised_ip, c->udp_port, c->tcp_port, c->tls_port, c->rtp_port_min,
-              c->rtp_port_max, apps->len ? apps->str : "none");
+              c->rtp_port_max, msrp, apps->len ? apps->str : "none");
     g_string_free(apps, TRUE);
 }
 
@@ -149,6 +187,10 @@ int sylk_server_main(const struct sylk_server_options *o)
         sylk_sip_stack_destroy(&server->sip);
         goto out;
     }
+    if (!start_msrp(server)) {
+        sylk_sip_stack_destroy(&server->sip);
+        goto out;
+    }
     sylk_host_fill(&server->host);
     sylk_plugins_start(&server->plugins, &server->host);
     guint sigint = g_unix_signal_add(SIGINT, on_signal, server);
@@ -164,6 +206,7 @@ int sylk_server_main(const struct sylk_server_options *o)
     g_info("sylkserver stopped");
     code = 0;
 out:
+    stop_msrp(server);                     /* after the sessions and plugins that used it */
     sylk_media_engine_free(server->media); /* after the sessions and plugins that used it */
     server->media = NULL;
     sylk_plugins_unload(&server->plugins);

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "log.h"
 #include "media/rtp.h"
+#include "msrp/transport.h"
 #include "plugin/loader.h"
 #include "sip/stack.h"
 
@@ -30,6 +31,8 @@ struct sylk_server {
     struct sylk_sip_stack sip;
     struct sylk_rtp_ports rtp_ports;
     struct sylk_media_engine *media;
+    struct sylk_msrp_transport *msrp;           /* NULL when [msrp] port = 0 */
+    gnutls_certificate_credentials_t msrp_cred; /* NULL for plain TCP */
     struct sylk_host host;
     bool stopping;
 };

@@ -1,0 +1,441 @@
+/*
+ * transport.c — MSRP listener and connections on the main loop. See transport.h.
+ */
+#define G_LOG_DOMAIN "sylk-msrp"
+#include "msrp/transport.h"
+
+#include "msrp/uri.h"
+
+#include <errno.h>
+#include <glib-unix.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_SIZE       16384
+#define MAX_CONNECTIONS 4096
+#define MAX_QUEUED      (8u << 20) /* bytes waiting to be written before the peer is dropped */
+
+struct sylk_msrp_transport {
+    int fd;
+    unsigned port;
+    guint watch;
+    gnutls_certificate_credentials_t cred; /* NULL: plain TCP */
+    GHashTable *endpoints;                 /* session id -> struct sylk_msrp_endpoint * */
+    GList *conns;
+    GList *dying; /* closed, freed from an idle callback (or at stop) */
+};
+
+struct sylk_msrp_conn {
+    struct sylk_msrp_transport *t;
+    int fd;
+    guint watch;
+    GIOCondition watching;
+    gnutls_session_t tls;
+    bool handshaken;
+    char peer[64];
+    GByteArray *in;
+    GQueue out; /* GBytes */
+    size_t out_offset, out_queued;
+    bool closing;
+    guint free_idle;
+};
+
+static void conn_close(struct sylk_msrp_conn *c, const char *why);
+static void conn_watch(struct sylk_msrp_conn *c);
+
+/* ------------------------------------------------------------------- writing --- */
+
+static ssize_t conn_write(struct sylk_msrp_conn *c, const void *data, size_t len)
+{
+    if (c->tls) {
+        ssize_t n = gnutls_record_send(c->tls, data, len);
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+            return -EAGAIN;
+        return n < 0 ? -EIO : n;
+    }
+    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+    return n < 0 ? -errno : n;
+}
+
+/* Writes what the socket takes; false when the connection failed. */
+static bool flush_out(struct sylk_msrp_conn *c)
+{
+    GBytes *b;
+    while ((b = g_queue_peek_head(&c->out))) {
+        gsize len;
+        const uint8_t *data = g_bytes_get_data(b, &len);
+        ssize_t n = conn_write(c, data + c->out_offset, len - c->out_offset);
+        if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
+            break;
+        if (n < 0)
+            return false;
+        c->out_offset += (size_t)n;
+        c->out_queued -= (size_t)n;
+        if (c->out_offset == len) {
+            g_queue_pop_head(&c->out);
+            g_bytes_unref(b);
+            c->out_offset = 0;
+        }
+    }
+    return true;
+}
+
+void sylk_msrp_conn_send(struct sylk_msrp_conn *c, GBytes *bytes)
+{
+    if (c->closing)
+        return;
+    c->out_queued += g_bytes_get_size(bytes);
+    g_queue_push_tail(&c->out, g_bytes_ref(bytes));
+    if (c->out_queued > MAX_QUEUED) {
+        conn_close(c, "peer does not read what it is sent");
+        return;
+    }
+    if (c->handshaken && !flush_out(c)) {
+        conn_close(c, "write failed");
+        return;
+    }
+    conn_watch(c);
+}
+
+/* The first URI of a path header value, or NULL. */
+static char *first_uri(const char *path)
+{
+    if (!path)
+        return NULL;
+    while (*path == ' ')
+        path++;
+    return *path ? g_strndup(path, strcspn(path, " ")) : NULL;
+}
+
+static char *last_uri(const char *path)
+{
+    if (!path)
+        return NULL;
+    g_autofree char *trimmed = g_strstrip(g_strdup(path));
+    const char *sp = strrchr(trimmed, ' ');
+    return g_strdup(sp ? sp + 1 : trimmed);
+}
+
+void sylk_msrp_conn_respond(struct sylk_msrp_conn *c, const struct sylk_msrp_frame *request,
+                            int status, const char *comment)
+{
+    /* RFC 4975 7.2: to the previous hop (first From-Path URI), from us (last To-Path URI) */
+    g_autofree char *to = first_uri(sylk_msrp_header(request, "From-Path"));
+    g_autofree char *from = last_uri(sylk_msrp_header(request, "To-Path"));
+    struct sylk_msrp_frame r = {.status = status, .flag = '$'};
+    memcpy(r.transaction_id, request->transaction_id, sizeof(r.transaction_id));
+    r.comment = (char *)comment;
+    r.headers = g_array_new(FALSE, FALSE, sizeof(struct sylk_msrp_header));
+    struct sylk_msrp_header h[2] = {{"To-Path", to}, {"From-Path", from}};
+    g_array_append_vals(r.headers, h, 2);
+    g_autoptr(GBytes) wire = sylk_msrp_format(&r);
+    g_array_free(r.headers, TRUE);
+    if (wire)
+        sylk_msrp_conn_send(c, wire);
+}
+
+const char *sylk_msrp_conn_peer(const struct sylk_msrp_conn *c)
+{
+    return c->peer;
+}
+
+/* ------------------------------------------------------------------- reading --- */
+
+/* The session id of the last To-Path URI (ours). */
+static char *our_session_id(const struct sylk_msrp_frame *f)
+{
+    g_autofree char *uri = last_uri(sylk_msrp_header(f, "To-Path")), *error = NULL;
+    struct sylk_msrp_uri u;
+    if (!uri || sylk_msrp_uri_parse(uri, strlen(uri), &u, &error) < 0)
+        return NULL;
+    char *sid = g_steal_pointer(&u.session_id);
+    sylk_msrp_uri_clear(&u);
+    return sid;
+}
+
+static void dispatch(struct sylk_msrp_conn *c, struct sylk_msrp_frame *f)
+{
+    g_autofree char *sid = our_session_id(f);
+    struct sylk_msrp_endpoint *ep = sid ? g_hash_table_lookup(c->t->endpoints, sid) : NULL;
+    if (!ep || (ep->conn && ep->conn != c)) {
+        /* RFC 4975 7.2: no response to REPORT, nor to a response */
+        if (f->method && strcmp(f->method, "REPORT") != 0) {
+            g_info("MSRP %s from %s for unknown session %s: 481", f->method, c->peer,
+                   sid ? sid : "(none)");
+            sylk_msrp_conn_respond(c, f, 481, "Session does not exist");
+        }
+        sylk_msrp_frame_clear(f);
+        return;
+    }
+    ep->conn = c; /* the first frame binds the connection to the session */
+    ep->frame(ep, c, f);
+}
+
+static ssize_t conn_read(struct sylk_msrp_conn *c, uint8_t *buf, size_t len)
+{
+    if (c->tls) {
+        ssize_t n = gnutls_record_recv(c->tls, buf, len);
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+            return -EAGAIN;
+        return n < 0 ? -EIO : n;
+    }
+    ssize_t n = recv(c->fd, buf, len, 0);
+    return n < 0 ? -errno : n;
+}
+
+/* Frames in the input buffer; false when the connection was closed for a bad one. */
+static bool parse_input(struct sylk_msrp_conn *c)
+{
+    while (c->in->len > 0 && !c->closing) {
+        struct sylk_msrp_frame f;
+        size_t used;
+        g_autofree char *error = NULL;
+        enum sylk_msrp_parse_result r =
+            sylk_msrp_parse(c->in->data, c->in->len, NULL, &f, &used, &error);
+        if (r == SYLK_MSRP_NEED_MORE)
+            return true;
+        if (r == SYLK_MSRP_ERROR) {
+            g_autofree char *why = g_strdup_printf("bad MSRP frame: %s", error);
+            conn_close(c, why);
+            return false;
+        }
+        g_byte_array_remove_range(c->in, 0, (guint)used);
+        dispatch(c, &f);
+    }
+    return !c->closing;
+}
+
+static bool handshake(struct sylk_msrp_conn *c)
+{
+    int rc = gnutls_handshake(c->tls);
+    if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED)
+        return true;
+    if (rc < 0) {
+        g_autofree char *why = g_strdup_printf("TLS handshake failed: %s", gnutls_strerror(rc));
+        conn_close(c, why);
+        return false;
+    }
+    c->handshaken = true;
+    return flush_out(c);
+}
+
+static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
+{
+    struct sylk_msrp_conn *c = data;
+    (void)fd;
+    c->watch = 0;
+    if (c->tls && !c->handshaken && !handshake(c))
+        return G_SOURCE_REMOVE;
+    if (c->handshaken && (cond & G_IO_OUT) && !flush_out(c)) {
+        conn_close(c, "write failed");
+        return G_SOURCE_REMOVE;
+    }
+    if (c->handshaken && (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR))) {
+        uint8_t buf[READ_SIZE];
+        for (;;) {
+            ssize_t n = conn_read(c, buf, sizeof(buf));
+            if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
+                break;
+            if (n <= 0) {
+                conn_close(c, n == 0 ? "closed by the peer" : "read failed");
+                return G_SOURCE_REMOVE;
+            }
+            g_byte_array_append(c->in, buf, (guint)n);
+            if (!parse_input(c))
+                return G_SOURCE_REMOVE;
+            if (c->tls && gnutls_record_check_pending(c->tls) == 0 && (size_t)n < sizeof(buf))
+                break;
+        }
+    }
+    conn_watch(c);
+    return G_SOURCE_REMOVE;
+}
+
+/* Watches for input always, and for output while something waits to be written. */
+static void conn_watch(struct sylk_msrp_conn *c)
+{
+    if (c->closing)
+        return;
+    GIOCondition want = G_IO_IN;
+    if (!g_queue_is_empty(&c->out) ||
+        (c->tls && !c->handshaken && gnutls_record_get_direction(c->tls) == 1))
+        want |= G_IO_OUT;
+    if (c->watch && want == c->watching)
+        return;
+    if (c->watch)
+        g_source_remove(c->watch);
+    c->watching = want;
+    c->watch = g_unix_fd_add(c->fd, want, on_io, c);
+}
+
+static void free_conn_now(struct sylk_msrp_conn *c)
+{
+    c->t->dying = g_list_remove(c->t->dying, c);
+    if (c->tls)
+        gnutls_deinit(c->tls);
+    close(c->fd);
+    g_byte_array_free(c->in, TRUE);
+    g_queue_clear_full(&c->out, (GDestroyNotify)g_bytes_unref);
+    g_free(c);
+}
+
+static gboolean free_conn(gpointer data)
+{
+    free_conn_now(data);
+    return G_SOURCE_REMOVE;
+}
+
+static void conn_close(struct sylk_msrp_conn *c, const char *why)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    g_info("MSRP connection from %s closed: %s", c->peer, why);
+    if (c->watch)
+        g_source_remove(c->watch);
+    c->watch = 0;
+    c->t->conns = g_list_remove(c->t->conns, c);
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, c->t->endpoints);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        struct sylk_msrp_endpoint *ep = value;
+        if (ep->conn == c) {
+            ep->conn = NULL;
+            if (ep->closed)
+                ep->closed(ep, c);
+        }
+    }
+    if (c->tls && c->handshaken)
+        gnutls_bye(c->tls, GNUTLS_SHUT_WR); /* best effort: the socket is non-blocking */
+    c->t->dying = g_list_prepend(c->t->dying, c);
+    c->free_idle = g_idle_add(free_conn, c); /* after the callbacks on the stack returned */
+}
+
+/* ------------------------------------------------------------------ listening --- */
+
+static void peer_name(const struct sockaddr_storage *ss, char *out, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?", port[8] = "?";
+    getnameinfo((const struct sockaddr *)ss, sizeof(*ss), host, sizeof(host), port, sizeof(port),
+                NI_NUMERICHOST | NI_NUMERICSERV);
+    g_snprintf(out, size, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+}
+
+static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
+{
+    struct sylk_msrp_transport *t = data;
+    (void)cond;
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+            break;
+        if (g_list_length(t->conns) >= MAX_CONNECTIONS) {
+            g_warning("MSRP: %d connections open; refusing another", MAX_CONNECTIONS);
+            close(cfd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct sylk_msrp_conn *c = g_new0(struct sylk_msrp_conn, 1);
+        c->t = t;
+        c->fd = cfd;
+        c->in = g_byte_array_new();
+        g_queue_init(&c->out);
+        peer_name(&ss, c->peer, sizeof(c->peer));
+        c->handshaken = !t->cred;
+        if (t->cred) {
+            gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK);
+            gnutls_set_default_priority(c->tls);
+            gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, t->cred);
+            gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_IGNORE);
+            gnutls_transport_set_int(c->tls, cfd);
+        }
+        t->conns = g_list_prepend(t->conns, c);
+        g_debug("MSRP connection from %s", c->peer);
+        conn_watch(c);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+int sylk_msrp_transport_start(const char *ip, unsigned port, gnutls_certificate_credentials_t cred,
+                              struct sylk_msrp_transport **out, char **error)
+{
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM},
+                    *ai;
+    char service[8];
+    g_snprintf(service, sizeof(service), "%u", port);
+    if (getaddrinfo(ip, service, &hints, &ai) != 0) {
+        *error = g_strdup_printf("bad MSRP address %s", ip);
+        return -EINVAL;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+        int err = errno;
+        *error = g_strdup_printf("cannot listen for MSRP on %s:%u: %s", ip, port, g_strerror(err));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -err;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    struct sylk_msrp_transport *t = g_new0(struct sylk_msrp_transport, 1);
+    t->fd = fd;
+    t->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                            : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    t->cred = cred;
+    t->endpoints = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    t->watch = g_unix_fd_add(fd, G_IO_IN, on_accept, t);
+    *out = t;
+    return 0;
+}
+
+void sylk_msrp_transport_stop(struct sylk_msrp_transport *t)
+{
+    if (!t)
+        return;
+    g_source_remove(t->watch);
+    close(t->fd);
+    while (t->conns)
+        conn_close(t->conns->data, "server stopping");
+    while (t->dying) { /* the main loop may not run again: free them here */
+        struct sylk_msrp_conn *c = t->dying->data;
+        g_source_remove(c->free_idle);
+        free_conn_now(c);
+    }
+    g_hash_table_destroy(t->endpoints);
+    g_free(t);
+}
+
+unsigned sylk_msrp_transport_port(const struct sylk_msrp_transport *t)
+{
+    return t->port;
+}
+
+bool sylk_msrp_transport_tls(const struct sylk_msrp_transport *t)
+{
+    return t->cred != NULL;
+}
+
+void sylk_msrp_transport_register(struct sylk_msrp_transport *t, const char *session_id,
+                                  struct sylk_msrp_endpoint *ep)
+{
+    ep->conn = NULL;
+    g_hash_table_replace(t->endpoints, g_strdup(session_id), ep);
+}
+
+void sylk_msrp_transport_unregister(struct sylk_msrp_transport *t, const char *session_id)
+{
+    g_hash_table_remove(t->endpoints, session_id);
+}

@@ -1,0 +1,58 @@
+/*
+ * transport.h — the MSRP listener (RFC 4975 over TCP, or TLS with gnutls) and its connections.
+ *
+ * One port serves every MSRP session (RFC 6135: the server answers a=setup:passive and its
+ * peers connect). Each connection reads frames with the bounded parser (msrp/frame.h) and
+ * hands each one to the endpoint registered for the session id of its To-Path's last URI (our
+ * own URI); the first frame of a session binds the connection to it. A request for a session
+ * nobody registered gets 481; a frame that does not parse closes the connection (MSRP cannot
+ * resynchronize) with a log line saying why.
+ *
+ * Thread: main thread (GLib main loop).
+ */
+#ifndef SYLK_MSRP_TRANSPORT_H
+#define SYLK_MSRP_TRANSPORT_H
+
+#include "msrp/frame.h"
+
+#include <gnutls/gnutls.h>
+
+struct sylk_msrp_transport;
+struct sylk_msrp_conn;
+
+/** What a session registers to receive its frames. */
+struct sylk_msrp_endpoint {
+    /** A frame for this session; the frame is the callee's to keep or clear. */
+    void (*frame)(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn,
+                  struct sylk_msrp_frame *frame);
+    /** The bound connection closed (peer reset, bad frame, shutdown). */
+    void (*closed)(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn);
+    struct sylk_msrp_conn *conn; /* bound connection, or NULL; set by the transport */
+};
+
+/**
+ * Listens on ip:port (0: any free port); TLS when `cred` is non-NULL (kept, not owned).
+ * 0, or a negative errno with *error.
+ */
+int sylk_msrp_transport_start(const char *ip, unsigned port, gnutls_certificate_credentials_t cred,
+                              struct sylk_msrp_transport **out, char **error);
+/** Closes the listener and every connection (bound endpoints get `closed`). */
+void sylk_msrp_transport_stop(struct sylk_msrp_transport *t);
+unsigned sylk_msrp_transport_port(const struct sylk_msrp_transport *t);
+bool sylk_msrp_transport_tls(const struct sylk_msrp_transport *t);
+
+/** Frames whose To-Path ends in `session_id` go to `ep` from now on. */
+void sylk_msrp_transport_register(struct sylk_msrp_transport *t, const char *session_id,
+                                  struct sylk_msrp_endpoint *ep);
+/** No more frames for `session_id`; its bound connection stays for other sessions. */
+void sylk_msrp_transport_unregister(struct sylk_msrp_transport *t, const char *session_id);
+
+/** Queues bytes on a connection (written as the socket takes them). */
+void sylk_msrp_conn_send(struct sylk_msrp_conn *conn, GBytes *bytes);
+/** Queues a response to `request` (To-Path and From-Path swapped, first URI only). */
+void sylk_msrp_conn_respond(struct sylk_msrp_conn *conn, const struct sylk_msrp_frame *request,
+                            int status, const char *comment);
+/** "127.0.0.1:40000" */
+const char *sylk_msrp_conn_peer(const struct sylk_msrp_conn *conn);
+
+#endif
