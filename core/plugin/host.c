@@ -236,4 +236,6 @@ void sylk_host_fill(struct sylk_host *h)
     h->mixer_count = mixer_count;
     h->play_file = play_file;
     h->play_tone = play_tone;
+    h->chat_set_handler = sylk_stream_chat_set_handler;
+    h->chat_send = sylk_stream_chat_send;
 }

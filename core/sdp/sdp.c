@@ -216,8 +216,9 @@ static void parse_msrp(struct sylk_sdp_media *out, const sdp_media_t *m,
     g_autofree char *error = NULL;
     g_autoptr(GPtrArray) path =
         out->msrp_path ? sylk_msrp_path_parse(out->msrp_path, &error) : NULL;
-    out->usable = policy->msrp && proto_ok && out->port && path && out->accept_types &&
-                  *out->accept_types && !m->m_rejected;
+    unsigned transport = out->msrp_tls ? SYLK_SDP_MSRP_TLS : SYLK_SDP_MSRP_TCP;
+    out->usable = (policy->msrp & transport) && proto_ok && out->port && path &&
+                  out->accept_types && *out->accept_types && !m->m_rejected;
 }
 
 static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m,

@@ -67,10 +67,13 @@ enum sylk_srtp_mode {
     SYLK_SRTP_MANDATORY = 2, /* an audio stream without a usable crypto line is refused */
 };
 
+#define SYLK_SDP_MSRP_TCP 1u /* TCP/MSRP */
+#define SYLK_SDP_MSRP_TLS 2u /* TCP/TLS/MSRP */
+
 struct sylk_sdp_policy {
     char *const *codecs; /* [rtp] audio_codecs, in preference order */
     enum sylk_srtp_mode srtp;
-    bool msrp; /* MSRP streams are usable (when the server runs MSRP) */
+    unsigned msrp; /* MSRP transports the server runs: SYLK_SDP_MSRP_TCP | SYLK_SDP_MSRP_TLS */
 };
 
 struct sylk_sdp {

@@ -10,6 +10,8 @@
 
 #include "media/rtp.h"
 #include "media/srtp.h"
+#include "msrp/cpim.h"
+#include "msrp/session.h"
 #include "plugin/loader.h"
 #include "sdp/sdp.h"
 #include "server.h"
@@ -41,6 +43,9 @@ struct sylk_stream {
     char codec[32];
     bool keyed; /* SRTP contexts exist, made from these two keys */
     struct sylk_sdes key_local, key_remote;
+    struct sylk_msrp_session *msrp; /* an accepted chat stream */
+    struct sylk_chat_handler chat;
+    void *chat_data;
 };
 
 struct sylk_session {
@@ -70,6 +75,7 @@ static void stream_free(gpointer p)
 {
     struct sylk_stream *st = p;
     sylk_rtp_close(st->rtp);
+    sylk_msrp_session_free(st->msrp);
     g_free(st);
 }
 
@@ -81,7 +87,12 @@ static struct sylk_server_config *cfg(void)
 /* What offers are negotiated against: [rtp] audio_codecs and srtp. */
 static struct sylk_sdp_policy policy(void)
 {
-    return (struct sylk_sdp_policy){.codecs = cfg()->audio_codecs, .srtp = cfg()->srtp};
+    struct sylk_msrp_transport *msrp = sylk_server_get()->msrp;
+    unsigned transports = !msrp                           ? 0
+                          : sylk_msrp_transport_tls(msrp) ? SYLK_SDP_MSRP_TLS
+                                                          : SYLK_SDP_MSRP_TCP;
+    return (struct sylk_sdp_policy){
+        .codecs = cfg()->audio_codecs, .srtp = cfg()->srtp, .msrp = transports};
 }
 
 /* One audio m= line of ours for an offer: every codec, and a key unless SRTP is disabled. */
@@ -139,6 +150,8 @@ static void session_finish(struct sylk_session *s, int status, const char *phras
         struct sylk_stream *st = g_ptr_array_index(s->streams, i);
         sylk_rtp_close(st->rtp);
         st->rtp = NULL;
+        sylk_msrp_session_free(st->msrp);
+        st->msrp = NULL;
     }
     if (s->handler.ended)
         s->handler.ended(s, s->end_status, s->end_reason, s->user_data);
@@ -300,6 +313,13 @@ static bool apply_remote(struct sylk_session *s)
     bool ok = true;
     for (unsigned i = 0; i < s->streams->len; i++) {
         struct sylk_stream *st = g_ptr_array_index(s->streams, i);
+        if (st->msrp && st->index < s->remote.count) {
+            g_autofree char *error = NULL;
+            const char *path = s->remote.m[st->index].msrp_path;
+            if (path && sylk_msrp_session_set_peer(st->msrp, path, &error) < 0)
+                g_warning("session %s: chat stream: %s", s->request->info.call_id, error);
+            continue;
+        }
         if (!st->rtp || st->index >= s->remote.count || st->index >= s->local.count)
             continue;
         const struct sylk_sdp_media *m = &s->remote.m[st->index];
@@ -360,6 +380,127 @@ static bool stream_listed(struct sylk_stream *st, sylk_stream *const *list, size
     return false;
 }
 
+/* ------------------------------------------------------------ chat (MSRP) --- */
+
+/* A whole chat message: unwrapped from CPIM when wrapped, then to the plugin. */
+static void chat_message(struct sylk_msrp_session *ms, const char *type, GBytes *body, void *ud)
+{
+    struct sylk_stream *st = ud;
+    (void)ms;
+    g_autoptr(GBytes) owned = body;
+    if (!st->chat.message)
+        return;
+    gsize n;
+    const uint8_t *data = g_bytes_get_data(body, &n);
+    struct sylk_chat_message m = {.struct_size = sizeof(m)};
+    struct sylk_cpim cpim = {0};
+    g_autofree char *plain = NULL;
+    if (type && g_ascii_strncasecmp(type, "message/cpim", 12) == 0) {
+        g_autofree char *error = NULL;
+        if (sylk_cpim_parse(data, n, &cpim, &error) < 0) {
+            g_warning("session %s: bad CPIM on the chat stream (%s); message dropped",
+                      st->session->request->info.call_id, error);
+            return;
+        }
+        m.cpim = true;
+        m.content_type = sylk_cpim_content(&cpim, "Content-Type");
+        m.body = cpim.body;
+        m.body_len = cpim.body_len;
+        m.cpim_from = sylk_cpim_get(&cpim, NULL, "From");
+        m.cpim_to = sylk_cpim_get(&cpim, NULL, "To");
+        m.cpim_datetime = sylk_cpim_get(&cpim, NULL, "DateTime");
+    } else {
+        plain = g_strndup((const char *)data, n); /* NUL-terminated, as promised */
+        m.content_type = type ? type : "text/plain";
+        m.body = plain;
+        m.body_len = n;
+        if (n && memchr(data, 0, n)) /* binary: keep every byte */
+            m.body = data;
+    }
+    st->chat.message(st, &m, st->chat_data);
+    sylk_cpim_clear(&cpim);
+}
+
+static void chat_sent(struct sylk_msrp_session *ms, const char *message_id, int status, void *ud)
+{
+    struct sylk_stream *st = ud;
+    (void)ms;
+    if (status / 100 != 2)
+        g_info("session %s: chat message %s not delivered: %d", st->session->request->info.call_id,
+               message_id, status);
+}
+
+static void chat_closed(struct sylk_msrp_session *ms, void *ud)
+{
+    struct sylk_stream *st = ud;
+    (void)ms;
+    if (st->chat.closed)
+        st->chat.closed(st, st->chat_data);
+}
+
+static const struct sylk_msrp_session_events chat_events = {chat_message, chat_sent, chat_closed};
+
+/* Our side of an accepted chat stream: an MSRP session, its URI in a=path, setup passive. */
+static void accept_chat(struct sylk_session *s, struct sylk_stream *st)
+{
+    struct sylk_msrp_transport *t = sylk_server_get()->msrp;
+    if (!t)
+        return; /* not usable without MSRP: the core never offers it to plugins */
+    st->msrp = sylk_msrp_session_new(t, cfg()->advertised_ip, &chat_events, st);
+    struct sylk_sdp_media *l = &s->local.m[st->index];
+    l->port = sylk_msrp_transport_port(t);
+    l->msrp_tls = sylk_msrp_transport_tls(t);
+    g_free(l->msrp_path);
+    l->msrp_path = g_strdup(sylk_msrp_session_uri(st->msrp));
+    g_free(l->setup);
+    l->setup = g_strdup("passive"); /* RFC 6135: the peer connects to us */
+}
+
+void sylk_stream_chat_set_handler(sylk_stream *st, const struct sylk_chat_handler *h, void *ud)
+{
+    if (!st)
+        return;
+    memset(&st->chat, 0, sizeof(st->chat));
+    if (h)
+        memcpy(&st->chat, h, MIN((size_t)h->struct_size, sizeof(st->chat)));
+    st->chat_data = ud;
+}
+
+int sylk_stream_chat_send(sylk_stream *st, const struct sylk_chat_send_params *params)
+{
+    struct sylk_chat_send_params p = {0};
+    if (!st || !params || params->struct_size < offsetof(struct sylk_chat_send_params, cpim_from))
+        return -EINVAL;
+    memcpy(&p, params, MIN((size_t)params->struct_size, sizeof(p)));
+    if (sylk_stream_type(st) != SYLK_MEDIA_CHAT || !p.content_type || (!p.body && p.body_len))
+        return -EINVAL;
+    if (!st->msrp || st->session->state == S_ENDING)
+        return -ENOTCONN;
+    g_autoptr(GBytes) wrapped = NULL;
+    const char *type = p.content_type;
+    const void *body = p.body;
+    size_t len = p.body_len;
+    if (p.cpim_from) {
+        struct sylk_cpim c;
+        sylk_cpim_init(&c);
+        sylk_cpim_add(&c, "From", p.cpim_from);
+        if (p.cpim_to)
+            sylk_cpim_add(&c, "To", p.cpim_to);
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autofree char *stamp = g_date_time_format_iso8601(now);
+        sylk_cpim_add(&c, "DateTime", stamp);
+        for (const char *const *h = p.cpim_headers; h && h[0] && h[1]; h += 2)
+            sylk_cpim_add(&c, h[0], h[1]);
+        sylk_cpim_add_content(&c, "Content-Type", p.content_type);
+        sylk_cpim_set_body(&c, p.body ? p.body : "", p.body_len);
+        wrapped = sylk_cpim_format(&c);
+        sylk_cpim_clear(&c);
+        type = "message/cpim";
+        body = g_bytes_get_data(wrapped, &len);
+    }
+    return sylk_msrp_session_send(st->msrp, type, body, len) ? 0 : -ENOTCONN;
+}
+
 int sylk_session_accept(sylk_session *s, sylk_stream *const *streams, size_t count)
 {
     if (!s || (count && !streams))
@@ -384,6 +525,12 @@ int sylk_session_accept(sylk_session *s, sylk_stream *const *streams, size_t cou
         struct sylk_stream *st = g_ptr_array_index(s->streams, i);
         if (!stream_listed(st, streams, count))
             continue;
+        if (sylk_stream_type(st) == SYLK_MEDIA_CHAT) {
+            accept_chat(s, st);
+            continue;
+        }
+        if (sylk_stream_type(st) != SYLK_MEDIA_AUDIO)
+            continue; /* file transfer comes with a later version: refused */
         int rc = sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip,
                                sylk_server_get()->media, &st->rtp);
         if (rc < 0) {

@@ -56,5 +56,7 @@ int sylk_stream_audio_loopback(sylk_stream *st, unsigned delay_ms);
  */
 struct sylk_rtp_socket;
 int sylk_stream_rtp(sylk_stream *st, struct sylk_rtp_socket **out);
+void sylk_stream_chat_set_handler(sylk_stream *st, const struct sylk_chat_handler *h, void *ud);
+int sylk_stream_chat_send(sylk_stream *st, const struct sylk_chat_send_params *params);
 
 #endif

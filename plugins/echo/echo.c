@@ -7,6 +7,9 @@
  * follow), and re-encoded in the caller's codec, with SRTP when the call has it. The call is
  * ended with a BYE after max_call_duration seconds (echo.ini, default 600).
  *
+ * Chat over MSRP (a chat stream, alone or with audio): each message comes back with the same
+ * content type; a CPIM-wrapped one comes back wrapped, From and To swapped.
+ *
  * Chat over SIP MESSAGE: a text/plain (or message/cpim wrapping text) MESSAGE is answered 200,
  * then a MESSAGE goes back to the sender, From and To swapped, with the body
  *     Echo:
@@ -60,28 +63,66 @@ static const struct sylk_session_handler call_handler = {
     .ended = call_ended,
 };
 
+/* A chat message goes back as it came: same type, and in CPIM with From and To swapped. */
+static void chat_message(sylk_stream *stream, const struct sylk_chat_message *m, void *user_data)
+{
+    (void)user_data;
+    const struct sylk_request_info *req = host->session_request(host->stream_session(stream));
+    struct sylk_chat_send_params p = {
+        .struct_size = sizeof(p),
+        .content_type = m->content_type,
+        .body = m->body,
+        .body_len = m->body_len,
+    };
+    g_autofree char *from = NULL;
+    if (m->cpim) {
+        from = g_strdup_printf("<%s>", req->to_uri);
+        p.cpim_from = m->cpim_to ? m->cpim_to : from;
+        p.cpim_to = m->cpim_from;
+    }
+    int rc = host->chat_send(stream, &p);
+    if (rc < 0)
+        host->log(ECHO_NAME, SYLK_LOG_INFO, "chat echo not sent: %s", g_strerror(-rc));
+}
+
+static const struct sylk_chat_handler chat_handler = {
+    .struct_size = sizeof(struct sylk_chat_handler),
+    .message = chat_message,
+};
+
 static void echo_incoming_session(sylk_session *session)
 {
-    sylk_stream *audio = NULL;
-    for (size_t i = 0; i < host->session_stream_count(session) && !audio; i++) {
+    sylk_stream *accept[2] = {NULL, NULL}, *audio = NULL, *chat = NULL;
+    for (size_t i = 0; i < host->session_stream_count(session); i++) {
         sylk_stream *st = host->session_stream(session, i);
-        if (host->stream_type(st) == SYLK_MEDIA_AUDIO)
+        if (!audio && host->stream_type(st) == SYLK_MEDIA_AUDIO)
             audio = st;
+        else if (!chat && host->stream_type(st) == SYLK_MEDIA_CHAT &&
+                 SYLK_HOST_HAS(host, chat_send))
+            chat = st;
     }
-    if (!audio) {
-        host->session_reject(session, 488, "Not Acceptable Here (echo needs audio)");
+    if (!audio && !chat) {
+        host->session_reject(session, 488, "Not Acceptable Here (echo needs audio or chat)");
         return;
     }
+    size_t n = 0;
+    if (audio)
+        accept[n++] = audio;
+    if (chat)
+        accept[n++] = chat;
     struct echo_call *call = g_new0(struct echo_call, 1);
     call->session = session;
     host->session_set_handler(session, &call_handler, call);
     host->session_ring(session);
-    int rc = host->session_accept(session, &audio, 1);
+    if (chat)
+        host->chat_set_handler(chat, &chat_handler, call);
+    int rc = host->session_accept(session, accept, n);
     if (rc < 0) {
         host->log(ECHO_NAME, SYLK_LOG_WARNING, "accept failed: %s", g_strerror(-rc));
         return; /* the core answered with an error; ended follows */
     }
-    host->audio_loopback(audio, (unsigned)delay_ms);
+    if (audio)
+        host->audio_loopback(audio, (unsigned)delay_ms);
     call->limit = host->timer_add((unsigned)max_call_s * 1000, false, call_limit_reached, call);
 }
 

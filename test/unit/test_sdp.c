@@ -295,7 +295,7 @@ static void msrp_streams(void)
     struct sylk_sdp sdp;
     g_autofree char *error = NULL;
     struct sylk_sdp_policy with_msrp = policy;
-    with_msrp.msrp = true;
+    with_msrp.msrp = SYLK_SDP_MSRP_TCP | SYLK_SDP_MSRP_TLS;
     g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), &with_msrp, &sdp, &error), ==, 0);
     g_assert_cmpuint(sdp.count, ==, 4);
     g_assert_cmpint(sdp.m[0].type, ==, SYLK_MEDIA_CHAT);
@@ -339,6 +339,13 @@ static void msrp_streams(void)
     g_assert_cmpstr(back.m[1].file_selector, ==, sdp.m[1].file_selector);
     sylk_sdp_clear(&back);
     sylk_sdp_clear(&answer);
+    sylk_sdp_clear(&sdp);
+
+    /* a TLS-only server takes only the TLS stream */
+    with_msrp.msrp = SYLK_SDP_MSRP_TLS;
+    g_assert_cmpint(sylk_sdp_parse(offer, strlen(offer), &with_msrp, &sdp, &error), ==, 0);
+    g_assert_true(sdp.m[0].usable);
+    g_assert_false(sdp.m[1].usable);
     sylk_sdp_clear(&sdp);
 
     /* without MSRP running, the same offer has nothing usable */

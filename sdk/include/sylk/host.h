@@ -89,6 +89,43 @@ typedef void (*sylk_timer_fn)(sylk_timer *timer, void *user_data);
  */
 typedef void (*sylk_play_done_fn)(void *user_data);
 
+/**
+ * A chat message received on a chat stream (MSRP, RFC 4975). When it came wrapped in CPIM
+ * (message/cpim, RFC 3862) the core unwrapped it: content_type and body are the payload's and
+ * the cpim_* fields carry the wrapper's headers. Strings are valid during the callback. (1.2)
+ */
+struct sylk_chat_message {
+    uint32_t struct_size;     /* sizeof(struct sylk_chat_message) */
+    const char *content_type; /* "text/plain", "text/html", "image/png", … */
+    const void *body;         /* NUL-terminated for convenience */
+    size_t body_len;
+    bool cpim;                 /* it came as message/cpim */
+    const char *cpim_from;     /* CPIM From ("Name <sip:a@b>"), or NULL */
+    const char *cpim_to;       /* the first CPIM To, or NULL */
+    const char *cpim_datetime; /* CPIM DateTime, or NULL */
+};
+
+/** Events of a chat stream, registered with chat_set_handler. (1.2) */
+struct sylk_chat_handler {
+    uint32_t struct_size; /* sizeof(struct sylk_chat_handler) */
+    void (*message)(sylk_stream *stream, const struct sylk_chat_message *message, void *user_data);
+    /** The peer's MSRP connection went away (the SIP session may go on). */
+    void (*closed)(sylk_stream *stream, void *user_data);
+};
+
+/** A chat message to send (chat_send). (1.2) */
+struct sylk_chat_send_params {
+    uint32_t struct_size; /* sizeof(struct sylk_chat_send_params) */
+    const char *content_type;
+    const void *body;
+    size_t body_len;
+    /* With cpim_from set, the core wraps the payload in message/cpim with these headers and
+     * a DateTime; extra CPIM headers are name/value pairs ending with NULL, or NULL. */
+    const char *cpim_from;
+    const char *cpim_to;
+    const char *const *cpim_headers;
+};
+
 /** The host function table. */
 struct sylk_host {
     uint32_t struct_size; /* sizeof(struct sylk_host) in the server */
@@ -235,6 +272,19 @@ struct sylk_host {
     /** Play a sine tone (20..20000 Hz, 1 ms..600 s), to one stream or a mixer as play_file. */
     int (*play_tone)(sylk_stream *stream, sylk_mixer *mixer, unsigned freq_hz, unsigned duration_ms,
                      sylk_play_done_fn done, void *user_data);
+
+    /*
+     * --- ABI 1.2: chat streams (MSRP) ---
+     * A chat stream the plugin accepted (session_accept) carries MSRP chat: the server answers
+     * a=setup:passive and the peer connects to its [msrp] port.
+     */
+    void (*chat_set_handler)(sylk_stream *stream, const struct sylk_chat_handler *handler,
+                             void *user_data);
+    /**
+     * Sends a message on an accepted chat stream: 0, -EINVAL (not a chat stream, bad params),
+     * -ENOTCONN (the peer has not connected yet, or went away).
+     */
+    int (*chat_send)(sylk_stream *stream, const struct sylk_chat_send_params *params);
 };
 
 #ifdef __cplusplus

@@ -25,9 +25,10 @@ extern "C" {
  * The ABI this header describes.
  *   1.0  the first stable ABI.
  *   1.1  appended to struct sylk_host: mixer_new … mixer_count, play_file, play_tone.
+ *   1.2  appended to struct sylk_host: chat_set_handler, chat_send (MSRP chat streams).
  */
 #define SYLK_ABI_MAJOR 1
-#define SYLK_ABI_MINOR 1
+#define SYLK_ABI_MINOR 2
 
 /** The name of the one symbol a plugin exports. */
 #define SYLK_PLUGIN_ENTRY_SYMBOL "sylk_plugin_entry"
