@@ -16,8 +16,11 @@
 #include <unistd.h>
 
 #define READ_SIZE       16384
+#define STAGE_SIZE      65536
 #define MAX_CONNECTIONS 4096
-#define MAX_QUEUED      (8u << 20) /* bytes waiting to be written before the peer is dropped */
+/* Bytes waiting to be written before the peer is dropped: a whole message may be queued at
+ * once (sessions do not stream yet), so two of the largest ones and their framing fit. */
+#define MAX_QUEUED (40u << 20)
 
 struct sylk_msrp_transport {
     int fd;
@@ -38,8 +41,9 @@ struct sylk_msrp_conn {
     bool handshaken;
     char peer[64];
     GByteArray *in;
-    GQueue out; /* GBytes */
-    size_t out_offset, out_queued;
+    GQueue out;        /* GBytes waiting for the stage */
+    GByteArray *stage; /* being written */
+    size_t stage_off, out_queued;
     bool closing;
     guint free_idle;
 };
@@ -61,27 +65,36 @@ static ssize_t conn_write(struct sylk_msrp_conn *c, const void *data, size_t len
     return n < 0 ? -errno : n;
 }
 
-/* Writes what the socket takes; false when the connection failed. */
+/*
+ * Writes what the socket takes; false when the connection failed. Queued frames are gathered
+ * into one staging buffer of up to STAGE_SIZE bytes, so TLS makes few large records rather than
+ * one per 2 KB chunk; the stage is only refilled once it is all written (gnutls wants the same
+ * data again after GNUTLS_E_AGAIN).
+ */
 static bool flush_out(struct sylk_msrp_conn *c)
 {
-    GBytes *b;
-    while ((b = g_queue_peek_head(&c->out))) {
-        gsize len;
-        const uint8_t *data = g_bytes_get_data(b, &len);
-        ssize_t n = conn_write(c, data + c->out_offset, len - c->out_offset);
+    for (;;) {
+        if (c->stage_off == c->stage->len) {
+            g_byte_array_set_size(c->stage, 0);
+            c->stage_off = 0;
+            GBytes *b;
+            while (c->stage->len < STAGE_SIZE && (b = g_queue_pop_head(&c->out))) {
+                gsize len;
+                const uint8_t *data = g_bytes_get_data(b, &len);
+                g_byte_array_append(c->stage, data, (guint)len);
+                g_bytes_unref(b);
+            }
+            if (c->stage->len == 0)
+                return true;
+        }
+        ssize_t n = conn_write(c, c->stage->data + c->stage_off, c->stage->len - c->stage_off);
         if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
-            break;
+            return true;
         if (n < 0)
             return false;
-        c->out_offset += (size_t)n;
+        c->stage_off += (size_t)n;
         c->out_queued -= (size_t)n;
-        if (c->out_offset == len) {
-            g_queue_pop_head(&c->out);
-            g_bytes_unref(b);
-            c->out_offset = 0;
-        }
     }
-    return true;
 }
 
 void sylk_msrp_conn_send(struct sylk_msrp_conn *c, GBytes *bytes)
@@ -261,7 +274,7 @@ static void conn_watch(struct sylk_msrp_conn *c)
     if (c->closing)
         return;
     GIOCondition want = G_IO_IN;
-    if (!g_queue_is_empty(&c->out) ||
+    if (!g_queue_is_empty(&c->out) || c->stage_off < c->stage->len ||
         (c->tls && !c->handshaken && gnutls_record_get_direction(c->tls) == 1))
         want |= G_IO_OUT;
     if (c->watch && want == c->watching)
@@ -279,6 +292,7 @@ static void free_conn_now(struct sylk_msrp_conn *c)
         gnutls_deinit(c->tls);
     close(c->fd);
     g_byte_array_free(c->in, TRUE);
+    g_byte_array_free(c->stage, TRUE);
     g_queue_clear_full(&c->out, (GDestroyNotify)g_bytes_unref);
     g_free(c);
 }
@@ -347,6 +361,7 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
         c->t = t;
         c->fd = cfd;
         c->in = g_byte_array_new();
+        c->stage = g_byte_array_new();
         g_queue_init(&c->out);
         peer_name(&ss, c->peer, sizeof(c->peer));
         c->handshaken = !t->cred;
