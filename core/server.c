@@ -182,12 +182,10 @@ int sylk_server_main(const struct sylk_server_options *o)
         g_critical("cannot start the media threads");
         goto out;
     }
+    if (!start_msrp(server)) /* before SIP: nothing to shut down if it fails */
+        goto out;
     if (!sylk_sip_stack_start(&server->sip, server, &error)) {
         g_critical("%s", error->message);
-        sylk_sip_stack_destroy(&server->sip);
-        goto out;
-    }
-    if (!start_msrp(server)) {
         sylk_sip_stack_destroy(&server->sip);
         goto out;
     }

@@ -88,7 +88,9 @@ class Server:
         self.workdir = str(workdir)
         self.sip_port = free_port()
         self.rtp_start = free_port_range(100)
-        self.msrp_port = free_port(kinds=("tcp",))
+        self.msrp_port = self.sip_port
+        while self.msrp_port == self.sip_port:  # both were free when probed: pick another
+            self.msrp_port = free_port(kinds=("tcp",))
         self.plugins_dir = plugins_dir
         self.extra_args = list(extra_args)
         base = {

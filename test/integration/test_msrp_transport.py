@@ -124,3 +124,16 @@ def test_peer_reset_mid_frame(msrp_server):
                                   sid="q1w2e3").encode())
         assert read_frame(again).startswith("MSRP c3d4e5 481")
     assert server.alive()
+
+
+def test_msrp_port_in_use_is_a_clear_startup_error(server_factory):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    try:
+        server = server_factory(config={"msrp": {"port": busy.getsockname()[1]}})
+        server.start(wait=False)
+        assert server.proc.wait(15) == 1, "the server should exit with status 1"
+        assert f"cannot listen for MSRP on 127.0.0.1:{busy.getsockname()[1]}" in server.log()
+    finally:
+        busy.close()
