@@ -94,10 +94,16 @@ void sylk_composing_clear(struct sylk_composing *c)
     memset(c, 0, sizeof(*c));
 }
 
+/* Escaped text; a carriage return too, which XML would otherwise read back as a newline. */
 static void append_escaped(GString *s, const char *text)
 {
     g_autofree char *e = g_markup_escape_text(text, -1);
-    g_string_append(s, e);
+    for (const char *p = e; *p; p++) {
+        if (*p == '\r')
+            g_string_append(s, "&#13;");
+        else
+            g_string_append_c(s, *p);
+    }
 }
 
 char *sylk_composing_format(const struct sylk_composing *c)

@@ -46,9 +46,13 @@ static void rfc_examples(void)
     g_assert_cmpuint(c.refresh, ==, 0);
     sylk_composing_clear(&c);
 
-    struct sylk_composing odd = {.active = true, .content_type = "text/<&>"};
+    struct sylk_composing odd = {.active = true, .content_type = "text/<&>\r;x"};
     g_autofree char *escaped = sylk_composing_format(&odd);
-    g_assert_nonnull(strstr(escaped, "text/&lt;&amp;&gt;"));
+    g_assert_nonnull(strstr(escaped, "text/&lt;&amp;&gt;&#13;;x"));
+    struct sylk_composing back;
+    g_assert_cmpint(sylk_composing_parse(escaped, strlen(escaped), &back, &error), ==, 0);
+    g_assert_cmpstr(back.content_type, ==, odd.content_type); /* the CR survives */
+    sylk_composing_clear(&back);
 }
 
 static void refused(void)
