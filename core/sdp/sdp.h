@@ -110,6 +110,6 @@ char *sylk_sdp_print(const struct sylk_sdp *sdp, const char *address, uint64_t s
 /** Makes `m` our side of a stream: our own key for a secure one (same tag and suite). */
 int sylk_sdp_localize(struct sylk_sdp_media *m);
 
-/** Deep copy of one description into another (dst cleared first). */
+/** Deep copy of one description into another; dst (zeroed or a description) is cleared first. */
 void sylk_sdp_copy(struct sylk_sdp *dst, const struct sylk_sdp *src);
 #endif

@@ -315,7 +315,7 @@ static void msrp_streams(void)
     g_assert_false(sdp.m[3].usable); /* no accept-types */
 
     /* an answer: our path, passive, the reverse direction; it parses back the same */
-    struct sylk_sdp answer;
+    struct sylk_sdp answer = {0}; /* copy clears its destination first */
     sylk_sdp_copy(&answer, &sdp);
     g_free(answer.m[0].msrp_path);
     answer.m[0].msrp_path = g_strdup("msrps://127.0.0.1:2999/ours;tcp");
