@@ -26,9 +26,8 @@ struct outgoing {
 };
 
 struct transaction {
-    struct sylk_msrp_session *s;
     struct outgoing *msg;
-    guint timer;
+    gint64 deadline; /* monotonic: no response by then is a 408 */
 };
 
 struct sylk_msrp_session {
@@ -44,6 +43,7 @@ struct sylk_msrp_session {
     GHashTable *incoming;     /* Message-ID -> struct incoming */
     GHashTable *outgoing;     /* Message-ID -> struct outgoing */
     GHashTable *transactions; /* transaction id -> struct transaction */
+    guint sweep;              /* 1 s timer while transactions are pending */
 };
 
 static char *random_ident(unsigned len)
@@ -72,14 +72,6 @@ static void outgoing_free(gpointer p)
     g_free(o);
 }
 
-static void transaction_free(gpointer p)
-{
-    struct transaction *t = p;
-    if (t->timer)
-        g_source_remove(t->timer);
-    g_free(t);
-}
-
 /* ------------------------------------------------------------------ sending --- */
 
 static GBytes *request(const char *tid, const char *method, const char *to_path,
@@ -103,30 +95,45 @@ static GBytes *request(const char *tid, const char *method, const char *to_path,
     return wire;
 }
 
-/* A transaction that got no response in time fails its message with 408. */
-static gboolean transaction_timeout(gpointer data)
+/* A message's transaction is over; the message is reported when it was its last one. */
+static void transaction_done(struct sylk_msrp_session *s, struct outgoing *msg, int status)
 {
-    struct transaction *t = data;
-    t->timer = 0;
-    struct sylk_msrp_session *s = t->s;
+    if (status / 100 != 2 && msg->status == 200)
+        msg->status = status;
+    if (--msg->pending == 0) {
+        if (s->events->sent)
+            s->events->sent(s, msg->message_id, msg->status, s->user_data);
+        g_hash_table_remove(s->outgoing, msg->message_id);
+    }
+}
+
+/*
+ * Once a second while transactions are pending: those without a response for
+ * SYLK_MSRP_TRANSACTION_S fail with 408. One timer per session, not one per chunk (a large
+ * message has thousands of chunks in flight).
+ */
+static gboolean sweep_transactions(gpointer data)
+{
+    struct sylk_msrp_session *s = data;
+    gint64 now = g_get_monotonic_time();
     GHashTableIter it;
-    gpointer key, value;
+    gpointer value;
+    GPtrArray *expired = g_ptr_array_new();
     g_hash_table_iter_init(&it, s->transactions);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        if (value == t) {
-            g_autofree char *tid = g_strdup(key);
-            struct outgoing *msg = t->msg;
-            g_hash_table_iter_remove(&it);
-            if (msg->status == 200)
-                msg->status = 408;
-            if (--msg->pending == 0) {
-                if (s->events->sent)
-                    s->events->sent(s, msg->message_id, msg->status, s->user_data);
-                g_hash_table_remove(s->outgoing, msg->message_id);
-            }
-            break;
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        struct transaction *t = value;
+        if (t->deadline <= now) {
+            g_ptr_array_add(expired, t->msg);
+            g_hash_table_iter_steal(&it);
+            g_free(t);
         }
     }
+    for (guint i = 0; i < expired->len; i++)
+        transaction_done(s, g_ptr_array_index(expired, i), 408);
+    g_ptr_array_free(expired, TRUE);
+    if (g_hash_table_size(s->transactions) > 0)
+        return G_SOURCE_CONTINUE;
+    s->sweep = 0;
     return G_SOURCE_REMOVE;
 }
 
@@ -155,10 +162,11 @@ const char *sylk_msrp_session_send(struct sylk_msrp_session *s, const char *cont
                            n, off + n == len ? '$' : '+');
         }
         struct transaction *t = g_new0(struct transaction, 1);
-        t->s = s;
         t->msg = msg;
-        t->timer = g_timeout_add_seconds(SYLK_MSRP_TRANSACTION_S, transaction_timeout, t);
+        t->deadline = g_get_monotonic_time() + SYLK_MSRP_TRANSACTION_S * G_USEC_PER_SEC;
         g_hash_table_insert(s->transactions, g_steal_pointer(&tid), t);
+        if (!s->sweep)
+            s->sweep = g_timeout_add_seconds(1, sweep_transactions, s);
         msg->pending++;
         sylk_msrp_conn_send(s->ep.conn, wire);
         g_bytes_unref(wire);
@@ -176,13 +184,7 @@ static void on_response(struct sylk_msrp_session *s, const struct sylk_msrp_fram
         return; /* late, or not ours */
     struct outgoing *msg = t->msg;
     g_hash_table_remove(s->transactions, f->transaction_id);
-    if (f->status / 100 != 2 && msg->status == 200)
-        msg->status = f->status;
-    if (--msg->pending == 0) {
-        if (s->events->sent)
-            s->events->sent(s, msg->message_id, msg->status, s->user_data);
-        g_hash_table_remove(s->outgoing, msg->message_id);
-    }
+    transaction_done(s, msg, f->status);
 }
 
 /* ---------------------------------------------------------------- receiving --- */
@@ -350,7 +352,7 @@ struct sylk_msrp_session *sylk_msrp_session_new(struct sylk_msrp_transport *tran
     s->user_data = user_data;
     s->incoming = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, incoming_free);
     s->outgoing = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, outgoing_free);
-    s->transactions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, transaction_free);
+    s->transactions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     sylk_msrp_transport_register(transport, s->session_id, &s->ep);
     return s;
 }
@@ -360,6 +362,8 @@ void sylk_msrp_session_free(struct sylk_msrp_session *s)
     if (!s)
         return;
     sylk_msrp_transport_unregister(s->transport, s->session_id);
+    if (s->sweep)
+        g_source_remove(s->sweep);
     g_hash_table_destroy(s->transactions);
     g_hash_table_destroy(s->outgoing);
     g_hash_table_destroy(s->incoming);

@@ -15,9 +15,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_SIZE       16384
-#define STAGE_SIZE      65536
-#define MAX_CONNECTIONS 4096
+#define READ_SIZE         65536 /* a 64 KB chunk in one read: the parser scans it once */
+#define STAGE_SIZE        65536
+#define PARSE_BATCH       (256u << 10)
+#define MAX_READ_PER_WAKE (1u << 20) /* then other connections get their turn */
+#define MAX_CONNECTIONS   4096
 /* Bytes waiting to be written before the peer is dropped: a whole message may be queued at
  * once (sessions do not stream yet), so two of the largest ones and their framing fit. */
 #define MAX_QUEUED (40u << 20)
@@ -236,11 +238,19 @@ static bool handshake(struct sylk_msrp_conn *c)
     return flush_out(c);
 }
 
+static GIOCondition wanted(struct sylk_msrp_conn *c)
+{
+    GIOCondition want = G_IO_IN;
+    if (!g_queue_is_empty(&c->out) || c->stage_off < c->stage->len ||
+        (c->tls && !c->handshaken && gnutls_record_get_direction(c->tls) == 1))
+        want |= G_IO_OUT;
+    return want;
+}
+
 static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
 {
     struct sylk_msrp_conn *c = data;
     (void)fd;
-    c->watch = 0;
     if (c->tls && !c->handshaken && !handshake(c))
         return G_SOURCE_REMOVE;
     if (c->handshaken && (cond & G_IO_OUT) && !flush_out(c)) {
@@ -248,8 +258,11 @@ static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
         return G_SOURCE_REMOVE;
     }
     if (c->handshaken && (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR))) {
+        /* Read what is there (TLS gives one 16 KB record per call), parsing in batches, so
+         * a large chunk is scanned for its end-line a few times rather than once per record. */
         uint8_t buf[READ_SIZE];
-        for (;;) {
+        size_t got = 0;
+        while (got < MAX_READ_PER_WAKE) {
             ssize_t n = conn_read(c, buf, sizeof(buf));
             if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
                 break;
@@ -258,12 +271,18 @@ static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
                 return G_SOURCE_REMOVE;
             }
             g_byte_array_append(c->in, buf, (guint)n);
-            if (!parse_input(c))
+            got += (size_t)n;
+            if (c->in->len >= PARSE_BATCH && !parse_input(c))
                 return G_SOURCE_REMOVE;
-            if (c->tls && gnutls_record_check_pending(c->tls) == 0 && (size_t)n < sizeof(buf))
-                break;
         }
+        if (!parse_input(c))
+            return G_SOURCE_REMOVE;
     }
+    if (c->closing)
+        return G_SOURCE_REMOVE;
+    if (wanted(c) == c->watching)
+        return G_SOURCE_CONTINUE; /* the same source goes on: no churn per read */
+    c->watch = 0;
     conn_watch(c);
     return G_SOURCE_REMOVE;
 }
@@ -273,10 +292,7 @@ static void conn_watch(struct sylk_msrp_conn *c)
 {
     if (c->closing)
         return;
-    GIOCondition want = G_IO_IN;
-    if (!g_queue_is_empty(&c->out) || c->stage_off < c->stage->len ||
-        (c->tls && !c->handshaken && gnutls_record_get_direction(c->tls) == 1))
-        want |= G_IO_OUT;
+    GIOCondition want = wanted(c);
     if (c->watch && want == c->watching)
         return;
     if (c->watch)
