@@ -38,6 +38,7 @@ struct sylk_msrp_session {
     struct sylk_msrp_uri peer; /* the last URI of the peer's path: its own */
     bool have_peer;
     size_t max_message;
+    unsigned transaction_s;
     const struct sylk_msrp_session_events *events;
     void *user_data;
     GHashTable *incoming;     /* Message-ID -> struct incoming */
@@ -163,7 +164,7 @@ const char *sylk_msrp_session_send(struct sylk_msrp_session *s, const char *cont
         }
         struct transaction *t = g_new0(struct transaction, 1);
         t->msg = msg;
-        t->deadline = g_get_monotonic_time() + SYLK_MSRP_TRANSACTION_S * G_USEC_PER_SEC;
+        t->deadline = g_get_monotonic_time() + (gint64)s->transaction_s * G_USEC_PER_SEC;
         g_hash_table_insert(s->transactions, g_steal_pointer(&tid), t);
         if (!s->sweep)
             s->sweep = g_timeout_add_seconds(1, sweep_transactions, s);
@@ -348,6 +349,7 @@ struct sylk_msrp_session *sylk_msrp_session_new(struct sylk_msrp_transport *tran
         "%s://%s%s%s:%u/%s;tcp", sylk_msrp_transport_tls(transport) ? "msrps" : "msrp",
         v6 ? "[" : "", host, v6 ? "]" : "", sylk_msrp_transport_port(transport), s->session_id);
     s->max_message = SYLK_MSRP_MAX_MESSAGE;
+    s->transaction_s = SYLK_MSRP_TRANSACTION_S;
     s->events = events;
     s->user_data = user_data;
     s->incoming = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, incoming_free);
@@ -394,6 +396,11 @@ int sylk_msrp_session_set_peer(struct sylk_msrp_session *s, const char *path, ch
     g_free(s->peer_path);
     s->peer_path = g_strstrip(g_strdup(path));
     return 0;
+}
+
+void sylk_msrp_session_set_transaction_timeout(struct sylk_msrp_session *s, unsigned seconds)
+{
+    s->transaction_s = MAX(seconds, 1u);
 }
 
 void sylk_msrp_session_set_max_message(struct sylk_msrp_session *s, size_t bytes)

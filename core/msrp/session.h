@@ -52,6 +52,9 @@ const char *sylk_msrp_session_uri(const struct sylk_msrp_session *s);
 /** The peer's a=path (space-separated URIs); 0 or -EINVAL (*error) when it is no path. */
 int sylk_msrp_session_set_peer(struct sylk_msrp_session *s, const char *path, char **error);
 
+/** Seconds a chunk may wait for its response (default SYLK_MSRP_TRANSACTION_S). */
+void sylk_msrp_session_set_transaction_timeout(struct sylk_msrp_session *s, unsigned seconds);
+
 /** Largest message accepted (default SYLK_MSRP_MAX_MESSAGE). */
 void sylk_msrp_session_set_max_message(struct sylk_msrp_session *s, size_t bytes);
 

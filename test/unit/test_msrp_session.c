@@ -250,6 +250,26 @@ static void send_in_chunks(struct fixture *fx, gconstpointer data)
     g_assert_true(fx->closed);
 }
 
+/* Chunks nobody answers fail their message with 408 once the transaction time is up. */
+static void unanswered_chunks_fail_408(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    g_autofree char *hello = to_session(fx, chunk("tidh002", PEER, "m6", "1-2/2", "", "hi", '$'));
+    send_text(fx, hello);
+    expect_response(fx, "tidh002", 200);
+    sylk_msrp_session_set_transaction_timeout(fx->s, 1);
+    fx->sent_status = 0;
+    g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", "unanswered", 10));
+    struct sylk_msrp_frame f;
+    g_assert_true(next_frame(fx, &f)); /* it went out; we do not answer it */
+    g_assert_cmpstr(f.method, ==, "SEND");
+    sylk_msrp_frame_clear(&f);
+    pump(900);
+    g_assert_cmpint(fx->sent_status, ==, 0); /* not yet */
+    pump(1600);
+    g_assert_cmpint(fx->sent_status, ==, 408);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -261,5 +281,7 @@ int main(int argc, char **argv)
                limits_abort_and_silence, teardown);
     g_test_add("/msrp-session/send-in-chunks", struct fixture, NULL, setup, send_in_chunks,
                teardown);
+    g_test_add("/msrp-session/unanswered-chunks-fail-408", struct fixture, NULL, setup,
+               unanswered_chunks_fail_408, teardown);
     return g_test_run();
 }
