@@ -118,15 +118,14 @@ static gboolean sweep_transactions(gpointer data)
     struct sylk_msrp_session *s = data;
     gint64 now = g_get_monotonic_time();
     GHashTableIter it;
-    gpointer value;
+    gpointer key, value;
     GPtrArray *expired = g_ptr_array_new();
     g_hash_table_iter_init(&it, s->transactions);
-    while (g_hash_table_iter_next(&it, NULL, &value)) {
+    while (g_hash_table_iter_next(&it, &key, &value)) {
         struct transaction *t = value;
         if (t->deadline <= now) {
             g_ptr_array_add(expired, t->msg);
-            g_hash_table_iter_steal(&it);
-            g_free(t);
+            g_hash_table_iter_remove(&it); /* frees the id and the transaction */
         }
     }
     for (guint i = 0; i < expired->len; i++)
