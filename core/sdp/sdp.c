@@ -549,16 +549,21 @@ char *sylk_sdp_print(const struct sylk_sdp *sdp, const char *address, uint64_t s
     return g_string_free(s, FALSE);
 }
 
+void sylk_sdp_media_copy(struct sylk_sdp_media *dst, const struct sylk_sdp_media *src)
+{
+    *dst = *src;
+    dst->media = g_strdup(src->media);
+    dst->proto = g_strdup(src->proto);
+    dst->formats = g_strdup(src->formats);
+    dst->address = g_strdup(src->address);
+    for (size_t k = 0; k < G_N_ELEMENTS(msrp_fields); k++)
+        *msrp_field(dst, k) = g_strdup(*msrp_field(src, k));
+}
+
 void sylk_sdp_copy(struct sylk_sdp *dst, const struct sylk_sdp *src)
 {
     sylk_sdp_clear(dst);
-    *dst = *src;
-    for (unsigned i = 0; i < src->count; i++) {
-        dst->m[i].media = g_strdup(src->m[i].media);
-        dst->m[i].proto = g_strdup(src->m[i].proto);
-        dst->m[i].formats = g_strdup(src->m[i].formats);
-        dst->m[i].address = g_strdup(src->m[i].address);
-        for (size_t k = 0; k < G_N_ELEMENTS(msrp_fields); k++)
-            *msrp_field(&dst->m[i], k) = g_strdup(*msrp_field(&src->m[i], k));
-    }
+    dst->count = src->count;
+    for (unsigned i = 0; i < src->count; i++)
+        sylk_sdp_media_copy(&dst->m[i], &src->m[i]);
 }

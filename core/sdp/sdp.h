@@ -112,4 +112,6 @@ int sylk_sdp_localize(struct sylk_sdp_media *m);
 
 /** Deep copy of one description into another; dst (zeroed or a description) is cleared first. */
 void sylk_sdp_copy(struct sylk_sdp *dst, const struct sylk_sdp *src);
+/** Deep copy of one media into a slot that holds nothing (its strings are not freed). */
+void sylk_sdp_media_copy(struct sylk_sdp_media *dst, const struct sylk_sdp_media *src);
 #endif

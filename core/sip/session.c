@@ -702,7 +702,35 @@ static void follow_offer_keying(struct sylk_sdp_media *l, const struct sylk_sdp_
     l->crypto.tag = offer->crypto.tag;
 }
 
-/* A re-INVITE: same streams, possibly new addresses or directions (hold). */
+/*
+ * A stream a re-INVITE adds: ours is refused (port 0) unless the plugin takes it through its
+ * stream_added callback; then a chat stream gets its MSRP session, an audio one its RTP.
+ */
+static void add_offered_stream(struct sylk_session *s, const struct sylk_sdp_media *om,
+                               unsigned index)
+{
+    struct sylk_sdp_media *l = &s->local.m[index];
+    sylk_sdp_media_copy(l, om);
+    l->port = 0;
+    l->direction = sylk_sdp_reverse(om->direction);
+    sylk_sdp_localize(l);
+    s->local.count = index + 1;
+    add_stream(s, index);
+    struct sylk_stream *st = g_ptr_array_index(s->streams, s->streams->len - 1);
+    if (!om->usable || !om->port || !s->handler.stream_added ||
+        !s->handler.stream_added(s, st, s->user_data))
+        return;
+    if (om->type == SYLK_MEDIA_CHAT) {
+        accept_chat(s, st);
+    } else if (om->type == SYLK_MEDIA_AUDIO &&
+               sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip,
+                             sylk_server_get()->media, &st->rtp) == 0) {
+        l->port = sylk_rtp_port(st->rtp);
+        l->rtcp_port = l->port + 1;
+    }
+}
+
+/* A re-INVITE: new addresses or directions (hold), and maybe streams added at the end. */
 static void on_reinvite(struct sylk_session *s, const sip_t *sip)
 {
     g_autofree char *error = NULL;
@@ -720,14 +748,14 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
         nua_respond(s->nh, 488, "Not Acceptable Here", SIPTAG_WARNING_STR(w), TAG_END());
         return;
     }
-    if (offer.count != s->local.count) {
+    if (offer.count < s->local.count) { /* RFC 3264 8.2: lines are disabled, never removed */
         nua_respond(s->nh, 488, "Not Acceptable Here",
-                    SIPTAG_WARNING_STR("399 - \"adding or removing streams is not supported\""),
+                    SIPTAG_WARNING_STR("399 - \"m= lines cannot be removed; set their port to 0\""),
                     TAG_END());
         sylk_sdp_clear(&offer);
         return;
     }
-    for (unsigned i = 0; i < offer.count; i++) {
+    for (unsigned i = 0; i < s->local.count; i++) {
         if (s->local.m[i].port && offer.m[i].port && !offer.m[i].usable) {
             nua_respond(s->nh, 488, "Not Acceptable Here",
                         SIPTAG_WARNING_STR("305 - \"no common codec in the new offer\""),
@@ -736,7 +764,10 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
             return;
         }
     }
-    for (unsigned i = 0; i < offer.count; i++) {
+    unsigned known = s->local.count;
+    for (unsigned i = known; i < offer.count; i++)
+        add_offered_stream(s, &offer.m[i], i);
+    for (unsigned i = 0; i < known; i++) {
         struct sylk_sdp_media *l = &s->local.m[i];
         if (l->port == 0)
             continue;

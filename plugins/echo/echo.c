@@ -7,8 +7,9 @@
  * follow), and re-encoded in the caller's codec, with SRTP when the call has it. The call is
  * ended with a BYE after max_call_duration seconds (echo.ini, default 600).
  *
- * Chat over MSRP (a chat stream, alone or with audio): each message comes back with the same
- * content type; a CPIM-wrapped one comes back wrapped, From and To swapped.
+ * Chat over MSRP (a chat stream, alone or with audio, or added to a call by a re-INVITE): each
+ * message comes back with the same content type; a CPIM-wrapped one comes back wrapped, From
+ * and To swapped.
  *
  * Chat over SIP MESSAGE: a text/plain (or message/cpim wrapping text) MESSAGE is answered 200,
  * then a MESSAGE goes back to the sender, From and To swapped, with the body
@@ -58,9 +59,22 @@ static void call_ended(sylk_session *session, int status, const char *reason, vo
     g_free(call);
 }
 
+static const struct sylk_chat_handler chat_handler;
+
+/* A re-INVITE adding chat to a call: taken, and echoed like chat offered at first. */
+static bool stream_added(sylk_session *session, sylk_stream *stream, void *user_data)
+{
+    (void)session;
+    if (host->stream_type(stream) != SYLK_MEDIA_CHAT || !SYLK_HOST_HAS(host, chat_send))
+        return false;
+    host->chat_set_handler(stream, &chat_handler, user_data);
+    return true;
+}
+
 static const struct sylk_session_handler call_handler = {
     .struct_size = sizeof(struct sylk_session_handler),
     .ended = call_ended,
+    .stream_added = stream_added,
 };
 
 /* A chat message goes back as it came: same type, and in CPIM with From and To swapped. */

@@ -178,3 +178,34 @@ def test_chat_through_kamailio_msrp_relay(server_factory, ua_factory, tmp_path):
     finally:
         client.close()
         relay.stop()
+
+
+def test_reinvite_adds_chat_to_an_audio_call(server, ua_factory):
+    """RFC 3264 8.1: a re-INVITE appends an m=message line to an audio call; echo takes it and
+    echoes chat on it. Removing a line instead of disabling it is refused (488)."""
+    from test_dialogs import reinvite
+    ua, client = ua_factory(server), MsrpClient(tls=True)
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    try:
+        audio = sdp_offer(rtp.getsockname()[1])
+        call = ua.invite(f"sip:echo@{server.uri_host}", sdp=audio)
+        assert call.response.status == 200, ua.trace()
+        call.ack()
+        chat = msrp_sdp_offer("127.0.0.1", client.local_port, client.local_uri, tls=True)
+        offer = audio + b"m=message" + chat.split(b"m=message", 1)[1]
+        resp = reinvite(call, offer)
+        assert resp.status == 200, resp.text
+        call.ack()
+        streams = parse_sdp(resp.body)["media"]
+        assert [(m["type"], bool(m["port"])) for m in streams] == [("audio", True),
+                                                                   ("message", True)], resp.text
+        client.connect(answer_path(resp.body))
+        assert client.send_message(b"added later").ok, client.trace()
+        assert client.receive_message(timeout=5).body == b"added later"
+        shrunk = reinvite(call, audio)
+        assert shrunk.status == 488, shrunk.text
+        assert call.bye().status == 200
+    finally:
+        rtp.close()
+        client.close()

@@ -44,6 +44,12 @@ struct sylk_session_handler {
      */
     void (*dtmf)(sylk_session *session, sylk_stream *stream, char digit, unsigned duration_ms,
                  void *user_data);
+    /**
+     * (1.2) A re-INVITE offers a stream the session did not have. Return true to take it (for
+     * a chat stream, set its chat handler here); false, or no callback, refuses it (port 0).
+     * It then appears in session_stream_count/session_stream like the others.
+     */
+    bool (*stream_added)(sylk_session *session, sylk_stream *stream, void *user_data);
 };
 
 /** Events of a subscription, registered with subscription_set_handler. */
