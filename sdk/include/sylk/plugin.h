@@ -25,7 +25,8 @@ extern "C" {
  * The ABI this header describes.
  *   1.0  the first stable ABI.
  *   1.1  appended to struct sylk_host: mixer_new … mixer_count, play_file, play_tone.
- *   1.2  appended to struct sylk_host: chat_set_handler, chat_send (MSRP chat streams).
+ *   1.2  appended to struct sylk_host: chat_set_handler, chat_send (MSRP chat streams);
+ *        to struct sylk_session_handler: stream_added (streams a re-INVITE adds).
  */
 #define SYLK_ABI_MAJOR 1
 #define SYLK_ABI_MINOR 2
