@@ -58,41 +58,50 @@ static int make_certificate(gnutls_x509_privkey_t key, const char *host, gnutls_
     return gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0);
 }
 
-/* Writes the certificate and key into `path` (0600), through a temporary file. */
-static int write_pem(const char *path, gnutls_x509_crt_t crt, gnutls_x509_privkey_t key,
-                     char **error)
+/* The certificate and key as one PEM text. */
+static int export_pem(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, GString *out, char **error)
 {
     gnutls_datum_t c = {0}, k = {0};
     int rc = gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &c);
     if (rc >= 0)
         rc = gnutls_x509_privkey_export2(key, GNUTLS_X509_FMT_PEM, &k);
-    if (rc < 0) {
-        gnutls_free(c.data);
-        return fail(error, rc, "cannot export the certificate");
+    if (rc >= 0) {
+        g_string_append_len(out, (const char *)c.data, c.size);
+        g_string_append_len(out, (const char *)k.data, k.size);
     }
-    g_autofree char *tmp = g_strdup_printf("%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    bool ok = fd >= 0 && write(fd, c.data, c.size) == (ssize_t)c.size &&
-              write(fd, k.data, k.size) == (ssize_t)k.size && fsync(fd) == 0;
-    if (fd >= 0)
-        close(fd);
     gnutls_free(c.data);
     gnutls_free(k.data);
-    if (!ok || g_rename(tmp, path) < 0) {
-        *error = g_strdup_printf("cannot write %s: %s", path, g_strerror(errno));
-        g_unlink(tmp);
-        return -EIO;
-    }
-    return 0;
+    return rc < 0 ? fail(error, rc, "cannot export the certificate") : 0;
 }
 
-static int generate(const char *path, const char *host, char **error)
+/* Writes `pem` into `path` (0600) through a temporary file; false (errno kept) on failure. */
+static bool write_pem(const char *path, const GString *pem)
 {
     g_autofree char *dir = g_path_get_dirname(path);
-    if (g_mkdir_with_parents(dir, 0700) < 0) {
-        *error = g_strdup_printf("cannot create %s: %s", dir, g_strerror(errno));
-        return -EIO;
+    if (g_mkdir_with_parents(dir, 0700) < 0)
+        return false;
+    g_autofree char *tmp = g_strdup_printf("%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, pem->str, pem->len) == (ssize_t)pem->len && fsync(fd) == 0;
+    int err = errno;
+    if (fd >= 0)
+        close(fd);
+    if (!ok || g_rename(tmp, path) < 0) {
+        err = ok ? errno : err;
+        g_unlink(tmp);
+        errno = err;
+        return false;
     }
+    return true;
+}
+
+/*
+ * A new self-signed certificate into `pem`, kept in `path` when it can be written. When it
+ * cannot (a spool directory the user may not write), the server still starts, with a
+ * certificate that lives as long as the process: said in a warning.
+ */
+static int generate(const char *path, const char *host, GString *pem, char **error)
+{
     gnutls_x509_privkey_t key;
     gnutls_x509_crt_t crt;
     gnutls_x509_privkey_init(&key);
@@ -102,12 +111,20 @@ static int generate(const char *path, const char *host, char **error)
     if (rc >= 0)
         rc = make_certificate(key, host, crt);
     int ret = rc < 0 ? fail(error, rc, "cannot make a self-signed certificate")
-                     : write_pem(path, crt, key, error);
+                     : export_pem(crt, key, pem, error);
     gnutls_x509_crt_deinit(crt);
     gnutls_x509_privkey_deinit(key);
-    if (ret == 0)
+    if (ret < 0)
+        return ret;
+    if (write_pem(path, pem)) {
         g_message("made a self-signed TLS certificate for %s in %s", host, path);
-    return ret;
+        return 0;
+    }
+    g_warning("cannot write %s (%s): using a self-signed TLS certificate for %s kept in memory "
+              "only, a new one at each start; set spool_dir to a writable directory, or configure "
+              "a certificate",
+              path, g_strerror(errno), host);
+    return 1;
 }
 
 int sylk_tls_server_credentials(const char *pem, const char *spool_dir, const char *name,
@@ -116,26 +133,35 @@ int sylk_tls_server_credentials(const char *pem, const char *spool_dir, const ch
 {
     *error = NULL;
     g_autofree char *path = pem ? g_strdup(pem) : NULL;
+    g_autoptr(GString) made = g_string_new(NULL);
+    bool in_memory = false;
     if (!path) {
         g_autofree char *file = g_strdup_printf("%s.pem", name);
         path = g_build_filename(spool_dir, "tls", file, NULL);
         if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-            int rc = generate(path, host, error);
+            int rc = generate(path, host, made, error);
             if (rc < 0)
                 return rc;
+            in_memory = rc == 1;
         }
     }
     gnutls_certificate_credentials_t cred;
     int rc = gnutls_certificate_allocate_credentials(&cred);
     if (rc < 0)
         return fail(error, rc, "cannot allocate TLS credentials");
-    rc = gnutls_certificate_set_x509_key_file(cred, path, path, GNUTLS_X509_FMT_PEM);
+    if (in_memory) {
+        gnutls_datum_t d = {(unsigned char *)made->str, (unsigned)made->len};
+        rc = gnutls_certificate_set_x509_key_mem(cred, &d, &d, GNUTLS_X509_FMT_PEM);
+    } else {
+        rc = gnutls_certificate_set_x509_key_file(cred, path, path, GNUTLS_X509_FMT_PEM);
+    }
     if (rc < 0) {
         gnutls_certificate_free_credentials(cred);
-        *error = g_strdup_printf("%s: %s", path, gnutls_strerror(rc));
+        *error = g_strdup_printf("%s: %s", in_memory ? "self-signed certificate" : path,
+                                 gnutls_strerror(rc));
         return -EINVAL;
     }
     *out = cred;
-    *used_path = g_steal_pointer(&path);
+    *used_path = in_memory ? g_strdup("(in memory)") : g_steal_pointer(&path);
     return 0;
 }

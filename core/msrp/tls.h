@@ -14,7 +14,9 @@
 /**
  * Loads `pem` (certificate chain and private key), or when `pem` is NULL the self-signed one
  * in `<spool_dir>/tls/<name>.pem`, made first if absent (ECDSA P-256, 10 years, CN and
- * subjectAltName `host`). `*used_path` tells which file. 0, or a negative errno with *error.
+ * subjectAltName `host`). When that file cannot be written, the certificate is kept in
+ * memory only (a warning says so) and `*used_path` is "(in memory)"; otherwise it names the
+ * file used. 0, or a negative errno with *error.
  */
 int sylk_tls_server_credentials(const char *pem, const char *spool_dir, const char *name,
                                 const char *host, gnutls_certificate_credentials_t *out,

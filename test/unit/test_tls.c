@@ -70,10 +70,31 @@ static void bad_pem_refused(void)
     g_unlink(file);
 }
 
+/* A spool the server cannot write (here: under a file): it still starts, with a certificate
+ * kept in memory. */
+static void unwritable_spool_falls_back_to_memory(void)
+{
+    g_autofree char *file = NULL;
+    int fd = g_file_open_tmp("sylk-notadir-XXXXXX", &file, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    close(fd);
+    gnutls_certificate_credentials_t cred;
+    g_autofree char *path = NULL, *error = NULL;
+    g_test_expect_message("sylk-tls", G_LOG_LEVEL_WARNING, "*in memory only*");
+    g_assert_cmpint(
+        sylk_tls_server_credentials(NULL, file, "msrp", "127.0.0.1", &cred, &path, &error), ==, 0);
+    g_test_assert_expected_messages();
+    g_assert_cmpstr(path, ==, "(in memory)");
+    gnutls_certificate_free_credentials(cred);
+    g_unlink(file);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/tls/self-signed-made-once", self_signed_made_once);
     g_test_add_func("/tls/bad-pem-refused", bad_pem_refused);
+    g_test_add_func("/tls/unwritable-spool-falls-back-to-memory",
+                    unwritable_spool_falls_back_to_memory);
     return g_test_run();
 }
