@@ -347,41 +347,44 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
         s->stats.dropped++;
 }
 
-static void on_rtp(struct sylk_media_watch *w)
+/* Reads what a socket has (at most MAX_READS datagrams: a flood cannot hold the clock). */
+static void drain(struct sylk_rtp_socket *s, int fd,
+                  void (*packet)(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
+                                 const struct sockaddr_storage *from, socklen_t from_len))
 {
-    struct sylk_rtp_socket *s = container_of(w, struct sylk_rtp_socket, watch[0]);
     guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
     for (int reads = 0; reads < MAX_READS; reads++) {
         struct sockaddr_storage from;
         socklen_t from_len = sizeof(from);
-        ssize_t n = recvfrom(w->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
         if (n < 0)
             break;
-        on_packet(s, buf, (size_t)n, &from, from_len);
+        packet(s, buf, (size_t)n, &from, from_len);
     }
+}
+
+static void on_rtcp_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t len,
+                           const struct sockaddr_storage *from, socklen_t from_len)
+{
+    struct sylk_rtcp_parsed parsed;
+    if ((s->srtp && sylk_srtp_unprotect_rtcp(s->srtp, buf, &len) < 0) ||
+        sylk_rtcp_parse(buf, len, &parsed) < 0) {
+        s->stats.dropped++;
+        return;
+    }
+    s->stats.rtcp_in++;
+    s->remote_rtcp = *from; /* symmetric RTCP */
+    s->remote_rtcp_len = from_len;
+}
+
+static void on_rtp(struct sylk_media_watch *w)
+{
+    drain(container_of(w, struct sylk_rtp_socket, watch[0]), w->fd, on_packet);
 }
 
 static void on_rtcp(struct sylk_media_watch *w)
 {
-    struct sylk_rtp_socket *s = container_of(w, struct sylk_rtp_socket, watch[1]);
-    guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
-    for (int reads = 0; reads < MAX_READS; reads++) {
-        struct sockaddr_storage from;
-        socklen_t from_len = sizeof(from);
-        ssize_t n = recvfrom(w->fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
-        if (n < 0)
-            break;
-        size_t len = (size_t)n;
-        struct sylk_rtcp_parsed parsed;
-        if ((s->srtp && sylk_srtp_unprotect_rtcp(s->srtp, buf, &len) < 0) ||
-            sylk_rtcp_parse(buf, len, &parsed) < 0) {
-            s->stats.dropped++;
-            continue;
-        }
-        s->stats.rtcp_in++;
-        s->remote_rtcp = from; /* symmetric RTCP */
-        s->remote_rtcp_len = from_len;
-    }
+    drain(container_of(w, struct sylk_rtp_socket, watch[1]), w->fd, on_rtcp_packet);
 }
 
 /* ------------------------------------------------------------------------ tick --- */

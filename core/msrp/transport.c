@@ -205,23 +205,29 @@ static ssize_t conn_read(struct sylk_msrp_conn *c, uint8_t *buf, size_t len)
 /* Frames in the input buffer; false when the connection was closed for a bad one. */
 static bool parse_input(struct sylk_msrp_conn *c)
 {
-    while (c->in->len > 0 && !c->closing) {
+    /* Frames are taken from an offset and the buffer is compacted once at the end: removing
+     * each frame from the front would move the rest of a large batch again and again. */
+    size_t pos = 0;
+    bool ok = true;
+    while (pos < c->in->len && !c->closing) {
         struct sylk_msrp_frame f;
         size_t used;
         g_autofree char *error = NULL;
         enum sylk_msrp_parse_result r =
-            sylk_msrp_parse(c->in->data, c->in->len, NULL, &f, &used, &error);
+            sylk_msrp_parse(c->in->data + pos, c->in->len - pos, NULL, &f, &used, &error);
         if (r == SYLK_MSRP_NEED_MORE)
-            return true;
+            break;
         if (r == SYLK_MSRP_ERROR) {
             g_autofree char *why = g_strdup_printf("bad MSRP frame: %s", error);
             conn_close(c, why);
-            return false;
+            ok = false;
+            break;
         }
-        g_byte_array_remove_range(c->in, 0, (guint)used);
+        pos += used;
         dispatch(c, &f);
     }
-    return !c->closing;
+    g_byte_array_remove_range(c->in, 0, (guint)pos);
+    return ok && !c->closing;
 }
 
 static bool handshake(struct sylk_msrp_conn *c)

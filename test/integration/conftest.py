@@ -17,8 +17,12 @@ SERVER_BIN = os.path.join(BUILD, "core", "sylkserver")
 PLUGINS_DIR = os.path.join(BUILD, "plugins")
 
 
+_handed_out = set()  # ports free_port returned: each once, though none is bound until used
+
+
 def free_port(kinds=("udp", "tcp"), even=False):
-    """A port free for every socket kind in `kinds` on 127.0.0.1.
+    """A port free for every socket kind in `kinds` on 127.0.0.1, never one returned before
+    (a server's SIP and MSRP ports were both free when probed, and must still differ).
 
     Linux (>= 4.6) hands out odd ports for bind(port 0), so for an even port the even
     neighbour is tried."""
@@ -29,7 +33,7 @@ def free_port(kinds=("udp", "tcp"), even=False):
         s.close()
         if even and port % 2:
             port -= 1
-        if port < 1024:
+        if port < 1024 or port in _handed_out:
             continue
         ok = True
         for kind in kinds:
@@ -44,6 +48,7 @@ def free_port(kinds=("udp", "tcp"), even=False):
             if not ok:
                 break
         if ok:
+            _handed_out.add(port)
             return port
     raise RuntimeError("no free port")
 
@@ -88,9 +93,7 @@ class Server:
         self.workdir = str(workdir)
         self.sip_port = free_port()
         self.rtp_start = free_port_range(100)
-        self.msrp_port = self.sip_port
-        while self.msrp_port == self.sip_port:  # both were free when probed: pick another
-            self.msrp_port = free_port(kinds=("tcp",))
+        self.msrp_port = free_port(kinds=("tcp",))
         self.plugins_dir = plugins_dir
         self.extra_args = list(extra_args)
         base = {
@@ -157,6 +160,21 @@ class Server:
                 raise AssertionError("server did not stop within %ss" % timeout)
         self.logf.close()
         return self.proc.returncode
+
+
+@pytest.fixture
+def ua_factory():
+    """SipUA instances (test/peers/sip_client.py) for a server, closed after the test."""
+    from sip_client import SipUA
+    uas = []
+
+    def make(server):
+        ua = SipUA(("127.0.0.1", server.sip_port))
+        uas.append(ua)
+        return ua
+    yield make
+    for ua in uas:
+        ua.close()
 
 
 @pytest.fixture

@@ -12,20 +12,7 @@ import pytest
 
 import conftest  # noqa: F401  (puts test/peers on sys.path)
 from msrp_client import MsrpClient, answer_path, cpim_parse, cpim_wrap, msrp_sdp_offer
-from sip_client import SipUA, parse_sdp, sdp_offer
-
-
-@pytest.fixture
-def ua_factory():
-    uas = []
-
-    def make(server):
-        ua = SipUA(("127.0.0.1", server.sip_port))
-        uas.append(ua)
-        return ua
-    yield make
-    for ua in uas:
-        ua.close()
+from sip_client import parse_sdp, sdp_offer
 
 
 def tls_server(server_factory, tls):

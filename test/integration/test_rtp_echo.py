@@ -12,7 +12,7 @@ import pytest
 import conftest  # noqa: F401  (puts test/peers on sys.path)
 import rtp_tone
 import srtp
-from sip_client import SipUA, parse_sdp, sdp_offer
+from sip_client import parse_sdp, sdp_offer
 
 PCMU, PCMA, G722 = (0, "PCMU/8000"), (8, "PCMA/8000"), (9, "G722/8000")
 ECHO_DELAY_S = 0.5  # echo.ini's default delay
@@ -30,19 +30,6 @@ def assert_tone_echoed(report, freq, min_received=None):
     assert report["decode_errors"] == 0, report
     assert report["received_ssrcs"] and report["sent_ssrc"] not in report["received_ssrcs"], \
         f"the echo should come from the server's own SSRC: {report}"
-
-
-@pytest.fixture
-def ua_factory():
-    uas = []
-
-    def make(server):
-        ua = SipUA(("127.0.0.1", server.sip_port))
-        uas.append(ua)
-        return ua
-    yield make
-    for ua in uas:
-        ua.close()
 
 
 @pytest.fixture
