@@ -1,5 +1,6 @@
 /*
- * session.c — an MSRP session: receive, reassemble, report; send in chunks. See session.h.
+ * session.c — an MSRP session: receive, reassemble, report; stream out in chunks. See
+ * session.h.
  */
 #define G_LOG_DOMAIN "sylk-msrp"
 #include "msrp/session.h"
@@ -8,25 +9,41 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
+
+#define FILE_READ_BLOCK 65536
+#define MAX_NICKNAME    256 /* bytes of a Use-Nickname value */
 
 struct incoming {
     char *content_type;
-    GByteArray *data;
-    size_t total;    /* 0 while unknown */
-    size_t received; /* bytes placed so far */
-    bool last_seen;  /* the chunk flagged '$' arrived */
-    char *from_path; /* of the first chunk, where a REPORT goes */
-    bool report;     /* Success-Report: yes */
+    GByteArray *data; /* in memory, or NULL when it goes to fd */
+    int fd;           /* the file of receive_file, or -1 */
+    GChecksum *sha1;  /* file: over the bytes [0, hashed) */
+    uint64_t hashed;
+    uint64_t total;    /* 0 while unknown */
+    uint64_t received; /* bytes placed so far */
+    bool last_seen;    /* the chunk flagged '$' arrived */
+    char *from_path;   /* of the first chunk, where a REPORT goes */
+    bool report;       /* Success-Report: yes */
+    gint64 progress_at;
 };
 
 struct outgoing {
     char *message_id;
-    unsigned pending; /* chunks without a response yet */
-    int status;       /* 200, or the first failure */
+    char *content_type;
+    GBytes *body; /* in memory, or NULL when read from fd */
+    int fd;
+    uint64_t size, next; /* bytes in all; offset of the next chunk to make */
+    uint64_t acked;      /* bytes whose chunks got 200 */
+    unsigned pending;    /* chunks without a response yet */
+    int status;          /* 200, or the first failure */
+    void *token;
+    gint64 progress_at;
 };
 
 struct transaction {
     struct outgoing *msg;
+    size_t len;      /* bytes of its chunk */
     gint64 deadline; /* monotonic: no response by then is a 408 */
 };
 
@@ -37,12 +54,19 @@ struct sylk_msrp_session {
     char *peer_path;           /* To-Path of what we send */
     struct sylk_msrp_uri peer; /* the last URI of the peer's path: its own */
     bool have_peer;
-    size_t max_message;
+    bool connecting; /* an active connect is under way */
+    bool gone;       /* the connection (or the connect) was lost: nothing more is sent */
+    bool pumping;
+    struct sylk_msrp_conn *bound; /* the connection the peer's frames came on, or ours */
+    size_t max_message, chunk_size;
     unsigned transaction_s;
     const struct sylk_msrp_session_events *events;
     void *user_data;
+    int file_fd;              /* receive_file: where the next message goes, or -1 */
+    struct incoming *file;    /* that message, once it started */
     GHashTable *incoming;     /* Message-ID -> struct incoming */
     GHashTable *outgoing;     /* Message-ID -> struct outgoing */
+    GQueue send_queue;        /* struct outgoing with chunks still to make, in order */
     GHashTable *transactions; /* transaction id -> struct transaction */
     guint sweep;              /* 1 s timer while transactions are pending */
 };
@@ -61,7 +85,10 @@ static void incoming_free(gpointer p)
 {
     struct incoming *in = p;
     g_free(in->content_type);
-    g_byte_array_free(in->data, TRUE);
+    if (in->data)
+        g_byte_array_free(in->data, TRUE);
+    if (in->sha1)
+        g_checksum_free(in->sha1);
     g_free(in->from_path);
     g_free(in);
 }
@@ -70,7 +97,21 @@ static void outgoing_free(gpointer p)
 {
     struct outgoing *o = p;
     g_free(o->message_id);
+    g_free(o->content_type);
+    if (o->body)
+        g_bytes_unref(o->body);
+    if (o->fd >= 0)
+        close(o->fd);
     g_free(o);
+}
+
+static bool throttle(gint64 *last)
+{
+    gint64 now = g_get_monotonic_time();
+    if (now - *last < SYLK_MSRP_PROGRESS_MS * 1000)
+        return false;
+    *last = now;
+    return true;
 }
 
 /* ------------------------------------------------------------------ sending --- */
@@ -96,22 +137,35 @@ static GBytes *request(const char *tid, const char *method, const char *to_path,
     return wire;
 }
 
-/* A message's transaction is over; the message is reported when it was its last one. */
-static void transaction_done(struct sylk_msrp_session *s, struct outgoing *msg, int status)
+/* The message is over: reported, forgotten. */
+static void message_done(struct sylk_msrp_session *s, struct outgoing *msg)
+{
+    g_queue_remove(&s->send_queue, msg);
+    if (s->events->sent)
+        s->events->sent(s, msg->message_id, msg->token, msg->status, s->user_data);
+    g_hash_table_remove(s->outgoing, msg->message_id);
+}
+
+/* A chunk's transaction is over; the message is reported when it was its last one. */
+static void transaction_done(struct sylk_msrp_session *s, struct outgoing *msg, size_t len,
+                             int status)
 {
     if (status / 100 != 2 && msg->status == 200)
         msg->status = status;
-    if (--msg->pending == 0) {
-        if (s->events->sent)
-            s->events->sent(s, msg->message_id, msg->status, s->user_data);
-        g_hash_table_remove(s->outgoing, msg->message_id);
+    if (status / 100 == 2) {
+        msg->acked += len;
+        if (s->events->progress && msg->fd >= 0 &&
+            (msg->acked == msg->size || throttle(&msg->progress_at)))
+            s->events->progress(s, msg->token, msg->acked, msg->size, s->user_data);
     }
+    if (--msg->pending == 0 && (msg->next >= msg->size || msg->status != 200))
+        message_done(s, msg);
 }
 
 /*
  * Once a second while transactions are pending: those without a response for
  * SYLK_MSRP_TRANSACTION_S fail with 408. One timer per session, not one per chunk (a large
- * message has thousands of chunks in flight).
+ * message has many chunks in flight).
  */
 static gboolean sweep_transactions(gpointer data)
 {
@@ -119,72 +173,167 @@ static gboolean sweep_transactions(gpointer data)
     gint64 now = g_get_monotonic_time();
     GHashTableIter it;
     gpointer key, value;
-    GPtrArray *expired = g_ptr_array_new();
+    GArray *expired = g_array_new(FALSE, FALSE, sizeof(struct transaction));
     g_hash_table_iter_init(&it, s->transactions);
     while (g_hash_table_iter_next(&it, &key, &value)) {
         struct transaction *t = value;
         if (t->deadline <= now) {
-            g_ptr_array_add(expired, t->msg);
+            g_array_append_val(expired, *t);
             g_hash_table_iter_remove(&it); /* frees the id and the transaction */
         }
     }
-    for (guint i = 0; i < expired->len; i++)
-        transaction_done(s, g_ptr_array_index(expired, i), 408);
-    g_ptr_array_free(expired, TRUE);
+    for (guint i = 0; i < expired->len; i++) {
+        struct transaction *t = &g_array_index(expired, struct transaction, i);
+        transaction_done(s, t->msg, t->len, 408);
+    }
+    g_array_free(expired, TRUE);
     if (g_hash_table_size(s->transactions) > 0)
         return G_SOURCE_CONTINUE;
     s->sweep = 0;
     return G_SOURCE_REMOVE;
 }
 
-const char *sylk_msrp_session_send(struct sylk_msrp_session *s, const char *content_type,
-                                   const void *body, size_t len)
+/* Reads [off, off+n) of a file message; false on a read error or a file that shrank. */
+static bool read_file_at(int fd, uint64_t off, uint8_t *buf, size_t n)
 {
-    if (!s->ep.conn || !s->have_peer)
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        got += (size_t)r;
+    }
+    return true;
+}
+
+/*
+ * Makes the next chunk of `msg` and queues it. The message's state is updated before the
+ * bytes go to the connection, which may close (and fail every message) while sending.
+ */
+static void send_chunk(struct sylk_msrp_session *s, struct outgoing *msg)
+{
+    uint64_t off = msg->next;
+    size_t n = (size_t)MIN(msg->size - off, (uint64_t)s->chunk_size);
+    g_autofree uint8_t *buf = NULL;
+    const uint8_t *data = NULL;
+    if (msg->body) {
+        data = (const uint8_t *)g_bytes_get_data(msg->body, NULL) + off;
+    } else if (n) {
+        buf = g_malloc(n);
+        if (!read_file_at(msg->fd, off, buf, n)) {
+            g_warning("MSRP session %s: cannot read the file being sent at %" G_GUINT64_FORMAT
+                      ": message %s fails",
+                      s->session_id, off, msg->message_id);
+            msg->status = 413; /* what MSRP has for "cannot be carried" */
+            msg->next = msg->size;
+            g_queue_remove(&s->send_queue, msg);
+            if (msg->pending == 0)
+                message_done(s, msg);
+            return;
+        }
+        data = buf;
+    }
+    g_autofree char *range =
+        g_strdup_printf("%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT, off + 1,
+                        off + n, msg->size);
+    const char *headers[] = {"Message-ID", msg->message_id, "Success-Report",  "no", "Byte-Range",
+                             range,        "Content-Type",  msg->content_type, NULL};
+    g_autofree char *tid = NULL;
+    GBytes *wire = NULL;
+    while (!wire) { /* a fresh id whose end-line cannot be inside the data */
+        g_free(tid);
+        tid = random_ident(12);
+        wire = request(tid, "SEND", s->peer_path, s->uri, headers, data, n,
+                       off + n == msg->size ? '$' : '+');
+    }
+    struct transaction *t = g_new0(struct transaction, 1);
+    t->msg = msg;
+    t->len = n;
+    t->deadline = g_get_monotonic_time() + (gint64)s->transaction_s * G_USEC_PER_SEC;
+    g_hash_table_insert(s->transactions, g_steal_pointer(&tid), t);
+    if (!s->sweep)
+        s->sweep = g_timeout_add_seconds(1, sweep_transactions, s);
+    msg->pending++;
+    msg->next = off + n;
+    if (msg->next >= msg->size)
+        g_queue_remove(&s->send_queue, msg);
+    sylk_msrp_conn_send(s->ep.conn, wire);
+    g_bytes_unref(wire);
+}
+
+/* Makes chunks while the connection is not holding too much (called again when it drains). */
+static void pump(struct sylk_msrp_session *s)
+{
+    if (s->pumping || !s->have_peer)
+        return;
+    s->pumping = true; /* sending may drain the socket and call writable again */
+    struct outgoing *msg;
+    while (s->ep.conn && (msg = g_queue_peek_head(&s->send_queue)) &&
+           sylk_msrp_conn_queued(s->ep.conn) < SYLK_MSRP_HIGH_WATER) {
+        if (msg->status != 200) { /* a chunk failed: the rest is not sent */
+            g_queue_pop_head(&s->send_queue);
+            if (msg->pending == 0)
+                message_done(s, msg);
+            continue;
+        }
+        send_chunk(s, msg);
+    }
+    s->pumping = false;
+}
+
+/* Every message not yet delivered fails: the connection is gone. */
+static void fail_outgoing(struct sylk_msrp_session *s, int status)
+{
+    g_hash_table_remove_all(s->transactions);
+    g_queue_clear(&s->send_queue);
+    GList *msgs = g_hash_table_get_values(s->outgoing);
+    for (GList *l = msgs; l; l = l->next) {
+        struct outgoing *msg = l->data;
+        if (msg->status == 200)
+            msg->status = status;
+        message_done(s, msg);
+    }
+    g_list_free(msgs);
+}
+
+const char *sylk_msrp_session_send_message(struct sylk_msrp_session *s, const char *content_type,
+                                           GBytes *body, int fd, uint64_t size, void *token)
+{
+    if (!s->have_peer || s->gone)
         return NULL;
     struct outgoing *msg = g_new0(struct outgoing, 1);
     msg->message_id = random_ident(16);
+    msg->content_type = g_strdup(content_type ? content_type : "text/plain");
+    msg->body = body ? g_bytes_ref(body) : NULL;
+    msg->fd = body ? -1 : fd;
+    msg->size = body ? g_bytes_get_size(body) : size;
     msg->status = 200;
+    msg->token = token;
     g_hash_table_insert(s->outgoing, msg->message_id, msg);
-    size_t off = 0;
-    do {
-        size_t n = MIN(len - off, (size_t)SYLK_MSRP_CHUNK_SIZE);
-        g_autofree char *range = g_strdup_printf("%zu-%zu/%zu", off + 1, off + n, len);
-        const char *headers[] = {"Message-ID",   msg->message_id, "Success-Report",
-                                 "no",           "Byte-Range",    range,
-                                 "Content-Type", content_type,    NULL};
-        g_autofree char *tid = NULL;
-        GBytes *wire = NULL;
-        while (!wire) { /* a fresh id whose end-line cannot be inside the data */
-            g_free(tid);
-            tid = random_ident(12);
-            wire = request(tid, "SEND", s->peer_path, s->uri, headers, (const uint8_t *)body + off,
-                           n, off + n == len ? '$' : '+');
-        }
-        struct transaction *t = g_new0(struct transaction, 1);
-        t->msg = msg;
-        t->deadline = g_get_monotonic_time() + (gint64)s->transaction_s * G_USEC_PER_SEC;
-        g_hash_table_insert(s->transactions, g_steal_pointer(&tid), t);
-        if (!s->sweep)
-            s->sweep = g_timeout_add_seconds(1, sweep_transactions, s);
-        msg->pending++;
-        sylk_msrp_conn_send(s->ep.conn, wire);
-        g_bytes_unref(wire);
-        off += n;
-        if (!s->ep.conn)
-            break; /* the connection failed while sending */
-    } while (off < len);
-    return msg->message_id;
+    g_queue_push_tail(&s->send_queue, msg);
+    const char *id = msg->message_id;
+    pump(s);
+    return id;
+}
+
+const char *sylk_msrp_session_send(struct sylk_msrp_session *s, const char *content_type,
+                                   const void *body, size_t len)
+{
+    g_autoptr(GBytes) copy = g_bytes_new(body, len);
+    return sylk_msrp_session_send_message(s, content_type, copy, -1, 0, NULL);
 }
 
 static void on_response(struct sylk_msrp_session *s, const struct sylk_msrp_frame *f)
 {
     struct transaction *t = g_hash_table_lookup(s->transactions, f->transaction_id);
     if (!t)
-        return; /* late, or not ours */
+        return; /* late, a keepalive's, or not ours */
     struct outgoing *msg = t->msg;
+    size_t len = t->len;
     g_hash_table_remove(s->transactions, f->transaction_id);
-    transaction_done(s, msg, f->status);
+    transaction_done(s, msg, len, f->status);
 }
 
 /* ---------------------------------------------------------------- receiving --- */
@@ -193,7 +342,8 @@ static void send_report(struct sylk_msrp_session *s, struct sylk_msrp_conn *c, c
                         const struct incoming *in)
 {
     g_autofree char *tid = random_ident(12);
-    g_autofree char *range = g_strdup_printf("1-%zu/%zu", in->total, in->total);
+    g_autofree char *range =
+        g_strdup_printf("1-%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT, in->total, in->total);
     const char *headers[] = {"Message-ID", msg_id,       "Byte-Range", range,
                              "Status",     "000 200 OK", NULL};
     g_autoptr(GBytes) wire = request(tid, "REPORT", in->from_path, s->uri, headers, NULL, 0, '$');
@@ -212,6 +362,100 @@ static void respond(struct sylk_msrp_conn *c, const struct sylk_msrp_frame *f, i
     sylk_msrp_conn_respond(c, f, status, comment);
 }
 
+static const char *status_comment(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 423:
+        return "Parameter Out Of Bounds";
+    case 425:
+        return "Nickname Usage Failed";
+    case 481:
+        return "Session Does Not Exist";
+    case 501:
+        return "Not Implemented";
+    default:
+        return status / 100 == 2 ? "OK" : "Failed";
+    }
+}
+
+/* The file message is over (complete or not): its owner hears it once. */
+static void file_finished(struct sylk_msrp_session *s, int status, const char *sha1, uint64_t n)
+{
+    s->file = NULL;
+    s->file_fd = -1;
+    if (s->events->file_received)
+        s->events->file_received(s, status, sha1, n, s->user_data);
+}
+
+/* Hashes what is contiguous from the start: in order, each chunk as it lands. */
+static bool hash_file_upto(struct incoming *in, uint64_t end)
+{
+    uint8_t buf[FILE_READ_BLOCK];
+    while (in->hashed < end) {
+        size_t n = (size_t)MIN(end - in->hashed, (uint64_t)sizeof(buf));
+        if (!read_file_at(in->fd, in->hashed, buf, n))
+            return false;
+        g_checksum_update(in->sha1, buf, n);
+        in->hashed += n;
+    }
+    return true;
+}
+
+static bool write_file_at(int fd, uint64_t off, const uint8_t *data, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = pwrite(fd, data + done, n - done, (off_t)(off + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        done += (size_t)w;
+    }
+    return true;
+}
+
+static struct incoming *incoming_new(struct sylk_msrp_session *s, const struct sylk_msrp_frame *f)
+{
+    struct incoming *in = g_new0(struct incoming, 1);
+    in->fd = -1;
+    if (s->file_fd >= 0 && !s->file) { /* the file of receive_file */
+        in->fd = s->file_fd;
+        in->sha1 = g_checksum_new(G_CHECKSUM_SHA1);
+        s->file = in;
+    } else {
+        in->data = g_byte_array_new();
+    }
+    in->content_type = g_strdup(sylk_msrp_header(f, "Content-Type"));
+    in->from_path = g_strdup(sylk_msrp_header(f, "From-Path"));
+    const char *sr = sylk_msrp_header(f, "Success-Report");
+    in->report = sr && g_ascii_strcasecmp(sr, "yes") == 0;
+    return in;
+}
+
+/* Drops a message being received; a file's owner is told with `status`. */
+static void incoming_drop(struct sylk_msrp_session *s, const char *msg_id, int status)
+{
+    struct incoming *in = g_hash_table_lookup(s->incoming, msg_id);
+    if (in && in == s->file)
+        file_finished(s, status, NULL, in->received);
+    g_hash_table_remove(s->incoming, msg_id);
+}
+
 /* Places a chunk; returns the SEND's response status. */
 static int take_chunk(struct sylk_msrp_session *s, const struct sylk_msrp_frame *f,
                       const char *msg_id, struct incoming **done)
@@ -228,34 +472,60 @@ static int take_chunk(struct sylk_msrp_session *s, const struct sylk_msrp_frame 
     if (!in) {
         if (g_hash_table_size(s->incoming) >= SYLK_MSRP_MAX_IN_PROGRESS)
             return 413;
-        in = g_new0(struct incoming, 1);
-        in->data = g_byte_array_new();
-        in->content_type = g_strdup(sylk_msrp_header(f, "Content-Type"));
-        in->from_path = g_strdup(sylk_msrp_header(f, "From-Path"));
-        const char *sr = sylk_msrp_header(f, "Success-Report");
-        in->report = sr && g_ascii_strcasecmp(sr, "yes") == 0;
+        in = incoming_new(s, f);
         g_hash_table_insert(s->incoming, g_strdup(msg_id), in);
     }
     if (f->flag == '#') { /* aborted by the sender: nothing of it is kept */
-        g_hash_table_remove(s->incoming, msg_id);
+        incoming_drop(s, msg_id, 400);
         return 200;
     }
-    size_t at = (size_t)start - 1;
-    if (in->data->len < at + len)
-        g_byte_array_set_size(in->data, (guint)(at + len));
-    memcpy(in->data->data + at, f->body, len);
+    uint64_t at = (uint64_t)start - 1;
+    if (in->data) {
+        if (in->data->len < at + len)
+            g_byte_array_set_size(in->data, (guint)(at + len));
+        memcpy(in->data->data + at, f->body, len);
+    } else {
+        if (!write_file_at(in->fd, at, f->body, len)) {
+            int err = errno;
+            g_warning("MSRP session %s: cannot write the file being received: %s", s->session_id,
+                      g_strerror(err));
+            return 413; /* a full disk: the message cannot be taken */
+        }
+        if (at == in->hashed) {
+            g_checksum_update(in->sha1, f->body, len);
+            in->hashed += len;
+        }
+    }
     in->received += len;
     if (total != SYLK_MSRP_RANGE_UNKNOWN)
-        in->total = (size_t)total;
+        in->total = (uint64_t)total;
     if (f->flag == '$') {
         in->last_seen = true;
         if (!in->total)
             in->total = at + len;
     }
-    if (in->last_seen && in->received >= in->total && in->data->len >= in->total) {
-        g_byte_array_set_size(in->data, (guint)in->total);
+    bool complete = in->last_seen && in->received >= in->total;
+    if (in->data)
+        complete = complete && in->data->len >= in->total;
+    if (in->fd >= 0 && s->events->progress && in->total && (complete || throttle(&in->progress_at)))
+        s->events->progress(s, NULL, MIN(in->received, in->total), in->total, s->user_data);
+    if (complete) {
+        if (in->data)
+            g_byte_array_set_size(in->data, (guint)in->total);
         *done = in;
     }
+    return 200;
+}
+
+/* A file complete on disk: the hash of what was not hashed in order, then its owner. */
+static int finish_file(struct sylk_msrp_session *s, struct incoming *in)
+{
+    if (!hash_file_upto(in, in->total)) {
+        g_warning("MSRP session %s: cannot read back the file received", s->session_id);
+        file_finished(s, 413, NULL, in->total);
+        return 413;
+    }
+    file_finished(s, 200, g_checksum_get_string(in->sha1), in->total);
     return 200;
 }
 
@@ -273,23 +543,63 @@ static void on_send(struct sylk_msrp_session *s, struct sylk_msrp_conn *c,
     }
     struct incoming *done = NULL;
     int status = take_chunk(s, f, msg_id, &done);
-    respond(c, f, status, status == 200 ? "OK" : status == 413 ? "Too Large" : "Bad Request");
-    if (status == 413)
-        g_hash_table_remove(s->incoming, msg_id); /* what came of it is dropped */
-    if (!done)
+    if (status != 200) {
+        respond(c, f, status, status_comment(status));
+        incoming_drop(s, msg_id, status); /* what came of it is dropped */
         return;
+    }
+    if (!done) {
+        respond(c, f, 200, "OK");
+        return;
+    }
     gpointer key = NULL;
     g_hash_table_steal_extended(s->incoming, msg_id, &key, NULL);
-    g_free(key);
-    if (done->report)
-        send_report(s, c, msg_id, done);
-    GBytes *body = g_byte_array_free_to_bytes(g_steal_pointer(&done->data));
-    done->data = g_byte_array_new();
-    if (s->events->message)
-        s->events->message(s, done->content_type, body, s->user_data);
-    else
-        g_bytes_unref(body);
+    g_autofree char *id = key;
+    if (done->fd >= 0) {
+        status = finish_file(s, done);
+    } else if (s->events->message) {
+        /* The last chunk is answered with the owner's verdict on the whole message. */
+        struct sylk_msrp_received m = {id, done->content_type,
+                                       g_byte_array_free_to_bytes(g_steal_pointer(&done->data))};
+        status = s->events->message(s, &m, s->user_data);
+        g_bytes_unref(m.body);
+    }
+    respond(c, f, status, status_comment(status));
+    if (done->report && status == 200)
+        send_report(s, c, id, done);
     incoming_free(done);
+}
+
+/* RFC 7701: Use-Nickname is a quoted string; unquoted values are taken as they are. */
+static char *unquote(const char *v)
+{
+    size_t n = strlen(v);
+    if (n < 2 || v[0] != '"' || v[n - 1] != '"')
+        return g_strdup(v);
+    GString *out = g_string_sized_new(n);
+    for (size_t i = 1; i + 1 < n; i++) {
+        if (v[i] == '\\' && i + 2 < n)
+            i++;
+        g_string_append_c(out, v[i]);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static void on_nickname(struct sylk_msrp_session *s, struct sylk_msrp_conn *c,
+                        struct sylk_msrp_frame *f)
+{
+    const char *v = sylk_msrp_header(f, "Use-Nickname");
+    if (!v) {
+        sylk_msrp_conn_respond(c, f, 400, "Use-Nickname missing");
+        return;
+    }
+    g_autofree char *nick = unquote(v);
+    if (strlen(nick) > MAX_NICKNAME || !g_utf8_validate(nick, -1, NULL)) {
+        sylk_msrp_conn_respond(c, f, 423, "Nickname too long or not UTF-8");
+        return;
+    }
+    int status = s->events->nickname ? s->events->nickname(s, nick, s->user_data) : 501;
+    sylk_msrp_conn_respond(c, f, status, status_comment(status));
 }
 
 /* RFC 4975 7.3: the request comes from the peer of this session (last From-Path URI). */
@@ -308,27 +618,69 @@ static void on_frame(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *c,
     struct sylk_msrp_session *s = (struct sylk_msrp_session *)ep;
     if (!f->method) {
         on_response(s, f);
-    } else if (!from_peer(s, f)) {
+        sylk_msrp_frame_clear(f);
+        return;
+    }
+    if (!from_peer(s, f)) {
         g_info("MSRP %s from %s does not come from the session's peer: 481", f->method,
                sylk_msrp_conn_peer(c));
         if (strcmp(f->method, "REPORT") != 0)
             sylk_msrp_conn_respond(c, f, 481, "Session does not exist");
-        ep->conn = NULL; /* not bound by a stranger */
+        ep->conn = s->bound; /* not bound by a stranger */
+        sylk_msrp_frame_clear(f);
+        return;
+    }
+    s->bound = c;
+    if (strcmp(f->method, "REPORT") == 0) {
+        /* taken silently */
     } else if (strcmp(f->method, "SEND") == 0) {
         on_send(s, c, f);
-    } else if (strcmp(f->method, "REPORT") != 0) { /* REPORTs are taken silently */
+    } else if (strcmp(f->method, "NICKNAME") == 0) {
+        on_nickname(s, c, f);
+    } else {
         respond(c, f, 501, "Not Implemented");
     }
     sylk_msrp_frame_clear(f);
+    pump(s); /* the first frame bound the connection: what waited for it goes now */
 }
 
 static void on_closed(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *c)
 {
     struct sylk_msrp_session *s = (struct sylk_msrp_session *)ep;
     (void)c;
+    s->gone = true;
+    s->bound = NULL;
+    if (s->file)
+        file_finished(s, 408, NULL, s->file->received);
     g_hash_table_remove_all(s->incoming);
+    fail_outgoing(s, 408);
     if (s->events->closed)
         s->events->closed(s, s->user_data);
+}
+
+static void on_writable(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *c)
+{
+    (void)c;
+    pump((struct sylk_msrp_session *)ep);
+}
+
+static void on_connected(struct sylk_msrp_endpoint *ep, int error)
+{
+    struct sylk_msrp_session *s = (struct sylk_msrp_session *)ep;
+    s->connecting = false;
+    s->bound = ep->conn;
+    if (error < 0) {
+        g_info("MSRP session %s: cannot connect to %s: %s", s->session_id, s->peer_path,
+               g_strerror(-error));
+        on_closed(ep, NULL);
+        return;
+    }
+    /* RFC 4975 5.4: the side that opened the connection sends first, an empty SEND if need
+     * be, so that the peer binds it to the session. */
+    g_autofree char *tid = random_ident(12);
+    g_autoptr(GBytes) wire = request(tid, "SEND", s->peer_path, s->uri, NULL, NULL, 0, '$');
+    sylk_msrp_conn_send(ep->conn, wire);
+    pump(s);
 }
 
 /* ------------------------------------------------------------------ the API --- */
@@ -341,6 +693,8 @@ struct sylk_msrp_session *sylk_msrp_session_new(struct sylk_msrp_transport *tran
     struct sylk_msrp_session *s = g_new0(struct sylk_msrp_session, 1);
     s->ep.frame = on_frame;
     s->ep.closed = on_closed;
+    s->ep.writable = on_writable;
+    s->ep.connected = on_connected;
     s->transport = transport;
     s->session_id = random_ident(20);
     bool v6 = strchr(host, ':') != NULL;
@@ -348,11 +702,14 @@ struct sylk_msrp_session *sylk_msrp_session_new(struct sylk_msrp_transport *tran
         "%s://%s%s%s:%u/%s;tcp", sylk_msrp_transport_tls(transport) ? "msrps" : "msrp",
         v6 ? "[" : "", host, v6 ? "]" : "", sylk_msrp_transport_port(transport), s->session_id);
     s->max_message = SYLK_MSRP_MAX_MESSAGE;
+    s->chunk_size = SYLK_MSRP_CHUNK_SIZE;
     s->transaction_s = SYLK_MSRP_TRANSACTION_S;
     s->events = events;
     s->user_data = user_data;
+    s->file_fd = -1;
     s->incoming = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, incoming_free);
     s->outgoing = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, outgoing_free);
+    g_queue_init(&s->send_queue);
     s->transactions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     sylk_msrp_transport_register(transport, s->session_id, &s->ep);
     return s;
@@ -365,6 +722,7 @@ void sylk_msrp_session_free(struct sylk_msrp_session *s)
     sylk_msrp_transport_unregister(s->transport, s->session_id);
     if (s->sweep)
         g_source_remove(s->sweep);
+    g_queue_clear(&s->send_queue);
     g_hash_table_destroy(s->transactions);
     g_hash_table_destroy(s->outgoing);
     g_hash_table_destroy(s->incoming);
@@ -397,6 +755,25 @@ int sylk_msrp_session_set_peer(struct sylk_msrp_session *s, const char *path, ch
     return 0;
 }
 
+int sylk_msrp_session_connect(struct sylk_msrp_session *s)
+{
+    if (!s->have_peer)
+        return -EINVAL;
+    if (s->ep.conn || s->connecting)
+        return -EALREADY;
+    g_autofree char *error = NULL;
+    g_autoptr(GPtrArray) uris = sylk_msrp_path_parse(s->peer_path, &error);
+    if (!uris)
+        return -EINVAL;
+    s->connecting = true;
+    int rc = sylk_msrp_transport_connect(s->transport, g_ptr_array_index(uris, 0), &s->ep, &error);
+    if (rc < 0) {
+        s->connecting = false;
+        g_info("MSRP session %s: cannot connect to %s: %s", s->session_id, s->peer_path, error);
+    }
+    return rc;
+}
+
 void sylk_msrp_session_set_transaction_timeout(struct sylk_msrp_session *s, unsigned seconds)
 {
     s->transaction_s = MAX(seconds, 1u);
@@ -405,4 +782,19 @@ void sylk_msrp_session_set_transaction_timeout(struct sylk_msrp_session *s, unsi
 void sylk_msrp_session_set_max_message(struct sylk_msrp_session *s, size_t bytes)
 {
     s->max_message = bytes;
+}
+
+void sylk_msrp_session_set_chunk_size(struct sylk_msrp_session *s, size_t bytes)
+{
+    s->chunk_size = MAX(bytes, (size_t)64);
+}
+
+int sylk_msrp_session_receive_file(struct sylk_msrp_session *s, int fd)
+{
+    if (fd < 0)
+        return -EINVAL;
+    if (s->file_fd >= 0)
+        return -EBUSY;
+    s->file_fd = fd;
+    return 0;
 }

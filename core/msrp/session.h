@@ -1,12 +1,22 @@
 /*
  * session.h — one MSRP session (RFC 4975) of a chat or file-transfer stream: our URI, the
  * peer's path, incoming SENDs answered and reassembled from their chunks, REPORTs when asked,
- * and outgoing messages chunked, each chunk a transaction answered within 30 s or failed 408.
+ * NICKNAME requests (RFC 7701), and outgoing messages streamed in chunks as the connection
+ * takes them, each chunk a transaction answered within 30 s or failed 408.
  *
  * Session matching (RFC 4975 §7.3): a request is taken only when the last URI of its From-Path
  * is the peer's own URI from its a=path (the first frame binds the connection); otherwise 481.
  * Messages are bounded (max_message_bytes, 413 beyond); chunks may arrive in any order within a
  * message and are placed by their Byte-Range; an aborted (#) message is dropped.
+ *
+ * Incoming messages are kept in memory, or, for a file transfer (receive_file), written to a
+ * file descriptor at their Byte-Range as they come, with their SHA-1 computed on the way.
+ * Outgoing messages (memory or a file) are never queued whole: chunks are made while the
+ * connection holds less than SYLK_MSRP_HIGH_WATER unwritten bytes, and more when it drains.
+ *
+ * Connections: the peer connects to our listener (we answered a=setup:passive), or, for a
+ * session the server originated, sylk_msrp_session_connect opens one (RFC 6135 active side)
+ * and sends the empty SEND that binds it.
  *
  * Thread: main thread.
  */
@@ -18,22 +28,52 @@
 #include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define SYLK_MSRP_CHUNK_SIZE      2048 /* what relays take (Kamailio: ~11 KB at most) */
 #define SYLK_MSRP_TRANSACTION_S   30
 #define SYLK_MSRP_MAX_MESSAGE     (16u << 20)
-#define SYLK_MSRP_MAX_IN_PROGRESS 16 /* messages being reassembled at once */
+#define SYLK_MSRP_MAX_IN_PROGRESS 16         /* messages being reassembled at once */
+#define SYLK_MSRP_HIGH_WATER      (1u << 20) /* unwritten bytes before chunking pauses */
+#define SYLK_MSRP_PROGRESS_MS     200        /* progress events at most this often */
 
 struct sylk_msrp_session;
 
+/** A whole message received in memory. */
+struct sylk_msrp_received {
+    const char *message_id;
+    const char *content_type; /* or NULL */
+    GBytes *body;
+};
+
 struct sylk_msrp_session_events {
-    /** A whole message received (content type, body); the body is the callee's to keep. */
-    void (*message)(struct sylk_msrp_session *s, const char *content_type, GBytes *body,
-                    void *user_data);
+    /**
+     * A whole message received in memory. Returns the status of the SEND that completed it:
+     * 200, or a refusal (400, 403, 404, 413, 415, …) sent in its place (no success REPORT
+     * then). The session may be freed inside the callback only through a later main-loop turn.
+     */
+    int (*message)(struct sylk_msrp_session *s, const struct sylk_msrp_received *m,
+                   void *user_data);
     /** A message we sent is delivered (every chunk got 200), or failed (status, e.g. 408). */
-    void (*sent)(struct sylk_msrp_session *s, const char *message_id, int status, void *user_data);
-    /** The connection went away. */
+    void (*sent)(struct sylk_msrp_session *s, const char *message_id, void *token, int status,
+                 void *user_data);
+    /** The connection went away, or an active connect failed. */
     void (*closed)(struct sylk_msrp_session *s, void *user_data);
+    /** (may be NULL) A NICKNAME request (RFC 7701): returns its status (200, 425, 403…). */
+    int (*nickname)(struct sylk_msrp_session *s, const char *nickname, void *user_data);
+    /**
+     * (may be NULL) Progress of a file: received (`token` NULL, receive_file) or acknowledged
+     * by the peer (the token of the message sent). At most every SYLK_MSRP_PROGRESS_MS.
+     */
+    void (*progress)(struct sylk_msrp_session *s, void *token, uint64_t bytes, uint64_t total,
+                     void *user_data);
+    /**
+     * (may be NULL) The file of receive_file is complete (status 200, its SHA-1 as 40 hex
+     * digits, its size) or failed (aborted by the sender, too large, connection lost: status
+     * 400/413/408/499, hash NULL). Called once.
+     */
+    void (*file_received)(struct sylk_msrp_session *s, int status, const char *sha1_hex,
+                          uint64_t size, void *user_data);
 };
 
 /**
@@ -52,16 +92,39 @@ const char *sylk_msrp_session_uri(const struct sylk_msrp_session *s);
 /** The peer's a=path (space-separated URIs); 0 or -EINVAL (*error) when it is no path. */
 int sylk_msrp_session_set_peer(struct sylk_msrp_session *s, const char *path, char **error);
 
+/**
+ * Connects to the first URI of the peer's path (the peer, or its relay) for a session we
+ * offered and the peer answered a=setup:passive. Messages sent meanwhile wait for the
+ * connection; if it fails they fail (408) and `closed` follows. 0, or a negative errno.
+ */
+int sylk_msrp_session_connect(struct sylk_msrp_session *s);
+
 /** Seconds a chunk may wait for its response (default SYLK_MSRP_TRANSACTION_S). */
 void sylk_msrp_session_set_transaction_timeout(struct sylk_msrp_session *s, unsigned seconds);
 
 /** Largest message accepted (default SYLK_MSRP_MAX_MESSAGE). */
 void sylk_msrp_session_set_max_message(struct sylk_msrp_session *s, size_t bytes);
 
+/** Largest chunk we send (default SYLK_MSRP_CHUNK_SIZE; at least 64). */
+void sylk_msrp_session_set_chunk_size(struct sylk_msrp_session *s, size_t bytes);
+
 /**
- * Sends a message in chunks of SYLK_MSRP_CHUNK_SIZE; returns its Message-ID (owned by the
- * session until `sent` reports it), or NULL when there is no connection yet (-ENOTCONN) .
+ * The next message received goes to `fd` (kept open by the caller, written with pwrite)
+ * instead of memory, up to max_message bytes; `file_received` reports the end. 0, or -EBUSY
+ * when a file is already being received.
  */
+int sylk_msrp_session_receive_file(struct sylk_msrp_session *s, int fd);
+
+/**
+ * Sends a message; returns its Message-ID (owned by the session until `sent` reports it), or
+ * NULL when the session has no connection and is not connecting. Either `body` is set, or the
+ * message is the `size` bytes of `fd` from offset 0 (the session then owns fd and closes it).
+ * `token` comes back in `sent` and `progress`.
+ */
+const char *sylk_msrp_session_send_message(struct sylk_msrp_session *s, const char *content_type,
+                                           GBytes *body, int fd, uint64_t size, void *token);
+
+/** sylk_msrp_session_send_message of a copy of `body`, no token. */
 const char *sylk_msrp_session_send(struct sylk_msrp_session *s, const char *content_type,
                                    const void *body, size_t len);
 

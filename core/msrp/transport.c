@@ -94,9 +94,33 @@ static bool flush_out(struct sylk_msrp_conn *c)
             return true;
         if (n < 0)
             return false;
+        size_t before = c->out_queued;
         c->stage_off += (size_t)n;
         c->out_queued -= (size_t)n;
+        if (before > SYLK_MSRP_LOW_WATER && c->out_queued <= SYLK_MSRP_LOW_WATER) {
+            GHashTableIter it;
+            gpointer value;
+            g_hash_table_iter_init(&it, c->t->endpoints);
+            while (g_hash_table_iter_next(&it, NULL, &value)) {
+                struct sylk_msrp_endpoint *ep = value;
+                if (ep->conn == c && ep->writable)
+                    ep->writable(ep, c);
+            }
+        }
     }
+}
+
+size_t sylk_msrp_conn_queued(const struct sylk_msrp_conn *c)
+{
+    return c->out_queued;
+}
+
+int sylk_msrp_transport_connect(struct sylk_msrp_transport *t, const struct sylk_msrp_uri *to,
+                                struct sylk_msrp_endpoint *ep, char **error)
+{
+    (void)t, (void)to, (void)ep;
+    *error = g_strdup("not yet");
+    return -ENOTSUP;
 }
 
 void sylk_msrp_conn_send(struct sylk_msrp_conn *c, GBytes *bytes)

@@ -28,7 +28,22 @@ struct sylk_msrp_endpoint {
     /** The bound connection closed (peer reset, bad frame, shutdown). */
     void (*closed)(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn);
     struct sylk_msrp_conn *conn; /* bound connection, or NULL; set by the transport */
+    /** (may be NULL) The bound connection's write queue fell to SYLK_MSRP_LOW_WATER bytes or below,
+     * after a send left it above: a session streaming a large message queues more now. */
+    void (*writable)(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn);
+    /** (may be NULL) The outcome of sylk_msrp_transport_connect: 0 with ep->conn set to the new
+     * connection (TLS handshake done), or a negative errno (-ECONNREFUSED, -ETIMEDOUT after 10 s,
+     * -EPROTO for a failed TLS handshake, …) with ep->conn NULL; the reason is logged. */
+    void (*connected)(struct sylk_msrp_endpoint *ep, int error);
 };
+
+#define SYLK_MSRP_LOW_WATER (256u << 10)
+struct sylk_msrp_uri;
+/** Bytes queued on the connection and not yet written to the socket. */
+size_t sylk_msrp_conn_queued(const struct sylk_msrp_conn *conn);
+/** (stub until the transport branch lands) */
+int sylk_msrp_transport_connect(struct sylk_msrp_transport *t, const struct sylk_msrp_uri *to,
+                                struct sylk_msrp_endpoint *ep, char **error);
 
 /**
  * Listens on ip:port (0: any free port); TLS when `cred` is non-NULL (kept, not owned).

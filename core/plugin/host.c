@@ -238,4 +238,9 @@ void sylk_host_fill(struct sylk_host *h)
     h->play_tone = play_tone;
     h->chat_set_handler = sylk_stream_chat_set_handler;
     h->chat_send = sylk_stream_chat_send;
+    h->chat_refuse = sylk_stream_chat_refuse;
+    h->chat_send_composing = sylk_stream_chat_send_composing;
+    h->stream_file_info = sylk_stream_file_info;
+    h->file_receive = sylk_stream_file_receive;
+    h->file_send = sylk_stream_file_send;
 }

@@ -9,6 +9,7 @@
 #include <glib.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,23 +23,63 @@ struct fixture {
     GPtrArray *messages; /* GBytes */
     char *content_type;
     int sent_status;
+    void *sent_token;
     bool closed;
+    int refuse;          /* status on_message returns (0: 200) */
+    char *nickname;      /* last NICKNAME asked for */
+    int nickname_status; /* what on_nickname answers */
+    int file_status;     /* file_received: 0 until it came */
+    char *file_sha1;
+    uint64_t file_size, progress_bytes;
+    unsigned progress_calls;
 };
 
-static void on_message(struct sylk_msrp_session *s, const char *type, GBytes *body, void *ud)
+static int on_message(struct sylk_msrp_session *s, const struct sylk_msrp_received *m, void *ud)
 {
     struct fixture *fx = ud;
     (void)s;
     g_free(fx->content_type);
-    fx->content_type = g_strdup(type);
-    g_ptr_array_add(fx->messages, body);
+    fx->content_type = g_strdup(m->content_type);
+    g_ptr_array_add(fx->messages, g_bytes_ref(m->body));
+    return fx->refuse ? fx->refuse : 200;
 }
 
-static void on_sent(struct sylk_msrp_session *s, const char *id, int status, void *ud)
+static void on_sent(struct sylk_msrp_session *s, const char *id, void *token, int status, void *ud)
 {
     (void)s;
     (void)id;
     ((struct fixture *)ud)->sent_status = status;
+    ((struct fixture *)ud)->sent_token = token;
+}
+
+static int on_nickname(struct sylk_msrp_session *s, const char *nickname, void *ud)
+{
+    struct fixture *fx = ud;
+    (void)s;
+    g_free(fx->nickname);
+    fx->nickname = g_strdup(nickname);
+    return fx->nickname_status;
+}
+
+static void on_progress(struct sylk_msrp_session *s, void *token, uint64_t bytes, uint64_t total,
+                        void *ud)
+{
+    struct fixture *fx = ud;
+    (void)s;
+    (void)token;
+    g_assert_cmpuint(bytes, <=, total);
+    fx->progress_bytes = bytes;
+    fx->progress_calls++;
+}
+
+static void on_file(struct sylk_msrp_session *s, int status, const char *sha1, uint64_t size,
+                    void *ud)
+{
+    struct fixture *fx = ud;
+    (void)s;
+    fx->file_status = status;
+    fx->file_sha1 = g_strdup(sha1);
+    fx->file_size = size;
 }
 
 static void on_closed(struct sylk_msrp_session *s, void *ud)
@@ -47,7 +88,14 @@ static void on_closed(struct sylk_msrp_session *s, void *ud)
     ((struct fixture *)ud)->closed = true;
 }
 
-static const struct sylk_msrp_session_events events = {on_message, on_sent, on_closed};
+static const struct sylk_msrp_session_events events = {
+    .message = on_message,
+    .sent = on_sent,
+    .closed = on_closed,
+    .nickname = on_nickname,
+    .progress = on_progress,
+    .file_received = on_file,
+};
 
 static void setup(struct fixture *fx, gconstpointer data)
 {
@@ -78,6 +126,8 @@ static void teardown(struct fixture *fx, gconstpointer data)
     g_ptr_array_free(fx->messages, TRUE);
     g_byte_array_free(fx->in, TRUE);
     g_free(fx->content_type);
+    g_free(fx->nickname);
+    g_free(fx->file_sha1);
 }
 
 static void send_text(struct fixture *fx, const char *text)
@@ -216,10 +266,16 @@ static void limits_abort_and_silence(struct fixture *fx, gconstpointer data)
 static void send_in_chunks(struct fixture *fx, gconstpointer data)
 {
     (void)data;
-    g_assert_null(sylk_msrp_session_send(fx->s, "text/plain", "x", 1)); /* not bound yet */
+    /* before the peer connected: it waits for the connection */
+    g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", "x", 1));
     g_autofree char *hello = to_session(fx, chunk("tidh001", PEER, "m5", "1-2/2", "", "hi", '$'));
     send_text(fx, hello);
     expect_response(fx, "tidh001", 200);
+    struct sylk_msrp_frame early;
+    g_assert_true(next_frame(fx, &early));
+    g_assert_cmpstr(early.method, ==, "SEND");
+    g_assert_cmpmem(early.body, early.body_len, "x", 1);
+    sylk_msrp_frame_clear(&early);
     size_t len = 5 * SYLK_MSRP_CHUNK_SIZE + 100;
     g_autofree char *body = g_malloc(len);
     for (size_t i = 0; i < len; i++)
@@ -242,12 +298,14 @@ static void send_in_chunks(struct fixture *fx, gconstpointer data)
     }
     g_assert_cmpmem(got->data, got->len, body, len);
     g_byte_array_free(got, TRUE);
+    /* "x" was never answered: it fails 408 as soon as the connection is gone */
     pump(100);
     g_assert_cmpint(fx->sent_status, ==, 200);
     close(fx->fd); /* the peer goes away */
     fx->fd = socket(AF_INET, SOCK_STREAM, 0);
     pump(100);
     g_assert_true(fx->closed);
+    g_assert_cmpint(fx->sent_status, ==, 408);
 }
 
 /* Chunks nobody answers fail their message with 408 once the transaction time is up. */
@@ -270,6 +328,154 @@ static void unanswered_chunks_fail_408(struct fixture *fx, gconstpointer data)
     g_assert_cmpint(fx->sent_status, ==, 408);
 }
 
+/* The owner's verdict on a whole message is the response to its last chunk; no REPORT then. */
+static void refused_message_gets_its_status(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    fx->refuse = 403;
+    const char *rep = "Success-Report: yes\r\n";
+    g_autofree char *c1 = to_session(fx, chunk("tidr001", PEER, "mr", "1-3/6", rep, "abc", '+'));
+    g_autofree char *c2 = to_session(fx, chunk("tidr002", PEER, "mr", "4-6/6", rep, "def", '$'));
+    send_text(fx, c1);
+    expect_response(fx, "tidr001", 200);
+    send_text(fx, c2);
+    expect_response(fx, "tidr002", 403);
+    g_assert_cmpuint(fx->messages->len, ==, 1);
+    pump(100);
+    g_assert_cmpuint(fx->in->len, ==, 0); /* no REPORT followed */
+}
+
+static char *nickname_request(struct fixture *fx, const char *tid, const char *header)
+{
+    return to_session(fx, g_strdup_printf("MSRP %s NICKNAME\r\nTo-Path: msrp://127.0.0.1/x;tcp\r\n"
+                                          "From-Path: %s\r\n%s-------%s$\r\n",
+                                          tid, PEER, header, tid));
+}
+
+/* RFC 7701: the owner decides (425: taken); a request without Use-Nickname is malformed. */
+static void nickname_requests(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    fx->nickname_status = 425;
+    g_autofree char *taken = nickname_request(fx, "tidn001", "Use-Nickname: \"b\\\"ob\"\r\n");
+    send_text(fx, taken);
+    expect_response(fx, "tidn001", 425);
+    g_assert_cmpstr(fx->nickname, ==, "b\"ob");
+    fx->nickname_status = 200;
+    g_autofree char *clear = nickname_request(fx, "tidn002", "Use-Nickname: \"\"\r\n");
+    send_text(fx, clear);
+    expect_response(fx, "tidn002", 200);
+    g_assert_cmpstr(fx->nickname, ==, "");
+    g_autofree char *none = nickname_request(fx, "tidn003", "");
+    send_text(fx, none);
+    expect_response(fx, "tidn003", 400);
+}
+
+static char *temp_file(int *fd)
+{
+    char *path = g_build_filename(g_get_tmp_dir(), "sylk-msrp-test-XXXXXX", NULL);
+    *fd = g_mkstemp(path);
+    g_assert_cmpint(*fd, >=, 0);
+    return path;
+}
+
+/* A file goes to disk at its Byte-Ranges, in any order, and is hashed. */
+static void file_received_out_of_order(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    int fd;
+    g_autofree char *path = temp_file(&fd);
+    g_assert_cmpint(sylk_msrp_session_receive_file(fx->s, fd), ==, 0);
+    g_assert_cmpint(sylk_msrp_session_receive_file(fx->s, fd), ==, -EBUSY);
+    const char *parts[] = {"11-15/15", "!!!!!", "1-5/15", "hello", "6-10/15", "world"};
+    for (unsigned i = 0; i < 3; i++) {
+        g_autofree char *tid = g_strdup_printf("tidf00%u", i);
+        g_autofree char *c = to_session(
+            fx, chunk(tid, PEER, "mf", parts[2 * i], "", parts[2 * i + 1], i == 0 ? '$' : '+'));
+        send_text(fx, c);
+        expect_response(fx, tid, 200);
+    }
+    g_assert_cmpint(fx->file_status, ==, 200);
+    g_assert_cmpuint(fx->file_size, ==, 15);
+    g_autofree char *want = g_compute_checksum_for_string(G_CHECKSUM_SHA1, "helloworld!!!!!", 15);
+    g_assert_cmpstr(fx->file_sha1, ==, want);
+    g_assert_cmpuint(fx->progress_bytes, ==, 15);
+    g_assert_cmpuint(fx->messages->len, ==, 0); /* not in memory */
+    g_autofree char *content = NULL;
+    gsize n;
+    g_assert_true(g_file_get_contents(path, &content, &n, NULL));
+    g_assert_cmpmem(content, n, "helloworld!!!!!", 15);
+    close(fd);
+    unlink(path);
+}
+
+/* An aborted file is reported as such, and its owner may receive another. */
+static void file_aborted(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    int fd;
+    g_autofree char *path = temp_file(&fd);
+    g_assert_cmpint(sylk_msrp_session_receive_file(fx->s, fd), ==, 0);
+    g_autofree char *c1 = to_session(fx, chunk("tida001", PEER, "ma", "1-3/6", "", "abc", '+'));
+    g_autofree char *c2 = to_session(fx, chunk("tida002", PEER, "ma", "4-6/6", "", "def", '#'));
+    send_text(fx, c1);
+    expect_response(fx, "tida001", 200);
+    send_text(fx, c2);
+    expect_response(fx, "tida002", 200);
+    g_assert_cmpint(fx->file_status, ==, 400);
+    g_assert_null(fx->file_sha1);
+    g_assert_cmpint(sylk_msrp_session_receive_file(fx->s, fd), ==, 0);
+    close(fd);
+    unlink(path);
+}
+
+/*
+ * A file sent from disk streams: its chunks are made as the connection drains, so with nobody
+ * reading only about SYLK_MSRP_HIGH_WATER + socket buffers leave; once the peer reads and
+ * answers, all of it arrives, progress reaches the size, and `sent` carries the token.
+ */
+static void file_sent_streaming(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    g_autofree char *hello = to_session(fx, chunk("tids001", PEER, "ms", "1-2/2", "", "hi", '$'));
+    send_text(fx, hello);
+    expect_response(fx, "tids001", 200);
+    int fd;
+    g_autofree char *path = temp_file(&fd);
+    size_t len = 24u << 20; /* more than the socket buffers and the high-water mark together */
+    g_autofree uint8_t *body = g_malloc(len);
+    for (size_t i = 0; i < len; i++)
+        body[i] = (uint8_t)(i * 7 + (i >> 11));
+    g_assert_cmpint(write(fd, body, len), ==, (ssize_t)len);
+    int token;
+    g_assert_nonnull(
+        sylk_msrp_session_send_message(fx->s, "application/octet-stream", NULL, fd, len, &token));
+    pump(300); /* nobody reads: chunking stops at the high-water mark */
+    int queued = 0;
+    g_assert_cmpint(ioctl(fx->fd, FIONREAD, &queued), ==, 0);
+    g_assert_cmpint(queued, <, (int)(len / 2));
+    GByteArray *got = g_byte_array_new();
+    while (got->len < len) {
+        struct sylk_msrp_frame f;
+        g_assert_true(next_frame(fx, &f));
+        g_assert_cmpstr(f.method, ==, "SEND");
+        g_byte_array_append(got, f.body, (guint)f.body_len);
+        g_autofree char *resp =
+            g_strdup_printf("MSRP %s 200 OK\r\nTo-Path: %s\r\nFrom-Path: %s\r\n-------%s$\r\n",
+                            f.transaction_id, sylk_msrp_session_uri(fx->s), PEER, f.transaction_id);
+        send_text(fx, resp);
+        sylk_msrp_frame_clear(&f);
+    }
+    pump(100);
+    g_assert_true(got->len == len && memcmp(got->data, body, len) == 0);
+    g_byte_array_free(got, TRUE);
+    g_assert_cmpint(fx->sent_status, ==, 200);
+    g_assert_true(fx->sent_token == &token);
+    g_assert_cmpuint(fx->progress_bytes, ==, len);
+    g_assert_cmpuint(fx->progress_calls, >=, 1);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -283,5 +489,14 @@ int main(int argc, char **argv)
                teardown);
     g_test_add("/msrp-session/unanswered-chunks-fail-408", struct fixture, NULL, setup,
                unanswered_chunks_fail_408, teardown);
+    g_test_add("/msrp-session/refused-message-gets-its-status", struct fixture, NULL, setup,
+               refused_message_gets_its_status, teardown);
+    g_test_add("/msrp-session/nickname-requests", struct fixture, NULL, setup, nickname_requests,
+               teardown);
+    g_test_add("/msrp-session/file-received-out-of-order", struct fixture, NULL, setup,
+               file_received_out_of_order, teardown);
+    g_test_add("/msrp-session/file-aborted", struct fixture, NULL, setup, file_aborted, teardown);
+    g_test_add("/msrp-session/file-sent-streaming", struct fixture, NULL, setup,
+               file_sent_streaming, teardown);
     return g_test_run();
 }

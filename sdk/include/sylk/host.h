@@ -70,6 +70,13 @@ struct sylk_session_params {
     const char *extra_headers;         /* "Name: value\r\n…" added to the INVITE, or NULL */
     const struct sylk_session_handler *handler;
     void *user_data;
+    /* --- 1.3 --- */
+    /** For each SYLK_MEDIA_FILE_TRANSFER in `media`, in order: the file the server offers to
+     * send (a=sendonly; name, type and size at least); send it with file_send once the
+     * session is established. SYLK_MEDIA_CHAT offers chat (the server connects to the
+     * answerer's MSRP path, RFC 6135 active side). */
+    const struct sylk_file_info *files;
+    size_t file_count;
 };
 
 /** A MESSAGE the plugin originates (message_send). The result callback is optional. */
@@ -109,6 +116,25 @@ struct sylk_chat_message {
     const char *cpim_from;     /* CPIM From ("Name <sip:a@b>"), or NULL */
     const char *cpim_to;       /* the first CPIM To, or NULL */
     const char *cpim_datetime; /* CPIM DateTime, or NULL */
+    /* --- 1.3 --- */
+    const char *message_id; /* the MSRP Message-ID */
+    /** Every CPIM header as name/value pairs, NULL-terminated, names as sent ("To" may occur
+     * several times; "agp.Message-Type" with its prefix; NS lines included); NULL when the
+     * message was not wrapped. */
+    const char *const *cpim_headers;
+};
+
+/** An is-composing indication (RFC 3994) received or to send. (1.3) */
+struct sylk_chat_composing {
+    uint32_t struct_size;     /* sizeof(struct sylk_chat_composing) */
+    bool active;              /* state "active" (typing), else "idle" */
+    const char *content_type; /* what is being composed ("text/plain"), or NULL */
+    unsigned refresh;         /* seconds until the next active indication, 0 when absent */
+    const char *last_active;  /* received: lastactive (date-time), or NULL; ignored on send */
+    /* CPIM wrapper: received, the wrapper's (or NULL); on send, as in sylk_chat_send_params */
+    const char *cpim_from;
+    const char *cpim_to;
+    const char *const *cpim_headers;
 };
 
 /** Events of a chat stream, registered with chat_set_handler. (1.2) */
@@ -117,6 +143,49 @@ struct sylk_chat_handler {
     void (*message)(sylk_stream *stream, const struct sylk_chat_message *message, void *user_data);
     /** The peer's MSRP connection went away (the SIP session may go on). */
     void (*closed)(sylk_stream *stream, void *user_data);
+    /* --- 1.3 --- */
+    /**
+     * An is-composing indication (application/im-iscomposing+xml, unwrapped from CPIM when
+     * wrapped). Without this callback such messages reach `message` like any other.
+     */
+    void (*composing)(sylk_stream *stream, const struct sylk_chat_composing *composing,
+                      void *user_data);
+    /**
+     * A NICKNAME request (RFC 7701) with its Use-Nickname value ("" asks to clear it). Return
+     * 200 to grant it, 425 when another participant holds it, or another MSRP status (403,
+     * 423…). Without this callback the request gets 501.
+     */
+    int (*nickname)(sylk_stream *stream, const char *nickname, void *user_data);
+    /**
+     * A message of chat_send with a `token` was delivered (200: every chunk accepted by the
+     * peer) or not (its failure status; 408 for no answer in 30 s or a lost connection).
+     */
+    void (*sent)(sylk_stream *stream, void *token, int status, void *user_data);
+};
+
+/** An RFC 5547 file description: a=file-selector and a=file-transfer-id. (1.3) */
+struct sylk_file_info {
+    uint32_t struct_size;    /* sizeof(struct sylk_file_info) */
+    const char *name;        /* file name as offered (no path), or NULL */
+    const char *type;        /* MIME type, or NULL */
+    uint64_t size;           /* bytes, 0 when not given */
+    const char *hash_sha1;   /* "3B:A8:…" (20 hex pairs, upper case), or NULL */
+    const char *transfer_id; /* a=file-transfer-id, or NULL */
+};
+
+/** Events of a file transfer (file_receive, file_send). (1.3) */
+struct sylk_file_handler {
+    uint32_t struct_size; /* sizeof(struct sylk_file_handler) */
+    /** Bytes received, or acknowledged by the peer, so far; at most 5 times a second. */
+    void (*progress)(sylk_stream *stream, uint64_t bytes, uint64_t total, void *user_data);
+    /**
+     * The transfer is over. status 200: every byte is in place (received: the file's SHA-1 in
+     * `hash_sha1` as the selector writes it, and its size); otherwise an MSRP status: 400
+     * aborted by the sender, 413 too large or the disk would not take it, 408 the connection
+     * was lost or the peer stopped answering. Called once; not after the session ended.
+     */
+    void (*done)(sylk_stream *stream, int status, const char *hash_sha1, uint64_t size,
+                 void *user_data);
 };
 
 /** A chat message to send (chat_send). (1.2) */
@@ -130,6 +199,8 @@ struct sylk_chat_send_params {
     const char *cpim_from;
     const char *cpim_to;
     const char *const *cpim_headers;
+    /* --- 1.3 --- */
+    void *token; /* non-NULL: the chat handler's `sent` reports this message's outcome */
 };
 
 /** The host function table. */
@@ -291,6 +362,38 @@ struct sylk_host {
      * -ENOTCONN (the peer has not connected yet, or went away).
      */
     int (*chat_send)(sylk_stream *stream, const struct sylk_chat_send_params *params);
+
+    /*
+     * --- ABI 1.3: chat details, file transfer (RFC 5547) ---
+     * Messages chat_send queues before the peer has connected wait for the connection.
+     */
+    /**
+     * Only inside the chat handler's `message` callback: refuse the message with an MSRP
+     * status (400..499: 403 not allowed, 404 unknown recipient, 413 too large, 415 type not
+     * taken), sent in place of the 200 of its last chunk (and no success REPORT). -EINVAL
+     * outside the callback or for a bad status.
+     */
+    int (*chat_refuse)(sylk_stream *stream, int status);
+    /** Sends an is-composing indication (RFC 3994), wrapped in CPIM when cpim_from is set. */
+    int (*chat_send_composing)(sylk_stream *stream, const struct sylk_chat_composing *composing);
+    /** The file a file-transfer stream offers or asks for: 0, or -EINVAL (not such a stream). */
+    int (*stream_file_info)(sylk_stream *stream, struct sylk_file_info *info);
+    /**
+     * Receives the file of an accepted file-transfer stream the peer sends (its a=sendonly)
+     * into `path` (created or truncated, mode 0600), written as the chunks come; at most the
+     * offered size (16 MiB when the offer gives none). Call it before session_accept or from
+     * `established`. 0, -EINVAL, -EBUSY (already receiving), or the errno of opening `path`.
+     */
+    int (*file_receive)(sylk_stream *stream, const char *path,
+                        const struct sylk_file_handler *handler, void *user_data);
+    /**
+     * Sends the file at `path` on an accepted file-transfer stream the peer receives (it asked
+     * for it: a=recvonly pull, or the plugin offered it with session_connect), read from disk
+     * as the connection takes it, as one message of the selector's type. 0, -EINVAL, -ENOTCONN,
+     * or the errno of opening `path`.
+     */
+    int (*file_send)(sylk_stream *stream, const char *path, const struct sylk_file_handler *handler,
+                     void *user_data);
 };
 
 #ifdef __cplusplus

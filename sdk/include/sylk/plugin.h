@@ -27,9 +27,13 @@ extern "C" {
  *   1.1  appended to struct sylk_host: mixer_new … mixer_count, play_file, play_tone.
  *   1.2  appended to struct sylk_host: chat_set_handler, chat_send (MSRP chat streams);
  *        to struct sylk_session_handler: stream_added (streams a re-INVITE adds).
+ *   1.3  appended to struct sylk_host: chat_refuse, chat_send_composing, stream_file_info,
+ *        file_receive, file_send; to struct sylk_chat_handler: composing, nickname, sent; to
+ *        struct sylk_chat_message: message_id, cpim_headers; to struct sylk_chat_send_params:
+ *        token; to struct sylk_session_params: files, file_count (chat and file offers).
  */
 #define SYLK_ABI_MAJOR 1
-#define SYLK_ABI_MINOR 2
+#define SYLK_ABI_MINOR 3
 
 /** The name of the one symbol a plugin exports. */
 #define SYLK_PLUGIN_ENTRY_SYMBOL "sylk_plugin_entry"
