@@ -453,6 +453,8 @@ static void incoming_drop(struct sylk_msrp_session *s, const char *msg_id, int s
     struct incoming *in = g_hash_table_lookup(s->incoming, msg_id);
     if (in && in == s->file)
         file_finished(s, status, NULL, in->received);
+    else if (!in && s->file_fd >= 0 && !s->file)
+        file_finished(s, status, NULL, 0); /* refused from its first chunk on */
     g_hash_table_remove(s->incoming, msg_id);
 }
 

@@ -65,6 +65,8 @@ struct sylk_stream {
 
 static void file_done(struct sylk_stream *st, int status, const char *hash, uint64_t size);
 static const struct sylk_sdp_media *stream_local(sylk_stream *st);
+static void connect_msrp(struct sylk_session *s);
+static int arm_file_receive(struct sylk_stream *st);
 
 struct sylk_session {
     struct sylk_owner owner;
@@ -579,6 +581,8 @@ static void open_msrp(struct sylk_session *s, struct sylk_stream *st, const char
     l->msrp_path = g_strdup(sylk_msrp_session_uri(st->msrp));
     g_free(l->setup);
     l->setup = g_strdup(setup);
+    if (st->file_busy && st->file_fd >= 0)
+        arm_file_receive(st); /* file_receive was called before the answer */
 }
 
 static void accept_chat(struct sylk_session *s, struct sylk_stream *st)
@@ -727,14 +731,24 @@ static void set_file_handler(struct sylk_stream *st, const struct sylk_file_hand
     st->file_data = ud;
 }
 
+/* The MSRP session takes the file of file_receive: its size bounds the message. */
+static int arm_file_receive(struct sylk_stream *st)
+{
+    struct sylk_file_info info = {.struct_size = sizeof(info)};
+    sylk_stream_file_info(st, &info);
+    sylk_msrp_session_set_max_message(st->msrp, info.size ? info.size : SYLK_MSRP_MAX_MESSAGE);
+    return sylk_msrp_session_receive_file(st->msrp, st->file_fd);
+}
+
 int sylk_stream_file_receive(sylk_stream *st, const char *path, const struct sylk_file_handler *h,
                              void *ud)
 {
-    int rc = msrp_usable(st, SYLK_MEDIA_FILE_TRANSFER);
-    if (!path || rc == -EINVAL)
+    if (!st || !path || sylk_stream_type(st) != SYLK_MEDIA_FILE_TRANSFER)
         return -EINVAL;
-    if (rc < 0)
-        return rc;
+    enum state state = st->session->state;
+    bool unanswered = state == S_INCOMING || state == S_EARLY;
+    if (state == S_ENDING || (!st->msrp && !unanswered))
+        return -ENOTCONN;
     if (st->file_busy)
         return -EBUSY;
     if (!(sylk_stream_direction(st) & SYLK_DIR_RECVONLY))
@@ -742,15 +756,13 @@ int sylk_stream_file_receive(sylk_stream *st, const char *path, const struct syl
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    struct sylk_file_info info = {.struct_size = sizeof(info)};
-    sylk_stream_file_info(st, &info);
-    sylk_msrp_session_set_max_message(st->msrp, info.size ? info.size : SYLK_MSRP_MAX_MESSAGE);
-    rc = sylk_msrp_session_receive_file(st->msrp, fd);
+    st->file_fd = fd;
+    int rc = st->msrp ? arm_file_receive(st) : 0; /* else when the stream is accepted */
     if (rc < 0) {
         close(fd);
+        st->file_fd = -1;
         return rc;
     }
-    st->file_fd = fd;
     st->file_busy = true;
     set_file_handler(st, h, ud);
     return 0;
@@ -1109,8 +1121,11 @@ static void on_invite_response(struct sylk_session *s, int status, const char *p
         return;
     }
     adopt_answer(s);
-    if (!apply_remote(s))
+    if (!apply_remote(s)) {
         terminate_with(s, 488, NULL);
+        return;
+    }
+    connect_msrp(s);
 }
 
 static void watch_media(struct sylk_session *s);
@@ -1300,6 +1315,77 @@ int sylk_stream_audio_loopback(sylk_stream *st, unsigned delay_ms)
 
 /* ---------------------------------------------------------------- outgoing INVITE --- */
 
+/* Our m=message line for an offer: chat (sendrecv), or a file we send (RFC 5547, sendonly). */
+static bool offer_msrp(struct sylk_session *s, struct sylk_stream *st, enum sylk_media_type type,
+                       const struct sylk_file_info *file)
+{
+    struct sylk_sdp_media *m = &s->local.m[st->index];
+    m->type = type;
+    m->media = g_strdup("message");
+    m->formats = g_strdup("*");
+    m->usable = true;
+    m->dtmf_pt = -1;
+    if (type == SYLK_MEDIA_CHAT) {
+        m->direction = SYLK_DIR_SENDRECV;
+        m->accept_types = g_strdup("message/cpim text/plain");
+        m->accept_wrapped_types = g_strdup("*");
+    } else {
+        if (!file || !file->name || !file->size) {
+            g_warning("session_connect: a file transfer needs a file with a name and a size");
+            return false;
+        }
+        struct sylk_file_selector sel = {
+            .name = (char *)file->name,
+            .type = (char *)(file->type ? file->type : "application/octet-stream"),
+            .size = file->size,
+            .hash_sha1 = (char *)file->hash_sha1};
+        m->direction = SYLK_DIR_SENDONLY;
+        m->accept_types = g_strdup("*");
+        m->file_selector = sylk_file_selector_format(&sel);
+        g_autofree char *id =
+            g_strdup_printf("%08x%08x%08x", g_random_int(), g_random_int(), g_random_int());
+        m->file_transfer_id = g_strdup(file->transfer_id ? file->transfer_id : id);
+    }
+    open_msrp(s, st, "actpass"); /* RFC 6135: the answerer picks; we connect unless it does */
+    m->proto = g_strdup(m->msrp_tls ? "TCP/TLS/MSRP" : "TCP/MSRP");
+    return st->msrp != NULL;
+}
+
+/* Our offer's MSRP streams, once answered: connect unless the answerer said it would. */
+static void connect_msrp(struct sylk_session *s)
+{
+    for (unsigned i = 0; i < s->streams->len; i++) {
+        struct sylk_stream *st = g_ptr_array_index(s->streams, i);
+        if (!st->msrp || st->index >= s->remote.count || !s->local.m[st->index].port)
+            continue;
+        const char *setup = s->remote.m[st->index].setup;
+        if (setup && g_ascii_strcasecmp(setup, "active") == 0)
+            continue; /* it connects to us */
+        int rc = sylk_msrp_session_connect(st->msrp);
+        if (rc < 0)
+            g_info("session %s: MSRP stream %u: no connection (%s)", s->request->info.call_id,
+                   st->index, g_strerror(-rc));
+    }
+}
+
+/* One stream of an outgoing offer; false when it cannot be made. */
+static bool offer_stream(struct sylk_session *s, enum sylk_media_type type,
+                         const struct sylk_file_info *file)
+{
+    struct sylk_sdp_media *m = &s->local.m[s->local.count];
+    add_stream(s, s->local.count++);
+    struct sylk_stream *st = g_ptr_array_index(s->streams, s->streams->len - 1);
+    if (type == SYLK_MEDIA_CHAT || type == SYLK_MEDIA_FILE_TRANSFER)
+        return offer_msrp(s, st, type, file);
+    offer_audio(m);
+    if (sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip, sylk_server_get()->media,
+                      &st->rtp) < 0)
+        return false;
+    m->port = sylk_rtp_port(st->rtp);
+    m->rtcp_port = m->port + 1;
+    return true;
+}
+
 sylk_session *sylk_session_connect(const struct sylk_session_params *params)
 {
     struct sylk_sip_stack *stack = sylk_sip_stack_get();
@@ -1310,13 +1396,24 @@ sylk_session *sylk_session_connect(const struct sylk_session_params *params)
         return NULL;
     memcpy(&copy, params, MIN((size_t)params->struct_size, sizeof(copy)));
     if (!stack || stack->shutting_down || !p->from || !p->to || !p->media || p->media_count == 0 ||
-        p->media_count > SYLK_SDP_MAX_STREAMS)
+        p->media_count > SYLK_SDP_MAX_STREAMS || (p->file_count && !p->files))
         return NULL;
+    size_t files = 0;
     for (size_t i = 0; i < p->media_count; i++) {
-        if (p->media[i] != SYLK_MEDIA_AUDIO) {
-            g_warning("session_connect: only audio streams can be offered in this version");
+        bool msrp = p->media[i] == SYLK_MEDIA_CHAT || p->media[i] == SYLK_MEDIA_FILE_TRANSFER;
+        if (p->media[i] != SYLK_MEDIA_AUDIO && !msrp) {
+            g_warning("session_connect: only audio, chat and file transfer can be offered");
             return NULL;
         }
+        if (msrp && !sylk_server_get()->msrp) {
+            g_warning("session_connect: MSRP is not running");
+            return NULL;
+        }
+        files += p->media[i] == SYLK_MEDIA_FILE_TRANSFER;
+    }
+    if (files > p->file_count) {
+        g_warning("session_connect: %zu file transfer streams but %zu files", files, p->file_count);
+        return NULL;
     }
     const char *target = p->request_uri ? p->request_uri : p->to;
     nua_handle_t *nh = sylk_sip_handle_new(stack, NULL, p->request_uri, p->from, p->to);
@@ -1326,19 +1423,15 @@ sylk_session *sylk_session_connect(const struct sylk_session_params *params)
     s->state = S_CALLING;
     s->request = sylk_request_new_outgoing("INVITE", target, p->from, p->to);
     sylk_session_set_handler(s, p->handler, p->user_data);
+    size_t file = 0;
     for (size_t i = 0; i < p->media_count; i++) {
-        struct sylk_sdp_media *m = &s->local.m[s->local.count];
-        offer_audio(m);
-        add_stream(s, s->local.count++);
-        struct sylk_stream *st = g_ptr_array_index(s->streams, s->streams->len - 1);
-        if (sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip, sylk_server_get()->media,
-                          &st->rtp) < 0) {
+        const struct sylk_file_info *f =
+            p->media[i] == SYLK_MEDIA_FILE_TRANSFER ? &p->files[file++] : NULL;
+        if (!offer_stream(s, p->media[i], f)) {
             s->handler.ended = NULL; /* the plugin gets NULL, not a callback */
-            session_finish(s, 503, "No free RTP port");
+            session_finish(s, 503, "Cannot Make The Offer");
             return NULL;
         }
-        m->port = sylk_rtp_port(st->rtp);
-        m->rtcp_port = m->port + 1;
     }
     g_autofree char *sdp = sylk_sdp_print(&s->local, cfg()->advertised_ip, s->sess_id,
                                           s->sdp_version++, cfg()->audio_codecs);

@@ -17,8 +17,23 @@
  *   INVITE to sip:prompt@… → answered; hears a 1000 Hz tone of 1 s then, when the INVITE
  *       has X-Play-File: PATH, that WAV file; each end is logged ("prompt done …").
  *
+ *   INVITE to sip:chatprobe@… with chat → answered; each message is logged with its id, type,
+ *       CPIM headers and body ("chat message …"); a body "refuse-me" is refused with 403;
+ *       is-composing is logged ("composing active=1 refresh=N") and answered with an idle one;
+ *       NICKNAME "taken" gets 425, others 200 ("nickname NAME").
+ *   INVITE to sip:filesink@… with a pushed file (a=sendonly) and X-Save-To: PATH → answered,
+ *       the file received into PATH; logged "file info NAME SIZE HASH" and "file done STATUS
+ *       HASH SIZE", with "file progress" lines.
+ *   INVITE to sip:filesource@… asking for a file (a=recvonly) with X-Send-File: PATH →
+ *       answered and that file sent; "file done STATUS …" when the peer took every chunk.
+ *   MESSAGE with X-Probe: dial-chat TARGET → an INVITE with chat to TARGET (the server
+ *       connects to the answerer's MSRP path) that sends "hello from probe" once established
+ *       and logs what comes back; X-Probe: dial-file TARGET PATH offers the file at PATH
+ *       (a=sendonly) and sends it once established.
+ *
  * Every step is logged under "plugin-probe" so tests can follow it. Main thread only.
  */
+#include <errno.h>
 #include <glib.h>
 #include <string.h>
 #include <sylk/sylk.h>
@@ -178,10 +193,14 @@ static void deferred_answer(sylk_timer *timer, void *ud)
     LOG("deferred respond: %d", host->message_respond(ud, 202, "Accepted Later"));
 }
 
+static void dial(const char *how, const char *from);
+
 static void probe_message(sylk_message *message)
 {
     const char *probe = host->request_header(host->message_request(message), "X-Probe");
     LOG("message with X-Probe %s", probe ? probe : "(none)");
+    if (probe && g_str_has_prefix(probe, "dial-"))
+        dial(probe, host->message_request(message)->to_uri);
     host->timer_add(100, false, deferred_answer, message);
 }
 
@@ -198,6 +217,195 @@ static const struct sylk_session_handler call_handler = {
     .struct_size = sizeof(struct sylk_session_handler),
     .dtmf = call_dtmf,
 };
+
+/* ---------------------------------------------------------------- chat and files --- */
+
+static void chat_message(sylk_stream *stream, const struct sylk_chat_message *m, void *ud)
+{
+    (void)ud;
+    GString *headers = g_string_new(NULL);
+    for (const char *const *h = m->cpim_headers; h && h[0]; h += 2)
+        g_string_append_printf(headers, "%s[%s: %s]", headers->len ? " " : "", h[0], h[1]);
+    LOG("chat message %s %s cpim=%d headers=%s body=%.*s", m->message_id, m->content_type, m->cpim,
+        headers->str, (int)MIN(m->body_len, 200), (const char *)m->body);
+    g_string_free(headers, TRUE);
+    if (m->body_len == 9 && memcmp(m->body, "refuse-me", 9) == 0)
+        LOG("chat refuse: %d", host->chat_refuse(stream, 403));
+}
+
+static void chat_composing(sylk_stream *stream, const struct sylk_chat_composing *c, void *ud)
+{
+    (void)ud;
+    LOG("composing active=%d refresh=%u type=%s from=%s", c->active, c->refresh,
+        c->content_type ? c->content_type : "-", c->cpim_from ? c->cpim_from : "-");
+    struct sylk_chat_composing idle = {.struct_size = sizeof(idle),
+                                       .active = false,
+                                       .cpim_from = "<sip:probe@example.com>",
+                                       .cpim_to = c->cpim_from};
+    LOG("composing sent: %d", host->chat_send_composing(stream, &idle));
+}
+
+static int chat_nickname(sylk_stream *stream, const char *nickname, void *ud)
+{
+    (void)stream;
+    (void)ud;
+    LOG("nickname %s", nickname);
+    return strcmp(nickname, "taken") == 0 ? 425 : 200;
+}
+
+static void chat_sent(sylk_stream *stream, void *token, int status, void *ud)
+{
+    (void)stream;
+    (void)ud;
+    LOG("chat sent %s: %d", (const char *)token, status);
+}
+
+static const struct sylk_chat_handler probe_chat = {
+    .struct_size = sizeof(struct sylk_chat_handler),
+    .message = chat_message,
+    .composing = chat_composing,
+    .nickname = chat_nickname,
+    .sent = chat_sent,
+};
+
+static void file_progress(sylk_stream *stream, uint64_t bytes, uint64_t total, void *ud)
+{
+    (void)stream;
+    (void)ud;
+    LOG("file progress %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT, bytes, total);
+}
+
+static void file_done(sylk_stream *stream, int status, const char *hash, uint64_t size, void *ud)
+{
+    (void)stream;
+    (void)ud;
+    LOG("file done %d %s %" G_GUINT64_FORMAT, status, hash ? hash : "-", size);
+}
+
+static const struct sylk_file_handler probe_file = {
+    .struct_size = sizeof(struct sylk_file_handler),
+    .progress = file_progress,
+    .done = file_done,
+};
+
+static sylk_stream *stream_of(sylk_session *session, enum sylk_media_type type)
+{
+    for (size_t i = 0; i < host->session_stream_count(session); i++) {
+        if (host->stream_type(host->session_stream(session, i)) == type)
+            return host->session_stream(session, i);
+    }
+    return NULL;
+}
+
+static void chat_probe(sylk_session *session)
+{
+    sylk_stream *chat = stream_of(session, SYLK_MEDIA_CHAT);
+    if (!chat) {
+        LOG("session reject: %d", host->session_reject(session, 488, "Chat Only"));
+        return;
+    }
+    host->chat_set_handler(chat, &probe_chat, NULL);
+    LOG("session accept: %d", host->session_accept(session, &chat, 1));
+}
+
+static void file_probe(sylk_session *session, bool sink)
+{
+    sylk_stream *file = stream_of(session, SYLK_MEDIA_FILE_TRANSFER);
+    const struct sylk_request_info *req = host->session_request(session);
+    const char *path = host->request_header(req, sink ? "X-Save-To" : "X-Send-File");
+    struct sylk_file_info info = {.struct_size = sizeof(info)};
+    if (!file || !path || host->stream_file_info(file, &info) < 0) {
+        LOG("session reject: %d", host->session_reject(session, 488, "No File Stream"));
+        return;
+    }
+    LOG("file info %s %" G_GUINT64_FORMAT " %s", info.name ? info.name : "-", info.size,
+        info.hash_sha1 ? info.hash_sha1 : "-");
+    if (sink)
+        LOG("file receive: %d", host->file_receive(file, path, &probe_file, NULL));
+    LOG("session accept: %d", host->session_accept(session, &file, 1));
+    if (!sink)
+        LOG("file send: %d", host->file_send(file, path, &probe_file, NULL));
+}
+
+/* ---------------------------------------------------------------- dial-out with MSRP --- */
+
+struct probe_dial {
+    char *path; /* the file to send, or NULL for chat */
+};
+
+static void dial_established(sylk_session *s, void *ud)
+{
+    struct probe_dial *pd = ud;
+    LOG("dial established");
+    if (pd->path) {
+        sylk_stream *file = stream_of(s, SYLK_MEDIA_FILE_TRANSFER);
+        LOG("file send: %d", host->file_send(file, pd->path, &probe_file, NULL));
+        return;
+    }
+    sylk_stream *chat = stream_of(s, SYLK_MEDIA_CHAT);
+    struct sylk_chat_send_params p = {.struct_size = sizeof(p),
+                                      .content_type = "text/plain",
+                                      .body = "hello from probe",
+                                      .body_len = 16,
+                                      .cpim_from = "<sip:probe@example.com>",
+                                      .token = "hello"};
+    LOG("chat send: %d", host->chat_send(chat, &p));
+}
+
+static void dial_ended(sylk_session *s, int status, const char *reason, void *ud)
+{
+    struct probe_dial *pd = ud;
+    (void)s;
+    LOG("dial ended %d %s", status, reason);
+    g_free(pd->path);
+    g_free(pd);
+}
+
+static const struct sylk_session_handler dial_handler = {
+    .struct_size = sizeof(struct sylk_session_handler),
+    .established = dial_established,
+    .ended = dial_ended,
+};
+
+static void dial(const char *how, const char *from)
+{
+    g_auto(GStrv) words = g_strsplit(how, " ", 3);
+    bool file = strcmp(words[0], "dial-file") == 0;
+    if (!words[1] || (file && !words[2])) {
+        LOG("dial: bad X-Probe");
+        return;
+    }
+    struct probe_dial *pd = g_new0(struct probe_dial, 1);
+    enum sylk_media_type media = file ? SYLK_MEDIA_FILE_TRANSFER : SYLK_MEDIA_CHAT;
+    g_autofree char *name = file ? g_path_get_basename(words[2]) : NULL;
+    struct sylk_file_info info = {.struct_size = sizeof(info), .name = name, .type = "text/plain"};
+    if (file) {
+        pd->path = g_strdup(words[2]);
+        g_autofree char *data = NULL;
+        gsize len = 0;
+        g_file_get_contents(pd->path, &data, &len, NULL);
+        info.size = len;
+    }
+    struct sylk_session_params p = {
+        .struct_size = sizeof(p),
+        .from = from,
+        .to = words[1],
+        .media = &media,
+        .media_count = 1,
+        .handler = &dial_handler,
+        .user_data = pd,
+        .files = file ? &info : NULL,
+        .file_count = file ? 1 : 0,
+    };
+    sylk_session *s = host->session_connect(&p);
+    LOG("dial %s: %s", words[1], s ? "calling" : "failed");
+    if (s && !file)
+        host->chat_set_handler(stream_of(s, SYLK_MEDIA_CHAT), &probe_chat, NULL);
+    if (!s) {
+        g_free(pd->path);
+        g_free(pd);
+    }
+}
 
 /* ---------------------------------------------------------------- mixers --- */
 
@@ -285,6 +493,14 @@ static void probe_session(sylk_session *session)
     }
     if (strcmp(user, "prompt") == 0) {
         play_prompts(session, audio);
+        return;
+    }
+    if (strcmp(user, "chatprobe") == 0) {
+        chat_probe(session);
+        return;
+    }
+    if (strcmp(user, "filesink") == 0 || strcmp(user, "filesource") == 0) {
+        file_probe(session, strcmp(user, "filesink") == 0);
         return;
     }
     host->session_set_handler(session, &call_handler, NULL);
