@@ -508,7 +508,7 @@ static void chat_sent(struct sylk_msrp_session *ms, const char *message_id, void
     if (status / 100 != 2)
         g_info("session %s: message %s not delivered: %d", st->session->request->info.call_id,
                message_id, status);
-    if (token == st)
+    if (token == &st->file_size)
         file_done(st, status, NULL, st->file_size); /* the file of file_send */
     else if (token && st->chat.sent)
         st->chat.sent(st, token, status, st->chat_data);
@@ -796,7 +796,7 @@ int sylk_stream_file_send(sylk_stream *st, const char *path, const struct sylk_f
     /* the session owns fd from here on, whatever happens */
     if (!sylk_msrp_session_send_message(st->msrp,
                                         info.type ? info.type : "application/octet-stream", NULL,
-                                        fd, st->file_size, st)) {
+                                        fd, st->file_size, &st->file_size)) {
         st->file_busy = false;
         close(fd);
         return -ENOTCONN;
