@@ -48,8 +48,8 @@ struct sylk_msrp_conn {
     GQueue out;        /* GBytes waiting for the stage */
     GByteArray *stage; /* being written */
     size_t stage_off, out_queued;
-    bool above_low;      /* a send left out_queued above SYLK_MSRP_LOW_WATER */
-    guint writable_idle; /* tells the endpoints from the main loop when a send drained it */
+    bool above_low; /* a send left out_queued above SYLK_MSRP_LOW_WATER */
+    bool in_io;     /* on_io is on the stack */
     bool closing;
     guint free_idle;
     /* An outgoing connection until its outcome is told: the endpoint is looked up by session
@@ -139,14 +139,12 @@ static void notify_writable(struct sylk_msrp_conn *c)
     }
 }
 
-static gboolean on_writable_idle(gpointer data)
-{
-    struct sylk_msrp_conn *c = data;
-    c->writable_idle = 0;
-    notify_writable(c);
-    return G_SOURCE_REMOVE;
-}
-
+/*
+ * Only queues: the bytes are written from the main loop (at the end of the connection's own
+ * input handling, or when the socket is writable), so the frames a session queues in one go
+ * (a large message is thousands of 2 KB chunks) leave in a few large TLS records and system
+ * calls instead of one each.
+ */
 void sylk_msrp_conn_send(struct sylk_msrp_conn *c, GBytes *bytes)
 {
     if (c->closing)
@@ -157,16 +155,10 @@ void sylk_msrp_conn_send(struct sylk_msrp_conn *c, GBytes *bytes)
         conn_close(c, "peer does not read what it is sent");
         return;
     }
-    bool was_above = c->above_low;
-    if (c->handshaken && !flush_out(c)) {
-        conn_close(c, "write failed");
-        return;
-    }
     if (c->out_queued > SYLK_MSRP_LOW_WATER)
         c->above_low = true;
-    else if (was_above && !c->writable_idle) /* drained here: told from the loop, not nested */
-        c->writable_idle = g_idle_add(on_writable_idle, c);
-    conn_watch(c);
+    if (!c->in_io) /* on_io looks at what to watch when it returns */
+        conn_watch(c);
 }
 
 size_t sylk_msrp_conn_queued(const struct sylk_msrp_conn *c)
@@ -353,29 +345,22 @@ static GIOCondition wanted(struct sylk_msrp_conn *c)
     return want;
 }
 
-static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
+/*
+ * One wake of a connection: connect and handshake steps, then input (frames dispatched, whose
+ * callbacks queue responses and messages), then everything queued is written at once. False
+ * when the connection closed.
+ */
+static bool conn_io(struct sylk_msrp_conn *c, GIOCondition cond)
 {
-    struct sylk_msrp_conn *c = data;
-    (void)fd;
-    /* A callback may replace this watch (conn_watch from a nested send) or close c: c stays
-     * allocated until an idle callback after this one returns. */
-    guint self = g_source_get_id(g_main_current_source());
     if (c->connecting) {
         if (!finish_connect(c))
-            return G_SOURCE_REMOVE;
+            return false;
     } else if (c->tls && !c->handshaken && !handshake(c)) {
-        return G_SOURCE_REMOVE;
+        return false;
     }
-    if (c->handshaken && (cond & G_IO_OUT) && !flush_out(c)) {
-        conn_close(c, "write failed");
-        return G_SOURCE_REMOVE;
-    }
-    if (c->handshaken) {
-        notify_writable(c);
-        if (c->closing)
-            return G_SOURCE_REMOVE;
-    }
-    if (c->handshaken && (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR))) {
+    if (!c->handshaken)
+        return true;
+    if (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
         /* Read what is there (TLS gives one 16 KB record per call), parsing in batches, so
          * a large chunk is scanned for its end-line a few times rather than once per record. */
         uint8_t buf[READ_SIZE];
@@ -386,22 +371,35 @@ static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
                 break;
             if (n <= 0) {
                 conn_close(c, n == 0 ? "closed by the peer" : "read failed");
-                return G_SOURCE_REMOVE;
+                return false;
             }
             g_byte_array_append(c->in, buf, (guint)n);
             got += (size_t)n;
             if (c->in->len >= PARSE_BATCH && !parse_input(c))
-                return G_SOURCE_REMOVE;
+                return false;
         }
         if (!parse_input(c))
-            return G_SOURCE_REMOVE;
+            return false;
     }
-    if (c->closing)
-        return G_SOURCE_REMOVE;
-    if (c->watch != self) { /* replaced while dispatching: that one is current */
-        conn_watch(c);
-        return G_SOURCE_REMOVE;
+    if ((!g_queue_is_empty(&c->out) || c->stage_off < c->stage->len) && !flush_out(c)) {
+        conn_close(c, "write failed");
+        return false;
     }
+    notify_writable(c);
+    return !c->closing;
+}
+
+static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
+{
+    struct sylk_msrp_conn *c = data;
+    (void)fd;
+    /* Sends from the callbacks below leave the watch alone (in_io); a close leaves c
+     * allocated until an idle callback after this one. */
+    c->in_io = true;
+    bool open = conn_io(c, cond);
+    c->in_io = false;
+    if (!open || c->closing)
+        return G_SOURCE_REMOVE;
     if (wanted(c) == c->watching)
         return G_SOURCE_CONTINUE; /* the same source goes on: no churn per read */
     c->watch = 0;
@@ -451,9 +449,6 @@ static void conn_close(struct sylk_msrp_conn *c, const char *why)
     if (c->watch)
         g_source_remove(c->watch);
     c->watch = 0;
-    if (c->writable_idle)
-        g_source_remove(c->writable_idle);
-    c->writable_idle = 0;
     if (c->connect_timer)
         g_source_remove(c->connect_timer);
     c->connect_timer = 0;
