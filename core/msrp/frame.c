@@ -290,33 +290,78 @@ bool sylk_msrp_parse_byte_range(const char *value, int64_t *start, int64_t *end,
     return true;
 }
 
+/* Appends `len` bytes at *p and moves it past them. */
+static void put(char **p, const void *data, size_t len)
+{
+    memcpy(*p, data, len);
+    *p += len;
+}
+
+static void put_str(char **p, const char *s)
+{
+    put(p, s, strlen(s));
+}
+
+/*
+ * Written into one buffer of the exact size, measured first: a large message goes out as
+ * thousands of chunks, so no printf and no growing string per chunk.
+ */
 GBytes *sylk_msrp_format(const struct sylk_msrp_frame *f)
 {
-    if (!sylk_msrp_ident_valid(f->transaction_id, strlen(f->transaction_id)) ||
-        !strchr("+$#", f->flag) || !f->flag)
+    size_t tl = strlen(f->transaction_id);
+    if (!sylk_msrp_ident_valid(f->transaction_id, tl) || !strchr("+$#", f->flag) || !f->flag)
         return NULL;
-    GString *s = g_string_sized_new(256 + f->body_len);
-    if (f->method)
-        g_string_append_printf(s, "MSRP %s %s\r\n", f->transaction_id, f->method);
-    else
-        g_string_append_printf(s, "MSRP %s %03d%s%s\r\n", f->transaction_id, f->status,
-                               f->comment ? " " : "", f->comment ? f->comment : "");
+    if (!f->method && (f->status < 0 || f->status > 999))
+        return NULL;
+    char marker[2 + END_DASHES_LEN + SYLK_MSRP_IDENT_MAX];
+    memcpy(marker, "\r\n" END_DASHES, 2 + END_DASHES_LEN);
+    memcpy(marker + 2 + END_DASHES_LEN, f->transaction_id, tl);
+    size_t ml = 2 + END_DASHES_LEN + tl;
+    if (f->body && f->body_len >= ml - 2 && memmem(f->body, f->body_len, marker + 2, ml - 2))
+        return NULL; /* the data holds the end-line: another transaction id is needed */
+
+    size_t method_len = f->method ? strlen(f->method) : 0;
+    size_t comment_len = f->comment ? strlen(f->comment) : 0;
+    size_t size =
+        5 + tl + 1 + (f->method ? method_len : 3 + (f->comment ? 1 + comment_len : 0)) + 2;
     for (guint i = 0; f->headers && i < f->headers->len; i++) {
         const struct sylk_msrp_header *h = &g_array_index(f->headers, struct sylk_msrp_header, i);
-        g_string_append_printf(s, "%s: %s\r\n", h->name, h->value);
+        size += strlen(h->name) + 2 + strlen(h->value) + 2;
+    }
+    if (f->body)
+        size += 2 + f->body_len + 2;
+    size += ml - 2 + 1 + 2;
+
+    char *buf = g_malloc(size), *p = buf;
+    put(&p, "MSRP ", 5);
+    put(&p, f->transaction_id, tl);
+    put(&p, " ", 1);
+    if (f->method) {
+        put(&p, f->method, method_len);
+    } else {
+        char code[3] = {(char)('0' + f->status / 100), (char)('0' + f->status / 10 % 10),
+                        (char)('0' + f->status % 10)};
+        put(&p, code, 3);
+        if (f->comment) {
+            put(&p, " ", 1);
+            put(&p, f->comment, comment_len);
+        }
+    }
+    put(&p, "\r\n", 2);
+    for (guint i = 0; f->headers && i < f->headers->len; i++) {
+        const struct sylk_msrp_header *h = &g_array_index(f->headers, struct sylk_msrp_header, i);
+        put_str(&p, h->name);
+        put(&p, ": ", 2);
+        put_str(&p, h->value);
+        put(&p, "\r\n", 2);
     }
     if (f->body) {
-        char marker[2 + END_DASHES_LEN + SYLK_MSRP_IDENT_MAX + 1];
-        int ml = g_snprintf(marker, sizeof(marker), "\r\n" END_DASHES "%s", f->transaction_id);
-        if (f->body_len >= (size_t)ml - 2 &&
-            (memmem(f->body, f->body_len, marker + 2, (size_t)ml - 2))) {
-            g_string_free(s, TRUE);
-            return NULL; /* the data holds the end-line: another transaction id is needed */
-        }
-        g_string_append(s, "\r\n");
-        g_string_append_len(s, (const char *)f->body, (gssize)f->body_len);
-        g_string_append(s, "\r\n");
+        put(&p, "\r\n", 2);
+        put(&p, f->body, f->body_len);
     }
-    g_string_append_printf(s, END_DASHES "%s%c\r\n", f->transaction_id, f->flag);
-    return g_string_free_to_bytes(s);
+    put(&p, f->body ? marker : marker + 2, f->body ? ml : ml - 2);
+    put(&p, &f->flag, 1);
+    put(&p, "\r\n", 2);
+    g_assert((size_t)(p - buf) == size);
+    return g_bytes_new_take(buf, size);
 }

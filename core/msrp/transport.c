@@ -22,14 +22,16 @@
 #define MAX_CONNECTIONS   4096
 /* Bytes waiting to be written before the peer is dropped: a whole message may be queued at
  * once (sessions do not stream yet), so two of the largest ones and their framing fit. */
-#define MAX_QUEUED (40u << 20)
+#define MAX_QUEUED        (40u << 20)
+#define CONNECT_TIMEOUT_S 10
 
 struct sylk_msrp_transport {
     int fd;
     unsigned port;
     guint watch;
-    gnutls_certificate_credentials_t cred; /* NULL: plain TCP */
-    GHashTable *endpoints;                 /* session id -> struct sylk_msrp_endpoint * */
+    gnutls_certificate_credentials_t cred;        /* NULL: plain TCP */
+    GHashTable *endpoints;                        /* session id -> struct sylk_msrp_endpoint * */
+    gnutls_certificate_credentials_t client_cred; /* made for the first msrps connect */
     GList *conns;
     GList *dying; /* closed, freed from an idle callback (or at stop) */
 };
@@ -46,12 +48,22 @@ struct sylk_msrp_conn {
     GQueue out;        /* GBytes waiting for the stage */
     GByteArray *stage; /* being written */
     size_t stage_off, out_queued;
+    bool above_low; /* a send left out_queued above SYLK_MSRP_LOW_WATER */
+    bool in_io;     /* on_io is on the stack */
     bool closing;
     guint free_idle;
+    /* An outgoing connection until its outcome is told: the endpoint is looked up by session
+     * id in t->endpoints then, so one unregistered (and maybe freed) meanwhile is not called. */
+    bool connecting; /* TCP connect() in progress */
+    char *connect_sid;
+    struct sylk_msrp_endpoint *connect_ep;
+    int connect_error; /* a connect() that failed at once, told from connect_timer */
+    guint connect_timer;
 };
 
 static void conn_close(struct sylk_msrp_conn *c, const char *why);
 static void conn_watch(struct sylk_msrp_conn *c);
+static void connect_done(struct sylk_msrp_conn *c, int error, const char *why);
 
 /* ------------------------------------------------------------------- writing --- */
 
@@ -94,35 +106,45 @@ static bool flush_out(struct sylk_msrp_conn *c)
             return true;
         if (n < 0)
             return false;
-        size_t before = c->out_queued;
         c->stage_off += (size_t)n;
         c->out_queued -= (size_t)n;
-        if (before > SYLK_MSRP_LOW_WATER && c->out_queued <= SYLK_MSRP_LOW_WATER) {
-            GHashTableIter it;
-            gpointer value;
-            g_hash_table_iter_init(&it, c->t->endpoints);
-            while (g_hash_table_iter_next(&it, NULL, &value)) {
-                struct sylk_msrp_endpoint *ep = value;
-                if (ep->conn == c && ep->writable)
-                    ep->writable(ep, c);
-            }
-        }
     }
 }
 
-size_t sylk_msrp_conn_queued(const struct sylk_msrp_conn *c)
+/*
+ * The queue fell to the low-water mark after a send left it above: every endpoint bound to the
+ * connection is told. Their session ids are collected first and each is looked up again
+ * before its call, since a callback may unregister (and free) any endpoint or close the
+ * connection; once one has queued enough to go above the mark again, the rest wait for the
+ * next fall.
+ */
+static void notify_writable(struct sylk_msrp_conn *c)
 {
-    return c->out_queued;
+    if (c->closing || !c->above_low || c->out_queued > SYLK_MSRP_LOW_WATER)
+        return;
+    c->above_low = false;
+    g_autoptr(GPtrArray) sids = g_ptr_array_new_with_free_func(g_free);
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, c->t->endpoints);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        struct sylk_msrp_endpoint *ep = value;
+        if (ep->conn == c && ep->writable)
+            g_ptr_array_add(sids, g_strdup(key));
+    }
+    for (guint i = 0; i < sids->len && !c->closing && !c->above_low; i++) {
+        struct sylk_msrp_endpoint *ep = g_hash_table_lookup(c->t->endpoints, sids->pdata[i]);
+        if (ep && ep->conn == c && ep->writable)
+            ep->writable(ep, c);
+    }
 }
 
-int sylk_msrp_transport_connect(struct sylk_msrp_transport *t, const struct sylk_msrp_uri *to,
-                                struct sylk_msrp_endpoint *ep, char **error)
-{
-    (void)t, (void)to, (void)ep;
-    *error = g_strdup("not yet");
-    return -ENOTSUP;
-}
-
+/*
+ * Only queues: the bytes are written from the main loop (at the end of the connection's own
+ * input handling, or when the socket is writable), so the frames a session queues in one go
+ * (a large message is thousands of 2 KB chunks) leave in a few large TLS records and system
+ * calls instead of one each.
+ */
 void sylk_msrp_conn_send(struct sylk_msrp_conn *c, GBytes *bytes)
 {
     if (c->closing)
@@ -133,11 +155,15 @@ void sylk_msrp_conn_send(struct sylk_msrp_conn *c, GBytes *bytes)
         conn_close(c, "peer does not read what it is sent");
         return;
     }
-    if (c->handshaken && !flush_out(c)) {
-        conn_close(c, "write failed");
-        return;
-    }
-    conn_watch(c);
+    if (c->out_queued > SYLK_MSRP_LOW_WATER)
+        c->above_low = true;
+    if (!c->in_io) /* on_io looks at what to watch when it returns */
+        conn_watch(c);
+}
+
+size_t sylk_msrp_conn_queued(const struct sylk_msrp_conn *c)
+{
+    return c->out_queued;
 }
 
 /* The first URI of a path header value, or NULL. */
@@ -261,15 +287,57 @@ static bool handshake(struct sylk_msrp_conn *c)
         return true;
     if (rc < 0) {
         g_autofree char *why = g_strdup_printf("TLS handshake failed: %s", gnutls_strerror(rc));
-        conn_close(c, why);
+        if (c->connect_sid)
+            connect_done(c, -EPROTO, why);
+        else
+            conn_close(c, why);
         return false;
     }
     c->handshaken = true;
-    return flush_out(c);
+    if (c->connect_sid) {
+        connect_done(c, 0, NULL);
+        if (c->closing)
+            return false;
+    }
+    if (!flush_out(c)) {
+        conn_close(c, "write failed");
+        return false;
+    }
+    return true;
+}
+
+/* The TCP connect() of an outgoing connection ended: on to TLS, or up. */
+static bool finish_connect(struct sylk_msrp_conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err == EINPROGRESS || err == EALREADY)
+        return true;
+    c->connecting = false;
+    if (err) {
+        g_autofree char *why = g_strdup_printf("connect failed: %s", g_strerror(err));
+        connect_done(c, -err, why);
+        return false;
+    }
+    if (c->tls)
+        return handshake(c);
+    c->handshaken = true;
+    connect_done(c, 0, NULL);
+    if (c->closing)
+        return false;
+    if (!flush_out(c)) {
+        conn_close(c, "write failed");
+        return false;
+    }
+    return true;
 }
 
 static GIOCondition wanted(struct sylk_msrp_conn *c)
 {
+    if (c->connecting)
+        return G_IO_OUT;
     GIOCondition want = G_IO_IN;
     if (!g_queue_is_empty(&c->out) || c->stage_off < c->stage->len ||
         (c->tls && !c->handshaken && gnutls_record_get_direction(c->tls) == 1))
@@ -277,17 +345,22 @@ static GIOCondition wanted(struct sylk_msrp_conn *c)
     return want;
 }
 
-static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
+/*
+ * One wake of a connection: connect and handshake steps, then input (frames dispatched, whose
+ * callbacks queue responses and messages), then everything queued is written at once. False
+ * when the connection closed.
+ */
+static bool conn_io(struct sylk_msrp_conn *c, GIOCondition cond)
 {
-    struct sylk_msrp_conn *c = data;
-    (void)fd;
-    if (c->tls && !c->handshaken && !handshake(c))
-        return G_SOURCE_REMOVE;
-    if (c->handshaken && (cond & G_IO_OUT) && !flush_out(c)) {
-        conn_close(c, "write failed");
-        return G_SOURCE_REMOVE;
+    if (c->connecting) {
+        if (!finish_connect(c))
+            return false;
+    } else if (c->tls && !c->handshaken && !handshake(c)) {
+        return false;
     }
-    if (c->handshaken && (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR))) {
+    if (!c->handshaken)
+        return true;
+    if (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
         /* Read what is there (TLS gives one 16 KB record per call), parsing in batches, so
          * a large chunk is scanned for its end-line a few times rather than once per record. */
         uint8_t buf[READ_SIZE];
@@ -298,17 +371,34 @@ static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
                 break;
             if (n <= 0) {
                 conn_close(c, n == 0 ? "closed by the peer" : "read failed");
-                return G_SOURCE_REMOVE;
+                return false;
             }
             g_byte_array_append(c->in, buf, (guint)n);
             got += (size_t)n;
             if (c->in->len >= PARSE_BATCH && !parse_input(c))
-                return G_SOURCE_REMOVE;
+                return false;
         }
         if (!parse_input(c))
-            return G_SOURCE_REMOVE;
+            return false;
     }
-    if (c->closing)
+    if ((!g_queue_is_empty(&c->out) || c->stage_off < c->stage->len) && !flush_out(c)) {
+        conn_close(c, "write failed");
+        return false;
+    }
+    notify_writable(c);
+    return !c->closing;
+}
+
+static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
+{
+    struct sylk_msrp_conn *c = data;
+    (void)fd;
+    /* Sends from the callbacks below leave the watch alone (in_io); a close leaves c
+     * allocated until an idle callback after this one. */
+    c->in_io = true;
+    bool open = conn_io(c, cond);
+    c->in_io = false;
+    if (!open || c->closing)
         return G_SOURCE_REMOVE;
     if (wanted(c) == c->watching)
         return G_SOURCE_CONTINUE; /* the same source goes on: no churn per read */
@@ -340,6 +430,7 @@ static void free_conn_now(struct sylk_msrp_conn *c)
     g_byte_array_free(c->in, TRUE);
     g_byte_array_free(c->stage, TRUE);
     g_queue_clear_full(&c->out, (GDestroyNotify)g_bytes_unref);
+    g_free(c->connect_sid);
     g_free(c);
 }
 
@@ -354,10 +445,14 @@ static void conn_close(struct sylk_msrp_conn *c, const char *why)
     if (c->closing)
         return;
     c->closing = true;
-    g_info("MSRP connection from %s closed: %s", c->peer, why);
+    g_info("MSRP connection %s %s closed: %s", c->connect_ep ? "to" : "from", c->peer, why);
     if (c->watch)
         g_source_remove(c->watch);
     c->watch = 0;
+    if (c->connect_timer)
+        g_source_remove(c->connect_timer);
+    c->connect_timer = 0;
+    g_clear_pointer(&c->connect_sid, g_free); /* a pending connect ends without a word */
     c->t->conns = g_list_remove(c->t->conns, c);
     GHashTableIter it;
     gpointer value;
@@ -386,6 +481,23 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t size)
     g_snprintf(out, size, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
 }
 
+/* A connection on a connected (or connecting) socket, listed in t->conns; not watched yet. */
+static struct sylk_msrp_conn *new_conn(struct sylk_msrp_transport *t, int fd,
+                                       const struct sockaddr_storage *ss)
+{
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct sylk_msrp_conn *c = g_new0(struct sylk_msrp_conn, 1);
+    c->t = t;
+    c->fd = fd;
+    c->in = g_byte_array_new();
+    c->stage = g_byte_array_new();
+    g_queue_init(&c->out);
+    peer_name(ss, c->peer, sizeof(c->peer));
+    t->conns = g_list_prepend(t->conns, c);
+    return c;
+}
+
 static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
 {
     struct sylk_msrp_transport *t = data;
@@ -401,16 +513,7 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
             close(cfd);
             continue;
         }
-        int one = 1;
-        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct sylk_msrp_conn *c = g_new0(struct sylk_msrp_conn, 1);
-        c->t = t;
-        c->fd = cfd;
-        c->in = g_byte_array_new();
-        c->stage = g_byte_array_new();
-        g_queue_init(&c->out);
-        peer_name(&ss, c->peer, sizeof(c->peer));
-        c->handshaken = !t->cred;
+        struct sylk_msrp_conn *c = new_conn(t, cfd, &ss);
         if (t->cred) {
             gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK);
             gnutls_set_default_priority(c->tls);
@@ -418,11 +521,146 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
             gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_IGNORE);
             gnutls_transport_set_int(c->tls, cfd);
         }
-        t->conns = g_list_prepend(t->conns, c);
+        c->handshaken = !t->cred;
         g_debug("MSRP connection from %s", c->peer);
         conn_watch(c);
     }
     return G_SOURCE_CONTINUE;
+}
+
+/* ----------------------------------------------------------------- connecting --- */
+
+/*
+ * Tells the endpoint of an outgoing connection its outcome, once: 0 binds it, an error closes
+ * the connection first (so the callback may free the endpoint). Nobody is told when the
+ * endpoint's session was unregistered or given to another endpoint meanwhile.
+ */
+static void connect_done(struct sylk_msrp_conn *c, int error, const char *why)
+{
+    g_autofree char *sid = g_steal_pointer(&c->connect_sid);
+    if (!sid)
+        return;
+    if (c->connect_timer)
+        g_source_remove(c->connect_timer);
+    c->connect_timer = 0;
+    struct sylk_msrp_endpoint *ep = g_hash_table_lookup(c->t->endpoints, sid);
+    if (ep != c->connect_ep) {
+        conn_close(c, "the session it was for has ended");
+        return;
+    }
+    if (error) {
+        g_info("MSRP connect to %s for session %s failed: %s", c->peer, sid, why);
+        conn_close(c, why);
+    } else {
+        g_debug("MSRP connected to %s%s for session %s", c->peer, c->tls ? " (TLS)" : "", sid);
+        ep->conn = c;
+    }
+    if (ep->connected)
+        ep->connected(ep, error);
+}
+
+static gboolean on_connect_timeout(gpointer data)
+{
+    struct sylk_msrp_conn *c = data;
+    c->connect_timer = 0;
+    if (c->connect_error) {
+        g_autofree char *why = g_strdup_printf("connect failed: %s", g_strerror(c->connect_error));
+        connect_done(c, -c->connect_error, why);
+    } else {
+        connect_done(c, -ETIMEDOUT, "no connection within " G_STRINGIFY(CONNECT_TIMEOUT_S) " s");
+    }
+    return G_SOURCE_REMOVE;
+}
+
+/* Credentials for msrps connects: the server's own, or client ones made once. */
+static gnutls_certificate_credentials_t client_credentials(struct sylk_msrp_transport *t,
+                                                           char **error)
+{
+    if (t->cred)
+        return t->cred;
+    if (!t->client_cred) {
+        int rc = gnutls_certificate_allocate_credentials(&t->client_cred);
+        if (rc < 0) {
+            t->client_cred = NULL;
+            *error = g_strdup_printf("cannot allocate TLS credentials: %s", gnutls_strerror(rc));
+        }
+    }
+    return t->client_cred;
+}
+
+/* The session id `ep` is registered with, or NULL. */
+static const char *registered_sid(struct sylk_msrp_transport *t, struct sylk_msrp_endpoint *ep)
+{
+    GHashTableIter it;
+    gpointer key, value;
+    g_hash_table_iter_init(&it, t->endpoints);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        if (value == ep)
+            return key;
+    }
+    return NULL;
+}
+
+int sylk_msrp_transport_connect(struct sylk_msrp_transport *t, const struct sylk_msrp_uri *to,
+                                struct sylk_msrp_endpoint *ep, char **error)
+{
+    const char *sid = registered_sid(t, ep);
+    if (!sid) {
+        *error = g_strdup("MSRP connect for an endpoint that is not registered");
+        return -EINVAL;
+    }
+    if (g_list_length(t->conns) >= MAX_CONNECTIONS) {
+        *error = g_strdup_printf("MSRP: %d connections open; not opening another", MAX_CONNECTIONS);
+        return -EMFILE;
+    }
+    gnutls_certificate_credentials_t cred = NULL;
+    if (to->secure && !(cred = client_credentials(t, error)))
+        return -ENOMEM;
+    /* An IP literal in practice (the peer's a=path); a host name is resolved here, blocking the
+     * main loop for as long as the resolver takes. */
+    struct addrinfo hints = {.ai_flags = AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *ai;
+    char service[8];
+    g_snprintf(service, sizeof(service), "%u", to->port);
+    int rc = getaddrinfo(to->host, service, &hints, &ai);
+    if (rc != 0) {
+        *error = g_strdup_printf("MSRP peer %s: %s", to->host, gai_strerror(rc));
+        return rc == EAI_FAMILY || rc == EAI_ADDRFAMILY ? -EAFNOSUPPORT : -EINVAL;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int err = errno;
+        *error = g_strdup_printf("MSRP peer %s: %s", to->host, g_strerror(err));
+        freeaddrinfo(ai);
+        return -err;
+    }
+    struct sockaddr_storage ss = {0};
+    memcpy(&ss, ai->ai_addr, MIN(ai->ai_addrlen, sizeof(ss)));
+    int err = connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? errno : 0;
+    freeaddrinfo(ai);
+    struct sylk_msrp_conn *c = new_conn(t, fd, &ss);
+    c->connecting = true;
+    c->connect_sid = g_strdup(sid);
+    c->connect_ep = ep;
+    if (cred) {
+        gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
+        gnutls_set_default_priority(c->tls);
+        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, cred);
+        if (!g_hostname_is_ip_address(to->host))
+            gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, to->host, strlen(to->host));
+        gnutls_transport_set_int(c->tls, fd);
+        /* The server's certificate is not verified: MSRP peers use self-signed ones, and
+         * checking the SDP a=fingerprint (RFC 4572) is not implemented. */
+        g_debug("MSRP TLS to %s: the peer's certificate is not verified", c->peer);
+    }
+    if (err && err != EINPROGRESS) { /* told from the loop, like any other outcome */
+        c->connect_error = err;
+        c->connect_timer = g_idle_add(on_connect_timeout, c);
+        return 0;
+    }
+    c->connect_timer = g_timeout_add_seconds(CONNECT_TIMEOUT_S, on_connect_timeout, c);
+    g_debug("MSRP connecting to %s for session %s", c->peer, sid);
+    conn_watch(c);
+    return 0;
 }
 
 int sylk_msrp_transport_start(const char *ip, unsigned port, gnutls_certificate_credentials_t cred,
@@ -476,6 +714,8 @@ void sylk_msrp_transport_stop(struct sylk_msrp_transport *t)
         free_conn_now(c);
     }
     g_hash_table_destroy(t->endpoints);
+    if (t->client_cred)
+        gnutls_certificate_free_credentials(t->client_cred);
     g_free(t);
 }
 
@@ -499,4 +739,11 @@ void sylk_msrp_transport_register(struct sylk_msrp_transport *t, const char *ses
 void sylk_msrp_transport_unregister(struct sylk_msrp_transport *t, const char *session_id)
 {
     g_hash_table_remove(t->endpoints, session_id);
+    /* a connect still pending for it is dropped now rather than at its outcome */
+    for (GList *l = t->conns, *next; l; l = next) {
+        next = l->next;
+        struct sylk_msrp_conn *c = l->data;
+        if (c->connect_sid && strcmp(c->connect_sid, session_id) == 0)
+            conn_close(c, "the session it was for has ended");
+    }
 }

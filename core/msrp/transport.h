@@ -8,12 +8,18 @@
  * nobody registered gets 481; a frame that does not parse closes the connection (MSRP cannot
  * resynchronize) with a log line saying why.
  *
- * Thread: main thread (GLib main loop).
+ * For a session the server originates (it offered a=setup:active, or the peer answered
+ * passive), sylk_msrp_transport_connect opens the connection instead: the same connection
+ * object afterwards, bound to the session's endpoint from the start.
+ *
+ * Thread: main thread (GLib main loop); every endpoint callback is called from it, never from
+ * within the endpoint's own call into the transport.
  */
 #ifndef SYLK_MSRP_TRANSPORT_H
 #define SYLK_MSRP_TRANSPORT_H
 
 #include "msrp/frame.h"
+#include "msrp/uri.h"
 
 #include <gnutls/gnutls.h>
 
@@ -38,12 +44,6 @@ struct sylk_msrp_endpoint {
 };
 
 #define SYLK_MSRP_LOW_WATER (256u << 10)
-struct sylk_msrp_uri;
-/** Bytes queued on the connection and not yet written to the socket. */
-size_t sylk_msrp_conn_queued(const struct sylk_msrp_conn *conn);
-/** (stub until the transport branch lands) */
-int sylk_msrp_transport_connect(struct sylk_msrp_transport *t, const struct sylk_msrp_uri *to,
-                                struct sylk_msrp_endpoint *ep, char **error);
 
 /**
  * Listens on ip:port (0: any free port); TLS when `cred` is non-NULL (kept, not owned).
@@ -56,6 +56,18 @@ void sylk_msrp_transport_stop(struct sylk_msrp_transport *t);
 unsigned sylk_msrp_transport_port(const struct sylk_msrp_transport *t);
 bool sylk_msrp_transport_tls(const struct sylk_msrp_transport *t);
 
+/**
+ * Opens a connection to the peer whose MSRP URI is `to` (the first URI of its a=path; msrps:
+ * TLS as a client, msrp: plain TCP) for a session the server originated (RFC 6135 active
+ * side). It is bound to `ep` once up and `ep->connected` reports the outcome; frames on it are
+ * dispatched by To-Path session id like any other. 0 when the connect started, or a negative
+ * errno with *error (bad host, no such address family). Unbinding/unregistering the endpoint
+ * before the outcome cancels it silently (no callback after sylk_msrp_transport_unregister of
+ * the endpoint's session id, or after the transport stops).
+ */
+int sylk_msrp_transport_connect(struct sylk_msrp_transport *t, const struct sylk_msrp_uri *to,
+                                struct sylk_msrp_endpoint *ep, char **error);
+
 /** Frames whose To-Path ends in `session_id` go to `ep` from now on. */
 void sylk_msrp_transport_register(struct sylk_msrp_transport *t, const char *session_id,
                                   struct sylk_msrp_endpoint *ep);
@@ -67,6 +79,8 @@ void sylk_msrp_conn_send(struct sylk_msrp_conn *conn, GBytes *bytes);
 /** Queues a response to `request` (To-Path and From-Path swapped, first URI only). */
 void sylk_msrp_conn_respond(struct sylk_msrp_conn *conn, const struct sylk_msrp_frame *request,
                             int status, const char *comment);
+/** Bytes queued on the connection and not yet written to the socket. */
+size_t sylk_msrp_conn_queued(const struct sylk_msrp_conn *conn);
 /** "127.0.0.1:40000" */
 const char *sylk_msrp_conn_peer(const struct sylk_msrp_conn *conn);
 
