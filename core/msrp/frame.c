@@ -129,6 +129,34 @@ static bool is_end_line(const char *line, size_t n, const char *tid, char *flag)
 }
 
 /*
+ * The first "-------" + tid in data[0, len), preceded by CRLF when `crlf` (and then the
+ * CRLF's offset is returned), or -1. Linear and mostly memchr: a dash run is measured once,
+ * and only its last seven dashes can start the marker since the tid starts with an
+ * alphanumeric (glibc's memmem ran its generic two-way search over every chunk instead).
+ */
+static gssize find_marker(const uint8_t *data, size_t len, const char *tid, size_t tl, bool crlf)
+{
+    size_t pos = crlf ? 2 : 0;
+    while (pos + END_DASHES_LEN + tl <= len) {
+        const uint8_t *dash = memchr(data + pos, '-', len - pos - END_DASHES_LEN - tl + 1);
+        if (!dash)
+            return -1;
+        size_t run = (size_t)(dash - data), end = run;
+        while (end < len && data[end] == '-')
+            end++;
+        if (end - run >= END_DASHES_LEN && end + tl <= len && memcmp(data + end, tid, tl) == 0) {
+            size_t at = end - END_DASHES_LEN; /* the marker's dashes */
+            if (!crlf)
+                return (gssize)at;
+            if (data[at - 2] == '\r' && data[at - 1] == '\n')
+                return (gssize)(at - 2);
+        }
+        pos = end + 1; /* the byte after a run is no dash */
+    }
+    return -1;
+}
+
+/*
  * The data of content-stuff: from `start` to the CRLF before the end-line. Bounded: past
  * max_body_bytes without an end-line the frame is refused.
  */
@@ -137,14 +165,13 @@ static enum sylk_msrp_parse_result find_body_end(const uint8_t *data, size_t len
                                                  struct sylk_msrp_frame *f, size_t *consumed,
                                                  char **error)
 {
-    char marker[2 + END_DASHES_LEN + SYLK_MSRP_IDENT_MAX + 1];
-    int ml = g_snprintf(marker, sizeof(marker), "\r\n" END_DASHES "%s", f->transaction_id);
-    size_t limit = MIN(len, start + lim->max_body_bytes + (size_t)ml + 3);
-    for (size_t from = start; from + (size_t)ml <= limit;) {
-        const uint8_t *hit = memmem(data + from, limit - from, marker, (size_t)ml);
-        if (!hit)
+    size_t tl = strlen(f->transaction_id), ml = 2 + END_DASHES_LEN + tl;
+    size_t limit = MIN(len, start + lim->max_body_bytes + ml + 3);
+    for (size_t from = start; from + ml <= limit;) {
+        gssize hit = find_marker(data + from, limit - from, f->transaction_id, tl, true);
+        if (hit < 0)
             break;
-        size_t at = (size_t)(hit - data), after = at + (size_t)ml;
+        size_t at = from + (size_t)hit, after = at + ml;
         if (after + 3 > len)
             return SYLK_MSRP_NEED_MORE; /* the flag and CRLF have not come yet */
         if (strchr("+$#", data[after]) && data[after] && data[after + 1] == '\r' &&
@@ -159,7 +186,7 @@ static enum sylk_msrp_parse_result find_body_end(const uint8_t *data, size_t len
         }
         from = at + 1; /* the data only looked like an end-line */
     }
-    if (len - start > lim->max_body_bytes + (size_t)ml + 3)
+    if (len - start > lim->max_body_bytes + ml + 3)
         return fail(error, "chunk data longer than %zu bytes, or no end-line", lim->max_body_bytes);
     return SYLK_MSRP_NEED_MORE;
 }
@@ -317,7 +344,7 @@ GBytes *sylk_msrp_format(const struct sylk_msrp_frame *f)
     memcpy(marker, "\r\n" END_DASHES, 2 + END_DASHES_LEN);
     memcpy(marker + 2 + END_DASHES_LEN, f->transaction_id, tl);
     size_t ml = 2 + END_DASHES_LEN + tl;
-    if (f->body && f->body_len >= ml - 2 && memmem(f->body, f->body_len, marker + 2, ml - 2))
+    if (f->body && find_marker(f->body, f->body_len, f->transaction_id, tl, false) >= 0)
         return NULL; /* the data holds the end-line: another transaction id is needed */
 
     size_t method_len = f->method ? strlen(f->method) : 0;

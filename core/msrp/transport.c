@@ -48,8 +48,9 @@ struct sylk_msrp_conn {
     GQueue out;        /* GBytes waiting for the stage */
     GByteArray *stage; /* being written */
     size_t stage_off, out_queued;
-    bool above_low; /* a send left out_queued above SYLK_MSRP_LOW_WATER */
-    bool in_io;     /* on_io is on the stack */
+    char *last_to_path, *last_sid; /* see session_id_for */
+    bool above_low;                /* a send left out_queued above SYLK_MSRP_LOW_WATER */
+    bool in_io;                    /* on_io is on the stack */
     bool closing;
     guint free_idle;
     /* An outgoing connection until its outcome is told: the endpoint is looked up by session
@@ -211,9 +212,9 @@ const char *sylk_msrp_conn_peer(const struct sylk_msrp_conn *c)
 /* ------------------------------------------------------------------- reading --- */
 
 /* The session id of the last To-Path URI (ours). */
-static char *our_session_id(const struct sylk_msrp_frame *f)
+static char *our_session_id(const char *to_path)
 {
-    g_autofree char *uri = last_uri(sylk_msrp_header(f, "To-Path")), *error = NULL;
+    g_autofree char *uri = last_uri(to_path), *error = NULL;
     struct sylk_msrp_uri u;
     if (!uri || sylk_msrp_uri_parse(uri, strlen(uri), &u, &error) < 0)
         return NULL;
@@ -222,9 +223,28 @@ static char *our_session_id(const struct sylk_msrp_frame *f)
     return sid;
 }
 
+/*
+ * The session id for a frame's To-Path. A connection's frames mostly repeat the same To-Path
+ * (thousands of chunks and responses of one message), so the last one's id is kept rather
+ * than the URI parsed again for each.
+ */
+static const char *session_id_for(struct sylk_msrp_conn *c, const struct sylk_msrp_frame *f)
+{
+    const char *to_path = sylk_msrp_header(f, "To-Path");
+    if (!to_path)
+        return NULL;
+    if (c->last_to_path && strcmp(c->last_to_path, to_path) == 0)
+        return c->last_sid;
+    g_free(c->last_to_path);
+    g_free(c->last_sid);
+    c->last_to_path = g_strdup(to_path);
+    c->last_sid = our_session_id(to_path);
+    return c->last_sid;
+}
+
 static void dispatch(struct sylk_msrp_conn *c, struct sylk_msrp_frame *f)
 {
-    g_autofree char *sid = our_session_id(f);
+    const char *sid = session_id_for(c, f);
     struct sylk_msrp_endpoint *ep = sid ? g_hash_table_lookup(c->t->endpoints, sid) : NULL;
     if (!ep || (ep->conn && ep->conn != c)) {
         /* RFC 4975 7.2: no response to REPORT, nor to a response */
@@ -361,19 +381,21 @@ static bool conn_io(struct sylk_msrp_conn *c, GIOCondition cond)
     if (!c->handshaken)
         return true;
     if (cond & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
-        /* Read what is there (TLS gives one 16 KB record per call), parsing in batches, so
-         * a large chunk is scanned for its end-line a few times rather than once per record. */
-        uint8_t buf[READ_SIZE];
+        /* Read what is there (TLS gives one 16 KB record per call) straight into the input
+         * buffer, parsing in batches, so a large chunk is scanned for its end-line a few times
+         * rather than once per record. */
         size_t got = 0;
         while (got < MAX_READ_PER_WAKE) {
-            ssize_t n = conn_read(c, buf, sizeof(buf));
+            guint had = c->in->len;
+            g_byte_array_set_size(c->in, had + READ_SIZE);
+            ssize_t n = conn_read(c, c->in->data + had, READ_SIZE);
+            g_byte_array_set_size(c->in, had + (guint)MAX(n, 0));
             if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
                 break;
             if (n <= 0) {
                 conn_close(c, n == 0 ? "closed by the peer" : "read failed");
                 return false;
             }
-            g_byte_array_append(c->in, buf, (guint)n);
             got += (size_t)n;
             if (c->in->len >= PARSE_BATCH && !parse_input(c))
                 return false;
@@ -431,6 +453,8 @@ static void free_conn_now(struct sylk_msrp_conn *c)
     g_byte_array_free(c->stage, TRUE);
     g_queue_clear_full(&c->out, (GDestroyNotify)g_bytes_unref);
     g_free(c->connect_sid);
+    g_free(c->last_to_path);
+    g_free(c->last_sid);
     g_free(c);
 }
 

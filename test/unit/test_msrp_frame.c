@@ -292,6 +292,59 @@ static void lookalike_end_lines(void)
     sylk_msrp_frame_clear(&f);
 }
 
+/* Where the body's end-line is found (and when format refuses a body), checked against a plain
+ * memmem search over bodies full of dashes, CR, LF and the tid's characters. */
+static void end_line_search_matches_memmem(void)
+{
+    static const char alphabet[] = "---\r\nab1";
+    static const char marker[] = "\r\n-------ab1b";
+    GRand *rand = g_rand_new_with_seed(4975);
+    for (unsigned round = 0; round < 3000; round++) {
+        size_t n = (size_t)g_rand_int_range(rand, 0, 60);
+        g_autoptr(GString) body = g_string_new(NULL);
+        for (size_t i = 0; i < n; i++) {
+            if (g_rand_int_range(rand, 0, 12) == 0)
+                g_string_append(body, marker + (g_rand_boolean(rand) ? 0 : 2));
+            else
+                g_string_append_c(body, alphabet[g_rand_int_range(rand, 0, 8)]);
+        }
+        /* format refuses exactly the bodies holding "-------ab1b" */
+        struct sylk_msrp_frame f = {.transaction_id = "ab1b", .flag = '$', .method = "SEND"};
+        f.body = (uint8_t *)body->str;
+        f.body_len = body->len;
+        g_autoptr(GBytes) wire = sylk_msrp_format(&f);
+        bool inside = memmem(body->str, body->len, marker + 2, strlen(marker) - 2) != NULL;
+        g_assert_cmpint(wire == NULL, ==, inside);
+
+        /* the parser ends the body at the first CRLF "-------ab1b" flag CRLF */
+        g_autoptr(GString) text = g_string_new("MSRP ab1b SEND\r\nTo-Path: msrp://a/b;tcp\r\n"
+                                               "From-Path: msrp://c/d;tcp\r\n"
+                                               "Content-Type: text/plain\r\n\r\n");
+        size_t start = text->len;
+        g_string_append_len(text, body->str, (gssize)body->len);
+        g_string_append(text, "\r\n-------ab1b$\r\n");
+        size_t expect = 0;
+        for (const char *p = text->str + start;; p++) {
+            p = memmem(p, text->len - (size_t)(p - text->str), marker, strlen(marker));
+            g_assert_nonnull(p);
+            const char *after = p + strlen(marker);
+            if (strchr("+$#", after[0]) && after[0] && after[1] == '\r' && after[2] == '\n') {
+                expect = (size_t)(p - text->str) - start;
+                break;
+            }
+        }
+        struct sylk_msrp_frame g;
+        size_t used;
+        g_autofree char *error = NULL;
+        g_assert_cmpint(
+            sylk_msrp_parse((const uint8_t *)text->str, text->len, NULL, &g, &used, &error), ==,
+            SYLK_MSRP_FRAME);
+        g_assert_cmpuint(g.body_len, ==, expect);
+        sylk_msrp_frame_clear(&g);
+    }
+    g_rand_free(rand);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -301,5 +354,6 @@ int main(int argc, char **argv)
     g_test_add_func("/msrp-frame/malformed", malformed);
     g_test_add_func("/msrp-frame/limits", limits);
     g_test_add_func("/msrp-frame/lookalike-end-lines", lookalike_end_lines);
+    g_test_add_func("/msrp-frame/end-line-search-matches-memmem", end_line_search_matches_memmem);
     return g_test_run();
 }
