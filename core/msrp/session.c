@@ -8,6 +8,7 @@
 #include "msrp/uri.h"
 
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -59,6 +60,8 @@ struct sylk_msrp_session {
     bool pumping;
     struct sylk_msrp_conn *bound; /* the connection the peer's frames came on, or ours */
     size_t max_message, chunk_size;
+    bool chunk_size_set; /* by set_chunk_size, not from the path */
+    GRand *rand;         /* transaction and message ids: no global lock per character */
     unsigned transaction_s;
     const struct sylk_msrp_session_events *events;
     void *user_data;
@@ -71,14 +74,32 @@ struct sylk_msrp_session {
     guint sweep;              /* 1 s timer while transactions are pending */
 };
 
-static char *random_ident(unsigned len)
+static const char ident_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/* An id unique within the session: a transaction or message id. */
+static char *random_ident(struct sylk_msrp_session *s, unsigned len)
 {
-    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    char *s = g_malloc(len + 1);
+    char *id = g_malloc(len + 1);
     for (unsigned i = 0; i < len; i++)
-        s[i] = alphabet[g_random_int_range(0, (gint32)sizeof(alphabet) - 1)];
-    s[len] = '\0';
-    return s;
+        id[i] = ident_chars[g_rand_int_range(s->rand, 0, (gint32)sizeof(ident_chars) - 1)];
+    id[len] = '\0';
+    return id;
+}
+
+/* The session id: the secret part of our URI, from the TLS library's random generator. */
+static char *session_ident(unsigned len)
+{
+    uint8_t bytes[64];
+    g_assert(len <= sizeof(bytes));
+    if (gnutls_rnd(GNUTLS_RND_NONCE, bytes, len) < 0) {
+        for (unsigned i = 0; i < len; i++)
+            bytes[i] = (uint8_t)g_random_int();
+    }
+    char *id = g_malloc(len + 1);
+    for (unsigned i = 0; i < len; i++)
+        id[i] = ident_chars[bytes[i] % (sizeof(ident_chars) - 1)];
+    id[len] = '\0';
+    return id;
 }
 
 static void incoming_free(gpointer p)
@@ -244,7 +265,7 @@ static void send_chunk(struct sylk_msrp_session *s, struct outgoing *msg)
     GBytes *wire = NULL;
     while (!wire) { /* a fresh id whose end-line cannot be inside the data */
         g_free(tid);
-        tid = random_ident(12);
+        tid = random_ident(s, 12);
         wire = request(tid, "SEND", s->peer_path, s->uri, headers, data, n,
                        off + n == msg->size ? '$' : '+');
     }
@@ -304,7 +325,7 @@ const char *sylk_msrp_session_send_message(struct sylk_msrp_session *s, const ch
     if (!s->have_peer || s->gone)
         return NULL;
     struct outgoing *msg = g_new0(struct outgoing, 1);
-    msg->message_id = random_ident(16);
+    msg->message_id = random_ident(s, 16);
     msg->content_type = g_strdup(content_type ? content_type : "text/plain");
     msg->body = body ? g_bytes_ref(body) : NULL;
     msg->fd = body ? -1 : fd;
@@ -341,7 +362,7 @@ static void on_response(struct sylk_msrp_session *s, const struct sylk_msrp_fram
 static void send_report(struct sylk_msrp_session *s, struct sylk_msrp_conn *c, const char *msg_id,
                         const struct incoming *in)
 {
-    g_autofree char *tid = random_ident(12);
+    g_autofree char *tid = random_ident(s, 12);
     g_autofree char *range =
         g_strdup_printf("1-%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT, in->total, in->total);
     const char *headers[] = {"Message-ID", msg_id,       "Byte-Range", range,
@@ -512,8 +533,11 @@ static int take_chunk(struct sylk_msrp_session *s, const struct sylk_msrp_frame 
     if (in->fd >= 0 && s->events->progress && in->total && (complete || throttle(&in->progress_at)))
         s->events->progress(s, NULL, MIN(in->received, in->total), in->total, s->user_data);
     if (complete) {
-        if (in->data)
+        if (in->data) { /* a NUL after the body (not counted) spares its readers a copy */
+            g_byte_array_set_size(in->data, (guint)in->total + 1);
+            in->data->data[in->total] = 0;
             g_byte_array_set_size(in->data, (guint)in->total);
+        }
         *done = in;
     }
     return 200;
@@ -679,7 +703,7 @@ static void on_connected(struct sylk_msrp_endpoint *ep, int error)
     }
     /* RFC 4975 5.4: the side that opened the connection sends first, an empty SEND if need
      * be, so that the peer binds it to the session. */
-    g_autofree char *tid = random_ident(12);
+    g_autofree char *tid = random_ident(s, 12);
     g_autoptr(GBytes) wire = request(tid, "SEND", s->peer_path, s->uri, NULL, NULL, 0, '$');
     sylk_msrp_conn_send(ep->conn, wire);
     pump(s);
@@ -698,7 +722,8 @@ struct sylk_msrp_session *sylk_msrp_session_new(struct sylk_msrp_transport *tran
     s->ep.writable = on_writable;
     s->ep.connected = on_connected;
     s->transport = transport;
-    s->session_id = random_ident(20);
+    s->session_id = session_ident(20);
+    s->rand = g_rand_new_with_seed(g_random_int());
     bool v6 = strchr(host, ':') != NULL;
     s->uri = g_strdup_printf(
         "%s://%s%s%s:%u/%s;tcp", sylk_msrp_transport_tls(transport) ? "msrps" : "msrp",
@@ -733,6 +758,7 @@ void sylk_msrp_session_free(struct sylk_msrp_session *s)
     g_free(s->peer_path);
     g_free(s->session_id);
     g_free(s->uri);
+    g_rand_free(s->rand);
     g_free(s);
 }
 
@@ -752,6 +778,8 @@ int sylk_msrp_session_set_peer(struct sylk_msrp_session *s, const char *path, ch
     s->peer = *last;
     memset(last, 0, sizeof(*last)); /* moved */
     s->have_peer = true;
+    if (!s->chunk_size_set)
+        s->chunk_size = uris->len == 1 ? SYLK_MSRP_DIRECT_CHUNK_SIZE : SYLK_MSRP_CHUNK_SIZE;
     g_free(s->peer_path);
     s->peer_path = g_strstrip(g_strdup(path));
     return 0;
@@ -789,6 +817,7 @@ void sylk_msrp_session_set_max_message(struct sylk_msrp_session *s, size_t bytes
 void sylk_msrp_session_set_chunk_size(struct sylk_msrp_session *s, size_t bytes)
 {
     s->chunk_size = MAX(bytes, (size_t)64);
+    s->chunk_size_set = true;
 }
 
 int sylk_msrp_session_receive_file(struct sylk_msrp_session *s, int fd)

@@ -30,12 +30,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SYLK_MSRP_CHUNK_SIZE      2048 /* what relays take (Kamailio: ~11 KB at most) */
-#define SYLK_MSRP_TRANSACTION_S   30
-#define SYLK_MSRP_MAX_MESSAGE     (16u << 20)
-#define SYLK_MSRP_MAX_IN_PROGRESS 16         /* messages being reassembled at once */
-#define SYLK_MSRP_HIGH_WATER      (1u << 20) /* unwritten bytes before chunking pauses */
-#define SYLK_MSRP_PROGRESS_MS     200        /* progress events at most this often */
+#define SYLK_MSRP_CHUNK_SIZE        2048  /* through relays (Kamailio takes ~11 KB at most) */
+#define SYLK_MSRP_DIRECT_CHUNK_SIZE 16384 /* to a peer with no relay in its path */
+#define SYLK_MSRP_TRANSACTION_S     30
+#define SYLK_MSRP_MAX_MESSAGE       (16u << 20)
+#define SYLK_MSRP_MAX_IN_PROGRESS   16         /* messages being reassembled at once */
+#define SYLK_MSRP_HIGH_WATER        (1u << 20) /* unwritten bytes before chunking pauses */
+#define SYLK_MSRP_PROGRESS_MS       200        /* progress events at most this often */
 
 struct sylk_msrp_session;
 
@@ -43,7 +44,7 @@ struct sylk_msrp_session;
 struct sylk_msrp_received {
     const char *message_id;
     const char *content_type; /* or NULL */
-    GBytes *body;
+    GBytes *body;             /* followed in memory by a NUL byte it does not count */
 };
 
 struct sylk_msrp_session_events {
@@ -105,7 +106,8 @@ void sylk_msrp_session_set_transaction_timeout(struct sylk_msrp_session *s, unsi
 /** Largest message accepted (default SYLK_MSRP_MAX_MESSAGE). */
 void sylk_msrp_session_set_max_message(struct sylk_msrp_session *s, size_t bytes);
 
-/** Largest chunk we send (default SYLK_MSRP_CHUNK_SIZE; at least 64). */
+/** Largest chunk we send (default: SYLK_MSRP_DIRECT_CHUNK_SIZE when the peer's path has no
+ * relay, else SYLK_MSRP_CHUNK_SIZE; at least 64). */
 void sylk_msrp_session_set_chunk_size(struct sylk_msrp_session *s, size_t bytes);
 
 /**

@@ -458,7 +458,6 @@ static int chat_message(struct sylk_msrp_session *ms, const struct sylk_msrp_rec
     const uint8_t *data = g_bytes_get_data(r->body, &n);
     struct sylk_chat_message m = {.struct_size = sizeof(m), .message_id = r->message_id};
     struct sylk_cpim cpim = {0};
-    g_autofree char *plain = NULL;
     g_autofree const char **pairs = NULL;
     if (type && g_ascii_strncasecmp(type, "message/cpim", 12) == 0) {
         g_autofree char *error = NULL;
@@ -476,12 +475,9 @@ static int chat_message(struct sylk_msrp_session *ms, const struct sylk_msrp_rec
         m.cpim_datetime = sylk_cpim_get(&cpim, NULL, "DateTime");
         m.cpim_headers = pairs = cpim_pairs(&cpim);
     } else {
-        plain = g_strndup((const char *)data, n); /* NUL-terminated, as promised */
         m.content_type = type ? type : "text/plain";
-        m.body = plain;
+        m.body = data; /* the MSRP session put a NUL after it */
         m.body_len = n;
-        if (n && memchr(data, 0, n)) /* binary: keep every byte */
-            m.body = data;
     }
     int status = 200;
     bool composing = m.content_type && g_ascii_strncasecmp(m.content_type, SYLK_COMPOSING_TYPE,

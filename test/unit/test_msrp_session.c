@@ -276,7 +276,7 @@ static void send_in_chunks(struct fixture *fx, gconstpointer data)
     g_assert_cmpstr(early.method, ==, "SEND");
     g_assert_cmpmem(early.body, early.body_len, "x", 1);
     sylk_msrp_frame_clear(&early);
-    size_t len = 5 * SYLK_MSRP_CHUNK_SIZE + 100;
+    size_t len = 5 * SYLK_MSRP_DIRECT_CHUNK_SIZE + 100; /* PEER: no relay in between */
     g_autofree char *body = g_malloc(len);
     for (size_t i = 0; i < len; i++)
         body[i] = (char)('a' + i % 26);
@@ -476,6 +476,27 @@ static void file_sent_streaming(struct fixture *fx, gconstpointer data)
     unlink(path);
 }
 
+/* Through a relay, chunks stay at SYLK_MSRP_CHUNK_SIZE (relays take little more). */
+static void relayed_chunks_are_small(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    g_autofree char *error = NULL;
+    g_assert_cmpint(sylk_msrp_session_set_peer(fx->s, "msrps://127.0.0.1:40002;tcp " PEER, &error),
+                    ==, 0);
+    g_autofree char *hello = to_session(fx, chunk("tidy001", PEER, "my", "1-2/2", "", "hi", '$'));
+    send_text(fx, hello);
+    expect_response(fx, "tidy001", 200);
+    g_autofree char *body = g_strnfill(SYLK_MSRP_CHUNK_SIZE + 10, 'r');
+    g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", body, strlen(body)));
+    for (unsigned i = 0; i < 2; i++) {
+        struct sylk_msrp_frame f;
+        g_assert_true(next_frame(fx, &f));
+        g_assert_cmpuint(f.body_len, ==, i == 0 ? SYLK_MSRP_CHUNK_SIZE : 10);
+        g_assert_cmpstr(sylk_msrp_header(&f, "To-Path"), ==, "msrps://127.0.0.1:40002;tcp " PEER);
+        sylk_msrp_frame_clear(&f);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -498,5 +519,7 @@ int main(int argc, char **argv)
     g_test_add("/msrp-session/file-aborted", struct fixture, NULL, setup, file_aborted, teardown);
     g_test_add("/msrp-session/file-sent-streaming", struct fixture, NULL, setup,
                file_sent_streaming, teardown);
+    g_test_add("/msrp-session/relayed-chunks-are-small", struct fixture, NULL, setup,
+               relayed_chunks_are_small, teardown);
     return g_test_run();
 }
