@@ -243,4 +243,7 @@ void sylk_host_fill(struct sylk_host *h)
     h->stream_file_info = sylk_stream_file_info;
     h->file_receive = sylk_stream_file_receive;
     h->file_send = sylk_stream_file_send;
+    h->stream_enabled = sylk_stream_enabled;
+    h->stream_remote_attribute = sylk_stream_remote_attribute;
+    h->stream_set_local_attribute = sylk_stream_set_local_attribute;
 }

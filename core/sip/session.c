@@ -61,6 +61,9 @@ struct sylk_stream {
     bool file_busy;     /* file_receive or file_send under way: file.done is owed */
     int file_fd;        /* the file being received, or -1 */
     uint64_t file_size; /* of the file being sent */
+    /* set_local_attribute: accept-types, accept-wrapped-types, chatroom of our answer; NULL
+     * mirrors the offer, "" leaves the attribute out */
+    char *local_attrs[3];
 };
 
 static void file_done(struct sylk_stream *st, int status, const char *hash, uint64_t size);
@@ -99,6 +102,8 @@ static void stream_free(gpointer p)
     if (st->file_fd >= 0)
         close(st->file_fd);
     sylk_file_selector_clear(&st->selector);
+    for (size_t i = 0; i < G_N_ELEMENTS(st->local_attrs); i++)
+        g_free(st->local_attrs[i]);
     g_free(st);
 }
 
@@ -577,6 +582,13 @@ static void open_msrp(struct sylk_session *s, struct sylk_stream *st, const char
     l->msrp_path = g_strdup(sylk_msrp_session_uri(st->msrp));
     g_free(l->setup);
     l->setup = g_strdup(setup);
+    char **fields[] = {&l->accept_types, &l->accept_wrapped_types, &l->chatroom};
+    for (size_t i = 0; i < G_N_ELEMENTS(fields); i++) {
+        if (!st->local_attrs[i])
+            continue;
+        g_free(*fields[i]);
+        *fields[i] = *st->local_attrs[i] ? g_strdup(st->local_attrs[i]) : NULL;
+    }
     if (st->file_busy && st->file_fd >= 0)
         arm_file_receive(st); /* file_receive was called before the answer */
 }
@@ -1002,6 +1014,19 @@ static void follow_offer_keying(struct sylk_sdp_media *l, const struct sylk_sdp_
     l->crypto.tag = offer->crypto.tag;
 }
 
+/* A chat or file stream the peer disabled: its MSRP session goes (a pending file fails). */
+static void disable_msrp(struct sylk_session *s, unsigned index)
+{
+    for (unsigned i = 0; i < s->streams->len; i++) {
+        struct sylk_stream *st = g_ptr_array_index(s->streams, i);
+        if (st->index != index || !st->msrp)
+            continue;
+        sylk_msrp_session_free(st->msrp);
+        st->msrp = NULL;
+        file_done(st, 408, NULL, 0);
+    }
+}
+
 /*
  * A stream a re-INVITE adds: ours is refused (port 0) unless the plugin takes it through its
  * stream_added callback; then a chat stream gets its MSRP session, an audio one its RTP.
@@ -1073,6 +1098,7 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
             continue;
         if (offer.m[i].port == 0) {
             l->port = 0; /* the offerer disabled the stream */
+            disable_msrp(s, i);
             continue;
         }
         l->direction = sylk_sdp_reverse(offer.m[i].direction);
@@ -1091,6 +1117,8 @@ static void on_reinvite(struct sylk_session *s, const sip_t *sip)
         return;
     }
     send_sdp(s, 200, NULL);
+    if (s->handler.updated)
+        s->handler.updated(s, s->user_data);
 }
 
 static void on_invite_response(struct sylk_session *s, int status, const char *phrase,
@@ -1280,6 +1308,66 @@ enum sylk_direction sylk_stream_direction(sylk_stream *st)
     if (st->index < st->session->local.count)
         return st->session->local.m[st->index].direction;
     return sylk_sdp_reverse(st->session->remote.m[st->index].direction);
+}
+
+bool sylk_stream_enabled(sylk_stream *st)
+{
+    if (!st || st->session->state == S_ENDING || st->index >= st->session->local.count)
+        return false;
+    return st->session->local.m[st->index].port != 0;
+}
+
+/* The MSRP attributes the SDK names, in a media description. */
+static char **msrp_attribute(struct sylk_sdp_media *m, const char *name)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } attrs[] = {
+        {"path", offsetof(struct sylk_sdp_media, msrp_path)},
+        {"accept-types", offsetof(struct sylk_sdp_media, accept_types)},
+        {"accept-wrapped-types", offsetof(struct sylk_sdp_media, accept_wrapped_types)},
+        {"setup", offsetof(struct sylk_sdp_media, setup)},
+        {"chatroom", offsetof(struct sylk_sdp_media, chatroom)},
+        {"file-selector", offsetof(struct sylk_sdp_media, file_selector)},
+        {"file-transfer-id", offsetof(struct sylk_sdp_media, file_transfer_id)},
+    };
+    for (size_t i = 0; name && i < G_N_ELEMENTS(attrs); i++) {
+        if (strcmp(attrs[i].name, name) == 0)
+            return (char **)((char *)m + attrs[i].offset);
+    }
+    return NULL;
+}
+
+const char *sylk_stream_remote_attribute(sylk_stream *st, const char *name)
+{
+    if (!st || st->index >= st->session->remote.count)
+        return NULL;
+    char **value = msrp_attribute(&st->session->remote.m[st->index], name);
+    return value ? *value : NULL;
+}
+
+int sylk_stream_set_local_attribute(sylk_stream *st, const char *name, const char *value)
+{
+    static const char *const settable[] = {"accept-types", "accept-wrapped-types", "chatroom"};
+    if (!st || !name)
+        return -EINVAL;
+    size_t which = G_N_ELEMENTS(settable);
+    for (size_t i = 0; i < G_N_ELEMENTS(settable); i++) {
+        if (strcmp(settable[i], name) == 0)
+            which = i;
+    }
+    enum sylk_media_type type = sylk_stream_type(st);
+    if (which == G_N_ELEMENTS(settable) ||
+        (type != SYLK_MEDIA_CHAT && type != SYLK_MEDIA_FILE_TRANSFER))
+        return -ENOTSUP;
+    if (value && (strpbrk(value, "\r\n") || strlen(value) > 1024))
+        return -EINVAL;
+    if (st->msrp || st->session->state == S_ENDING)
+        return -EALREADY; /* our description of it is out */
+    g_free(st->local_attrs[which]);
+    st->local_attrs[which] = g_strdup(value ? value : "");
+    return 0;
 }
 
 sylk_session *sylk_stream_session(sylk_stream *st)

@@ -248,3 +248,34 @@ def test_server_originated_chat_peer_unreachable(server, ua_factory):
     logged(server, "chat sent hello: 408")
     assert server.alive()
     time.sleep(0.2)
+
+
+def test_chat_attributes_and_updates(server, ua_factory):
+    """ABI 1.4: our answer's a=chatroom set by the plugin, the offer's attributes read by it,
+    and a re-INVITE that holds then disables the chat stream reported through `updated`."""
+    ua, client = ua_factory(server), MsrpClient(tls=True)
+    try:
+        dialog = call(server, ua, client, "chatprobe")
+        ours = parse_msrp_sdp(dialog.response.body)
+        assert "chatroom:nickname private-messages" in ours["attrs"], ours
+        log = server.log()
+        assert "remote accept-types message/cpim text/plain" in log
+        assert "set chatroom: 0" in log and "set path: -95" in log, log[-2000:]
+        assert "set chatroom after: -114" in log
+        client.connect(answer_path(dialog.response.body))
+        assert client.send_message(b"before hold").ok
+
+        from test_dialogs import reinvite
+        base = msrp_sdp_offer("127.0.0.1", client.local_port, client.sdp_path, tls=True)
+        held = reinvite(dialog, base + b"a=sendonly\r\n")
+        assert held.status == 200, held.text
+        dialog.ack()
+        assert "direction 2" in logged(server, "updated: stream 0")  # we receive only
+        port = f" {client.local_port} ".encode()
+        disabled = reinvite(dialog, base.replace(port, b" 0 ", 1))
+        assert disabled.status == 200, disabled.text
+        dialog.ack()
+        server.wait_log("enabled 0")
+        assert dialog.bye().status == 200
+    finally:
+        client.close()

@@ -288,6 +288,22 @@ static const struct sylk_file_handler probe_file = {
     .done = file_done,
 };
 
+/* After a re-INVITE: each stream's state, as a test reads it. */
+static void chat_session_updated(sylk_session *session, void *ud)
+{
+    (void)ud;
+    for (size_t i = 0; i < host->session_stream_count(session); i++) {
+        sylk_stream *st = host->session_stream(session, i);
+        LOG("updated: stream %zu type %d enabled %d direction %d", i, host->stream_type(st),
+            host->stream_enabled(st), host->stream_direction(st));
+    }
+}
+
+static const struct sylk_session_handler chat_session_handler = {
+    .struct_size = sizeof(struct sylk_session_handler),
+    .updated = chat_session_updated,
+};
+
 static sylk_stream *stream_of(sylk_session *session, enum sylk_media_type type)
 {
     for (size_t i = 0; i < host->session_stream_count(session); i++) {
@@ -305,7 +321,14 @@ static void chat_probe(sylk_session *session)
         return;
     }
     host->chat_set_handler(chat, &probe_chat, NULL);
+    const char *types = host->stream_remote_attribute(chat, "accept-types");
+    LOG("remote accept-types %s", types ? types : "-");
+    LOG("set chatroom: %d",
+        host->stream_set_local_attribute(chat, "chatroom", "nickname private-messages"));
+    LOG("set path: %d", host->stream_set_local_attribute(chat, "path", "x"));
+    host->session_set_handler(session, &chat_session_handler, NULL);
     LOG("session accept: %d", host->session_accept(session, &chat, 1));
+    LOG("set chatroom after: %d", host->stream_set_local_attribute(chat, "chatroom", "x"));
 }
 
 static void file_probe(sylk_session *session, bool sink)

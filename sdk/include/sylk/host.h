@@ -50,6 +50,12 @@ struct sylk_session_handler {
      * It then appears in session_stream_count/session_stream like the others.
      */
     bool (*stream_added)(sylk_session *session, sylk_stream *stream, void *user_data);
+    /**
+     * (1.4) A re-INVITE was answered: directions (hold: the peer sendonly or inactive) or
+     * streams it disabled (port 0: stream_enabled false, a chat stream's MSRP session closed)
+     * may have changed. Streams it added were offered to stream_added first.
+     */
+    void (*updated)(sylk_session *session, void *user_data);
 };
 
 /** Events of a subscription, registered with subscription_set_handler. */
@@ -394,6 +400,23 @@ struct sylk_host {
      */
     int (*file_send)(sylk_stream *stream, const char *path, const struct sylk_file_handler *handler,
                      void *user_data);
+
+    /* --- ABI 1.4: stream state and MSRP attributes (conference) --- */
+    /** False once the stream is refused or disabled (port 0) or its session is ending. */
+    bool (*stream_enabled)(sylk_stream *stream);
+    /**
+     * An MSRP attribute of the peer's m= line as written ("accept-types",
+     * "accept-wrapped-types", "chatroom", "setup", "path", "file-selector",
+     * "file-transfer-id"), or NULL when absent or not an MSRP stream.
+     */
+    const char *(*stream_remote_attribute)(sylk_stream *stream, const char *name);
+    /**
+     * Sets "accept-types", "accept-wrapped-types" or "chatroom" in our answer for an MSRP
+     * stream (NULL or "" leaves it out; unset, the offer's value is mirrored). Before
+     * session_accept, or in stream_added: -EALREADY afterwards, -ENOTSUP for another name or
+     * stream type, -EINVAL for a value with a line break or over 1024 bytes.
+     */
+    int (*stream_set_local_attribute)(sylk_stream *stream, const char *name, const char *value);
 };
 
 #ifdef __cplusplus

@@ -31,9 +31,11 @@ extern "C" {
  *        file_receive, file_send; to struct sylk_chat_handler: composing, nickname, sent; to
  *        struct sylk_chat_message: message_id, cpim_headers; to struct sylk_chat_send_params:
  *        token; to struct sylk_session_params: files, file_count (chat and file offers).
+ *   1.4  appended to struct sylk_host: stream_enabled, stream_remote_attribute,
+ *        stream_set_local_attribute; to struct sylk_session_handler: updated.
  */
 #define SYLK_ABI_MAJOR 1
-#define SYLK_ABI_MINOR 3
+#define SYLK_ABI_MINOR 4
 
 /** The name of the one symbol a plugin exports. */
 #define SYLK_PLUGIN_ENTRY_SYMBOL "sylk_plugin_entry"
