@@ -629,9 +629,14 @@ static GBytes *chat_payload(const char *from, const char *to, const char *const 
     sylk_cpim_add(&c, "From", from);
     if (to)
         sylk_cpim_add(&c, "To", to);
-    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-    g_autofree char *stamp = g_date_time_format_iso8601(now);
-    sylk_cpim_add(&c, "DateTime", stamp);
+    bool dated = false; /* a DateTime of the plugin's (a message replayed from history) */
+    for (const char *const *h = headers; h && h[0] && h[1]; h += 2)
+        dated |= g_ascii_strcasecmp(h[0], "DateTime") == 0;
+    if (!dated) {
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autofree char *stamp = g_date_time_format_iso8601(now);
+        sylk_cpim_add(&c, "DateTime", stamp);
+    }
     for (const char *const *h = headers; h && h[0] && h[1]; h += 2)
         sylk_cpim_add(&c, h[0], h[1]);
     sylk_cpim_add_content(&c, "Content-Type", content_type);

@@ -4,8 +4,12 @@ Every test starts its own server on free loopback ports; sipp runs with -timeout
 and -recv_timeout so nothing hangs; exit code 0 means every call of the scenario succeeded
 (all expected messages arrived and every regexp check passed).
 """
+import os
 
-from conftest import assert_sipp_ok, free_port, free_port_range, write_ini
+from conftest import PLUGINS_DIR, assert_sipp_ok, free_port, free_port_range, write_ini
+
+# A plugin directory with echo only: the default application (conference) is then missing.
+ECHO_ONLY = os.path.join(PLUGINS_DIR, "echo")
 
 
 def _without_default_application(server_factory, **kwargs):
@@ -61,8 +65,9 @@ def test_unknown_user_without_default_application_404(server_factory, sipp):
     assert_sipp_ok(sipp.run("invite_404.xml", server.sip_port, service="nobody"))
 
 
-def test_default_conference_not_loaded_404(server, sipp):
-    """default_application = conference, not built: 404 whose reason names conference."""
+def test_default_conference_not_loaded_404(server_factory, sipp):
+    """default_application = conference, not loaded: 404 whose reason names conference."""
+    server = server_factory(plugins_dir=ECHO_ONLY).start()
     assert_sipp_ok(sipp.run("invite_404_conference.xml", server.sip_port, service="alice"))
 
 
@@ -74,7 +79,8 @@ def test_x_sylk_app_header_selects_echo(server_factory, sipp):
 
 
 def test_x_sylk_app_header_ignored_when_not_allowed(server_factory, sipp):
-    server = server_factory(config={"server": {"allow_app_header": False}}).start()
+    server = server_factory(config={"server": {"allow_app_header": False}},
+                            plugins_dir=ECHO_ONLY).start()
     r = sipp.run("invite_404_conference.xml", server.sip_port, service="alice",
                  keys={"extra_hdr": "X-Sylk-App: echo"})
     assert_sipp_ok(r)
@@ -90,7 +96,7 @@ def test_application_map_by_host(server_factory, sipp):
 
 def test_application_map_by_user_at_host(server_factory, sipp):
     server = server_factory(config={"server": {
-        "application_map": "echo:echo, bob@example.com:echo"}}).start()
+        "application_map": "echo:echo, bob@example.com:echo"}}, plugins_dir=ECHO_ONLY).start()
     assert_sipp_ok(sipp.run("invite_echo.xml", server.sip_port, service="bob",
                             ruri_host="example.com"))
     # the same user at another host is not mapped: falls to the default (conference, absent)

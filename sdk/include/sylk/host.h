@@ -201,7 +201,8 @@ struct sylk_chat_send_params {
     const void *body;
     size_t body_len;
     /* With cpim_from set, the core wraps the payload in message/cpim with these headers and
-     * a DateTime; extra CPIM headers are name/value pairs ending with NULL, or NULL. */
+     * a DateTime (now, unless cpim_headers has one); extra CPIM headers are name/value pairs
+     * ending with NULL, or NULL. */
     const char *cpim_from;
     const char *cpim_to;
     const char *const *cpim_headers;

@@ -1,0 +1,235 @@
+/*
+ * conference — ad-hoc conference rooms, as SylkServer has them.
+ *
+ * An INVITE to any user at a domain routed here creates the room user@domain, or joins it.
+ * Audio goes into the room's mixer (each participant hears the others in its own codec); MSRP
+ * chat (CPIM) is relayed by chat.c; SUBSCRIBE (Event: conference) to the room gets RFC 4575
+ * conference-info NOTIFYs on every change (room.c, confinfo.c). Who may join or subscribe is
+ * the access policy of conference.ini (policy.c), globally and per [room@domain] section.
+ *
+ * Thread: every callback runs on the server's main thread.
+ */
+#include "policy.h"
+#include "room.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define LOG(level, ...) host->log(CONF_NAME, level, __VA_ARGS__)
+#define DEFAULT_HISTORY 20
+
+static const struct sylk_host *host;
+static sylk_config *config;
+static struct conf_settings settings = {.history_size = DEFAULT_HISTORY};
+
+const struct sylk_host *conf_host(void)
+{
+    return host;
+}
+
+const struct conf_settings *conf_settings(void)
+{
+    return &settings;
+}
+
+/* The policy of a room: its own [user@domain] section where it has one, else [conference]. */
+static bool allowed(const char *room_key, const char *uri)
+{
+    const char *section = "conference";
+    const char *const *sections = NULL;
+    host->config_sections(config, &sections);
+    for (size_t i = 0; sections && sections[i]; i++) {
+        if (g_ascii_strcasecmp(sections[i], room_key) == 0)
+            section = sections[i];
+    }
+    const char *order = host->config_get_string(
+        config, section, "access_policy",
+        host->config_get_string(config, "conference", "access_policy", "allow,deny"));
+    struct conf_policy policy = {.deny_first = g_str_has_prefix(order, "deny")};
+    static const char *const all[] = {"all", NULL};
+    if (host->config_get_list(config, section, "allow", &policy.allow) == 0 &&
+        host->config_get_list(config, "conference", "allow", &policy.allow) == 0 &&
+        !host->config_get_string(config, section, "allow", NULL) &&
+        !host->config_get_string(config, "conference", "allow", NULL))
+        policy.allow = all;
+    if (host->config_get_list(config, section, "deny", &policy.deny) == 0)
+        host->config_get_list(config, "conference", "deny", &policy.deny);
+    return conf_policy_allows(&policy, uri);
+}
+
+/* ------------------------------------------------------------------ sessions --- */
+
+static void session_established(sylk_session *session, void *user_data)
+{
+    (void)session;
+    room_participant_established(user_data);
+}
+
+static void session_ended(sylk_session *session, int status, const char *reason, void *user_data)
+{
+    (void)session;
+    (void)status;
+    (void)reason;
+    room_remove(user_data);
+}
+
+static void session_updated(sylk_session *session, void *user_data)
+{
+    struct participant *p = user_data;
+    (void)session;
+    if (p->chat && !host->stream_enabled(p->chat) && p->established)
+        room_notice(p->room, p, "%s has left the chat", participant_name(p));
+    room_changed(p->room);
+}
+
+static const struct sylk_session_handler session_handler = {
+    .struct_size = sizeof(struct sylk_session_handler),
+    .established = session_established,
+    .ended = session_ended,
+    .updated = session_updated,
+};
+
+/* accept-types lists message/cpim (or *): the room only speaks CPIM. */
+static bool takes_cpim(sylk_stream *chat)
+{
+    const char *types = host->stream_remote_attribute(chat, "accept-types");
+    if (!types)
+        return false;
+    g_auto(GStrv) list = g_strsplit(types, " ", -1);
+    for (size_t i = 0; list[i]; i++) {
+        if (g_ascii_strcasecmp(list[i], "message/cpim") == 0 || strcmp(list[i], "*") == 0)
+            return true;
+    }
+    return false;
+}
+
+static void incoming_session(sylk_session *session)
+{
+    const struct sylk_request_info *req = host->session_request(session);
+    g_autofree char *key = conf_uri_key(req->request_uri);
+    if (!allowed(key, req->from_uri)) {
+        LOG(SYLK_LOG_INFO, "room %s: %s may not join", key, req->from_uri);
+        host->session_reject(session, 403, "Forbidden");
+        return;
+    }
+    sylk_stream *audio = NULL, *chat = NULL;
+    for (size_t i = 0; i < host->session_stream_count(session); i++) {
+        sylk_stream *st = host->session_stream(session, i);
+        enum sylk_media_type type = host->stream_type(st);
+        if (type == SYLK_MEDIA_AUDIO && !audio)
+            audio = st;
+        else if (type == SYLK_MEDIA_CHAT && !chat && takes_cpim(st) &&
+                 host->stream_direction(st) == SYLK_DIR_SENDRECV)
+            chat = st;
+    }
+    if (!audio && !chat) {
+        host->session_reject(session, 488, "Not Acceptable Here");
+        return;
+    }
+    struct room *room = room_get_or_create(req->request_uri);
+    struct participant *p = room_add(room, session, audio, chat);
+    sylk_stream *streams[2];
+    size_t n = 0;
+    if (audio)
+        streams[n++] = audio;
+    if (chat) {
+        streams[n++] = chat;
+        host->chat_set_handler(chat, &conf_chat_handler, p);
+        host->stream_set_local_attribute(chat, "accept-types", "message/cpim");
+        host->stream_set_local_attribute(chat, "accept-wrapped-types", "*");
+        host->stream_set_local_attribute(
+            chat, "chatroom", "nickname private-messages com.ag-projects.screen-sharing");
+    }
+    host->session_set_handler(session, &session_handler, p);
+    int rc = host->session_accept(session, streams, n);
+    if (rc < 0)
+        LOG(SYLK_LOG_WARNING, "room %s: cannot accept %s: %d", room->uri, req->from_uri, rc);
+}
+
+/* ------------------------------------------------------------- subscriptions --- */
+
+static void incoming_subscription(sylk_subscription *sub)
+{
+    const struct sylk_request_info *req = host->subscription_request(sub);
+    g_autofree char *key = conf_uri_key(req->request_uri);
+    if (!allowed(key, req->from_uri)) {
+        host->subscription_reject(sub, 403, "Forbidden");
+        return;
+    }
+    struct room *room = room_find(key);
+    if (!room) {
+        host->subscription_reject(sub, 480, "Room Not Started");
+        return;
+    }
+    room_subscribe(room, sub);
+}
+
+/* ------------------------------------------------------------------ plugin --- */
+
+static int conference_init(const struct sylk_host *h, sylk_config *c)
+{
+    host = h;
+    config = c;
+    if (!SYLK_HOST_HAS(host, stream_set_local_attribute)) {
+        host->log(CONF_NAME, SYLK_LOG_ERROR, "the server is too old (ABI 1.4 needed)");
+        return -ENOTSUP;
+    }
+    const char *const *sections = NULL;
+    host->config_sections(config, &sections);
+    for (size_t i = 0; sections && sections[i]; i++) {
+        const char *order = host->config_get_string(config, sections[i], "access_policy", NULL);
+        if (order && strcmp(order, "allow,deny") != 0 && strcmp(order, "deny,allow") != 0) {
+            LOG(SYLK_LOG_ERROR,
+                "conference.ini: [%s] access_policy: %s is neither allow,deny nor "
+                "deny,allow",
+                sections[i], order);
+            return -EINVAL;
+        }
+    }
+    settings.history_size =
+        host->config_get_int(config, "conference", "history_size", DEFAULT_HISTORY);
+    settings.web_page = host->config_get_string(config, "conference", "web_page", NULL);
+    rooms_init();
+    return 0;
+}
+
+static void conference_shutdown(void)
+{
+    rooms_shutdown();
+}
+
+static const char *const conference_events[] = {"conference", NULL};
+
+static const struct sylk_config_option conference_options[] = {
+    SYLK_OPTION(.section = "conference", .key = "history_size", .type = SYLK_OPTION_INT, .min = 0,
+                .max = 1000, .description = "public chat messages replayed to newcomers"),
+    SYLK_OPTION(.section = "conference", .key = "web_page", .type = SYLK_OPTION_STRING,
+                .description = "host-info web page in conference-info"),
+    SYLK_OPTION(.section = "conference", .key = "access_policy", .type = SYLK_OPTION_STRING,
+                .description = "allow,deny or deny,allow"),
+    SYLK_OPTION(.section = "conference", .key = "allow", .type = SYLK_OPTION_LIST,
+                .description = "all, domains, user@domain or SIP URIs"),
+    SYLK_OPTION(.section = "conference", .key = "deny", .type = SYLK_OPTION_LIST,
+                .description = "all, domains, user@domain or SIP URIs"),
+    /* the same in [room@domain] sections, for one room */
+    SYLK_OPTION(.key = "access_policy", .type = SYLK_OPTION_STRING,
+                .description = "allow,deny or deny,allow"),
+    SYLK_OPTION(.key = "allow", .type = SYLK_OPTION_LIST,
+                .description = "all, domains, user@domain or SIP URIs"),
+    SYLK_OPTION(.key = "deny", .type = SYLK_OPTION_LIST,
+                .description = "all, domains, user@domain or SIP URIs"),
+    SYLK_OPTION_END,
+};
+
+static const struct sylk_plugin conference_plugin =
+    SYLK_PLUGIN_INIT(.name = CONF_NAME, .version = "1.0",
+                     .description = "ad-hoc conference rooms: audio, chat, conference-info",
+                     .events = conference_events, .config_options = conference_options,
+                     .init = conference_init, .shutdown = conference_shutdown,
+                     .incoming_session = incoming_session,
+                     .incoming_subscription = incoming_subscription);
+
+SYLK_PLUGIN_EXPORT const struct sylk_plugin *sylk_plugin_entry(void)
+{
+    return &conference_plugin;
+}

@@ -1,0 +1,114 @@
+/*
+ * confinfo.c — RFC 4575 documents with libxml2. See confinfo.h.
+ *
+ * Element order follows the RFC 4575 schema (section 5): conference-description, host-info,
+ * conference-state, users; in a user display-text then its endpoints; in an endpoint
+ * display-text, status, joining-method, joining-info, media. The AG Projects extensions sit
+ * where the schema allows other name spaces: at the end of conference-description (resources)
+ * and of user (screen_image_url).
+ */
+#include "confinfo.h"
+
+#include <glib.h>
+#include <libxml/tree.h>
+
+static xmlNodePtr child(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text)
+{
+    /* xmlNewTextChild escapes the text: <, >, & and quotes chosen by participants */
+    return xmlNewTextChild(parent, ns, BAD_CAST name, text ? BAD_CAST text : NULL);
+}
+
+static void add_endpoint(xmlNodePtr user, xmlNsPtr ns, const struct confinfo_endpoint *e)
+{
+    xmlNodePtr ep = xmlNewChild(user, ns, BAD_CAST "endpoint", NULL);
+    xmlNewProp(ep, BAD_CAST "entity", BAD_CAST e->entity);
+    if (e->display_text)
+        child(ep, ns, "display-text", e->display_text);
+    child(ep, ns, "status", e->status ? e->status : "connected");
+    child(ep, ns, "joining-method", "dialed-in");
+    if (e->joined_at) {
+        xmlNodePtr info = xmlNewChild(ep, ns, BAD_CAST "joining-info", NULL);
+        child(info, ns, "when", e->joined_at);
+    }
+    for (size_t i = 0; i < e->media_count; i++) {
+        const struct confinfo_media *m = &e->media[i];
+        xmlNodePtr media = xmlNewChild(ep, ns, BAD_CAST "media", NULL);
+        xmlNewProp(media, BAD_CAST "id", BAD_CAST m->id);
+        child(media, ns, "type", m->type);
+        child(media, ns, "status", m->status);
+    }
+}
+
+static void add_files(xmlNodePtr description, xmlNsPtr agp, const struct confinfo *info)
+{
+    xmlNodePtr resources = xmlNewChild(description, agp, BAD_CAST "resources", NULL);
+    xmlNodePtr files = xmlNewChild(resources, agp, BAD_CAST "files", NULL);
+    for (size_t i = 0; i < info->file_count; i++) {
+        const struct confinfo_file *f = &info->files[i];
+        xmlNodePtr file = xmlNewChild(files, agp, BAD_CAST "file", NULL);
+        char size[24];
+        g_snprintf(size, sizeof(size), "%" G_GUINT64_FORMAT, f->size);
+        child(file, agp, "name", f->name);
+        child(file, agp, "hash", f->hash);
+        child(file, agp, "size", size);
+        child(file, agp, "sender", f->sender);
+        child(file, agp, "status", "OK");
+    }
+}
+
+char *confinfo_build(const struct confinfo *info, size_t *len)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "conference-info");
+    xmlNsPtr ns = xmlNewNs(root, BAD_CAST CONFINFO_NS, NULL);
+    xmlNsPtr agp = xmlNewNs(root, BAD_CAST CONFINFO_AGP_NS, BAD_CAST "agp-conf");
+    xmlSetNs(root, ns);
+    xmlDocSetRootElement(doc, root);
+    char version[16];
+    g_snprintf(version, sizeof(version), "%u", info->version);
+    xmlNewProp(root, BAD_CAST "entity", BAD_CAST info->entity);
+    xmlNewProp(root, BAD_CAST "state", BAD_CAST "full");
+    xmlNewProp(root, BAD_CAST "version", BAD_CAST version);
+
+    xmlNodePtr description = xmlNewChild(root, ns, BAD_CAST "conference-description", NULL);
+    child(description, ns, "display-text", info->display_text);
+    if (info->subject)
+        child(description, ns, "subject", info->subject);
+    if (info->free_text)
+        child(description, ns, "free-text", info->free_text);
+    if (info->file_count)
+        add_files(description, agp, info);
+
+    if (info->web_page) {
+        xmlNodePtr host = xmlNewChild(root, ns, BAD_CAST "host-info", NULL);
+        child(host, ns, "web-page", info->web_page);
+    }
+
+    xmlNodePtr state = xmlNewChild(root, ns, BAD_CAST "conference-state", NULL);
+    char count[16];
+    g_snprintf(count, sizeof(count), "%zu", info->user_count);
+    child(state, ns, "user-count", count);
+    child(state, ns, "active", info->user_count ? "true" : "false");
+
+    xmlNodePtr users = xmlNewChild(root, ns, BAD_CAST "users", NULL);
+    for (size_t i = 0; i < info->user_count; i++) {
+        const struct confinfo_user *u = &info->users[i];
+        xmlNodePtr user = xmlNewChild(users, ns, BAD_CAST "user", NULL);
+        xmlNewProp(user, BAD_CAST "entity", BAD_CAST u->entity);
+        if (u->display_text)
+            child(user, ns, "display-text", u->display_text);
+        for (size_t k = 0; k < u->endpoint_count; k++)
+            add_endpoint(user, ns, &u->endpoints[k]);
+        if (u->screen_image_url)
+            child(user, agp, "screen_image_url", u->screen_image_url);
+    }
+
+    xmlChar *out = NULL;
+    int n = 0;
+    xmlDocDumpFormatMemoryEnc(doc, &out, &n, "UTF-8", 1);
+    xmlFreeDoc(doc);
+    char *copy = g_strndup((const char *)out, (gsize)n);
+    xmlFree(out);
+    *len = (size_t)n;
+    return copy;
+}

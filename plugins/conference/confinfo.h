@@ -1,0 +1,62 @@
+/*
+ * confinfo.h — RFC 4575 conference-info documents (application/conference-info+xml) of a room,
+ * with the AG Projects extensions (urn:ag-projects:xml:ns:conference-info: shared files and
+ * screen-sharing URLs), built with libxml2 from a plain description so that every piece of text
+ * a participant chose (display names, nicknames) is escaped by the library.
+ *
+ * Thread: pure functions (main thread in practice).
+ */
+#ifndef CONF_CONFINFO_H
+#define CONF_CONFINFO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFINFO_NS     "urn:ietf:params:xml:ns:conference-info"
+#define CONFINFO_AGP_NS "urn:ag-projects:xml:ns:conference-info"
+
+struct confinfo_media {
+    const char *id;     /* unique within its endpoint: "audio", "chat" */
+    const char *type;   /* "audio" or "message" */
+    const char *status; /* "sendrecv", "sendonly", "recvonly", "inactive" */
+};
+
+struct confinfo_endpoint {
+    const char *entity;       /* the participant's contact URI */
+    const char *display_text; /* or NULL */
+    const char *status;       /* "connected" or "on-hold" */
+    const char *joined_at;    /* joining-info/when, xs:dateTime */
+    const struct confinfo_media *media;
+    size_t media_count;
+};
+
+struct confinfo_user {
+    const char *entity;           /* the participant's address of record */
+    const char *display_text;     /* nickname, else display name, or NULL */
+    const char *screen_image_url; /* agp-conf:screen_image_url, or NULL */
+    const struct confinfo_endpoint *endpoints;
+    size_t endpoint_count;
+};
+
+struct confinfo_file {
+    const char *name, *hash, *sender;
+    uint64_t size;
+};
+
+struct confinfo {
+    const char *entity; /* the room URI */
+    unsigned version;
+    const char *display_text; /* conference-description/display-text */
+    const char *subject;      /* or NULL */
+    const char *free_text;    /* "Hosted by …", or NULL */
+    const char *web_page;     /* host-info/web-page, or NULL */
+    const struct confinfo_user *users;
+    size_t user_count;
+    const struct confinfo_file *files; /* agp-conf:resources, when any */
+    size_t file_count;
+};
+
+/** The document (g_free); its length in *len. */
+char *confinfo_build(const struct confinfo *info, size_t *len);
+
+#endif

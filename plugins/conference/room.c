@@ -1,0 +1,361 @@
+/*
+ * room.c — rooms and their participants. See room.h.
+ */
+#include "room.h"
+
+#include "confinfo.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define LOG(level, ...) conf_host()->log(CONF_NAME, level, __VA_ARGS__)
+
+static GHashTable *rooms; /* key (user@host) -> struct room * */
+
+static const char agp_ns[] = "agp <urn:ag-projects:xml:ns:cpim>";
+
+void rooms_init(void)
+{
+    rooms = g_hash_table_new(g_str_hash, g_str_equal);
+}
+
+struct room *room_find(const char *key)
+{
+    return g_hash_table_lookup(rooms, key);
+}
+
+struct room *room_get_or_create(const char *uri)
+{
+    g_autofree char *key = conf_uri_key(uri);
+    struct room *room = room_find(key);
+    if (room)
+        return room;
+    room = g_new0(struct room, 1);
+    room->key = g_steal_pointer(&key);
+    room->uri = g_strdup_printf("sip:%s", room->key);
+    room->participants = g_ptr_array_new();
+    room->subscriptions = g_ptr_array_new();
+    g_queue_init(&room->history);
+    g_hash_table_insert(rooms, room->key, room);
+    LOG(SYLK_LOG_INFO, "room %s started", room->uri);
+    return room;
+}
+
+static char *now_iso8601(void)
+{
+    g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+    return g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+/* The URI inside a Contact header value, or NULL. */
+static char *contact_uri(const char *contact)
+{
+    if (!contact)
+        return NULL;
+    const char *lt = strchr(contact, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+    if (lt && gt)
+        return g_strndup(lt + 1, (gsize)(gt - lt - 1));
+    return g_strndup(contact, strcspn(contact, ";"));
+}
+
+struct participant *room_add(struct room *room, sylk_session *session, sylk_stream *audio,
+                             sylk_stream *chat)
+{
+    const struct sylk_request_info *req = conf_host()->session_request(session);
+    struct participant *p = g_new0(struct participant, 1);
+    p->room = room;
+    p->session = session;
+    p->key = conf_uri_key(req->from_uri);
+    p->uri = g_strdup_printf("sip:%s", p->key);
+    p->display = req->from_display && *req->from_display ? g_strdup(req->from_display) : NULL;
+    p->contact = contact_uri(conf_host()->request_header(req, "Contact"));
+    if (!p->contact)
+        p->contact = g_strdup(p->uri);
+    p->audio = audio;
+    p->chat = chat;
+    p->joined_us = g_get_monotonic_time();
+    p->joined_at = now_iso8601();
+    g_ptr_array_add(room->participants, p);
+    return p;
+}
+
+const char *participant_name(const struct participant *p)
+{
+    return p->nickname ? p->nickname : p->display ? p->display : p->key;
+}
+
+char *participant_cpim_address(const struct participant *p)
+{
+    GString *s = g_string_new("\"");
+    for (const char *c = participant_name(p); *c; c++) {
+        if (*c == '"' || *c == '\\')
+            g_string_append_c(s, '\\');
+        g_string_append_c(s, *c);
+    }
+    g_string_append_printf(s, "\" <%s>", p->uri);
+    return g_string_free(s, FALSE);
+}
+
+static void notice_send(struct participant *p, const char *text)
+{
+    if (!p->chat || !conf_host()->stream_enabled(p->chat))
+        return;
+    g_autofree char *from = g_strdup_printf("\"Conference Room\" <%s>", p->room->uri);
+    const char *headers[] = {"NS", agp_ns, "agp.Message-Type", "status", NULL};
+    struct sylk_chat_send_params params = {
+        .struct_size = sizeof(params),
+        .content_type = "text/plain",
+        .body = text,
+        .body_len = strlen(text),
+        .cpim_from = from,
+        .cpim_to = p->uri,
+        .cpim_headers = headers,
+    };
+    conf_host()->chat_send(p->chat, &params);
+}
+
+void room_notice_to(struct participant *p, const char *text)
+{
+    notice_send(p, text);
+}
+
+void room_notice(struct room *room, struct participant *skip, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    g_autofree char *text = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    for (guint i = 0; i < room->participants->len; i++) {
+        struct participant *p = g_ptr_array_index(room->participants, i);
+        if (p != skip && p->established)
+            notice_send(p, text);
+    }
+}
+
+/* "audio and chat" */
+static const char *media_words(const struct participant *p)
+{
+    bool audio = p->audio && conf_host()->stream_enabled(p->audio);
+    bool chat = p->chat && conf_host()->stream_enabled(p->chat);
+    return audio && chat ? "audio and chat" : audio ? "audio" : chat ? "chat" : "no media";
+}
+
+static size_t others(const struct room *room, const struct participant *p)
+{
+    size_t n = 0;
+    for (guint i = 0; i < room->participants->len; i++)
+        n += g_ptr_array_index(room->participants, i) != p;
+    return n;
+}
+
+void room_participant_established(struct participant *p)
+{
+    struct room *room = p->room;
+    p->established = true;
+    if (p->audio && conf_host()->stream_enabled(p->audio)) {
+        if (!room->mixer)
+            room->mixer = conf_host()->mixer_new(0);
+        int rc = room->mixer ? conf_host()->mixer_add(room->mixer, p->audio) : -ENOMEM;
+        if (rc < 0)
+            LOG(SYLK_LOG_WARNING, "room %s: %s's audio not mixed: %d", room->uri, p->uri, rc);
+    }
+    LOG(SYLK_LOG_INFO, "room %s: %s joined with %s", room->uri, p->uri, media_words(p));
+    size_t n = others(room, p);
+    g_autofree char *welcome =
+        n == 0 ? g_strdup_printf("Welcome to the conference. You are the first participant; "
+                                 "others can join at %s",
+                                 room->uri)
+               : g_strdup_printf("Welcome to the conference. %zu other participant%s present; "
+                                 "others can join at %s",
+                                 n, n == 1 ? " is" : "s are", room->uri);
+    room_notice_to(p, welcome);
+    chat_replay_history(p);
+    room_notice(room, p, "%s has joined the room with %s", participant_name(p), media_words(p));
+    room_changed(room);
+}
+
+static void participant_free(struct participant *p)
+{
+    g_free(p->uri);
+    g_free(p->key);
+    g_free(p->display);
+    g_free(p->nickname);
+    g_free(p->contact);
+    g_free(p->joined_at);
+    g_free(p);
+}
+
+static void room_free(struct room *room)
+{
+    LOG(SYLK_LOG_INFO, "room %s ended", room->uri);
+    g_hash_table_remove(rooms, room->key);
+    while (room->subscriptions->len) {
+        sylk_subscription *sub = g_ptr_array_steal_index(room->subscriptions, 0);
+        conf_host()->subscription_set_handler(sub, NULL, NULL);
+        conf_host()->subscription_terminate(sub, "noresource");
+    }
+    if (room->mixer)
+        conf_host()->mixer_free(room->mixer);
+    chat_history_clear(room);
+    g_ptr_array_free(room->participants, TRUE);
+    g_ptr_array_free(room->subscriptions, TRUE);
+    g_free(room->uri);
+    g_free(room->key);
+    g_free(room);
+}
+
+static char *duration_words(gint64 us)
+{
+    gint64 s = us / G_USEC_PER_SEC;
+    if (s < 60)
+        return g_strdup_printf("%" G_GINT64_FORMAT " s", s);
+    if (s < 3600)
+        return g_strdup_printf("%" G_GINT64_FORMAT " min %" G_GINT64_FORMAT " s", s / 60, s % 60);
+    return g_strdup_printf("%" G_GINT64_FORMAT " h %" G_GINT64_FORMAT " min", s / 3600,
+                           (s / 60) % 60);
+}
+
+void room_remove(struct participant *p)
+{
+    struct room *room = p->room;
+    g_ptr_array_remove(room->participants, p);
+    if (p->established) {
+        g_autofree char *stay = duration_words(g_get_monotonic_time() - p->joined_us);
+        LOG(SYLK_LOG_INFO, "room %s: %s left after %s", room->uri, p->uri, stay);
+        room_notice(room, NULL, "%s has left the room after %s", participant_name(p), stay);
+    }
+    participant_free(p);
+    if (room->participants->len == 0)
+        room_free(room);
+    else
+        room_changed(room);
+}
+
+/* ------------------------------------------------------------ conference-info --- */
+
+static const char *direction_word(enum sylk_direction d)
+{
+    static const char *const words[] = {"inactive", "sendonly", "recvonly", "sendrecv"};
+    return words[d & 3];
+}
+
+static char *room_document(struct room *room, size_t *len)
+{
+    guint n = room->participants->len;
+    g_autofree struct confinfo_user *users = g_new0(struct confinfo_user, n);
+    g_autofree struct confinfo_endpoint *endpoints = g_new0(struct confinfo_endpoint, n);
+    g_autofree struct confinfo_media *media = g_new0(struct confinfo_media, 2 * n);
+    size_t user_count = 0;
+    for (guint i = 0; i < n; i++) {
+        struct participant *p = g_ptr_array_index(room->participants, i);
+        struct confinfo_endpoint *e = &endpoints[i];
+        struct confinfo_media *m = &media[2 * i];
+        bool held = false;
+        if (p->audio && conf_host()->stream_enabled(p->audio)) {
+            enum sylk_direction d = conf_host()->stream_direction(p->audio);
+            held = !(d & SYLK_DIR_RECVONLY); /* the peer does not send: on hold */
+            m[e->media_count++] = (struct confinfo_media){"audio", "audio", direction_word(d)};
+        }
+        if (p->chat && conf_host()->stream_enabled(p->chat))
+            m[e->media_count++] = (struct confinfo_media){
+                "chat", "message", direction_word(conf_host()->stream_direction(p->chat))};
+        e->entity = p->contact;
+        e->display_text = participant_name(p);
+        e->status = held ? "on-hold" : "connected";
+        e->joined_at = p->joined_at;
+        e->media = m;
+        /* a user per address of record; several sessions of one user are its endpoints */
+        struct confinfo_user *u = NULL;
+        for (size_t k = 0; k < user_count; k++) {
+            if (strcmp(users[k].entity, p->uri) == 0)
+                u = &users[k];
+        }
+        if (!u) {
+            u = &users[user_count++];
+            u->entity = p->uri;
+            u->display_text = participant_name(p);
+            u->endpoints = e;
+        }
+        u->endpoint_count++;
+    }
+    /* endpoints of one user must be adjacent: order them by user */
+    g_autofree struct confinfo_endpoint *ordered = g_new0(struct confinfo_endpoint, n);
+    size_t at = 0;
+    for (size_t k = 0; k < user_count; k++) {
+        size_t count = 0;
+        for (guint i = 0; i < n; i++) {
+            struct participant *p = g_ptr_array_index(room->participants, i);
+            if (strcmp(p->uri, users[k].entity) == 0) {
+                ordered[at + count] = endpoints[i];
+                count++;
+            }
+        }
+        users[k].endpoints = &ordered[at];
+        users[k].endpoint_count = count;
+        at += count;
+    }
+    g_autofree char *display = g_strdup_printf("Conference %s", room->key);
+    struct confinfo info = {
+        .entity = room->uri,
+        .version = room->version,
+        .display_text = display,
+        .free_text = "Hosted by sylkserver-c",
+        .web_page = conf_settings()->web_page,
+        .users = users,
+        .user_count = user_count,
+    };
+    return confinfo_build(&info, len);
+}
+
+static void notify_one(struct room *room, sylk_subscription *sub)
+{
+    size_t len;
+    g_autofree char *body = room_document(room, &len);
+    int rc = conf_host()->subscription_notify(sub, "application/conference-info+xml", body, len);
+    if (rc < 0)
+        LOG(SYLK_LOG_DEBUG, "room %s: NOTIFY not sent: %d", room->uri, rc);
+}
+
+void room_changed(struct room *room)
+{
+    room->version++;
+    for (guint i = 0; i < room->subscriptions->len; i++)
+        notify_one(room, g_ptr_array_index(room->subscriptions, i));
+}
+
+static void subscription_ended(sylk_subscription *sub, const char *reason, void *user_data)
+{
+    struct room *room = user_data;
+    (void)reason;
+    g_ptr_array_remove(room->subscriptions, sub);
+}
+
+static const struct sylk_subscription_handler subscription_handler = {
+    .struct_size = sizeof(struct sylk_subscription_handler),
+    .ended = subscription_ended,
+};
+
+void room_subscribe(struct room *room, sylk_subscription *sub)
+{
+    conf_host()->subscription_set_handler(sub, &subscription_handler, room);
+    if (conf_host()->subscription_accept(sub) < 0)
+        return;
+    g_ptr_array_add(room->subscriptions, sub);
+    if (room->version == 0)
+        room->version = 1;
+    notify_one(room, sub);
+}
+
+void rooms_shutdown(void)
+{
+    GList *all = g_hash_table_get_values(rooms);
+    for (GList *l = all; l; l = l->next) {
+        struct room *room = l->data;
+        while (room->participants->len) /* their sessions have ended before shutdown */
+            participant_free(g_ptr_array_steal_index(room->participants, 0));
+        room_free(room);
+    }
+    g_list_free(all);
+    g_hash_table_destroy(rooms);
+}

@@ -1,0 +1,94 @@
+/*
+ * room.h — the conference plugin's rooms: participants (one per SIP session), the room's audio
+ * mixer, its chat history, its conference-info subscribers, and the notices the room sends.
+ *
+ * A room exists from the first INVITE to its URI until its last participant leaves; it then
+ * ends its subscriptions and frees everything.
+ *
+ * Thread: main thread (plugin callbacks).
+ */
+#ifndef CONF_ROOM_H
+#define CONF_ROOM_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <sylk/sylk.h>
+
+#define CONF_NAME "conference"
+
+struct conf_settings {
+    long history_size;    /* public messages kept for newcomers */
+    const char *web_page; /* host-info/web-page, or NULL */
+};
+
+struct room;
+
+struct participant {
+    struct room *room;
+    sylk_session *session;
+    char *uri;      /* identity: the From URI, "sip:alice@example.com" */
+    char *key;      /* user@host, lower case: what CPIM addresses are compared with */
+    char *display;  /* From display name, or NULL */
+    char *nickname; /* RFC 7701, or NULL */
+    char *contact;  /* endpoint entity */
+    sylk_stream *audio, *chat;
+    gint64 joined_us;
+    char *joined_at; /* xs:dateTime */
+    bool established;
+};
+
+struct history_entry {
+    char *from; /* CPIM From as relayed */
+    char *datetime;
+    char *content_type;
+    GBytes *body;
+};
+
+struct room {
+    char *uri; /* "sip:room@conference.example.com" */
+    char *key;
+    GPtrArray *participants;  /* struct participant * */
+    GPtrArray *subscriptions; /* sylk_subscription * */
+    sylk_mixer *mixer;
+    GQueue history; /* struct history_entry *, oldest first */
+    unsigned version;
+};
+
+/* conference.c */
+const struct sylk_host *conf_host(void);
+const struct conf_settings *conf_settings(void);
+
+/* room.c */
+struct room *room_find(const char *key);
+struct room *room_get_or_create(const char *uri);
+/** Adds a participant for an accepted session (its streams chosen by the caller). */
+struct participant *room_add(struct room *room, sylk_session *session, sylk_stream *audio,
+                             sylk_stream *chat);
+/** The session is confirmed: audio joins the mixer, chat gets welcome and history. */
+void room_participant_established(struct participant *p);
+/** The session ended: notices, conference-info; the room goes with its last participant. */
+void room_remove(struct participant *p);
+/** "Alice" (nickname, else display name, else user@host). */
+const char *participant_name(const struct participant *p);
+/** The CPIM address a participant's messages are relayed with: "Name" <uri>. */
+char *participant_cpim_address(const struct participant *p);
+/** A status notice from the room to every chat participant but `skip` (may be NULL). */
+void room_notice(struct room *room, struct participant *skip, const char *format, ...)
+    G_GNUC_PRINTF(3, 4);
+/** A status notice to one participant. */
+void room_notice_to(struct participant *p, const char *text);
+/** Something in the room changed: a full-state NOTIFY with the next version to subscribers. */
+void room_changed(struct room *room);
+/** Accepts a conference-info subscription and sends the current state. */
+void room_subscribe(struct room *room, sylk_subscription *sub);
+/** Ends every room (plugin shutdown). */
+void rooms_shutdown(void);
+void rooms_init(void);
+
+/* chat.c */
+extern const struct sylk_chat_handler conf_chat_handler;
+/** Replays the history to a newcomer's chat stream. */
+void chat_replay_history(struct participant *p);
+void chat_history_clear(struct room *room);
+
+#endif

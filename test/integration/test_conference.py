@@ -1,0 +1,257 @@
+"""The conference plugin with our own RFC 4975 client (test/peers/msrp_client.py) and SIP UA
+(test/peers/sip_client.py): a room made by the first INVITE, chat relayed in CPIM (public to
+all, private to one, history replayed to a late joiner, server notices, nicknames with 425 on a
+collision, is-composing relayed), refusals (spoofed From 403, unknown addressee 404, types
+415), the access policy (403), and RFC 4575 conference-info NOTIFYs, each validated against the
+RFC's schema with xmllint, with versions that grow as people come and go."""
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import ROOT
+from msrp_client import MsrpClient, answer_path, cpim_parse, cpim_wrap, msrp_sdp_offer
+from sip_client import SipUA
+
+SCHEMA = os.path.join(ROOT, "test", "data", "conference", "conference-info.xsd")
+NS = {"ci": "urn:ietf:params:xml:ns:conference-info"}
+COMPOSING = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+             '<isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing">'
+             '<state>active</state><refresh>60</refresh></isComposing>')
+
+
+class Member:
+    """One participant: a SIP UA with its own user name and an MSRP client in the room."""
+
+    def __init__(self, server, user, room="room1"):
+        self.server = server
+        self.ua = SipUA(("127.0.0.1", server.sip_port), user=user)
+        self.user = user
+        self.uri = f"sip:{user}@127.0.0.1"
+        self.room = f"sip:{room}@127.0.0.1"
+        self.msrp = MsrpClient(tls=True)
+        self.dialog = None
+
+    def join(self, from_uri=None, accept_types=("message/cpim",)):
+        offer = msrp_sdp_offer("127.0.0.1", self.msrp.local_port, self.msrp.sdp_path,
+                               accept_types=accept_types)
+        self.dialog = self.ua.invite(f"{self.room}:{self.server.sip_port}", sdp=offer,
+                                     from_uri=from_uri)
+        if self.dialog.response.status != 200:
+            return self.dialog.response
+        self.dialog.ack()
+        self.msrp.connect(answer_path(self.dialog.response.body))
+        self.msrp.send_empty()
+        return self.dialog.response
+
+    def say(self, text, to=None, from_uri=None, content_type="text/plain"):
+        body = cpim_wrap(from_uri or self.uri, to or self.room, text, content_type=content_type)
+        return self.msrp.send_message(body, content_type="message/cpim")
+
+    def expect(self, text, timeout=5):
+        """The next chat message whose payload is `text` -> (cpim headers dict, body)."""
+        def match(m):
+            try:
+                return cpim_parse(m.body)[2] == text.encode()
+            except Exception:
+                return False
+        m = self.msrp.receive_message(timeout=timeout, match=match)
+        headers, content, body = cpim_parse(m.body)
+        return dict(headers), content
+
+    def expect_notice(self, words, timeout=5):
+        def match(m):
+            try:
+                headers, _, body = cpim_parse(m.body)
+            except Exception:
+                return False
+            return words in body.decode("utf-8", "replace") and \
+                dict(headers).get("agp.Message-Type") == "status"
+        m = self.msrp.receive_message(timeout=timeout, match=match)
+        headers, content, _ = cpim_parse(m.body)
+        return dict(headers), content
+
+    def nothing(self, text, wait=0.5):
+        try:
+            self.expect(text, timeout=wait)
+        except AssertionError:
+            return True
+        return False
+
+    def leave(self):
+        if self.dialog and self.dialog.response.status == 200:
+            self.dialog.bye()
+        self.close()
+
+    def close(self):
+        self.msrp.close()
+        self.ua.close()
+
+
+@pytest.fixture
+def members(server):
+    made = []
+
+    def make(user, room="room1"):
+        m = Member(server, user, room)
+        made.append(m)
+        return m
+    yield make
+    for m in made:
+        m.close()
+
+
+def test_chat_room(server, members):
+    alice, bob, carol = members("alice"), members("bob"), members("carol")
+    assert alice.join().status == 200
+    headers, _ = alice.expect_notice("You are the first participant")
+    assert headers["From"] == '"Conference Room" <sip:room1@127.0.0.1>', headers
+    assert alice.say("before you came").ok
+
+    assert bob.join().status == 200
+    bob.expect_notice("1 other participant is present")
+    old, _ = bob.expect("before you came")  # the history, with the original sender
+    assert "sip:alice@127.0.0.1" in old["From"] and "DateTime" in old
+    alice.expect_notice("bob@127.0.0.1 has joined the room with chat")
+    assert carol.join().status == 200
+    carol.expect("before you came")
+
+    assert alice.say("hello everyone").ok
+    for m in (bob, carol):
+        headers, content = m.expect("hello everyone")
+        assert headers["From"] == '"alice@127.0.0.1" <sip:alice@127.0.0.1>', headers
+        assert headers["To"] == "<sip:room1@127.0.0.1>", headers
+        assert content["Content-Type"] == "text/plain"
+    assert alice.nothing("hello everyone")  # not echoed to its sender
+
+    assert alice.say("just for bob", to="sip:bob@127.0.0.1").ok
+    headers, _ = bob.expect("just for bob")
+    assert headers["To"] == "<sip:bob@127.0.0.1>"
+    assert carol.nothing("just for bob")
+
+    assert alice.say("to nobody", to="sip:dave@127.0.0.1").statuses == [404]
+    assert alice.say("as carol", from_uri="sip:carol@127.0.0.1").statuses == [403]
+    assert alice.say("binary", content_type="application/octet-stream").statuses == [415]
+    plain = alice.msrp.send_message(b"not wrapped", content_type="text/plain")
+    assert plain.statuses == [415]
+    assert bob.nothing("as carol") and bob.nothing("not wrapped")
+
+    def nickname(member, name):
+        from msrp_client import make_request
+        f = member.msrp.send_frame(make_request("NICKNAME", member.msrp.to_path,
+                                                [member.msrp.local_uri],
+                                                [("Use-Nickname", f'"{name}"')]))
+        return member.msrp.wait_response(f.transaction_id).status
+    assert nickname(alice, "Wonder") == 200
+    bob.expect_notice("alice@127.0.0.1 is now known as Wonder")
+    assert nickname(bob, "Wonder") == 425
+    assert alice.say("with a nickname").ok
+    headers, _ = carol.expect("with a nickname")
+    assert headers["From"] == '"Wonder" <sip:alice@127.0.0.1>', headers
+
+    composing = cpim_wrap(alice.uri, alice.room, COMPOSING,
+                          content_type="application/im-iscomposing+xml")
+    assert alice.msrp.send_message(composing, content_type="message/cpim").ok
+    for m in (bob, carol):
+        typing = m.msrp.receive_message(
+            timeout=5, match=lambda x: b"isComposing" in x.body)
+        headers, content, body = cpim_parse(typing.body)
+        assert b"<state>active</state>" in body and "alice@127.0.0.1" in dict(headers)["From"]
+
+    carol.leave()
+    bob.expect_notice("carol@127.0.0.1 has left the room after")
+    assert server.alive()
+
+
+def test_chat_needs_cpim(server, members):
+    dave = members("dave")
+    assert dave.join(accept_types=("text/plain",)).status == 488
+
+
+def validate(body):
+    path = os.path.join(os.environ.get("PYTEST_TMP", "/tmp"), f"ci-{os.getpid()}.xml")
+    with open(path, "wb") as f:
+        f.write(body)
+    r = subprocess.run(["xmllint", "--noout", "--schema", SCHEMA, path], capture_output=True,
+                       text=True)
+    os.unlink(path)
+    assert r.returncode == 0, r.stderr + body.decode()
+    return ET.fromstring(body)
+
+
+def users_of(doc):
+    return sorted(u.get("entity") for u in doc.findall("ci:users/ci:user", NS))
+
+
+def next_notify(ua, timeout=5):
+    n = ua.wait_request("NOTIFY", timeout=timeout)
+    ua.respond(n, 200)
+    return n
+
+
+def test_conference_info(server, members):
+    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+    try:
+        room = f"sip:room2@127.0.0.1:{server.sip_port}"
+        sub = [("Event", "conference"), ("Expires", "60"),
+               ("Accept", "application/conference-info+xml")]
+        assert watcher.request("SUBSCRIBE", room, extra=sub).status == 480  # not started
+
+        alice = members("alice", room="room2")
+        assert alice.join().status == 200
+        req = watcher.new_request("SUBSCRIBE", room, extra=sub)
+        assert watcher.transaction(req).status in (200, 202)
+        first = next_notify(watcher)
+        assert first.get("Content-Type") == "application/conference-info+xml"
+        doc = validate(first.body)
+        assert doc.get("entity") == "sip:room2@127.0.0.1" and doc.get("state") == "full"
+        assert users_of(doc) == ["sip:alice@127.0.0.1"]
+        media = doc.findall("ci:users/ci:user/ci:endpoint/ci:media/ci:type", NS)
+        assert [m.text for m in media] == ["message"]
+        versions = [int(doc.get("version"))]
+
+        bob = members("bob", room="room2")
+        assert bob.join().status == 200
+        doc = validate(next_notify(watcher).body)
+        versions.append(int(doc.get("version")))
+        assert users_of(doc) == ["sip:alice@127.0.0.1", "sip:bob@127.0.0.1"]
+        assert doc.find("ci:conference-state/ci:user-count", NS).text == "2"
+
+        bob.leave()
+        doc = validate(next_notify(watcher).body)
+        versions.append(int(doc.get("version")))
+        assert users_of(doc) == ["sip:alice@127.0.0.1"]
+        assert versions == sorted(versions) and len(set(versions)) == 3, versions
+
+        alice.leave()  # the room ends: the subscription with it
+        last = next_notify(watcher)
+        assert "terminated" in last.get("Subscription-State"), last.text
+        assert server.alive()
+    finally:
+        watcher.close()
+
+
+def test_access_policy(server_factory, members):
+    server = server_factory(plugin_configs={"conference": {
+        "conference": {"access_policy": "allow,deny", "allow": "all",
+                       "deny": "evil.example.com"},
+        "vip@127.0.0.1": {"access_policy": "allow,deny", "allow": "alice@127.0.0.1"}}}).start()
+    eve = Member(server, "eve")
+    bob = Member(server, "bob", room="vip")
+    alice = Member(server, "alice", room="vip")
+    try:
+        assert eve.join(from_uri="sip:eve@evil.example.com").status == 403
+        assert bob.join().status == 403
+        assert alice.join().status == 200
+        watcher = SipUA(("127.0.0.1", server.sip_port), user="bob")
+        try:
+            r = watcher.request("SUBSCRIBE", f"sip:vip@127.0.0.1:{server.sip_port}",
+                                extra=[("Event", "conference"), ("Expires", "60")])
+            assert r.status == 403
+        finally:
+            watcher.close()
+        alice.leave()
+    finally:
+        for m in (eve, bob, alice):
+            m.close()

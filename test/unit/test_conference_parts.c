@@ -1,0 +1,132 @@
+/* Unit tests for the conference plugin's pure parts: RFC 4575 documents (valid against the
+ * RFC's schema, text escaped, users and endpoints in order, the AG Projects extensions) and
+ * the access policy (allow,deny and deny,allow; all, domains, users; ports and case). */
+#include "confinfo.h"
+#include "policy.h"
+
+#include <glib.h>
+#include <libxml/parser.h>
+#include <libxml/xmlschemas.h>
+#include <string.h>
+
+static bool valid(const char *doc, size_t len)
+{
+    xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(SCHEMA_DIR "/conference-info.xsd");
+    xmlSchemaPtr schema = xmlSchemaParse(pc);
+    g_assert_nonnull(schema);
+    xmlSchemaValidCtxtPtr vc = xmlSchemaNewValidCtxt(schema);
+    xmlDocPtr d = xmlReadMemory(doc, (int)len, "confinfo.xml", NULL, XML_PARSE_NONET);
+    bool ok = d && xmlSchemaValidateDoc(vc, d) == 0;
+    xmlFreeDoc(d);
+    xmlSchemaFreeValidCtxt(vc);
+    xmlSchemaFree(schema);
+    xmlSchemaFreeParserCtxt(pc);
+    return ok;
+}
+
+static void rfc_example_is_valid(void)
+{
+    g_autofree char *text = NULL;
+    gsize len;
+    g_assert_true(g_file_get_contents(SCHEMA_DIR "/rfc4575-example.xml", &text, &len, NULL));
+    g_assert_true(valid(text, len));
+    const char *no_entity = "<conference-info xmlns=\"urn:ietf:params:xml:ns:conference-info\" "
+                            "version=\"1\"/>";
+    g_assert_false(valid(no_entity, strlen(no_entity)));
+}
+
+static void room_document(void)
+{
+    const struct confinfo_media media[] = {{"audio", "audio", "sendrecv"},
+                                           {"chat", "message", "sendrecv"}};
+    const struct confinfo_endpoint eps[] = {
+        {"sip:alice@10.0.0.1:5060", "<b>Al & \"co\"</b>", "connected", "2026-11-26T10:00:00Z",
+         media, 2},
+        {"sip:alice@10.0.0.2", NULL, "on-hold", "2026-11-26T10:01:00Z", media, 1},
+        {"sip:bob@example.com", "Bob", "connected", "2026-11-26T10:02:00Z", media + 1, 1},
+    };
+    const struct confinfo_user users[] = {
+        {"sip:alice@example.com", "<b>Al & \"co\"</b>", NULL, eps, 2},
+        {"sip:bob@example.com", "Bob", "https://example.com/screen/abc", eps + 2, 1},
+    };
+    const struct confinfo_file files[] = {{"a<b>.txt", "AB:CD", "sip:bob@example.com", 42}};
+    struct confinfo info = {.entity = "sip:room@conference.example.com",
+                            .version = 7,
+                            .display_text = "Conference room@conference.example.com",
+                            .free_text = "Hosted by sylkserver-c",
+                            .web_page = "https://example.com/",
+                            .users = users,
+                            .user_count = 2,
+                            .files = files,
+                            .file_count = 1};
+    size_t len;
+    g_autofree char *doc = confinfo_build(&info, &len);
+    g_assert_cmpuint(strlen(doc), ==, len);
+    g_assert_true(valid(doc, len));
+    g_assert_nonnull(strstr(doc, "version=\"7\""));
+    g_assert_nonnull(strstr(doc, "&lt;b&gt;Al &amp; \"co\"&lt;/b&gt;"));
+    g_assert_null(strstr(doc, "<b>"));
+    g_assert_nonnull(strstr(doc, "<user-count>2</user-count>"));
+    g_assert_nonnull(strstr(doc, "<status>on-hold</status>"));
+    g_assert_nonnull(
+        strstr(doc, "<agp-conf:screen_image_url>https://example.com/screen/abc</agp-conf"));
+    g_assert_nonnull(strstr(doc, "<agp-conf:name>a&lt;b&gt;.txt</agp-conf:name>"));
+    /* alice's two endpoints sit in her user element, before bob's */
+    const char *alice = strstr(doc, "entity=\"sip:alice@example.com\"");
+    const char *second = strstr(doc, "entity=\"sip:alice@10.0.0.2\"");
+    const char *bob = strstr(doc, "entity=\"sip:bob@example.com\"");
+    g_assert_true(alice && second && bob && alice < second && second < bob);
+
+    struct confinfo empty = {.entity = "sip:room@x", .version = 1, .display_text = "x"};
+    g_autofree char *none = confinfo_build(&empty, &len);
+    g_assert_true(valid(none, len));
+    g_assert_nonnull(strstr(none, "<active>false</active>"));
+}
+
+static void uri_keys(void)
+{
+    const char *cases[][2] = {
+        {"sip:Alice@Example.COM", "alice@example.com"},
+        {"sips:alice@example.com:5061;transport=tls", "alice@example.com"},
+        {"sip:room@[::1]:5060", "room@[::1]"},
+        {"alice@example.com?subject=x", "alice@example.com"},
+    };
+    for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *key = conf_uri_key(cases[i][0]);
+        g_assert_cmpstr(key, ==, cases[i][1]);
+    }
+}
+
+static void policies(void)
+{
+    const char *all[] = {"all", NULL};
+    const char *evil[] = {"evil.example.com", "sip:Mallory@example.com", NULL};
+    const char *vip[] = {"alice@example.com", NULL};
+    struct conf_policy open = {false, all, evil};
+    g_assert_true(conf_policy_allows(&open, "sip:bob@example.com"));
+    g_assert_false(conf_policy_allows(&open, "sip:eve@evil.example.com"));
+    g_assert_false(conf_policy_allows(&open, "sip:mallory@example.com:5060"));
+    g_assert_true(conf_policy_allows(&open, "sip:eve@notevil.example.com"));
+    struct conf_policy closed = {false, vip, NULL};
+    g_assert_true(conf_policy_allows(&closed, "sip:alice@example.com"));
+    g_assert_false(conf_policy_allows(&closed, "sip:bob@example.com"));
+    struct conf_policy deny_first = {true, vip, all}; /* deny everybody but alice */
+    g_assert_true(conf_policy_allows(&deny_first, "sip:alice@example.com"));
+    g_assert_false(conf_policy_allows(&deny_first, "sip:bob@example.com"));
+    struct conf_policy nothing = {false, NULL, NULL};
+    g_assert_false(conf_policy_allows(&nothing, "sip:alice@example.com"));
+    struct conf_policy lenient = {true, NULL, NULL};
+    g_assert_true(conf_policy_allows(&lenient, "sip:alice@example.com"));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/conference/rfc4575-example-is-valid", rfc_example_is_valid);
+    g_test_add_func("/conference/room-document", room_document);
+    g_test_add_func("/conference/uri-keys", uri_keys);
+    g_test_add_func("/conference/policies", policies);
+    int rc = g_test_run();
+    xmlCleanupParser();
+    return rc;
+}
