@@ -254,7 +254,7 @@ static char *room_document(struct room *room, size_t *len)
         bool held = false;
         if (p->audio && conf_host()->stream_enabled(p->audio)) {
             enum sylk_direction d = conf_host()->stream_direction(p->audio);
-            held = !(d & SYLK_DIR_RECVONLY); /* the peer does not send: on hold */
+            held = !(d & SYLK_DIR_SENDONLY); /* the peer put us on hold (sendonly, inactive) */
             m[e->media_count++] = (struct confinfo_media){"audio", "audio", direction_word(d)};
         }
         if (p->chat && conf_host()->stream_enabled(p->chat))

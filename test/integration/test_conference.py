@@ -5,6 +5,7 @@ collision, is-composing relayed), refusals (spoofed From 403, unknown addressee 
 415), the access policy (403), and RFC 4575 conference-info NOTIFYs, each validated against the
 RFC's schema with xmllint, with versions that grow as people come and go."""
 import os
+import socket
 import subprocess
 import xml.etree.ElementTree as ET
 
@@ -12,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 from msrp_client import MsrpClient, answer_path, cpim_parse, cpim_wrap, msrp_sdp_offer
-from sip_client import SipUA
+from sip_client import SipUA, sdp_offer
 
 SCHEMA = os.path.join(ROOT, "test", "data", "conference", "conference-info.xsd")
 NS = {"ci": "urn:ietf:params:xml:ns:conference-info"}
@@ -33,9 +34,12 @@ class Member:
         self.msrp = MsrpClient(tls=True)
         self.dialog = None
 
-    def join(self, from_uri=None, accept_types=("message/cpim",)):
+    def join(self, from_uri=None, accept_types=("message/cpim",), audio_port=None):
         offer = msrp_sdp_offer("127.0.0.1", self.msrp.local_port, self.msrp.sdp_path,
                                accept_types=accept_types)
+        if audio_port:
+            offer = sdp_offer(audio_port) + b"m=message" + offer.split(b"m=message", 1)[1]
+        self.offer = offer
         self.dialog = self.ua.invite(f"{self.room}:{self.server.sip_port}", sdp=offer,
                                      from_uri=from_uri)
         if self.dialog.response.status != 200:
@@ -212,17 +216,32 @@ def test_conference_info(server, members):
         versions = [int(doc.get("version"))]
 
         bob = members("bob", room="room2")
-        assert bob.join().status == 200
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind(("127.0.0.1", 0))
+        assert bob.join(audio_port=rtp.getsockname()[1]).status == 200
         doc = validate(next_notify(watcher).body)
         versions.append(int(doc.get("version")))
         assert users_of(doc) == ["sip:alice@127.0.0.1", "sip:bob@127.0.0.1"]
         assert doc.find("ci:conference-state/ci:user-count", NS).text == "2"
+        bob_ep = "ci:users/ci:user[@entity='sip:bob@127.0.0.1']/ci:endpoint"
+        assert sorted(m.text for m in doc.findall(bob_ep + "/ci:media/ci:type", NS)) == \
+            ["audio", "message"]
+        assert doc.find(bob_ep + "/ci:status", NS).text == "connected"
+
+        from test_dialogs import reinvite
+        held = reinvite(bob.dialog, bob.offer.replace(b"a=sendrecv", b"a=sendonly", 1))
+        assert held.status == 200, held.text
+        bob.dialog.ack()
+        doc = validate(next_notify(watcher).body)
+        versions.append(int(doc.get("version")))
+        assert doc.find(bob_ep + "/ci:status", NS).text == "on-hold"
+        rtp.close()
 
         bob.leave()
         doc = validate(next_notify(watcher).body)
         versions.append(int(doc.get("version")))
         assert users_of(doc) == ["sip:alice@127.0.0.1"]
-        assert versions == sorted(versions) and len(set(versions)) == 3, versions
+        assert versions == sorted(versions) and len(set(versions)) == 4, versions
 
         alice.leave()  # the room ends: the subscription with it
         last = next_notify(watcher)
@@ -255,3 +274,24 @@ def test_access_policy(server_factory, members):
     finally:
         for m in (eve, bob, alice):
             m.close()
+
+
+def test_audio_room_mix_minus(server, ua_factory):
+    """Three audio participants in PCMU, G.722 and opus join one room: each hears the other
+    two tones in its own codec, and not its own."""
+    import time
+    from test_mixer import Participant, talk_together
+    ua = ua_factory(server)
+    freqs = (500, 900, 1300)
+    parts = [Participant(ua, server, "room9", c) for c in ("PCMU", "G722", "opus")]
+    deadline = time.time() + 5
+    while server.log().count("joined with audio") < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    talk_together(parts, freqs)
+    for p, own in zip(parts, freqs):
+        others = [p.level(f) for f in freqs if f != own]
+        assert min(others) > 1500, f"{p.codec} hears too little of the others: {others}"
+        assert p.level(own) < min(others) / 20, f"{p.codec} hears itself: {p.level(own)}"
+    for p in parts:
+        p.close()
+    server.wait_log("room sip:room9@127.0.0.1 ended")
