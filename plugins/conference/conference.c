@@ -59,17 +59,34 @@ static bool allowed(const char *room_key, const char *uri)
 
 /* ------------------------------------------------------------------ sessions --- */
 
+/* The final NOTIFY of the REFER that brought a participant in (RFC 4579 section 5.5). */
+static void referral_done(struct participant *p, int status, const char *reason)
+{
+    if (!p->referral)
+        return;
+    host->referral_notify(p->referral, status, reason);
+    p->referral = NULL;
+}
+
+static void session_progress(sylk_session *session, int status, const char *reason, void *user_data)
+{
+    struct participant *p = user_data;
+    (void)session;
+    if (p->referral && status > 100)
+        host->referral_notify(p->referral, status, reason);
+}
+
 static void session_established(sylk_session *session, void *user_data)
 {
     (void)session;
+    referral_done(user_data, 200, "OK");
     room_participant_established(user_data);
 }
 
 static void session_ended(sylk_session *session, int status, const char *reason, void *user_data)
 {
     (void)session;
-    (void)status;
-    (void)reason;
+    referral_done(user_data, status >= 300 ? status : 487, reason);
     room_remove(user_data);
 }
 
@@ -84,6 +101,7 @@ static void session_updated(sylk_session *session, void *user_data)
 
 static const struct sylk_session_handler session_handler = {
     .struct_size = sizeof(struct sylk_session_handler),
+    .progress = session_progress,
     .established = session_established,
     .ended = session_ended,
     .updated = session_updated,
@@ -127,7 +145,8 @@ static void incoming_session(sylk_session *session)
         return;
     }
     struct room *room = room_get_or_create(req->request_uri);
-    struct participant *p = room_add(room, session, audio, chat);
+    struct participant *p = room_add(room, session, req->from_uri, req->from_display,
+                                     host->request_header(req, "Contact"), audio, chat);
     sylk_stream *streams[2];
     size_t n = 0;
     if (audio)
@@ -144,6 +163,87 @@ static void incoming_session(sylk_session *session)
     int rc = host->session_accept(session, streams, n);
     if (rc < 0)
         LOG(SYLK_LOG_WARNING, "room %s: cannot accept %s: %d", room->uri, req->from_uri, rc);
+}
+
+/* --------------------------------------------------------- REFER (RFC 4579) --- */
+
+/* Refer-To: <target;method=INVITE>: the room calls the target with its media. */
+static void refer_invite(struct room *room, sylk_referral *referral, const char *target,
+                         const char *referrer)
+{
+    g_autofree char *from = g_strdup_printf("\"Conference Call\" <%s>", room->uri);
+    g_autofree char *headers = g_strdup_printf("Referred-By: <%s>\r\n", referrer);
+    static const enum sylk_media_type media[] = {SYLK_MEDIA_AUDIO, SYLK_MEDIA_CHAT};
+    struct sylk_session_params params = {
+        .struct_size = sizeof(params),
+        .from = from,
+        .to = target,
+        .media = media,
+        .media_count = G_N_ELEMENTS(media),
+        .extra_headers = headers,
+    };
+    host->referral_accept(referral);
+    host->referral_notify(referral, 100, "Trying");
+    sylk_session *session = host->session_connect(&params);
+    if (!session) {
+        host->referral_notify(referral, 500, "Cannot Call The Target");
+        return;
+    }
+    sylk_stream *audio = host->session_stream(session, 0), *chat = host->session_stream(session, 1);
+    struct participant *p = room_add(room, session, target, NULL, NULL, audio, chat);
+    p->referral = referral;
+    host->session_set_handler(session, &session_handler, p);
+    host->chat_set_handler(chat, &conf_chat_handler, p);
+    LOG(SYLK_LOG_INFO, "room %s: %s invites %s", room->uri, referrer, target);
+}
+
+/* Refer-To: <target;method=BYE>: every session of the target leaves the room. */
+static void refer_bye(struct room *room, sylk_referral *referral, const char *target,
+                      const char *referrer)
+{
+    g_autofree char *key = conf_uri_key(target);
+    g_autoptr(GPtrArray) found = room_participants_of(room, key);
+    host->referral_accept(referral);
+    host->referral_notify(referral, 100, "Trying");
+    for (guint i = 0; i < found->len; i++)
+        host->session_terminate(((struct participant *)found->pdata[i])->session);
+    LOG(SYLK_LOG_INFO, "room %s: %s removes %s (%u session%s)", room->uri, referrer, target,
+        found->len, found->len == 1 ? "" : "s");
+    if (found->len)
+        host->referral_notify(referral, 200, "OK");
+    else
+        host->referral_notify(referral, 404, "Not In The Room");
+}
+
+static void incoming_referral(sylk_referral *referral)
+{
+    const struct sylk_request_info *req = host->referral_request(referral);
+    if (host->referral_session(referral)) { /* RFC 4579 wants REFERs to the focus URI */
+        host->referral_reject(referral, 403, "REFER Only Out Of Dialog");
+        return;
+    }
+    g_autofree char *key = conf_uri_key(req->request_uri);
+    g_autofree char *referrer = conf_uri_key(req->from_uri);
+    struct room *room = room_find(key);
+    g_autoptr(GPtrArray) inside = room ? room_participants_of(room, referrer) : NULL;
+    /* participants of the room may refer, and whoever the policy lets in */
+    if (!(inside && inside->len) && !allowed(key, req->from_uri)) {
+        host->referral_reject(referral, 403, "Forbidden");
+        return;
+    }
+    if (!room) {
+        host->referral_reject(referral, 404, "Room Not Started");
+        return;
+    }
+    const char *target = host->referral_refer_to(referral);
+    const char *method = host->referral_refer_method(referral);
+    g_autofree char *from = g_strdup_printf("sip:%s", referrer);
+    if (g_ascii_strcasecmp(method, "INVITE") == 0)
+        refer_invite(room, referral, target, from);
+    else if (g_ascii_strcasecmp(method, "BYE") == 0)
+        refer_bye(room, referral, target, from);
+    else
+        host->referral_reject(referral, 488, "Only INVITE And BYE");
 }
 
 /* ------------------------------------------------------------- subscriptions --- */
@@ -226,7 +326,7 @@ static const struct sylk_plugin conference_plugin =
                      .description = "ad-hoc conference rooms: audio, chat, conference-info",
                      .events = conference_events, .config_options = conference_options,
                      .init = conference_init, .shutdown = conference_shutdown,
-                     .incoming_session = incoming_session,
+                     .incoming_session = incoming_session, .incoming_referral = incoming_referral,
                      .incoming_subscription = incoming_subscription);
 
 SYLK_PLUGIN_EXPORT const struct sylk_plugin *sylk_plugin_entry(void)

@@ -59,17 +59,17 @@ static char *contact_uri(const char *contact)
     return g_strndup(contact, strcspn(contact, ";"));
 }
 
-struct participant *room_add(struct room *room, sylk_session *session, sylk_stream *audio,
+struct participant *room_add(struct room *room, sylk_session *session, const char *uri,
+                             const char *display, const char *contact, sylk_stream *audio,
                              sylk_stream *chat)
 {
-    const struct sylk_request_info *req = conf_host()->session_request(session);
     struct participant *p = g_new0(struct participant, 1);
     p->room = room;
     p->session = session;
-    p->key = conf_uri_key(req->from_uri);
+    p->key = conf_uri_key(uri);
     p->uri = g_strdup_printf("sip:%s", p->key);
-    p->display = req->from_display && *req->from_display ? g_strdup(req->from_display) : NULL;
-    p->contact = contact_uri(conf_host()->request_header(req, "Contact"));
+    p->display = display && *display ? g_strdup(display) : NULL;
+    p->contact = contact_uri(contact);
     if (!p->contact)
         p->contact = g_strdup(p->uri);
     p->audio = audio;
@@ -78,6 +78,17 @@ struct participant *room_add(struct room *room, sylk_session *session, sylk_stre
     p->joined_at = now_iso8601();
     g_ptr_array_add(room->participants, p);
     return p;
+}
+
+GPtrArray *room_participants_of(struct room *room, const char *key)
+{
+    GPtrArray *out = g_ptr_array_new();
+    for (guint i = 0; i < room->participants->len; i++) {
+        struct participant *q = g_ptr_array_index(room->participants, i);
+        if (strcmp(q->key, key) == 0)
+            g_ptr_array_add(out, q);
+    }
+    return out;
 }
 
 const char *participant_name(const struct participant *p)

@@ -35,6 +35,7 @@ struct participant {
     gint64 joined_us;
     char *joined_at; /* xs:dateTime */
     bool established;
+    sylk_referral *referral; /* the REFER that brought it in, until its final NOTIFY */
 };
 
 struct history_entry {
@@ -61,9 +62,16 @@ const struct conf_settings *conf_settings(void);
 /* room.c */
 struct room *room_find(const char *key);
 struct room *room_get_or_create(const char *uri);
-/** Adds a participant for an accepted session (its streams chosen by the caller). */
-struct participant *room_add(struct room *room, sylk_session *session, sylk_stream *audio,
+/**
+ * Adds a participant for a session (its streams chosen by the caller): `uri` and `display` are
+ * who it is (the From of an INVITE received, the To of one the room sent), `contact` its
+ * endpoint (NULL: the URI).
+ */
+struct participant *room_add(struct room *room, sylk_session *session, const char *uri,
+                             const char *display, const char *contact, sylk_stream *audio,
                              sylk_stream *chat);
+/** The room's participants whose address is `key` (user@host). */
+GPtrArray *room_participants_of(struct room *room, const char *key);
 /** The session is confirmed: audio joins the mixer, chat gets welcome and history. */
 void room_participant_established(struct participant *p);
 /** The session ended: notices, conference-info; the room goes with its last participant. */

@@ -295,3 +295,64 @@ def test_audio_room_mix_minus(server, ua_factory):
     for p in parts:
         p.close()
     server.wait_log("room sip:room9@127.0.0.1 ended")
+
+
+def test_refer_invite_and_bye(server, members, tmp_path):
+    """RFC 4579: a participant REFERs the room to a target (method INVITE): 202, the room calls
+    the target with audio and chat as "Conference Call" with Referred-By, sipfrag NOTIFYs
+    report 100 then 200, the target shows up in conference-info; method BYE ends its session.
+    In-dialog REFER 403, another method 488, a REFER to a room that does not exist 404."""
+    from msrp_client import EchoServer, make_self_signed_cert, parse_msrp_sdp
+    alice = members("alice", room="room5")
+    assert alice.join().status == 200
+    room = f"sip:room5@127.0.0.1:{server.sip_port}"
+    target = SipUA(("127.0.0.1", server.sip_port), user="target")
+    cert, key = make_self_signed_cert(str(tmp_path))
+    listener = EchoServer(tls=True, certfile=cert, keyfile=key, echo=False).start()
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    try:
+        to = f"<sip:target@127.0.0.1:{target.port}>"
+        r = alice.ua.request("REFER", room, extra=[("Refer-To", to)])
+        assert r.status == 202, r.text
+        invite = target.wait_request("INVITE", timeout=10)
+        assert "Conference Call" in invite.get("From") and "room5@127.0.0.1" in invite.get("From")
+        assert "sip:alice@127.0.0.1" in invite.get("Referred-By"), invite.text
+        offer = parse_msrp_sdp(invite.body)
+        assert offer and offer["setup"] == "actpass", invite.text
+        answer = sdp_offer(rtp.getsockname()[1]) + b"m=message" + msrp_sdp_offer(
+            "127.0.0.1", listener.port, listener.uri, setup="passive",
+            accept_types=("message/cpim",)).split(b"m=message", 1)[1]
+        target.respond(invite, 180)
+        target.respond(invite, 200, body=answer, content_type="application/sdp",
+                       headers=[("Contact", f"<sip:target@127.0.0.1:{target.port}>")],
+                       to_tag="tgt1")
+        frags = []
+        while not frags or not frags[-1].startswith("SIP/2.0 2"):
+            n = alice.ua.wait_request("NOTIFY", timeout=10)
+            alice.ua.respond(n, 200)
+            if n.body:
+                frags.append(n.body.decode().strip())
+        assert frags[0].startswith("SIP/2.0 100") and frags[-1].startswith("SIP/2.0 200"), frags
+        alice.expect_notice("target@127.0.0.1 has joined the room with audio and chat")
+        assert listener.wait_received(1, timeout=10)  # its welcome, over the room's connection
+        assert b"Welcome to the conference" in listener.received[0].body
+
+        r = alice.ua.request("REFER", room,
+                             extra=[("Refer-To", f"<sip:target@127.0.0.1;method=BYE>")])
+        assert r.status == 202
+        bye = target.wait_request("BYE", timeout=10)
+        target.respond(bye, 200)
+        alice.expect_notice("target@127.0.0.1 has left the room")
+
+        assert alice.ua.request("REFER", room, extra=[
+            ("Refer-To", "<sip:x@127.0.0.1;method=OPTIONS>")]).status == 488
+        assert alice.dialog.request("REFER", extra=[("Refer-To", to)]).status == 403
+        nowhere = f"sip:noroom@127.0.0.1:{server.sip_port}"
+        assert alice.ua.request("REFER", nowhere, extra=[("Refer-To", to)]).status == 404
+        assert alice.ua.request("REFER", room).status == 400  # no Refer-To
+        assert server.alive()
+    finally:
+        listener.stop()
+        rtp.close()
+        target.close()
