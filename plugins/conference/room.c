@@ -13,6 +13,8 @@
 
 static GHashTable *rooms; /* key (user@host) -> struct room * */
 
+#define PROMPT_DELAY_MS 400 /* between the ACK and the join prompt: the caller's audio starts */
+
 static const char agp_ns[] = "agp <urn:ag-projects:xml:ns:cpim>";
 
 void rooms_init(void)
@@ -160,6 +162,30 @@ static size_t others(const struct room *room, const struct participant *p)
     return n;
 }
 
+/*
+ * What a newcomer hears: alone, two falling tones (2200 then 1800 Hz); with others, one short
+ * 1800 Hz beep per other participant (up to 5), each followed by a 2400 Hz tick that keeps the
+ * beeps apart. Tones rather than speech: nothing has to be recorded or installed, and they sit
+ * above the voice band most speech energy is in.
+ */
+static void play_join_prompt(sylk_timer *timer, void *user_data)
+{
+    struct participant *p = user_data;
+    const struct sylk_host *h = conf_host();
+    (void)timer;
+    p->prompt_timer = NULL;
+    size_t others_present = others(p->room, p);
+    if (others_present == 0) {
+        h->play_tone(p->audio, NULL, 2200, 250, NULL, NULL);
+        h->play_tone(p->audio, NULL, 1800, 400, NULL, NULL);
+        return;
+    }
+    for (size_t i = 0; i < MIN(others_present, (size_t)5); i++) {
+        h->play_tone(p->audio, NULL, 1800, 150, NULL, NULL);
+        h->play_tone(p->audio, NULL, 2400, 60, NULL, NULL);
+    }
+}
+
 void room_participant_established(struct participant *p)
 {
     struct room *room = p->room;
@@ -173,6 +199,8 @@ void room_participant_established(struct participant *p)
     }
     LOG(SYLK_LOG_INFO, "room %s: %s joined with %s", room->uri, p->uri, media_words(p));
     size_t n = others(room, p);
+    if (p->audio && conf_host()->stream_enabled(p->audio)) /* once its audio is flowing */
+        p->prompt_timer = conf_host()->timer_add(PROMPT_DELAY_MS, false, play_join_prompt, p);
     g_autofree char *welcome =
         n == 0 ? g_strdup_printf("Welcome to the conference. You are the first participant; "
                                  "others can join at %s",
@@ -188,6 +216,8 @@ void room_participant_established(struct participant *p)
 
 static void participant_free(struct participant *p)
 {
+    if (p->prompt_timer)
+        conf_host()->timer_cancel(p->prompt_timer);
     g_free(p->uri);
     g_free(p->key);
     g_free(p->display);

@@ -36,6 +36,7 @@ struct participant {
     char *joined_at; /* xs:dateTime */
     bool established;
     sylk_referral *referral; /* the REFER that brought it in, until its final NOTIFY */
+    sylk_timer *prompt_timer;
 };
 
 struct history_entry {

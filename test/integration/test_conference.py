@@ -356,3 +356,23 @@ def test_refer_invite_and_bye(server, members, tmp_path):
         listener.stop()
         rtp.close()
         target.close()
+
+
+def test_join_prompts(server, ua_factory):
+    """An audio newcomer alone hears two falling tones (2200, 1800 Hz); one who finds others
+    hears 1800 Hz beeps kept apart by 2400 Hz ticks, and no 2200 Hz."""
+    from test_mixer import Participant
+    ua = ua_factory(server)
+    first = Participant(ua, server, "room6", "PCMU")
+    first.talk(300, seconds=1.5, amplitude=500)
+    assert first.level(2200) > 500 and first.level(1800) > 500, \
+        (first.level(2200), first.level(1800))
+    assert first.level(2400) < first.level(1800) / 10
+    second = Participant(ua, server, "room6", "G722")
+    second.talk(300, seconds=1.5, amplitude=500)
+    # one 150 ms beep and a 60 ms tick in 1.5 s of listening
+    assert second.level(1800) > 100 and second.level(2400) > 40, \
+        (second.level(1800), second.level(2400))
+    assert second.level(2200) < second.level(1800) / 10
+    first.close()
+    second.close()
