@@ -376,3 +376,17 @@ def test_join_prompts(server, ua_factory):
     assert second.level(2200) < second.level(1800) / 10
     first.close()
     second.close()
+
+
+def test_bad_chat_input_leaves_room_intact(server, members):
+    """Garbage in CPIM gets 400, a message over the 16 MiB limit 413; the room goes on."""
+    alice, bob = members("alice", room="room7"), members("bob", room="room7")
+    assert alice.join().status == 200 and bob.join().status == 200
+    garbage = alice.msrp.send_message(b"this is not\r\na CPIM message", content_type="message/cpim")
+    assert garbage.statuses == [400], garbage
+    big = alice.msrp.send_chunks([b"x" * 2048], content_type="message/cpim",
+                                 total=17 * 1024 * 1024, flags=["+"])
+    assert big.statuses == [413], big
+    assert alice.say("still here").ok
+    bob.expect("still here")
+    assert server.alive()
