@@ -11,6 +11,9 @@
 #include <string.h>
 
 #define NS "urn:ietf:params:xml:ns:im-iscomposing"
+/* Bytes of a contenttype or lastactive value: a MIME type or a date is far shorter, and even
+ * escaped character by character (6 bytes each) two of them fit SYLK_COMPOSING_MAX_BYTES. */
+#define MAX_VALUE 256
 
 static int fail(char **error, const char *why)
 {
@@ -45,6 +48,8 @@ static int read_children(const xmlNode *root, struct sylk_composing *out, char *
             out->active = strcmp(v, "active") == 0;
             have_state = true;
         } else if (strcmp(name, "contenttype") == 0 && !out->content_type) {
+            if (strlen(v) > MAX_VALUE) /* keeps what we write back under the size limit */
+                return fail(error, "contenttype is too long");
             out->content_type = g_steal_pointer(&v);
         } else if (strcmp(name, "refresh") == 0) {
             char *end;
@@ -53,6 +58,8 @@ static int read_children(const xmlNode *root, struct sylk_composing *out, char *
                 return fail(error, "refresh is not a number of seconds");
             out->refresh = (unsigned)r;
         } else if (strcmp(name, "lastactive") == 0 && !out->last_active) {
+            if (strlen(v) > MAX_VALUE)
+                return fail(error, "lastactive is too long");
             out->last_active = g_steal_pointer(&v);
         }
     }

@@ -161,7 +161,9 @@ def test_subscribe_conference_to_echo_rejected(server, sipp):
                             keys={"event": "conference"}))
 
 
-def test_refer_to_echo_405(server, sipp):
+def test_refer_to_echo_405(server_factory, sipp):
+    """No loaded plugin takes REFER: 405 (with conference loaded, see the README's notes)."""
+    server = server_factory(plugins_dir=ECHO_ONLY).start()
     assert_sipp_ok(sipp.run("refer_405.xml", server.sip_port, service="echo"))
 
 

@@ -88,6 +88,15 @@ static void refused(void)
     g_autofree char *error = NULL;
     g_assert_cmpint(sylk_composing_parse(big, strlen(big), &c, &error), ==, -EBADMSG);
     g_assert_nonnull(strstr(error, "too large"));
+    /* a value that, escaped, would make what we write back too large to read (fuzzer find) */
+    g_autofree char *dels = g_strnfill(300, '\x7f');
+    g_autofree char *doc = g_strdup_printf(
+        "<isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\"><state>active</state>"
+        "<contenttype>%s</contenttype></isComposing>",
+        dels);
+    g_autofree char *why = NULL;
+    g_assert_cmpint(sylk_composing_parse(doc, strlen(doc), &c, &why), ==, -EBADMSG);
+    g_assert_nonnull(strstr(why, "contenttype is too long"));
 }
 
 int main(int argc, char **argv)
