@@ -102,3 +102,35 @@ def test_plain_caller_refused_when_srtp_mandatory(server_factory, baresip_factor
     closed = b.wait_event("CALL_CLOSED", timeout=10)
     assert "488" in str(closed), closed
     server.wait_log("SRTP mandatory")
+
+
+def test_baresip_three_in_a_conference_room(server, baresip_factory):
+    """Three real softphones in one conference room, in PCMU, G.722 and PCMA, each playing its
+    own tone: each one's recording holds the other two tones and not its own."""
+    import math
+    import rtp_tone
+    tones = (400.0, 700.0, 1100.0)
+    setups = (("PCMU", "alice"), ("G722/16000/1", "bob"), ("PCMA", "carol"))
+    peers = [baresip_factory(codecs=c, user=u, tone_freq=f).start()
+             for (c, u), f in zip(setups, tones)]
+    for b in peers:
+        assert b.command("dial", f"sip:room8@{server.uri_host}").get("ok")
+        b.wait_event("CALL_ESTABLISHED", timeout=10, stop_on=("CALL_CLOSED",))
+    time.sleep(3.5)
+    for b in peers:
+        b.command("hangup")
+        b.wait_event("CALL_CLOSED", timeout=5)
+        b.stop()
+    server.wait_log("room sip:room8@127.0.0.1 ended")
+
+    def level(rate, samples, freq):
+        return 2 * math.sqrt(rtp_tone.goertzel_power(samples, rate, freq)) / len(samples)
+
+    for b, own in zip(peers, tones):
+        rate, samples = read_wav(b.decoded_dumps()[-1])
+        # 2 s before the hang-ups began, when all three were in the room
+        tail = list(samples[-int(2.5 * rate):-rate // 2])
+        others = [level(rate, tail, f) for f in tones if f != own]
+        mine = level(rate, tail, own)
+        assert min(others) > 500, f"{b.aor} hears too little of the others: {others}"
+        assert mine < min(others) / 10, f"{b.aor} hears itself: {mine} vs {others}"
