@@ -390,3 +390,32 @@ def test_bad_chat_input_leaves_room_intact(server, members):
     assert alice.say("still here").ok
     bob.expect("still here")
     assert server.alive()
+
+
+def test_sipp_room_and_watcher(server, sipp):
+    """sipp as the participants and the watcher: one joins room4 with audio, sipp SUBSCRIBEs
+    and gets a NOTIFY listing it, a second one joins and the next NOTIFY lists both; the
+    watcher unsubscribes and gets its final NOTIFY; both calls end with BYE."""
+    import threading
+    import time
+    from conftest import assert_sipp_ok
+    results = {}
+
+    def join(user, pause_ms):
+        results[user] = sipp.run("conference_join.xml", server.sip_port, service="room4",
+                                 keys={"user": user}, duration_ms=pause_ms, timeout=30)
+    first = threading.Thread(target=join, args=("anna", 6000))
+    first.start()
+    deadline = time.time() + 10
+    while "sip:anna@127.0.0.1 joined" not in server.log() and time.time() < deadline:
+        time.sleep(0.05)
+    second = threading.Timer(1.0, join, args=("boris", 1000))
+    second.start()
+    watcher = sipp.run("conference_subscribe.xml", server.sip_port, service="room4",
+                       timeout=30)
+    second.join()
+    first.join()
+    assert_sipp_ok(watcher)
+    assert_sipp_ok(results["anna"])
+    assert_sipp_ok(results["boris"])
+    server.wait_log("room sip:room4@127.0.0.1 ended")
