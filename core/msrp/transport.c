@@ -300,6 +300,25 @@ static bool parse_input(struct sylk_msrp_conn *c)
     return ok && !c->closing;
 }
 
+/*
+ * The connection can carry frames (TCP up, TLS handshake done): an outgoing one reports its
+ * outcome, then what was queued meanwhile goes out. False when it closed.
+ */
+static bool conn_up(struct sylk_msrp_conn *c)
+{
+    c->handshaken = true;
+    if (c->connect_sid) {
+        connect_done(c, 0, NULL);
+        if (c->closing)
+            return false;
+    }
+    if (!flush_out(c)) {
+        conn_close(c, "write failed");
+        return false;
+    }
+    return true;
+}
+
 static bool handshake(struct sylk_msrp_conn *c)
 {
     int rc = gnutls_handshake(c->tls);
@@ -313,17 +332,7 @@ static bool handshake(struct sylk_msrp_conn *c)
             conn_close(c, why);
         return false;
     }
-    c->handshaken = true;
-    if (c->connect_sid) {
-        connect_done(c, 0, NULL);
-        if (c->closing)
-            return false;
-    }
-    if (!flush_out(c)) {
-        conn_close(c, "write failed");
-        return false;
-    }
-    return true;
+    return conn_up(c);
 }
 
 /* The TCP connect() of an outgoing connection ended: on to TLS, or up. */
@@ -341,17 +350,7 @@ static bool finish_connect(struct sylk_msrp_conn *c)
         connect_done(c, -err, why);
         return false;
     }
-    if (c->tls)
-        return handshake(c);
-    c->handshaken = true;
-    connect_done(c, 0, NULL);
-    if (c->closing)
-        return false;
-    if (!flush_out(c)) {
-        conn_close(c, "write failed");
-        return false;
-    }
-    return true;
+    return c->tls ? handshake(c) : conn_up(c);
 }
 
 static GIOCondition wanted(struct sylk_msrp_conn *c)

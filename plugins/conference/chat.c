@@ -69,6 +69,16 @@ static void deliver(struct participant *to, const char *from, const char *to_add
         LOG(SYLK_LOG_DEBUG, "room %s: not delivered to %s: %d", to->room->uri, to->uri, rc);
 }
 
+static void history_entry_free(gpointer p)
+{
+    struct history_entry *e = p;
+    g_free(e->from);
+    g_free(e->datetime);
+    g_free(e->content_type);
+    g_bytes_unref(e->body);
+    g_free(e);
+}
+
 static void remember(struct room *room, const char *from, const char *datetime, const char *type,
                      const void *body, size_t len)
 {
@@ -81,26 +91,13 @@ static void remember(struct room *room, const char *from, const char *datetime, 
     e->content_type = g_strdup(type);
     e->body = g_bytes_new(body, len);
     g_queue_push_tail(&room->history, e);
-    while (g_queue_get_length(&room->history) > (guint)size) {
-        struct history_entry *old = g_queue_pop_head(&room->history);
-        g_free(old->from);
-        g_free(old->datetime);
-        g_free(old->content_type);
-        g_bytes_unref(old->body);
-        g_free(old);
-    }
+    while (g_queue_get_length(&room->history) > (guint)size)
+        history_entry_free(g_queue_pop_head(&room->history));
 }
 
 void chat_history_clear(struct room *room)
 {
-    struct history_entry *e;
-    while ((e = g_queue_pop_head(&room->history))) {
-        g_free(e->from);
-        g_free(e->datetime);
-        g_free(e->content_type);
-        g_bytes_unref(e->body);
-        g_free(e);
-    }
+    g_queue_clear_full(&room->history, history_entry_free);
 }
 
 void chat_replay_history(struct participant *p)
@@ -111,18 +108,6 @@ void chat_replay_history(struct participant *p)
         const void *body = g_bytes_get_data(e->body, &len);
         deliver(p, e->from, p->room->uri, e->datetime, e->content_type, body, len);
     }
-}
-
-/* Everyone in the room whose address is `key`, but the sender's own session. */
-static GPtrArray *participants_of(struct room *room, const char *key, struct participant *skip)
-{
-    GPtrArray *out = g_ptr_array_new();
-    for (guint i = 0; i < room->participants->len; i++) {
-        struct participant *q = g_ptr_array_index(room->participants, i);
-        if (q != skip && strcmp(q->key, key) == 0)
-            g_ptr_array_add(out, q);
-    }
-    return out;
 }
 
 /* Checks common to messages and is-composing: 0, or the MSRP status to refuse with. */
@@ -150,7 +135,7 @@ static void chat_message(sylk_stream *stream, const struct sylk_chat_message *m,
     if (to && to->len > 1)
         status = 403; /* one recipient at a time, as SylkServer */
     g_autoptr(GPtrArray) targets =
-        to && to->len == 1 ? participants_of(room, to->pdata[0], NULL) : NULL;
+        to && to->len == 1 ? room_participants_of(room, to->pdata[0], NULL) : NULL;
     if (targets && targets->len == 0)
         status = 404;
     if (status) {
@@ -166,7 +151,7 @@ static void chat_message(sylk_stream *stream, const struct sylk_chat_message *m,
         for (guint i = 0; i < targets->len; i++)
             deliver(targets->pdata[i], from, to_addr, datetime, m->content_type, m->body,
                     m->body_len);
-        g_autoptr(GPtrArray) mine = participants_of(room, p->key, p);
+        g_autoptr(GPtrArray) mine = room_participants_of(room, p->key, p);
         for (guint i = 0; i < mine->len; i++) {
             if (!g_ptr_array_find(targets, mine->pdata[i], NULL))
                 deliver(mine->pdata[i], from, to_addr, datetime, m->content_type, m->body,
@@ -207,7 +192,7 @@ static void chat_composing(sylk_stream *stream, const struct sylk_chat_composing
     g_autofree char *from = participant_cpim_address(p);
     if (to->len == 1) {
         g_autofree char *to_addr = g_strdup_printf("<sip:%s>", (char *)to->pdata[0]);
-        g_autoptr(GPtrArray) targets = participants_of(room, to->pdata[0], NULL);
+        g_autoptr(GPtrArray) targets = room_participants_of(room, to->pdata[0], NULL);
         for (guint i = 0; i < targets->len; i++)
             send_composing(targets->pdata[i], c, from, to_addr);
         return;

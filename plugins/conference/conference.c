@@ -202,7 +202,7 @@ static void refer_bye(struct room *room, sylk_referral *referral, const char *ta
                       const char *referrer)
 {
     g_autofree char *key = conf_uri_key(target);
-    g_autoptr(GPtrArray) found = room_participants_of(room, key);
+    g_autoptr(GPtrArray) found = room_participants_of(room, key, NULL);
     host->referral_accept(referral);
     host->referral_notify(referral, 100, "Trying");
     for (guint i = 0; i < found->len; i++)
@@ -225,7 +225,7 @@ static void incoming_referral(sylk_referral *referral)
     g_autofree char *key = conf_uri_key(req->request_uri);
     g_autofree char *referrer = conf_uri_key(req->from_uri);
     struct room *room = room_find(key);
-    g_autoptr(GPtrArray) inside = room ? room_participants_of(room, referrer) : NULL;
+    g_autoptr(GPtrArray) inside = room ? room_participants_of(room, referrer, NULL) : NULL;
     /* participants of the room may refer, and whoever the policy lets in */
     if (!(inside && inside->len) && !allowed(key, req->from_uri)) {
         host->referral_reject(referral, 403, "Forbidden");

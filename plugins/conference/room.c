@@ -82,12 +82,12 @@ struct participant *room_add(struct room *room, sylk_session *session, const cha
     return p;
 }
 
-GPtrArray *room_participants_of(struct room *room, const char *key)
+GPtrArray *room_participants_of(struct room *room, const char *key, struct participant *skip)
 {
     GPtrArray *out = g_ptr_array_new();
     for (guint i = 0; i < room->participants->len; i++) {
         struct participant *q = g_ptr_array_index(room->participants, i);
-        if (strcmp(q->key, key) == 0)
+        if (q != skip && strcmp(q->key, key) == 0)
             g_ptr_array_add(out, q);
     }
     return out;
@@ -316,11 +316,9 @@ static char *room_document(struct room *room, size_t *len)
             u = &users[user_count++];
             u->entity = p->uri;
             u->display_text = participant_name(p);
-            u->endpoints = e;
         }
-        u->endpoint_count++;
     }
-    /* endpoints of one user must be adjacent: order them by user */
+    /* a user's endpoints are adjacent: gather them user by user */
     g_autofree struct confinfo_endpoint *ordered = g_new0(struct confinfo_endpoint, n);
     size_t at = 0;
     for (size_t k = 0; k < user_count; k++) {

@@ -71,8 +71,8 @@ struct room *room_get_or_create(const char *uri);
 struct participant *room_add(struct room *room, sylk_session *session, const char *uri,
                              const char *display, const char *contact, sylk_stream *audio,
                              sylk_stream *chat);
-/** The room's participants whose address is `key` (user@host). */
-GPtrArray *room_participants_of(struct room *room, const char *key);
+/** The room's participants whose address is `key` (user@host), but `skip` (may be NULL). */
+GPtrArray *room_participants_of(struct room *room, const char *key, struct participant *skip);
 /** The session is confirmed: audio joins the mixer, chat gets welcome and history. */
 void room_participant_established(struct participant *p);
 /** The session ended: notices, conference-info; the room goes with its last participant. */

@@ -339,7 +339,7 @@ def test_refer_invite_and_bye(server, members, tmp_path):
         assert b"Welcome to the conference" in listener.received[0].body
 
         r = alice.ua.request("REFER", room,
-                             extra=[("Refer-To", f"<sip:target@127.0.0.1;method=BYE>")])
+                             extra=[("Refer-To", "<sip:target@127.0.0.1;method=BYE>")])
         assert r.status == 202
         bye = target.wait_request("BYE", timeout=10)
         target.respond(bye, 200)
