@@ -398,6 +398,20 @@ static void mixer_prompt_free(gpointer data)
     g_free(p);
 }
 
+static void do_stop_prompts(void *data)
+{
+    struct sylk_mixer *m = ((struct mixer_op *)data)->m;
+    g_queue_clear_full(&m->prompts, mixer_prompt_free);
+    m->prompt_on = false;
+}
+
+void sylk_mixer_stop_prompts(struct sylk_mixer *m)
+{
+    g_hash_table_remove_all(m->plays); /* completions on their way find nothing to call */
+    struct mixer_op op = {.m = m};
+    sylk_media_thread_call(m->thread, do_stop_prompts, &op);
+}
+
 void sylk_mixer_free(struct sylk_mixer *m)
 {
     if (!m)

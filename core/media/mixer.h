@@ -43,5 +43,7 @@ unsigned sylk_mixer_count(struct sylk_mixer *m);
 /** Queues a prompt every participant hears; takes `player`; `done` as for sylk_rtp_play. */
 int sylk_mixer_play(struct sylk_mixer *m, struct sylk_player *player, sylk_rtp_play_done_fn done,
                     void *user_data);
+/** Drops the room's prompt playing and those queued; their `done` is never called. */
+void sylk_mixer_stop_prompts(struct sylk_mixer *m);
 
 #endif

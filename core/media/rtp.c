@@ -906,6 +906,20 @@ int sylk_rtp_play(struct sylk_rtp_socket *s, struct sylk_player *player, sylk_rt
     return 0;
 }
 
+static void prompt_free(gpointer data);
+
+static void run_stop_prompts(struct op *op)
+{
+    g_queue_clear_full(&op->s->prompts, prompt_free);
+    update_ticker(op->s, op->s->thread);
+}
+
+void sylk_rtp_stop_prompts(struct sylk_rtp_socket *s)
+{
+    g_hash_table_remove_all(s->plays); /* completions on their way find nothing to call */
+    post(s, g_new0(struct op, 1), run_stop_prompts);
+}
+
 struct apply {
     struct op op;
     struct sylk_rtp_params p; /* address not used on the thread */

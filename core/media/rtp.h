@@ -107,6 +107,8 @@ typedef void (*sylk_rtp_play_done_fn)(void *user_data);
  */
 int sylk_rtp_play(struct sylk_rtp_socket *s, struct sylk_player *player, sylk_rtp_play_done_fn done,
                   void *user_data);
+/** Drops the prompt playing and those queued; their `done` callbacks are never called. */
+void sylk_rtp_stop_prompts(struct sylk_rtp_socket *s);
 
 void sylk_rtp_get_stats(struct sylk_rtp_socket *s, struct sylk_rtp_stats *out);
 void sylk_rtp_close(struct sylk_rtp_socket *s);

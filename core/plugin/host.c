@@ -178,6 +178,21 @@ static int play_tone(sylk_stream *st, sylk_mixer *m, unsigned freq_hz, unsigned 
     return play(st, m, player, done, user_data);
 }
 
+static int play_stop(sylk_stream *st, sylk_mixer *m)
+{
+    if (!st == !m)
+        return -EINVAL;
+    if (m) {
+        sylk_mixer_stop_prompts((struct sylk_mixer *)m);
+        return 0;
+    }
+    struct sylk_rtp_socket *rtp;
+    if (sylk_stream_rtp(st, &rtp) < 0)
+        return 0; /* nothing plays on a stream without RTP */
+    sylk_rtp_stop_prompts(rtp);
+    return 0;
+}
+
 void sylk_host_fill(struct sylk_host *h)
 {
     memset(h, 0, sizeof(*h));
@@ -246,4 +261,6 @@ void sylk_host_fill(struct sylk_host *h)
     h->stream_enabled = sylk_stream_enabled;
     h->stream_remote_attribute = sylk_stream_remote_attribute;
     h->stream_set_local_attribute = sylk_stream_set_local_attribute;
+    h->session_set_focus = sylk_session_set_focus;
+    h->play_stop = play_stop;
 }

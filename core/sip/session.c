@@ -92,6 +92,8 @@ struct sylk_session {
     gint64 established_us;
     int end_status;
     char *end_reason;
+    char *transport;     /* of the INVITE received: "udp", "tcp", "tls" */
+    char *focus_contact; /* our Contact with isfocus (RFC 4579), or NULL: the stack's own */
 };
 
 static void stream_free(gpointer p)
@@ -190,6 +192,8 @@ static void session_finish(struct sylk_session *s, int status, const char *phras
     sylk_sdp_clear(&s->local);
     sylk_request_free(s->request);
     g_free(s->end_reason);
+    g_free(s->transport);
+    g_free(s->focus_contact);
     g_free(s);
 }
 
@@ -223,6 +227,67 @@ static void add_stream(struct sylk_session *s, unsigned index)
     g_ptr_array_add(s->streams, st);
 }
 
+/* The transport an INVITE came on, from its top Via ("SIP/2.0/TCP"): "udp", "tcp" or "tls". */
+static char *via_transport(const sip_t *sip)
+{
+    const char *proto = sip->sip_via ? sip->sip_via->v_protocol : NULL;
+    const char *slash = proto ? strrchr(proto, '/') : NULL;
+    return g_ascii_strdown(slash ? slash + 1 : "udp", -1);
+}
+
+/*
+ * Our Contact as a conference focus (RFC 4579 section 3): the focus user at our address on
+ * `transport`, with the isfocus feature tag, which the stack's own Contact cannot carry.
+ */
+static char *focus_contact(const char *user, const char *transport)
+{
+    struct sylk_server_config *c = cfg();
+    bool tls = g_ascii_strcasecmp(transport, "tls") == 0;
+    bool tcp = g_ascii_strcasecmp(transport, "tcp") == 0;
+    unsigned port = tls ? c->tls_port : tcp ? c->tcp_port : c->udp_port;
+    bool v6 = strchr(c->advertised_ip, ':') != NULL;
+    return g_strdup_printf("<%s:%s%s%s%s%s:%u%s>;isfocus", tls ? "sips" : "sip", user ? user : "",
+                           user && *user ? "@" : "", v6 ? "[" : "", c->advertised_ip, v6 ? "]" : "",
+                           port, tcp ? ";transport=tcp" : "");
+}
+
+/* The transport an INVITE to `uri` leaves on: the outbound proxy's or the URI's. */
+static const char *outgoing_transport(const char *uri)
+{
+    const char *via = cfg()->outbound_proxy ? cfg()->outbound_proxy : uri;
+    if (g_str_has_prefix(via, "sips:") || strstr(via, "<sips:"))
+        return "tls";
+    g_autofree char *lower = g_ascii_strdown(via, -1);
+    const char *t = strstr(lower, ";transport=");
+    if (t && g_str_has_prefix(t + 11, "tcp"))
+        return "tcp";
+    if (t && g_str_has_prefix(t + 11, "tls"))
+        return "tls";
+    return "udp";
+}
+
+/* The user part of a SIP URI in a name-addr or bare ("Name" <sip:user@host>), or NULL. */
+static char *uri_user(const char *addr)
+{
+    const char *lt = strchr(addr, '<');
+    const char *uri = lt ? lt + 1 : addr;
+    const char *colon = strchr(uri, ':');
+    const char *at = colon ? strpbrk(colon + 1, "@>;") : NULL;
+    return at && *at == '@' ? g_strndup(colon + 1, (gsize)(at - colon - 1)) : NULL;
+}
+
+int sylk_session_set_focus(sylk_session *s)
+{
+    if (!s || !s->incoming)
+        return -EINVAL;
+    if (s->state != S_INCOMING)
+        return -EALREADY;
+    g_autofree char *user = uri_user(s->request->info.request_uri);
+    g_free(s->focus_contact);
+    s->focus_contact = focus_contact(user, s->transport);
+    return 0;
+}
+
 /* A late offer: the core proposes one audio stream, offered in the 200. */
 static void propose_audio(struct sylk_session *s)
 {
@@ -239,6 +304,7 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
     s->request = req;
     s->plugin = plugin;
     s->state = S_INCOMING;
+    s->transport = via_transport(sip);
 
     if (!sip->sip_payload || sip->sip_payload->pl_len == 0) {
         s->late_offer = true;
@@ -396,7 +462,8 @@ static int send_sdp(struct sylk_session *s, int status, char *const *offer_codec
     g_autofree char *sdp =
         sylk_sdp_print(&s->local, cfg()->advertised_ip, s->sess_id, s->sdp_version++, offer_codecs);
     nua_respond(s->nh, status, sip_status_phrase(status),
-                SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+                SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
+                TAG_IF(s->focus_contact, SIPTAG_CONTACT_STR(s->focus_contact)), TAG_END());
     return 0;
 }
 
@@ -1524,8 +1591,13 @@ sylk_session *sylk_session_connect(const struct sylk_session_params *params)
     }
     g_autofree char *sdp = sylk_sdp_print(&s->local, cfg()->advertised_ip, s->sess_id,
                                           s->sdp_version++, cfg()->audio_codecs);
+    if (p->focus) {
+        g_autofree char *user = uri_user(p->from);
+        s->focus_contact = focus_contact(user, outgoing_transport(target));
+    }
     nua_invite(nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
-               TAG_IF(p->extra_headers, SIPTAG_HEADER_STR(p->extra_headers)), TAG_END());
+               TAG_IF(p->extra_headers, SIPTAG_HEADER_STR(p->extra_headers)),
+               TAG_IF(s->focus_contact, SIPTAG_CONTACT_STR(s->focus_contact)), TAG_END());
     g_info("INVITE to %s from %s sent", target, p->from);
     return s;
 }

@@ -43,6 +43,7 @@ sylk_stream *sylk_session_stream(sylk_session *s, size_t index);
 int sylk_session_ring(sylk_session *s);
 int sylk_session_accept(sylk_session *s, sylk_stream *const *streams, size_t count);
 int sylk_session_reject(sylk_session *s, int status, const char *reason);
+int sylk_session_set_focus(sylk_session *s);
 int sylk_session_terminate(sylk_session *s);
 sylk_session *sylk_session_connect(const struct sylk_session_params *params);
 enum sylk_media_type sylk_stream_type(sylk_stream *st);

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LOG(level, ...) host->log(CONF_NAME, level, __VA_ARGS__)
 #define DEFAULT_HISTORY 20
@@ -74,6 +75,10 @@ static void session_progress(sylk_session *session, int status, const char *reas
     (void)session;
     if (p->referral && status > 100)
         host->referral_notify(p->referral, status, reason);
+    if (p->dialout && !p->alerting && (status == 180 || status == 183)) {
+        p->alerting = true;
+        room_changed(p->room);
+    }
 }
 
 static void session_established(sylk_session *session, void *user_data)
@@ -90,13 +95,44 @@ static void session_ended(sylk_session *session, int status, const char *reason,
     room_remove(user_data);
 }
 
-static void session_updated(sylk_session *session, void *user_data)
+/* Room chat on a stream: CPIM only, both ways, with the room's attributes in our answer. */
+static void take_chat(struct participant *p, sylk_stream *chat)
+{
+    host->chat_set_handler(chat, &conf_chat_handler, p);
+    host->stream_set_local_attribute(chat, "accept-types", "message/cpim");
+    host->stream_set_local_attribute(chat, "accept-wrapped-types", "*");
+    host->stream_set_local_attribute(chat, "chatroom",
+                                     "nickname private-messages com.ag-projects.screen-sharing");
+}
+
+static bool chat_usable(sylk_stream *chat);
+
+/* A re-INVITE adds a stream: audio or chat when the participant has none (on) already. */
+static bool session_stream_added(sylk_session *session, sylk_stream *stream, void *user_data)
 {
     struct participant *p = user_data;
     (void)session;
-    if (p->chat && !host->stream_enabled(p->chat) && p->established)
-        room_notice(p->room, p, "%s has left the chat", participant_name(p));
-    room_changed(p->room);
+    switch (host->stream_type(stream)) {
+    case SYLK_MEDIA_AUDIO:
+        if (p->audio && host->stream_enabled(p->audio))
+            return false;
+        p->audio = stream;
+        return true;
+    case SYLK_MEDIA_CHAT:
+        if ((p->chat && host->stream_enabled(p->chat)) || !chat_usable(stream))
+            return false;
+        p->chat = stream;
+        take_chat(p, stream);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void session_updated(sylk_session *session, void *user_data)
+{
+    (void)session;
+    room_participant_updated(user_data);
 }
 
 static const struct sylk_session_handler session_handler = {
@@ -104,6 +140,7 @@ static const struct sylk_session_handler session_handler = {
     .progress = session_progress,
     .established = session_established,
     .ended = session_ended,
+    .stream_added = session_stream_added,
     .updated = session_updated,
 };
 
@@ -121,6 +158,11 @@ static bool takes_cpim(sylk_stream *chat)
     return false;
 }
 
+static bool chat_usable(sylk_stream *chat)
+{
+    return takes_cpim(chat) && host->stream_direction(chat) == SYLK_DIR_SENDRECV;
+}
+
 static void incoming_session(sylk_session *session)
 {
     const struct sylk_request_info *req = host->session_request(session);
@@ -136,8 +178,7 @@ static void incoming_session(sylk_session *session)
         enum sylk_media_type type = host->stream_type(st);
         if (type == SYLK_MEDIA_AUDIO && !audio)
             audio = st;
-        else if (type == SYLK_MEDIA_CHAT && !chat && takes_cpim(st) &&
-                 host->stream_direction(st) == SYLK_DIR_SENDRECV)
+        else if (type == SYLK_MEDIA_CHAT && !chat && chat_usable(st))
             chat = st;
     }
     if (!audio && !chat) {
@@ -153,13 +194,10 @@ static void incoming_session(sylk_session *session)
         streams[n++] = audio;
     if (chat) {
         streams[n++] = chat;
-        host->chat_set_handler(chat, &conf_chat_handler, p);
-        host->stream_set_local_attribute(chat, "accept-types", "message/cpim");
-        host->stream_set_local_attribute(chat, "accept-wrapped-types", "*");
-        host->stream_set_local_attribute(
-            chat, "chatroom", "nickname private-messages com.ag-projects.screen-sharing");
+        take_chat(p, chat);
     }
     host->session_set_handler(session, &session_handler, p);
+    host->session_set_focus(session);
     int rc = host->session_accept(session, streams, n);
     if (rc < 0)
         LOG(SYLK_LOG_WARNING, "room %s: cannot accept %s: %d", room->uri, req->from_uri, rc);
@@ -181,6 +219,7 @@ static void refer_invite(struct room *room, sylk_referral *referral, const char 
         .media = media,
         .media_count = G_N_ELEMENTS(media),
         .extra_headers = headers,
+        .focus = true,
     };
     host->referral_accept(referral);
     host->referral_notify(referral, 100, "Trying");
@@ -192,6 +231,8 @@ static void refer_invite(struct room *room, sylk_referral *referral, const char 
     sylk_stream *audio = host->session_stream(session, 0), *chat = host->session_stream(session, 1);
     struct participant *p = room_add(room, session, target, NULL, NULL, audio, chat);
     p->referral = referral;
+    p->dialout = true;
+    room_changed(room); /* dialing-out */
     host->session_set_handler(session, &session_handler, p);
     host->chat_set_handler(chat, &conf_chat_handler, p);
     LOG(SYLK_LOG_INFO, "room %s: %s invites %s", room->uri, referrer, target);
@@ -270,8 +311,8 @@ static int conference_init(const struct sylk_host *h, sylk_config *c)
 {
     host = h;
     config = c;
-    if (!SYLK_HOST_HAS(host, stream_set_local_attribute)) {
-        host->log(CONF_NAME, SYLK_LOG_ERROR, "the server is too old (ABI 1.4 needed)");
+    if (!SYLK_HOST_HAS(host, play_stop)) {
+        host->log(CONF_NAME, SYLK_LOG_ERROR, "the server is too old (ABI 1.5 needed)");
         return -ENOTSUP;
     }
     const char *const *sections = NULL;
@@ -289,6 +330,14 @@ static int conference_init(const struct sylk_host *h, sylk_config *c)
     settings.history_size =
         host->config_get_int(config, "conference", "history_size", DEFAULT_HISTORY);
     settings.web_page = host->config_get_string(config, "conference", "web_page", NULL);
+    settings.music_on_hold = host->config_get_string(config, "conference", "music_on_hold", NULL);
+    if (settings.music_on_hold && !*settings.music_on_hold)
+        settings.music_on_hold = NULL;
+    if (settings.music_on_hold && access(settings.music_on_hold, R_OK) != 0) {
+        LOG(SYLK_LOG_ERROR, "conference.ini: music_on_hold %s: %s", settings.music_on_hold,
+            g_strerror(errno));
+        return -ENOENT;
+    }
     rooms_init();
     return 0;
 }
@@ -305,6 +354,8 @@ static const struct sylk_config_option conference_options[] = {
                 .max = 1000, .description = "public chat messages replayed to newcomers"),
     SYLK_OPTION(.section = "conference", .key = "web_page", .type = SYLK_OPTION_STRING,
                 .description = "host-info web page in conference-info"),
+    SYLK_OPTION(.section = "conference", .key = "music_on_hold", .type = SYLK_OPTION_STRING,
+                .description = "WAV file played, looping, to a participant alone with audio"),
     SYLK_OPTION(.section = "conference", .key = "access_policy", .type = SYLK_OPTION_STRING,
                 .description = "allow,deny or deny,allow"),
     SYLK_OPTION(.section = "conference", .key = "allow", .type = SYLK_OPTION_LIST,

@@ -162,6 +162,59 @@ static size_t others(const struct room *room, const struct participant *p)
     return n;
 }
 
+static bool audio_on(const struct participant *p)
+{
+    return p->audio && conf_host()->stream_enabled(p->audio);
+}
+
+static bool chat_on(const struct participant *p)
+{
+    return p->chat && conf_host()->stream_enabled(p->chat);
+}
+
+/* Others who can be heard: in the mixer and not on hold. */
+static size_t audio_peers(const struct room *room, const struct participant *p)
+{
+    size_t n = 0;
+    for (guint i = 0; i < room->participants->len; i++) {
+        const struct participant *q = g_ptr_array_index(room->participants, i);
+        n += q != p && q->mixed && !q->held;
+    }
+    return n;
+}
+
+static void moh_played(void *user_data);
+
+/*
+ * Music on hold (conference.ini music_on_hold) plays, looping, to whoever is alone with audio
+ * in the room, once its join prompt is over; it stops when somebody else can be heard.
+ */
+static void room_update_moh(struct room *room)
+{
+    const char *file = conf_settings()->music_on_hold;
+    for (guint i = 0; file && i < room->participants->len; i++) {
+        struct participant *p = g_ptr_array_index(room->participants, i);
+        bool want = p->mixed && !p->held && !p->prompt_timer && audio_peers(room, p) == 0;
+        if (want && !p->moh) {
+            int rc = conf_host()->play_file(p->audio, NULL, file, moh_played, p);
+            p->moh = rc == 0;
+            if (rc < 0)
+                LOG(SYLK_LOG_WARNING, "room %s: music on hold %s: %d", room->uri, file, rc);
+        } else if (!want && p->moh) {
+            conf_host()->play_stop(p->audio, NULL);
+            p->moh = false;
+        }
+    }
+}
+
+/* The file played out: again, if the participant is still alone. */
+static void moh_played(void *user_data)
+{
+    struct participant *p = user_data;
+    p->moh = false;
+    room_update_moh(p->room);
+}
+
 /*
  * What a newcomer hears: alone, two falling tones (2200 then 1800 Hz); with others, one short
  * 1800 Hz beep per other participant (up to 5), each followed by a 2400 Hz tick that keeps the
@@ -178,6 +231,7 @@ static void play_join_prompt(sylk_timer *timer, void *user_data)
     if (others_present == 0) {
         h->play_tone(p->audio, NULL, 2200, 250, NULL, NULL);
         h->play_tone(p->audio, NULL, 1800, 400, NULL, NULL);
+        room_update_moh(p->room); /* queued after the prompt */
         return;
     }
     for (size_t i = 0; i < MIN(others_present, (size_t)5); i++) {
@@ -186,20 +240,43 @@ static void play_join_prompt(sylk_timer *timer, void *user_data)
     }
 }
 
+/* Audio into or out of the mixer as the stream comes and goes; out of the mix while held. */
+static void sync_audio(struct participant *p)
+{
+    struct room *room = p->room;
+    const struct sylk_host *h = conf_host();
+    if (audio_on(p) && !p->mixed) {
+        if (!room->mixer)
+            room->mixer = h->mixer_new(0);
+        int rc = room->mixer ? h->mixer_add(room->mixer, p->audio) : -ENOMEM;
+        p->mixed = rc == 0;
+        p->held = false;
+        if (rc < 0)
+            LOG(SYLK_LOG_WARNING, "room %s: %s's audio not mixed: %d", room->uri, p->uri, rc);
+    } else if (!audio_on(p) && p->mixed) {
+        h->mixer_remove(room->mixer, p->audio);
+        p->mixed = p->held = p->moh = false;
+    }
+    if (p->mixed) {
+        /* the peer put us on hold (sendonly, inactive): its music must not reach the room */
+        bool held = !(h->stream_direction(p->audio) & SYLK_DIR_SENDONLY);
+        if (held != p->held && h->mixer_hold(room->mixer, p->audio, held) == 0)
+            p->held = held;
+    }
+    room_update_moh(room);
+}
+
 void room_participant_established(struct participant *p)
 {
     struct room *room = p->room;
     p->established = true;
-    if (p->audio && conf_host()->stream_enabled(p->audio)) {
-        if (!room->mixer)
-            room->mixer = conf_host()->mixer_new(0);
-        int rc = room->mixer ? conf_host()->mixer_add(room->mixer, p->audio) : -ENOMEM;
-        if (rc < 0)
-            LOG(SYLK_LOG_WARNING, "room %s: %s's audio not mixed: %d", room->uri, p->uri, rc);
-    }
+    p->dialout = false;
+    sync_audio(p);
+    p->had_audio = audio_on(p);
+    p->had_chat = chat_on(p);
     LOG(SYLK_LOG_INFO, "room %s: %s joined with %s", room->uri, p->uri, media_words(p));
     size_t n = others(room, p);
-    if (p->audio && conf_host()->stream_enabled(p->audio)) /* once its audio is flowing */
+    if (p->mixed) /* once its audio is flowing */
         p->prompt_timer = conf_host()->timer_add(PROMPT_DELAY_MS, false, play_join_prompt, p);
     g_autofree char *welcome =
         n == 0 ? g_strdup_printf("Welcome to the conference. You are the first participant; "
@@ -214,10 +291,47 @@ void room_participant_established(struct participant *p)
     room_changed(room);
 }
 
+/* "added audio", "removed chat", "added chat and removed audio" */
+static void media_change_words(GString *out, bool audio_was, bool audio_is, bool chat_was,
+                               bool chat_is)
+{
+    const char *parts[2] = {NULL, NULL};
+    size_t n = 0;
+    if (audio_was != audio_is)
+        parts[n++] = audio_is ? "added audio" : "removed audio";
+    if (chat_was != chat_is)
+        parts[n++] = chat_is ? "added chat" : "removed chat";
+    g_string_append(out, parts[0]);
+    if (n == 2)
+        g_string_append_printf(out, " and %s", parts[1]);
+}
+
+void room_participant_updated(struct participant *p)
+{
+    if (!p->established)
+        return;
+    struct room *room = p->room;
+    sync_audio(p);
+    bool audio = audio_on(p), chat = chat_on(p);
+    if (audio != p->had_audio || chat != p->had_chat) {
+        g_autoptr(GString) what = g_string_new(NULL);
+        media_change_words(what, p->had_audio, audio, p->had_chat, chat);
+        LOG(SYLK_LOG_INFO, "room %s: %s %s", room->uri, p->uri, what->str);
+        if (chat && !p->had_chat) /* the chat it added catches up */
+            chat_replay_history(p);
+        room_notice(room, p, "%s has %s", participant_name(p), what->str);
+        p->had_audio = audio;
+        p->had_chat = chat;
+    }
+    room_changed(room);
+}
+
 static void participant_free(struct participant *p)
 {
     if (p->prompt_timer)
         conf_host()->timer_cancel(p->prompt_timer);
+    if (p->moh) /* its stream is ending: the prompt's `done` will not come */
+        conf_host()->play_stop(p->audio, NULL);
     g_free(p->uri);
     g_free(p->key);
     g_free(p->display);
@@ -261,6 +375,8 @@ void room_remove(struct participant *p)
 {
     struct room *room = p->room;
     g_ptr_array_remove(room->participants, p);
+    if (p->mixed)
+        room_update_moh(room); /* whoever is now alone */
     if (p->established) {
         g_autofree char *stay = duration_words(g_get_monotonic_time() - p->joined_us);
         LOG(SYLK_LOG_INFO, "room %s: %s left after %s", room->uri, p->uri, stay);
@@ -291,6 +407,8 @@ static char *room_document(struct room *room, size_t *len)
     for (guint i = 0; i < n; i++) {
         struct participant *p = g_ptr_array_index(room->participants, i);
         struct confinfo_endpoint *e = &endpoints[i];
+        if (!p->established && !p->dialout)
+            continue; /* an INVITE being answered: it shows once it has joined */
         struct confinfo_media *m = &media[2 * i];
         bool held = false;
         if (p->audio && conf_host()->stream_enabled(p->audio)) {
@@ -303,7 +421,9 @@ static char *room_document(struct room *room, size_t *len)
                 "chat", "message", direction_word(conf_host()->stream_direction(p->chat))};
         e->entity = p->contact;
         e->display_text = participant_name(p);
-        e->status = held ? "on-hold" : "connected";
+        e->status = p->dialout ? (p->alerting ? "alerting" : "dialing-out")
+                    : held     ? "on-hold"
+                               : "connected";
         e->joined_at = p->joined_at;
         e->media = m;
         /* a user per address of record; several sessions of one user are its endpoints */
@@ -325,7 +445,7 @@ static char *room_document(struct room *room, size_t *len)
         size_t count = 0;
         for (guint i = 0; i < n; i++) {
             struct participant *p = g_ptr_array_index(room->participants, i);
-            if (strcmp(p->uri, users[k].entity) == 0) {
+            if (endpoints[i].entity && strcmp(p->uri, users[k].entity) == 0) {
                 ordered[at + count] = endpoints[i];
                 count++;
             }

@@ -17,8 +17,9 @@
 #define CONF_NAME "conference"
 
 struct conf_settings {
-    long history_size;    /* public messages kept for newcomers */
-    const char *web_page; /* host-info/web-page, or NULL */
+    long history_size;         /* public messages kept for newcomers */
+    const char *web_page;      /* host-info/web-page, or NULL */
+    const char *music_on_hold; /* WAV played, looping, to an audio participant alone */
 };
 
 struct room;
@@ -35,7 +36,13 @@ struct participant {
     gint64 joined_us;
     char *joined_at; /* xs:dateTime */
     bool established;
-    sylk_referral *referral; /* the REFER that brought it in, until its final NOTIFY */
+    bool dialout;             /* the room called it (REFER): shown as dialing-out, then alerting */
+    bool alerting;            /* a dial-out that rang */
+    bool mixed;               /* its audio is in the room's mixer */
+    bool held;                /* put on hold by the peer: out of the mix */
+    bool moh;                 /* music on hold plays to it */
+    bool had_audio, had_chat; /* the media the last notice told the room about */
+    sylk_referral *referral;  /* the REFER that brought it in, until its final NOTIFY */
     sylk_timer *prompt_timer;
 };
 
@@ -75,6 +82,11 @@ struct participant *room_add(struct room *room, sylk_session *session, const cha
 GPtrArray *room_participants_of(struct room *room, const char *key, struct participant *skip);
 /** The session is confirmed: audio joins the mixer, chat gets welcome and history. */
 void room_participant_established(struct participant *p);
+/**
+ * A re-INVITE changed its media: audio in or out of the mixer, hold, notices for media added
+ * or removed, history for a chat stream it added, conference-info.
+ */
+void room_participant_updated(struct participant *p);
 /** The session ended: notices, conference-info; the room goes with its last participant. */
 void room_remove(struct participant *p);
 /** "Alice" (nickname, else display name, else user@host). */

@@ -4,6 +4,7 @@ all, private to one, history replayed to a late joiner, server notices, nickname
 collision, is-composing relayed), refusals (spoofed From 403, unknown addressee 404, types
 415), the access policy (403), and RFC 4575 conference-info NOTIFYs, each validated against the
 RFC's schema with xmllint, with versions that grow as people come and go."""
+import math
 import os
 import socket
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from conftest import ROOT
 from msrp_client import MsrpClient, answer_path, cpim_parse, cpim_wrap, msrp_sdp_offer
-from sip_client import SipUA, sdp_offer
+from sip_client import SipUA, parse_sdp, sdp_offer
 
 SCHEMA = os.path.join(ROOT, "test", "data", "conference", "conference-info.xsd")
 NS = {"ci": "urn:ietf:params:xml:ns:conference-info"}
@@ -318,6 +319,9 @@ def test_refer_invite_and_bye(server, members, tmp_path):
         invite = target.wait_request("INVITE", timeout=10)
         assert "Conference Call" in invite.get("From") and "room5@127.0.0.1" in invite.get("From")
         assert "sip:alice@127.0.0.1" in invite.get("Referred-By"), invite.text
+        # RFC 4579 section 3: the focus says so in its Contact, at our address
+        assert invite.get("Contact") == f"<sip:room5@127.0.0.1:{server.sip_port}>;isfocus", \
+            invite.get("Contact")
         offer = parse_msrp_sdp(invite.body)
         assert offer and offer["setup"] == "actpass", invite.text
         answer = sdp_offer(rtp.getsockname()[1]) + b"m=message" + msrp_sdp_offer(
@@ -419,3 +423,185 @@ def test_sipp_room_and_watcher(server, sipp):
     assert_sipp_ok(results["anna"])
     assert_sipp_ok(results["boris"])
     server.wait_log("room sip:room4@127.0.0.1 ended")
+
+
+def test_focus_contact(server, members):
+    """The 200 to a participant's INVITE has Contact <sip:room@server>;isfocus (RFC 4579)."""
+    alice = members("alice", room="room12")
+    r = alice.join()
+    assert r.status == 200
+    assert r.get("Contact") == f"<sip:room12@127.0.0.1:{server.sip_port}>;isfocus", r.text
+    alice.leave()
+
+
+def with_audio(offer, port, enabled=True):
+    """`offer` (audio-less) with an m=audio line for `port` appended."""
+    audio = sdp_offer(port).split(b"m=audio", 1)[1]
+    if not enabled:
+        audio = b" 0" + audio.split(b" ", 2)[2]
+    return offer + b"m=audio" + audio
+
+
+def disable(offer, kind):
+    """`offer` with the m= line of `kind` (b"message", b"audio") at port 0."""
+    head, tail = offer.split(b"m=" + kind + b" ", 1)
+    return head + b"m=" + kind + b" 0 " + tail.split(b" ", 1)[1]
+
+
+def media_of(doc, user):
+    ep = f"ci:users/ci:user[@entity='sip:{user}@127.0.0.1']/ci:endpoint"
+    return sorted(m.text for m in doc.findall(ep + "/ci:media/ci:type", NS))
+
+
+def test_reinvite_adds_and_removes_media(server, members):
+    """A chat-only participant adds audio by re-INVITE: it is mixed (it and an audio participant
+    hear each other), the room is told and conference-info lists both media; it then drops
+    chat (port 0), and the other drops audio: notices and NOTIFYs follow each change."""
+    from test_dialogs import reinvite
+    from test_mixer import Participant  # noqa: F401 (codec table)
+    import threading
+    import rtp_tone
+    alice, bob = members("alice", room="room11"), members("bob", room="room11")
+    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+    a_rtp, b_rtp = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+    try:
+        for sock in (a_rtp, b_rtp):
+            sock.bind(("127.0.0.1", 0))
+        assert alice.join().status == 200
+        assert bob.join(audio_port=b_rtp.getsockname()[1]).status == 200
+        room = f"sip:room11@127.0.0.1:{server.sip_port}"
+        sub = [("Event", "conference"), ("Expires", "60")]
+        assert watcher.transaction(watcher.new_request("SUBSCRIBE", room, extra=sub)).status \
+            in (200, 202)
+        doc = validate(next_notify(watcher).body)
+        assert media_of(doc, "alice") == ["message"], media_of(doc, "alice")
+
+        offer = with_audio(alice.offer, a_rtp.getsockname()[1])
+        r = reinvite(alice.dialog, offer)
+        assert r.status == 200, r.text
+        alice.dialog.ack()
+        answer = parse_sdp(r.text)["media"]
+        assert [m["type"] for m in answer] == ["message", "audio"] and answer[1]["port"], answer
+        bob.expect_notice("alice@127.0.0.1 has added audio")
+        doc = validate(next_notify(watcher).body)
+        assert media_of(doc, "alice") == ["audio", "message"]
+
+        b_media = parse_sdp(bob.dialog.response.text)["media"][0]
+        reports = {}
+
+        def talk(name, sock, media, freq):
+            reports[name] = rtp_tone.run(media["c"], media["port"], "PCMU", 0, freq, 2.5,
+                                         sock=sock, keep_audio=True)
+        threads = [threading.Thread(target=talk, args=("alice", a_rtp, answer[1], 500)),
+                   threading.Thread(target=talk, args=("bob", b_rtp, b_media, 900))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+        def level(report, freq):
+            audio = report["audio"]
+            return 2 * math.sqrt(rtp_tone.goertzel_power(audio, report["rate"], freq)) / len(audio)
+        assert level(reports["bob"], 500) > 1500, level(reports["bob"], 500)
+        assert level(reports["alice"], 900) > 1500, level(reports["alice"], 900)
+
+        offer = disable(offer, b"message")
+        r = reinvite(alice.dialog, offer)
+        assert r.status == 200, r.text
+        alice.dialog.ack()
+        bob.expect_notice("alice@127.0.0.1 has removed chat")
+        doc = validate(next_notify(watcher).body)
+        assert media_of(doc, "alice") == ["audio"]
+
+        r = reinvite(bob.dialog, disable(bob.offer, b"audio"))
+        assert r.status == 200, r.text
+        bob.dialog.ack()
+        doc = validate(next_notify(watcher).body)
+        assert media_of(doc, "bob") == ["message"]
+        server.wait_log("bob@127.0.0.1 removed audio")
+        bob.leave()
+        alice.leave()
+        assert server.alive()
+    finally:
+        watcher.close()
+        a_rtp.close()
+        b_rtp.close()
+
+
+def test_music_on_hold(server_factory, ua_factory, tmp_path):
+    """music_on_hold: whoever is alone with audio hears the file, looping, after the join
+    prompt; it stops when a second participant joins."""
+    from test_mixer import Participant, talk_together, write_wav
+    moh = tmp_path / "moh.wav"
+    write_wav(moh, 700, 1.0)
+    server = server_factory(plugin_configs={"conference": {
+        "conference": {"music_on_hold": str(moh)}}}).start()
+    ua = ua_factory(server)
+    first = Participant(ua, server, "room10", "PCMU")
+    first.talk(300, seconds=4.0, amplitude=500)
+    # 0.4 s + 0.65 s of prompt, then the 1 s file: the last 1.5 s is its second round or more
+    assert first.level(700, start=2.0) > 1000, first.level(700, start=2.0)
+    second = Participant(ua, server, "room10", "G722")
+    talk_together([first, second], (500, 900), seconds=3.0)
+    assert first.level(900, start=1.0) > 1000
+    assert first.level(700, start=1.0) < first.level(900, start=1.0) / 20, \
+        (first.level(700, start=1.0), first.level(900, start=1.0))
+    first.close()
+    second.close()
+
+
+def test_music_on_hold_missing_file_refused(server_factory):
+    """A music_on_hold file that does not exist keeps the plugin from loading, with log lines
+    that say why; the server runs on and says the application is not loaded."""
+    server = server_factory(plugin_configs={"conference": {
+        "conference": {"music_on_hold": "/nonexistent/moh.wav"}}}).start()
+    log = server.log()
+    assert "music_on_hold /nonexistent/moh.wav: No such file" in log, log[-2000:]
+    assert "plugin conference init failed" in log
+    ua = SipUA(("127.0.0.1", server.sip_port), user="alice")
+    try:
+        r = ua.invite(f"sip:room13@127.0.0.1:{server.sip_port}", sdp=sdp_offer(40000)).response
+        assert r.status == 404, r.text
+    finally:
+        ua.close()
+
+
+def test_refer_dials_sipp_target(server, members, sipp):
+    """RFC 4579 with sipp as the target: a participant REFERs the room to a sipp UAS; the
+    room's INVITE (checked by the scenario: "Conference Call", Referred-By, isfocus, audio and
+    chat offered) rings and is answered with audio; the conference-info watcher sees the
+    target dialing-out, alerting, then connected with audio; REFER method=BYE removes it, and
+    the next NOTIFY lists alice alone."""
+    from conftest import assert_sipp_ok, free_port
+    alice = members("alice", room="room14")
+    assert alice.join().status == 200
+    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+    uas_port = free_port()
+    finish = sipp.start_uas("conference_refer_target.xml", uas_port, timeout=40)
+    try:
+        room = f"sip:room14@127.0.0.1:{server.sip_port}"
+        sub = [("Event", "conference"), ("Expires", "60")]
+        assert watcher.transaction(watcher.new_request("SUBSCRIBE", room, extra=sub)).status \
+            in (200, 202)
+        assert users_of(validate(next_notify(watcher).body)) == ["sip:alice@127.0.0.1"]
+        target = f"<sip:target@127.0.0.1:{uas_port}>"
+        assert alice.ua.request("REFER", room, extra=[("Refer-To", target)]).status == 202
+        target_ep = "ci:users/ci:user[@entity='sip:target@127.0.0.1']/ci:endpoint"
+        states = []
+        while not states or states[-1] != "connected":
+            doc = validate(next_notify(watcher, timeout=10).body)
+            status = doc.find(target_ep + "/ci:status", NS)
+            if status is not None and (not states or states[-1] != status.text):
+                states.append(status.text)
+        assert states == ["dialing-out", "alerting", "connected"], states
+        assert media_of(doc, "target") == ["audio"]
+        alice.expect_notice("target@127.0.0.1 has joined the room with audio")
+
+        bye = f"<sip:target@127.0.0.1:{uas_port};method=BYE>"
+        assert alice.ua.request("REFER", room, extra=[("Refer-To", bye)]).status == 202
+        doc = validate(next_notify(watcher, timeout=10).body)
+        assert users_of(doc) == ["sip:alice@127.0.0.1"]
+        assert_sipp_ok(finish())
+        alice.leave()
+    finally:
+        watcher.close()

@@ -83,6 +83,9 @@ struct sylk_session_params {
      * answerer's MSRP path, RFC 6135 active side). */
     const struct sylk_file_info *files;
     size_t file_count;
+    /* --- 1.5 --- */
+    /** Our Contact carries isfocus (RFC 4579): the plugin is a conference focus. */
+    bool focus;
 };
 
 /** A MESSAGE the plugin originates (message_send). The result callback is optional. */
@@ -418,6 +421,19 @@ struct sylk_host {
      * stream type, -EINVAL for a value with a line break or over 1024 bytes.
      */
     int (*stream_set_local_attribute)(sylk_stream *stream, const char *name, const char *value);
+
+    /* --- ABI 1.5: conference focus, prompts that stop --- */
+    /**
+     * Our Contact in the dialog of a session received carries isfocus (RFC 4579 section 3),
+     * with the Request-URI's user: call before session_accept (sessions the plugin starts
+     * take sylk_session_params.focus). 0, -EINVAL (not a session received), -EALREADY.
+     */
+    int (*session_set_focus)(sylk_session *session);
+    /**
+     * Stops what plays to one stream or to a mixer (exactly one of them): the prompt playing
+     * and those queued, whose `done` callbacks are then never called. 0 or -EINVAL.
+     */
+    int (*play_stop)(sylk_stream *stream, sylk_mixer *mixer);
 };
 
 #ifdef __cplusplus

@@ -33,9 +33,11 @@ extern "C" {
  *        token; to struct sylk_session_params: files, file_count (chat and file offers).
  *   1.4  appended to struct sylk_host: stream_enabled, stream_remote_attribute,
  *        stream_set_local_attribute; to struct sylk_session_handler: updated.
+ *   1.5  appended to struct sylk_host: session_set_focus, play_stop; to struct
+ *        sylk_session_params: focus.
  */
 #define SYLK_ABI_MAJOR 1
-#define SYLK_ABI_MINOR 4
+#define SYLK_ABI_MINOR 5
 
 /** The name of the one symbol a plugin exports. */
 #define SYLK_PLUGIN_ENTRY_SYMBOL "sylk_plugin_entry"
