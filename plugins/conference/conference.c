@@ -33,8 +33,8 @@ const struct conf_settings *conf_settings(void)
     return &settings;
 }
 
-/* The policy of a room: its own [user@domain] section where it has one, else [conference]. */
-static bool allowed(const char *room_key, const char *uri)
+/* A room's own [user@domain] section where it has one, else [conference]. */
+static const char *room_section(const char *room_key)
 {
     const char *section = "conference";
     const char *const *sections = NULL;
@@ -43,6 +43,13 @@ static bool allowed(const char *room_key, const char *uri)
         if (g_ascii_strcasecmp(sections[i], room_key) == 0)
             section = sections[i];
     }
+    return section;
+}
+
+/* The policy of a room: its own section's, else [conference]'s. */
+static bool allowed(const char *room_key, const char *uri)
+{
+    const char *section = room_section(room_key);
     const char *order = host->config_get_string(
         config, section, "access_policy",
         host->config_get_string(config, "conference", "access_policy", "allow,deny"));
@@ -185,7 +192,12 @@ static void incoming_session(sylk_session *session)
         host->session_reject(session, 488, "Not Acceptable Here");
         return;
     }
-    struct room *room = room_get_or_create(req->request_uri);
+    const char *section = room_section(key);
+    const char *subject = strcmp(section, "conference") != 0
+                              ? host->config_get_string(config, section, "subject", NULL)
+                              : NULL;
+    struct room *room = room_get_or_create(
+        req->request_uri, subject ? subject : host->request_header(req, "Subject"));
     struct participant *p = room_add(room, session, req->from_uri, req->from_display,
                                      host->request_header(req, "Contact"), audio, chat);
     sylk_stream *streams[2];
@@ -369,6 +381,8 @@ static const struct sylk_config_option conference_options[] = {
                 .description = "all, domains, user@domain or SIP URIs"),
     SYLK_OPTION(.key = "deny", .type = SYLK_OPTION_LIST,
                 .description = "all, domains, user@domain or SIP URIs"),
+    SYLK_OPTION(.key = "subject", .type = SYLK_OPTION_STRING,
+                .description = "the room's subject in conference-info"),
     SYLK_OPTION_END,
 };
 

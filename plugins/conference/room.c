@@ -27,7 +27,7 @@ struct room *room_find(const char *key)
     return g_hash_table_lookup(rooms, key);
 }
 
-struct room *room_get_or_create(const char *uri)
+struct room *room_get_or_create(const char *uri, const char *subject)
 {
     g_autofree char *key = conf_uri_key(uri);
     struct room *room = room_find(key);
@@ -36,6 +36,7 @@ struct room *room_get_or_create(const char *uri)
     room = g_new0(struct room, 1);
     room->key = g_steal_pointer(&key);
     room->uri = g_strdup_printf("sip:%s", room->key);
+    room->subject = subject && *subject ? g_strdup(subject) : NULL;
     room->participants = g_ptr_array_new();
     room->subscriptions = g_ptr_array_new();
     g_queue_init(&room->history);
@@ -357,6 +358,7 @@ static void room_free(struct room *room)
     g_ptr_array_free(room->subscriptions, TRUE);
     g_free(room->uri);
     g_free(room->key);
+    g_free(room->subject);
     g_free(room);
 }
 
@@ -460,6 +462,7 @@ static char *room_document(struct room *room, size_t *len)
         .version = room->version,
         .display_text = display,
         .free_text = "Hosted by sylkserver-c",
+        .subject = room->subject,
         .web_page = conf_settings()->web_page,
         .users = users,
         .user_count = user_count,

@@ -56,6 +56,7 @@ struct history_entry {
 struct room {
     char *uri; /* "sip:room@conference.example.com" */
     char *key;
+    char *subject;            /* conference-description/subject, or NULL */
     GPtrArray *participants;  /* struct participant * */
     GPtrArray *subscriptions; /* sylk_subscription * */
     sylk_mixer *mixer;
@@ -69,7 +70,11 @@ const struct conf_settings *conf_settings(void);
 
 /* room.c */
 struct room *room_find(const char *key);
-struct room *room_get_or_create(const char *uri);
+/**
+ * The room of `uri`, made if absent with `subject` (its [room] section's subject, else the
+ * creating INVITE's Subject header; may be NULL).
+ */
+struct room *room_get_or_create(const char *uri, const char *subject);
 /**
  * Adds a participant for a session (its streams chosen by the caller): `uri` and `display` are
  * who it is (the From of an INVITE received, the To of one the room sent), `contact` its

@@ -35,14 +35,14 @@ class Member:
         self.msrp = MsrpClient(tls=True)
         self.dialog = None
 
-    def join(self, from_uri=None, accept_types=("message/cpim",), audio_port=None):
+    def join(self, from_uri=None, accept_types=("message/cpim",), audio_port=None, extra=()):
         offer = msrp_sdp_offer("127.0.0.1", self.msrp.local_port, self.msrp.sdp_path,
                                accept_types=accept_types)
         if audio_port:
             offer = sdp_offer(audio_port) + b"m=message" + offer.split(b"m=message", 1)[1]
         self.offer = offer
         self.dialog = self.ua.invite(f"{self.room}:{self.server.sip_port}", sdp=offer,
-                                     from_uri=from_uri)
+                                     from_uri=from_uri, extra=extra)
         if self.dialog.response.status != 200:
             return self.dialog.response
         self.dialog.ack()
@@ -204,7 +204,7 @@ def test_conference_info(server, members):
         assert watcher.request("SUBSCRIBE", room, extra=sub).status == 480  # not started
 
         alice = members("alice", room="room2")
-        assert alice.join().status == 200
+        assert alice.join(extra=[("Subject", "Quarterly <review> & plans")]).status == 200
         req = watcher.new_request("SUBSCRIBE", room, extra=sub)
         assert watcher.transaction(req).status in (200, 202)
         first = next_notify(watcher)
@@ -212,6 +212,9 @@ def test_conference_info(server, members):
         doc = validate(first.body)
         assert doc.get("entity") == "sip:room2@127.0.0.1" and doc.get("state") == "full"
         assert users_of(doc) == ["sip:alice@127.0.0.1"]
+        # the Subject of the INVITE that started the room, escaped in the XML
+        assert doc.find("ci:conference-description/ci:subject", NS).text == \
+            "Quarterly <review> & plans"
         media = doc.findall("ci:users/ci:user/ci:endpoint/ci:media/ci:type", NS)
         assert [m.text for m in media] == ["message"]
         versions = [int(doc.get("version"))]
