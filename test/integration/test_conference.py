@@ -608,3 +608,29 @@ def test_refer_dials_sipp_target(server, members, sipp):
         alice.leave()
     finally:
         watcher.close()
+
+
+def test_subscription_expires(server, members):
+    """A conference-info subscription that is not refreshed ends at its expiry with a final
+    NOTIFY (terminated), and the room sends it nothing more."""
+    import time
+    alice = members("alice", room="room15")
+    assert alice.join().status == 200
+    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+    try:
+        room = f"sip:room15@127.0.0.1:{server.sip_port}"
+        sub = [("Event", "conference"), ("Expires", "3")]
+        r = watcher.transaction(watcher.new_request("SUBSCRIBE", room, extra=sub))
+        assert r.status in (200, 202), r.text
+        first = next_notify(watcher)
+        assert "active" in first.get("Subscription-State"), first.text
+        started = time.time()
+        last = next_notify(watcher, timeout=10)
+        assert "terminated" in last.get("Subscription-State"), last.text
+        assert 2 <= time.time() - started <= 6
+        bob = members("bob", room="room15")
+        assert bob.join().status == 200
+        alice.expect_notice("bob@127.0.0.1 has joined")
+        assert watcher.wait(lambda m: m.is_request and m.method == "NOTIFY", 1.0) is None
+    finally:
+        watcher.close()
