@@ -248,6 +248,8 @@ enum kind {
     K_SRTP,     /* int: disabled | optional | mandatory */
     K_SECONDS,  /* unsigned 0..3600 */
     K_THREADS,  /* unsigned 0..64, 0: one per CPU */
+    K_HTTP_URL, /* char *, http: or https: URL without query or fragment */
+    K_CONNS,    /* unsigned 0..100000, a number of connections */
 };
 
 struct option {
@@ -289,6 +291,13 @@ static const struct option server_options[] = {
     OPT("msrp", "port", K_PORT, msrp_port),
     OPT("msrp", "use_tls", K_BOOL, msrp_use_tls),
     OPT("msrp", "certificate", K_PATH, msrp_certificate),
+    OPT("web", "local_ip", K_IP, web_local_ip),
+    OPT("web", "port", K_PORT, web_port),
+    OPT("web", "public_url", K_HTTP_URL, web_public_url),
+    OPT("web", "certificate", K_PATH, web_certificate),
+    OPT("web", "max_connections", K_CONNS, web_max_connections),
+    OPT("web", "max_connections_per_ip", K_CONNS, web_max_connections_per_ip),
+    OPT("web", "connection_timeout", K_SECONDS, web_connection_timeout),
 };
 
 /* The default preference: fullband, wideband, then narrowband. */
@@ -317,6 +326,10 @@ void sylk_config_defaults(struct sylk_server_config *cfg)
     cfg->rtp_timeout = 30;
     cfg->msrp_port = 2855;
     cfg->msrp_use_tls = true;
+    cfg->web_port = 8090;
+    cfg->web_max_connections = 64;
+    cfg->web_max_connections_per_ip = 16;
+    cfg->web_connection_timeout = 30;
     cfg->domains =
         g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
 }
@@ -337,6 +350,21 @@ static char *resolve_path(const char *dir, const char *value)
 }
 
 #define FIELD(cfg, o, type) ((type *)((char *)(cfg) + (o)->offset))
+
+/* A base URL others are given (public_url): http or https, a host, no query or fragment. */
+static char *apply_http_url(char **field, const char *value)
+{
+    g_autoptr(GUri) uri = g_uri_parse(value, G_URI_FLAGS_NONE, NULL);
+    const char *scheme = uri ? g_uri_get_scheme(uri) : NULL;
+    if (!scheme || (g_ascii_strcasecmp(scheme, "http") && g_ascii_strcasecmp(scheme, "https")) ||
+        !g_uri_get_host(uri) || !*g_uri_get_host(uri) || g_uri_get_userinfo(uri) ||
+        g_uri_get_query(uri) || g_uri_get_fragment(uri) || strpbrk(value, " \t\"<>"))
+        return g_strdup_printf("'%s' is not an http: or https: URL without query or fragment",
+                               value);
+    g_free(*field);
+    *field = g_strdup(value);
+    return NULL;
+}
 
 /* Parses one value into its field; returns an error text or NULL. */
 static char *apply_option(struct sylk_server_config *cfg, const struct option *o, const char *value)
@@ -466,6 +494,13 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
             }
         }
         return g_strdup_printf("'%s' is not one of disabled, optional, mandatory", value);
+    case K_HTTP_URL:
+        return apply_http_url(FIELD(cfg, o, char *), value);
+    case K_CONNS:
+        if (!parse_long(value, &n) || n < 0 || n > 100000)
+            return g_strdup_printf("'%s' is not a number of connections (0-100000)", value);
+        *FIELD(cfg, o, unsigned) = (unsigned)n;
+        return NULL;
     }
     return g_strdup("internal: unhandled option kind");
 }
@@ -520,8 +555,14 @@ static void check_consistency(struct sylk_server_config *cfg, struct ini *ini, G
         add_error(errors, ini, "sip", "tls_ca", "no such file: %s", cfg->tls_ca);
     if (cfg->msrp_certificate && !g_file_test(cfg->msrp_certificate, G_FILE_TEST_IS_REGULAR))
         add_error(errors, ini, "msrp", "certificate", "no such file: %s", cfg->msrp_certificate);
+    if (cfg->web_certificate && !g_file_test(cfg->web_certificate, G_FILE_TEST_IS_REGULAR))
+        add_error(errors, ini, "web", "certificate", "no such file: %s", cfg->web_certificate);
+    if (cfg->web_max_connections == 0)
+        add_error(errors, ini, "web", "max_connections", "must be at least 1");
     if (!cfg->advertised_ip)
         cfg->advertised_ip = g_strdup(cfg->local_ip);
+    if (!cfg->web_local_ip)
+        cfg->web_local_ip = g_strdup(cfg->local_ip);
 }
 
 bool sylk_config_load(struct sylk_server_config *cfg, const char *path, GPtrArray *errors)
@@ -543,9 +584,9 @@ bool sylk_config_load(struct sylk_server_config *cfg, const char *path, GPtrArra
             continue;
         }
         if (strcmp(section, "server") && strcmp(section, "sip") && strcmp(section, "rtp") &&
-            strcmp(section, "msrp")) {
+            strcmp(section, "msrp") && strcmp(section, "web")) {
             add_error(errors, ini, section, NULL,
-                      "unknown section (known: server, sip, rtp, msrp, domain NAME)");
+                      "unknown section (known: server, sip, rtp, msrp, web, domain NAME)");
             continue;
         }
         g_auto(GStrv) keys = g_key_file_get_keys(ini->kf, section, NULL, NULL);
@@ -583,6 +624,9 @@ void sylk_config_clear(struct sylk_server_config *cfg)
     g_free(cfg->tls_certificate);
     g_free(cfg->tls_ca);
     g_free(cfg->msrp_certificate);
+    g_free(cfg->web_local_ip);
+    g_free(cfg->web_public_url);
+    g_free(cfg->web_certificate);
     g_free(cfg->outbound_proxy);
     g_strfreev(cfg->audio_codecs);
     if (cfg->domains)

@@ -59,6 +59,15 @@ struct sylk_server_config {
     bool msrp_use_tls;
     char *msrp_certificate; /* PEM with certificate and key; NULL: self-signed in spool_dir */
 
+    /* [web] */
+    char *web_local_ip;                  /* [sip] local_ip when not set */
+    unsigned web_port;                   /* 0: no web server */
+    char *web_public_url;                /* NULL: http(s)://advertised_ip:port */
+    char *web_certificate;               /* PEM with certificate and key: HTTPS; NULL: HTTP */
+    unsigned web_max_connections;        /* at least 1 */
+    unsigned web_max_connections_per_ip; /* 0: no limit */
+    unsigned web_connection_timeout;     /* seconds an idle connection is kept; 0: no limit */
+
     /* [domain NAME] applications = … : name → char ** */
     GHashTable *domains;
 };

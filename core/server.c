@@ -1,8 +1,9 @@
 /*
  * server.c — the process-wide state and its lifecycle:
- *   load config → load plugins (and their configs) → [--check-config stops here] → SIP stack
- *   → plugins' init → main loop → on SIGINT/SIGTERM: end dialogs, nua_shutdown → wait →
- *   plugins' shutdown → nua_destroy → unload plugins.
+ *   load config → load plugins (and their configs) → [--check-config stops here] → media
+ *   threads, MSRP listener, web server → SIP stack → plugins' init → main loop → on
+ *   SIGINT/SIGTERM: end dialogs, nua_shutdown → wait → plugins' shutdown → nua_destroy → web
+ *   server, MSRP listener, media threads → unload plugins.
  * The only global variable of the core lives here.
  */
 #define G_LOG_DOMAIN "sylk"
@@ -129,6 +130,30 @@ static void stop_msrp(struct sylk_server *server)
     server->msrp_cred = NULL;
 }
 
+/* The web server unless [web] port = 0; false (logged) when it cannot start. */
+static bool start_web(struct sylk_server *server)
+{
+    const struct sylk_server_config *c = &server->config;
+    if (!c->web_port)
+        return true;
+    struct sylk_web_options o = {
+        .local_ip = c->web_local_ip,
+        .port = c->web_port,
+        .public_url = c->web_public_url,
+        .host = c->advertised_ip,
+        .certificate = c->web_certificate,
+        .max_connections = c->web_max_connections,
+        .max_connections_per_ip = c->web_max_connections_per_ip,
+        .connection_timeout = c->web_connection_timeout,
+    };
+    g_autofree char *error = NULL;
+    if (sylk_web_start(&o, &server->web, &error) < 0) {
+        g_critical("%s", error);
+        return false;
+    }
+    return true;
+}
+
 static void log_ready(struct sylk_server *server)
 {
     const struct sylk_server_config *c = &server->config;
@@ -142,9 +167,10 @@ static void log_ready(struct sylk_server *server)
                                        sylk_msrp_transport_tls(server->msrp) ? "TLS" : "TCP")
                      : g_strdup("off");
     g_message("sylkserver ready: SIP on %s (advertised %s) udp:%u tcp:%u tls:%u, RTP %u-%u, "
-              "MSRP %s, applications: %s",
+              "MSRP %s, web %s, applications: %s",
               c->local_ip, c->advertised_ip, c->udp_port, c->tcp_port, c->tls_port, c->rtp_port_min,
-              c->rtp_port_max, msrp, apps->len ? apps->str : "none");
+              c->rtp_port_max, msrp, server->web ? sylk_web_public_url(server->web) : "off",
+              apps->len ? apps->str : "none");
     g_string_free(apps, TRUE);
 }
 
@@ -182,7 +208,7 @@ int sylk_server_main(const struct sylk_server_options *o)
         g_critical("cannot start the media threads");
         goto out;
     }
-    if (!start_msrp(server)) /* before SIP: nothing to shut down if it fails */
+    if (!start_msrp(server) || !start_web(server)) /* before SIP: nothing to shut down */
         goto out;
     if (!sylk_sip_stack_start(&server->sip, server, &error)) {
         g_critical("%s", error->message);
@@ -204,6 +230,8 @@ int sylk_server_main(const struct sylk_server_options *o)
     g_info("sylkserver stopped");
     code = 0;
 out:
+    sylk_web_stop(server->web); /* after the plugins: frees the items they left */
+    server->web = NULL;
     stop_msrp(server);                     /* after the sessions and plugins that used it */
     sylk_media_engine_free(server->media); /* after the sessions and plugins that used it */
     server->media = NULL;

@@ -1,12 +1,13 @@
 /*
  * server.h — the process-wide state: configuration, log, main loop, plugin registry, SIP
- * stack, RTP port pool and the host table given to plugins. This is the only global object
- * (DESIGN.md); modules reach it through sylk_server_get() on the main thread.
+ * stack, RTP port pool, MSRP listener, web server and the host table given to plugins. This is the
+ * only global object (DESIGN.md); modules reach it through sylk_server_get() on the main thread.
  */
 #ifndef SYLK_SERVER_H
 #define SYLK_SERVER_H
 
 #include "config.h"
+#include "http/web.h"
 #include "log.h"
 #include "media/rtp.h"
 #include "msrp/transport.h"
@@ -33,6 +34,7 @@ struct sylk_server {
     struct sylk_media_engine *media;
     struct sylk_msrp_transport *msrp;           /* NULL when [msrp] port = 0 */
     gnutls_certificate_credentials_t msrp_cred; /* NULL for plain TCP */
+    struct sylk_web *web;                       /* NULL when [web] port = 0 */
     struct sylk_host host;
     bool stopping;
 };

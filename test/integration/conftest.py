@@ -94,6 +94,7 @@ class Server:
         self.sip_port = free_port()
         self.rtp_start = free_port_range(100)
         self.msrp_port = free_port(kinds=("tcp",))
+        self.web_port = free_port(kinds=("tcp",))
         self.plugins_dir = plugins_dir
         self.extra_args = list(extra_args)
         base = {
@@ -102,6 +103,7 @@ class Server:
             "sip": {"local_ip": "127.0.0.1", "udp_port": self.sip_port, "tcp_port": self.sip_port},
             "rtp": {"port_range": f"{self.rtp_start}:{self.rtp_start + 99}"},
             "msrp": {"port": self.msrp_port},
+            "web": {"port": self.web_port},
         }
         for section, values in (config or {}).items():
             base.setdefault(section, {}).update(values)

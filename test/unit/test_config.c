@@ -43,6 +43,13 @@ static void test_defaults(void)
     g_assert_cmpstr(cfg.audio_codecs[0], ==, "opus");
     g_assert_cmpint(cfg.srtp, ==, 1); /* optional */
     g_assert_cmpuint(cfg.rtp_timeout, ==, 30);
+    g_assert_cmpuint(cfg.web_port, ==, 8090);
+    g_assert_cmpstr(cfg.web_local_ip, ==, "127.0.0.1"); /* [sip] local_ip */
+    g_assert_null(cfg.web_public_url);
+    g_assert_null(cfg.web_certificate);
+    g_assert_cmpuint(cfg.web_max_connections, ==, 64);
+    g_assert_cmpuint(cfg.web_max_connections_per_ip, ==, 16);
+    g_assert_cmpuint(cfg.web_connection_timeout, ==, 30);
     sylk_config_clear(&cfg);
 }
 
@@ -66,6 +73,10 @@ static void test_values(void)
                                        "audio_codecs = PCMA, G722, opus, Speex\n"
                                        "srtp = mandatory\n"
                                        "media_threads = 3\n"
+                                       "[web]\n"
+                                       "port = 0\n"
+                                       "public_url = https://screens.example.com/sylk/\n"
+                                       "max_connections_per_ip = 0\n"
                                        "[domain Example.com]\n"
                                        "applications = conference\n",
                                        true);
@@ -85,6 +96,10 @@ static void test_values(void)
     g_assert_cmpstr(cfg.audio_codecs[0], ==, "PCMA");
     g_assert_cmpint(cfg.srtp, ==, 2);
     g_assert_nonnull(g_hash_table_lookup(cfg.domains, "example.com"));
+    g_assert_cmpuint(cfg.web_port, ==, 0);
+    g_assert_cmpstr(cfg.web_local_ip, ==, "127.0.0.2");
+    g_assert_cmpstr(cfg.web_public_url, ==, "https://screens.example.com/sylk/");
+    g_assert_cmpuint(cfg.web_max_connections_per_ip, ==, 0);
     sylk_config_clear(&cfg);
 }
 
@@ -117,6 +132,13 @@ static void test_errors(void)
         {"[sip]\nudp_port = 5060\ntcp_port = 5070\n", ":3: [sip] tcp_port: must equal"},
         {"[sip]\ntls_port = 5061\n", "[sip] tls_port: TLS needs tls_certificate"},
         {"[sip]\noutbound_proxy = 127.0.0.1\n", "is not a sip: or sips: URI"},
+        {"[web]\nport = 80000\n", ":2: [web] port: '80000' is not a port"},
+        {"[web]\npublic_url = example.com\n", ":2: [web] public_url: 'example.com' is not an"},
+        {"[web]\npublic_url = http://x/#f\n", ":2: [web] public_url:"},
+        {"[web]\nmax_connections = 0\n", ":2: [web] max_connections: must be at least 1"},
+        {"[web]\nmax_connections_per_ip = lots\n", ":2: [web] max_connections_per_ip:"},
+        {"[web]\ncertificate = /nonexistent/web.pem\n", "[web] certificate: no such file"},
+        {"[web]\nroot = /var/www\n", ":2: [web] root: unknown key"},
         {"not an ini file at all\n", "not a valid INI file"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
