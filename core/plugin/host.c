@@ -6,6 +6,7 @@
 #include "plugin/host.h"
 
 #include "config.h"
+#include "http/web.h"
 #include "media/mixer.h"
 #include "media/player.h"
 #include "server.h"
@@ -193,6 +194,14 @@ static int play_stop(sylk_stream *st, sylk_mixer *m)
     return 0;
 }
 
+/* ------------------------------------------------------------------ web items --- */
+
+/* NULL when [web] port = 0: plugins then publish no screen URL. */
+static sylk_web_item *web_item_new(const char *title)
+{
+    return sylk_web_item_new(sylk_server_get()->web, title);
+}
+
 void sylk_host_fill(struct sylk_host *h)
 {
     memset(h, 0, sizeof(*h));
@@ -263,4 +272,9 @@ void sylk_host_fill(struct sylk_host *h)
     h->stream_set_local_attribute = sylk_stream_set_local_attribute;
     h->session_set_focus = sylk_session_set_focus;
     h->play_stop = play_stop;
+    h->web_item_new = web_item_new;
+    h->web_item_set = sylk_web_item_set;
+    h->web_item_url = sylk_web_item_url;
+    h->web_item_image_url = sylk_web_item_image_url;
+    h->web_item_free = sylk_web_item_free;
 }

@@ -30,6 +30,10 @@
  *       connects to the answerer's MSRP path) that sends "hello from probe" once established
  *       and logs what comes back; X-Probe: dial-file TARGET PATH offers the file at PATH
  *       (a=sendonly) and sends it once established.
+ *   MESSAGE with X-Probe: web-new TITLE → a web item (logged "web item TITLE: URL IMAGE_URL",
+ *       or "web item TITLE: none" when the web server is off); X-Probe: web-set TITLE sets its
+ *       image from the MESSAGE body and Content-Type ("web set TITLE: RC"); X-Probe: web-free
+ *       TITLE frees it ("web free TITLE"). Items left are freed at shutdown.
  *
  * Every step is logged under "plugin-probe" so tests can follow it. Main thread only.
  */
@@ -195,12 +199,39 @@ static void deferred_answer(sylk_timer *timer, void *ud)
 
 static void dial(const char *how, const char *from);
 
+static GHashTable *web_items; /* title → sylk_web_item */
+
+/* X-Probe: web-new|web-set|web-free TITLE */
+static void web_probe(const char *how, const struct sylk_request_info *request)
+{
+    g_auto(GStrv) words = g_strsplit(how, " ", 2);
+    const char *title = words[1] ? words[1] : "";
+    sylk_web_item *item = g_hash_table_lookup(web_items, title);
+    if (strcmp(words[0], "web-new") == 0) {
+        item = host->web_item_new(title);
+        if (!item) {
+            LOG("web item %s: none", title);
+            return;
+        }
+        g_hash_table_replace(web_items, g_strdup(title), item);
+        LOG("web item %s: %s %s", title, host->web_item_url(item), host->web_item_image_url(item));
+    } else if (strcmp(words[0], "web-set") == 0) {
+        LOG("web set %s: %d", title,
+            host->web_item_set(item, request->content_type, request->body, request->body_len));
+    } else if (strcmp(words[0], "web-free") == 0) {
+        g_hash_table_remove(web_items, title); /* frees the item */
+        LOG("web free %s", title);
+    }
+}
+
 static void probe_message(sylk_message *message)
 {
     const char *probe = host->request_header(host->message_request(message), "X-Probe");
     LOG("message with X-Probe %s", probe ? probe : "(none)");
     if (probe && g_str_has_prefix(probe, "dial-"))
         dial(probe, host->message_request(message)->to_uri);
+    if (probe && g_str_has_prefix(probe, "web-"))
+        web_probe(probe, host->message_request(message));
     host->timer_add(100, false, deferred_answer, message);
 }
 
@@ -539,6 +570,12 @@ static void probe_shutdown(void)
     while (g_hash_table_iter_next(&it, NULL, &mixer))
         host->mixer_free(mixer);
     g_hash_table_destroy(mixers);
+    g_hash_table_destroy(web_items);
+}
+
+static void web_item_free(gpointer item)
+{
+    host->web_item_free(item);
 }
 
 static int probe_init(const struct sylk_host *h, sylk_config *config)
@@ -546,6 +583,7 @@ static int probe_init(const struct sylk_host *h, sylk_config *config)
     (void)config;
     host = h;
     mixers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    web_items = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, web_item_free);
     return 0;
 }
 

@@ -434,6 +434,30 @@ struct sylk_host {
      * and those queued, whose `done` callbacks are then never called. 0 or -EINVAL.
      */
     int (*play_stop)(sylk_stream *stream, sylk_mixer *mixer);
+
+    /* --- ABI 1.6: images on the core's web server (screen sharing) --- */
+    /**
+     * A page the web server ([web] in the server's configuration) serves at an unguessable URL
+     * (a 128-bit random token): a viewer page at <public_url>/screen/<token>/ that shows the
+     * item's image and reloads it about once a second, and the image itself at
+     * <public_url>/screen/<token>/image (404 until web_item_set). `title` (may be NULL) is
+     * shown on the page, HTML-escaped. NULL when the web server is off. The plugin frees it
+     * with web_item_free (at the latest in its shutdown).
+     */
+    sylk_web_item *(*web_item_new)(const char *title);
+    /**
+     * Replaces the image with a copy of `data`: viewers get the old or the new one whole.
+     * 0, -EINVAL (content type other than image/jpeg or image/png, no data), -EFBIG (over
+     * 8 MiB).
+     */
+    int (*web_item_set)(sylk_web_item *item, const char *content_type, const void *data,
+                        size_t len);
+    /** The viewer page's URL (valid until web_item_free). */
+    const char *(*web_item_url)(sylk_web_item *item);
+    /** The image's URL (valid until web_item_free). */
+    const char *(*web_item_image_url)(sylk_web_item *item);
+    /** Removes the item: its URLs answer 404 from then on. NULL is ignored. */
+    void (*web_item_free)(sylk_web_item *item);
 };
 
 #ifdef __cplusplus

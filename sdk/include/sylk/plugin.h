@@ -35,9 +35,11 @@ extern "C" {
  *        stream_set_local_attribute; to struct sylk_session_handler: updated.
  *   1.5  appended to struct sylk_host: session_set_focus, play_stop; to struct
  *        sylk_session_params: focus.
+ *   1.6  appended to struct sylk_host: web_item_new, web_item_set, web_item_url,
+ *        web_item_image_url, web_item_free (images served by the core's web server).
  */
 #define SYLK_ABI_MAJOR 1
-#define SYLK_ABI_MINOR 5
+#define SYLK_ABI_MINOR 6
 
 /** The name of the one symbol a plugin exports. */
 #define SYLK_PLUGIN_ENTRY_SYMBOL "sylk_plugin_entry"

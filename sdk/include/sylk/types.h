@@ -32,6 +32,8 @@ typedef struct sylk_config sylk_config;
 typedef struct sylk_timer sylk_timer;
 /** An audio mixer of the media engine (ABI 1.1). */
 typedef struct sylk_mixer sylk_mixer;
+/** An image the core's web server serves at an unguessable URL, with a viewer page (ABI 1.6). */
+typedef struct sylk_web_item sylk_web_item;
 
 /** Log levels for sylk_host.log. */
 enum sylk_log_level {
