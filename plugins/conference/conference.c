@@ -9,6 +9,7 @@
  *
  * Thread: every callback runs on the server's main thread.
  */
+#include "files.h"
 #include "policy.h"
 #include "room.h"
 
@@ -179,7 +180,7 @@ static void incoming_session(sylk_session *session)
         host->session_reject(session, 403, "Forbidden");
         return;
     }
-    sylk_stream *audio = NULL, *chat = NULL;
+    sylk_stream *audio = NULL, *chat = NULL, *file = NULL;
     for (size_t i = 0; i < host->session_stream_count(session); i++) {
         sylk_stream *st = host->session_stream(session, i);
         enum sylk_media_type type = host->stream_type(st);
@@ -187,6 +188,17 @@ static void incoming_session(sylk_session *session)
             audio = st;
         else if (type == SYLK_MEDIA_CHAT && !chat && chat_usable(st))
             chat = st;
+        else if (type == SYLK_MEDIA_FILE_TRANSFER && !file)
+            file = st;
+    }
+    if (!audio && !chat && file) { /* a file for the room, or one asked of it (RFC 5547) */
+        struct room *room = room_find(key);
+        if (!room || !settings.files_dir) {
+            host->session_reject(session, 404, room ? "No File Sharing" : "Room Not Started");
+            return;
+        }
+        files_incoming_session(room, session, file, req);
+        return;
     }
     if (!audio && !chat) {
         host->session_reject(session, 488, "Not Acceptable Here");
@@ -319,6 +331,12 @@ static void incoming_subscription(sylk_subscription *sub)
 
 /* ------------------------------------------------------------------ plugin --- */
 
+/* <spool_dir>/conference, or NULL (no file sharing) when the server has no spool for us. */
+static char *default_files_dir(void)
+{
+    return NULL;
+}
+
 static int conference_init(const struct sylk_host *h, sylk_config *c)
 {
     host = h;
@@ -342,6 +360,16 @@ static int conference_init(const struct sylk_host *h, sylk_config *c)
     settings.history_size =
         host->config_get_int(config, "conference", "history_size", DEFAULT_HISTORY);
     settings.web_page = host->config_get_string(config, "conference", "web_page", NULL);
+    settings.max_file_size =
+        (uint64_t)host->config_get_int(config, "conference", "max_file_size_mb", 100) << 20;
+    settings.room_quota =
+        (uint64_t)host->config_get_int(config, "conference", "room_quota_mb", 1000) << 20;
+    settings.keep_files = host->config_get_bool(config, "conference", "keep_files", true);
+    settings.push_file_transfer =
+        host->config_get_bool(config, "conference", "push_file_transfer", false);
+    const char *files_dir = host->config_get_string(config, "conference", "files_dir", NULL);
+    g_free(settings.files_dir);
+    settings.files_dir = files_dir && *files_dir ? g_strdup(files_dir) : default_files_dir();
     settings.music_on_hold = host->config_get_string(config, "conference", "music_on_hold", NULL);
     if (settings.music_on_hold && !*settings.music_on_hold)
         settings.music_on_hold = NULL;
@@ -357,6 +385,7 @@ static int conference_init(const struct sylk_host *h, sylk_config *c)
 static void conference_shutdown(void)
 {
     rooms_shutdown();
+    g_clear_pointer(&settings.files_dir, g_free);
 }
 
 static const char *const conference_events[] = {"conference", NULL};
@@ -368,6 +397,16 @@ static const struct sylk_config_option conference_options[] = {
                 .description = "host-info web page in conference-info"),
     SYLK_OPTION(.section = "conference", .key = "music_on_hold", .type = SYLK_OPTION_STRING,
                 .description = "WAV file played, looping, to a participant alone with audio"),
+    SYLK_OPTION(.section = "conference", .key = "files_dir", .type = SYLK_OPTION_STRING,
+                .description = "where rooms keep shared files (default: spool_dir/conference)"),
+    SYLK_OPTION(.section = "conference", .key = "max_file_size_mb", .type = SYLK_OPTION_INT,
+                .min = 0, .max = 1 << 20, .description = "largest file shared, MiB (0: no limit)"),
+    SYLK_OPTION(.section = "conference", .key = "room_quota_mb", .type = SYLK_OPTION_INT, .min = 0,
+                .max = 1 << 24, .description = "files a room may hold, MiB (0: no limit)"),
+    SYLK_OPTION(.section = "conference", .key = "keep_files", .type = SYLK_OPTION_BOOL,
+                .description = "files outlive their room and a restart"),
+    SYLK_OPTION(.section = "conference", .key = "push_file_transfer", .type = SYLK_OPTION_BOOL,
+                .description = "offer each new file to every other participant"),
     SYLK_OPTION(.section = "conference", .key = "access_policy", .type = SYLK_OPTION_STRING,
                 .description = "allow,deny or deny,allow"),
     SYLK_OPTION(.section = "conference", .key = "allow", .type = SYLK_OPTION_LIST,

@@ -4,6 +4,7 @@
 #include "room.h"
 
 #include "confinfo.h"
+#include "files.h"
 #include "policy.h"
 
 #include <errno.h>
@@ -39,8 +40,11 @@ struct room *room_get_or_create(const char *uri, const char *subject)
     room->subject = subject && *subject ? g_strdup(subject) : NULL;
     room->participants = g_ptr_array_new();
     room->subscriptions = g_ptr_array_new();
+    room->files = g_ptr_array_new_with_free_func((GDestroyNotify)room_file_free);
+    room->transfers = g_ptr_array_new();
     g_queue_init(&room->history);
     g_hash_table_insert(rooms, room->key, room);
+    files_room_open(room);
     LOG(SYLK_LOG_INFO, "room %s started", room->uri);
     return room;
 }
@@ -353,6 +357,9 @@ static void room_free(struct room *room)
     }
     if (room->mixer)
         conf_host()->mixer_free(room->mixer);
+    files_room_close(room);
+    g_ptr_array_free(room->files, TRUE);
+    g_ptr_array_free(room->transfers, TRUE);
     chat_history_clear(room);
     g_ptr_array_free(room->participants, TRUE);
     g_ptr_array_free(room->subscriptions, TRUE);
@@ -467,6 +474,13 @@ static char *room_document(struct room *room, size_t *len)
         .users = users,
         .user_count = user_count,
     };
+    g_autofree struct confinfo_file *files = g_new0(struct confinfo_file, room->files->len + 1);
+    for (guint i = 0; i < room->files->len; i++) {
+        const struct room_file *f = g_ptr_array_index(room->files, i);
+        files[i] = (struct confinfo_file){f->name, f->hash, f->sender, f->size};
+    }
+    info.files = files;
+    info.file_count = room->files->len;
     return confinfo_build(&info, len);
 }
 

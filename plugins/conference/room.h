@@ -14,12 +14,18 @@
 #include <stdbool.h>
 #include <sylk/sylk.h>
 
-#define CONF_NAME "conference"
+#define CONF_NAME          "conference"
+#define CONF_UNSIZED_LIMIT (16u << 20) /* the core's cap on a file offered without a size */
 
 struct conf_settings {
     long history_size;         /* public messages kept for newcomers */
     const char *web_page;      /* host-info/web-page, or NULL */
     const char *music_on_hold; /* WAV played, looping, to an audio participant alone */
+    char *files_dir;           /* rooms' shared files: <files_dir>/<room>/files */
+    uint64_t max_file_size;    /* bytes, 0: no limit */
+    uint64_t room_quota;       /* bytes of files per room, 0: no limit */
+    bool keep_files;           /* files outlive their room (and a restart) */
+    bool push_file_transfer;   /* each new file is offered to every other participant */
 };
 
 struct room;
@@ -59,6 +65,8 @@ struct room {
     char *subject;            /* conference-description/subject, or NULL */
     GPtrArray *participants;  /* struct participant * */
     GPtrArray *subscriptions; /* sylk_subscription * */
+    GPtrArray *files;         /* struct room_file *, published */
+    GPtrArray *transfers;     /* struct transfer * (files.c): uploads and downloads */
     sylk_mixer *mixer;
     GQueue history; /* struct history_entry *, oldest first */
     unsigned version;

@@ -2,6 +2,7 @@
  * RFC's schema, text escaped, users and endpoints in order, the AG Projects extensions) and
  * the access policy (allow,deny and deny,allow; all, domains, users; ports and case). */
 #include "confinfo.h"
+#include "files.h"
 #include "policy.h"
 
 #include <glib.h>
@@ -119,6 +120,42 @@ static void policies(void)
     g_assert_true(conf_policy_allows(&lenient, "sip:alice@example.com"));
 }
 
+static void stored_names(void)
+{
+    static const struct {
+        const char *offered, *stored;
+    } cases[] = {
+        {"report.pdf", "report.pdf"},
+        {"../../etc/passwd", "passwd"},
+        {"C:\\Users\\me\\photo.jpg", "photo.jpg"},
+        {".hidden", "hidden"},
+        {"..", "file"},
+        {"", "file"},
+        {NULL, "file"},
+        {"dir/", "file"},
+        {"a\tb\nc:d\"e", "a_b_c_d_e"},
+        {" .meta", "meta"},
+        {"trailing  ", "trailing"},
+        {"caf\xc3\xa9.txt", "caf\xc3\xa9.txt"},
+        {"bad\xff\xfeutf8", "bad"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *got = files_sanitize_name(cases[i].offered);
+        g_assert_cmpstr(got, ==, cases[i].stored);
+    }
+    g_autofree char *long_name = g_strnfill(1000, 'x');
+    g_autofree char *cut = files_sanitize_name(long_name);
+    g_assert_cmpuint(strlen(cut), ==, 200);
+    /* a multi-byte character cut at the limit leaves valid UTF-8 */
+    GString *many = g_string_new("x");
+    for (int i = 0; i < 150; i++)
+        g_string_append(many, "\xc3\xa9");
+    g_autofree char *cut2 = files_sanitize_name(many->str);
+    g_string_free(many, TRUE);
+    g_assert_true(g_utf8_validate(cut2, -1, NULL));
+    g_assert_cmpuint(strlen(cut2), <=, 200);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -126,6 +163,7 @@ int main(int argc, char **argv)
     g_test_add_func("/conference/room-document", room_document);
     g_test_add_func("/conference/uri-keys", uri_keys);
     g_test_add_func("/conference/policies", policies);
+    g_test_add_func("/conference/stored-names", stored_names);
     int rc = g_test_run();
     xmlCleanupParser();
     return rc;
