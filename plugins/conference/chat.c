@@ -12,6 +12,7 @@
  */
 #include "policy.h"
 #include "room.h"
+#include "screen.h"
 
 #include <string.h>
 
@@ -129,6 +130,13 @@ static void chat_message(sylk_stream *stream, const struct sylk_chat_message *m,
     struct participant *p = ud;
     struct room *room = p->room;
     int status = check_sender(p, m->cpim, m->cpim_from);
+    if (!status && m->content_type &&
+        g_ascii_strcasecmp(m->content_type, SCREEN_SHARING_TYPE) == 0) {
+        status = screen_image(p, m->body, m->body_len); /* for the web page, not the chat */
+        if (status != 200)
+            conf_host()->chat_refuse(stream, status);
+        return;
+    }
     if (!status && !relayable_type(m->content_type))
         status = 415;
     g_autoptr(GPtrArray) to = status ? NULL : recipients(room, m->cpim_headers);

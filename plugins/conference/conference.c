@@ -365,6 +365,10 @@ static int conference_init(const struct sylk_host *h, sylk_config *c)
     settings.room_quota =
         (uint64_t)host->config_get_int(config, "conference", "room_quota_mb", 1000) << 20;
     settings.keep_files = host->config_get_bool(config, "conference", "keep_files", true);
+    settings.screen_sharing_timeout =
+        host->config_get_int(config, "conference", "screen_sharing_timeout", 10);
+    settings.max_screen_image =
+        (size_t)host->config_get_int(config, "conference", "max_screen_image_kb", 4096) << 10;
     settings.push_file_transfer =
         host->config_get_bool(config, "conference", "push_file_transfer", false);
     const char *files_dir = host->config_get_string(config, "conference", "files_dir", NULL);
@@ -407,6 +411,11 @@ static const struct sylk_config_option conference_options[] = {
                 .description = "files outlive their room and a restart"),
     SYLK_OPTION(.section = "conference", .key = "push_file_transfer", .type = SYLK_OPTION_BOOL,
                 .description = "offer each new file to every other participant"),
+    SYLK_OPTION(.section = "conference", .key = "screen_sharing_timeout", .type = SYLK_OPTION_INT,
+                .min = 1, .max = 3600,
+                .description = "seconds without a new image that end a screen sharing"),
+    SYLK_OPTION(.section = "conference", .key = "max_screen_image_kb", .type = SYLK_OPTION_INT,
+                .min = 1, .max = 8192, .description = "largest screen image taken, KiB"),
     SYLK_OPTION(.section = "conference", .key = "access_policy", .type = SYLK_OPTION_STRING,
                 .description = "allow,deny or deny,allow"),
     SYLK_OPTION(.section = "conference", .key = "allow", .type = SYLK_OPTION_LIST,

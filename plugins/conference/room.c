@@ -6,6 +6,7 @@
 #include "confinfo.h"
 #include "files.h"
 #include "policy.h"
+#include "screen.h"
 
 #include <errno.h>
 #include <string.h>
@@ -324,6 +325,10 @@ void room_participant_updated(struct participant *p)
         LOG(SYLK_LOG_INFO, "room %s: %s %s", room->uri, p->uri, what->str);
         if (chat && !p->had_chat) /* the chat it added catches up */
             chat_replay_history(p);
+        if (!chat && p->screen) {
+            room_notice(room, p, "%s stopped sharing the screen", participant_name(p));
+            screen_stop(p, false);
+        }
         room_notice(room, p, "%s has %s", participant_name(p), what->str);
         p->had_audio = audio;
         p->had_chat = chat;
@@ -335,6 +340,7 @@ static void participant_free(struct participant *p)
 {
     if (p->prompt_timer)
         conf_host()->timer_cancel(p->prompt_timer);
+    screen_stop(p, false);
     if (p->moh) /* its stream is ending: the prompt's `done` will not come */
         conf_host()->play_stop(p->audio, NULL);
     g_free(p->uri);
@@ -386,6 +392,8 @@ void room_remove(struct participant *p)
     g_ptr_array_remove(room->participants, p);
     if (p->mixed)
         room_update_moh(room); /* whoever is now alone */
+    if (p->screen)
+        room_notice(room, NULL, "%s stopped sharing the screen", participant_name(p));
     if (p->established) {
         g_autofree char *stay = duration_words(g_get_monotonic_time() - p->joined_us);
         LOG(SYLK_LOG_INFO, "room %s: %s left after %s", room->uri, p->uri, stay);
@@ -446,6 +454,8 @@ static char *room_document(struct room *room, size_t *len)
             u->entity = p->uri;
             u->display_text = participant_name(p);
         }
+        if (!u->screen_image_url)
+            u->screen_image_url = screen_url(p);
     }
     /* a user's endpoints are adjacent: gather them user by user */
     g_autofree struct confinfo_endpoint *ordered = g_new0(struct confinfo_endpoint, n);

@@ -18,14 +18,16 @@
 #define CONF_UNSIZED_LIMIT (16u << 20) /* the core's cap on a file offered without a size */
 
 struct conf_settings {
-    long history_size;         /* public messages kept for newcomers */
-    const char *web_page;      /* host-info/web-page, or NULL */
-    const char *music_on_hold; /* WAV played, looping, to an audio participant alone */
-    char *files_dir;           /* rooms' shared files: <files_dir>/<room>/files */
-    uint64_t max_file_size;    /* bytes, 0: no limit */
-    uint64_t room_quota;       /* bytes of files per room, 0: no limit */
-    bool keep_files;           /* files outlive their room (and a restart) */
-    bool push_file_transfer;   /* each new file is offered to every other participant */
+    long history_size;           /* public messages kept for newcomers */
+    const char *web_page;        /* host-info/web-page, or NULL */
+    const char *music_on_hold;   /* WAV played, looping, to an audio participant alone */
+    char *files_dir;             /* rooms' shared files: <files_dir>/<room>/files */
+    uint64_t max_file_size;      /* bytes, 0: no limit */
+    uint64_t room_quota;         /* bytes of files per room, 0: no limit */
+    bool keep_files;             /* files outlive their room (and a restart) */
+    bool push_file_transfer;     /* each new file is offered to every other participant */
+    long screen_sharing_timeout; /* seconds without an image that end a screen sharing */
+    size_t max_screen_image;     /* bytes */
 };
 
 struct room;
@@ -50,6 +52,7 @@ struct participant {
     bool had_audio, had_chat; /* the media the last notice told the room about */
     sylk_referral *referral;  /* the REFER that brought it in, until its final NOTIFY */
     sylk_timer *prompt_timer;
+    struct screen *screen; /* its shared screen (screen.c), or NULL */
 };
 
 struct history_entry {

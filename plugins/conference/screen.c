@@ -1,0 +1,125 @@
+/*
+ * screen.c — screen sharing. See screen.h.
+ */
+#include "screen.h"
+
+#include <string.h>
+
+#define LOG(level, ...) conf_host()->log(CONF_NAME, level, __VA_ARGS__)
+
+struct screen {
+    sylk_web_item *item;
+    gint64 last_image_us;
+    sylk_timer *timer; /* checks for the timeout once a second */
+};
+
+static bool is_jpeg(const guint8 *data, size_t len)
+{
+    /* SOI then a marker: FF D8 FF; and the EOI marker at the end (FF D9) */
+    return len >= 4 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff &&
+           data[len - 2] == 0xff && data[len - 1] == 0xd9;
+}
+
+static bool base64_text(const guint8 *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        guint8 c = data[i];
+        if (!g_ascii_isalnum(c) && c != '+' && c != '/' && c != '=' && !g_ascii_isspace(c))
+            return false;
+    }
+    return len > 0;
+}
+
+GBytes *screen_decode(const void *body, size_t len)
+{
+    const guint8 *data = body;
+    if (is_jpeg(data, len))
+        return g_bytes_new(data, len);
+    if (!base64_text(data, len))
+        return NULL;
+    g_autofree char *text = g_strndup(body, len);
+    gsize out_len = 0;
+    guchar *out = g_base64_decode_inplace(text, &out_len);
+    if (!is_jpeg(out, out_len))
+        return NULL;
+    return g_bytes_new(out, out_len);
+}
+
+const char *screen_url(const struct participant *p)
+{
+    return p->screen ? conf_host()->web_item_url(p->screen->item) : NULL;
+}
+
+void screen_stop(struct participant *p, bool notify)
+{
+    struct screen *s = p->screen;
+    if (!s)
+        return;
+    LOG(SYLK_LOG_INFO, "room %s: %s stopped sharing the screen", p->room->uri, p->uri);
+    p->screen = NULL;
+    conf_host()->timer_cancel(s->timer);
+    conf_host()->web_item_free(s->item);
+    g_free(s);
+    if (notify) {
+        room_notice(p->room, NULL, "%s stopped sharing the screen", participant_name(p));
+        room_changed(p->room);
+    }
+}
+
+static void check_timeout(sylk_timer *timer, void *user_data)
+{
+    struct participant *p = user_data;
+    (void)timer;
+    gint64 idle = g_get_monotonic_time() - p->screen->last_image_us;
+    if (idle >= conf_settings()->screen_sharing_timeout * G_USEC_PER_SEC)
+        screen_stop(p, true);
+}
+
+static int screen_start(struct participant *p)
+{
+    g_autofree char *title =
+        g_strdup_printf("%s's screen in %s", participant_name(p), p->room->key);
+    sylk_web_item *item = conf_host()->web_item_new(title);
+    if (!item)
+        return 503;
+    struct screen *s = g_new0(struct screen, 1);
+    s->item = item;
+    s->timer = conf_host()->timer_add(1000, true, check_timeout, p);
+    p->screen = s;
+    return 200;
+}
+
+int screen_image(struct participant *p, const void *body, size_t len)
+{
+    if (len > conf_settings()->max_screen_image)
+        return 413;
+    g_autoptr(GBytes) image = screen_decode(body, len);
+    if (!image) {
+        LOG(SYLK_LOG_INFO, "room %s: %s sent a screen image that is not a JPEG", p->room->uri,
+            p->uri);
+        return 415;
+    }
+    bool started = !p->screen;
+    if (started) {
+        int status = screen_start(p);
+        if (status != 200)
+            return status;
+    }
+    gsize size;
+    const void *data = g_bytes_get_data(image, &size);
+    int rc = conf_host()->web_item_set(p->screen->item, "image/jpeg", data, size);
+    if (rc < 0) {
+        LOG(SYLK_LOG_INFO, "room %s: %s's screen image refused: %d", p->room->uri, p->uri, rc);
+        if (started)
+            screen_stop(p, false);
+        return 413;
+    }
+    p->screen->last_image_us = g_get_monotonic_time();
+    if (started) {
+        const char *url = screen_url(p);
+        LOG(SYLK_LOG_INFO, "room %s: %s shares the screen at %s", p->room->uri, p->uri, url);
+        room_notice(p->room, NULL, "%s is sharing the screen at %s", participant_name(p), url);
+        room_changed(p->room);
+    }
+    return 200;
+}

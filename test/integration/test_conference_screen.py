@@ -1,0 +1,183 @@
+"""Screen sharing in a conference room, as Blink does it: a participant sends JPEG images over
+the chat (CPIM, application/blink-screensharing, raw or base64); the server's web endpoint
+serves the latest one at an unguessable URL published in conference-info
+(agp-conf:screen_image_url) and in a chat notice; sharing ends after the timeout or when the
+sharer leaves, and the URL then answers 404. A headless Chromium (test/peers/browser.py)
+shows the viewer page with the image and follows a new one within 3 s. JPEGs are made here
+with Debian's python3-pil."""
+import base64
+import io
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from PIL import Image
+
+from test_conference import Member, next_notify, validate
+from sip_client import SipUA
+
+AGP = "{urn:ag-projects:xml:ns:conference-info}"
+SHARING = "application/blink-screensharing"
+
+
+def jpeg(color, size=(320, 240)):
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def share(member, body):
+    return member.say(body, content_type=SHARING)
+
+
+def http_get(url, method="GET"):
+    """(status, headers, body) of a request; 4xx and 5xx too."""
+    req = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def screen_url_of(doc, user):
+    for u in doc.iter("{urn:ietf:params:xml:ns:conference-info}user"):
+        if u.get("entity") == f"sip:{user}@127.0.0.1":
+            el = u.find(f"{AGP}screen_image_url")
+            return el.text if el is not None else None
+    return None
+
+
+@pytest.fixture
+def screen_server(server_factory):
+    def make(**options):
+        conf = {"screen_sharing_timeout": 3}
+        conf.update(options)
+        return server_factory(plugin_configs={"conference": {"conference": conf}}).start()
+    return make
+
+
+def subscribe(server, room):
+    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+    uri = f"sip:{room}@127.0.0.1:{server.sip_port}"
+    r = watcher.transaction(watcher.new_request("SUBSCRIBE", uri, extra=[
+        ("Event", "conference"), ("Expires", "120")]))
+    assert r.status in (200, 202), r.text
+    next_notify(watcher)
+    return watcher
+
+
+def test_share_serve_swap_and_time_out(screen_server):
+    server = screen_server()
+    alice, bob = Member(server, "alice", "screen1"), Member(server, "bob", "screen1")
+    watcher = None
+    try:
+        assert alice.join().status == 200 and bob.join().status == 200
+        watcher = subscribe(server, "screen1")
+        red = jpeg((255, 0, 0))
+        assert share(alice, red).ok
+        headers, _ = bob.expect_notice("alice@127.0.0.1 is sharing the screen at http")
+        doc = validate(next_notify(watcher).body)
+        url = screen_url_of(doc, "alice")
+        web = f"http://127.0.0.1:{server.config['web']['port']}/screen/"
+        assert url and url.startswith(web) and url.endswith("/"), url
+        assert len(url[len(web):-1]) >= 32  # 128 bits of token or more
+        status, h, page = http_get(url)
+        assert status == 200 and h["Content-Type"].startswith("text/html"), (status, h)
+        assert b"<img" in page
+        status, h, body = http_get(url + "image")
+        assert status == 200 and body == red
+        assert h["Content-Type"] == "image/jpeg"
+        assert "no-cache" in h["Cache-Control"]
+        # the next image (base64 this time) replaces it, with no NOTIFY
+        blue = jpeg((0, 0, 255))
+        assert share(alice, base64.b64encode(blue)).ok
+        deadline = time.time() + 3
+        while http_get(url + "image")[2] != blue and time.time() < deadline:
+            time.sleep(0.05)
+        assert http_get(url + "image")[2] == blue
+        assert watcher.wait(lambda m: m.is_request and m.method == "NOTIFY", 0.5) is None
+        # no image for screen_sharing_timeout (3 s): the sharing ends
+        doc = validate(next_notify(watcher, timeout=8).body)
+        assert screen_url_of(doc, "alice") is None
+        bob.expect_notice("alice@127.0.0.1 stopped sharing the screen")
+        assert http_get(url + "image")[0] == 404
+        assert http_get(url)[0] == 404
+        assert server.alive()
+    finally:
+        if watcher:
+            watcher.close()
+        alice.close()
+        bob.close()
+
+
+def test_bad_images_refused_and_sharer_leaving(screen_server):
+    server = screen_server(max_screen_image_kb=64)
+    alice, bob = Member(server, "alice", "screen2"), Member(server, "bob", "screen2")
+    try:
+        assert alice.join().status == 200 and bob.join().status == 200
+        png = io.BytesIO()
+        Image.new("RGB", (32, 32), (0, 255, 0)).save(png, "PNG")
+        for bad in (png.getvalue(), b"\xff\xd8\xff not really a jpeg", b"hello",
+                    base64.b64encode(b"GIF89a...")):
+            r = share(alice, bad)
+            assert r.statuses == [415], (bad[:16], r)
+        noisy = Image.effect_noise((400, 400), 100).convert("RGB")
+        big = io.BytesIO()
+        noisy.save(big, "JPEG", quality=100)
+        assert len(big.getvalue()) > 64 * 1024
+        assert share(alice, big.getvalue()).statuses == [413]
+        assert bob.nothing("is sharing the screen", wait=0.5)
+        assert "shares the screen" not in server.log()
+        # a good one, then alice leaves: the sharing ends with her
+        assert share(alice, jpeg((0, 255, 0))).ok
+        bob.expect_notice("is sharing the screen at")
+        url = next(line for line in server.log().splitlines()
+                   if "shares the screen at" in line).rsplit(" ", 1)[1]
+        assert http_get(url + "image")[0] == 200
+        alice.leave()
+        bob.expect_notice("alice@127.0.0.1 stopped sharing the screen")
+        assert http_get(url + "image")[0] == 404
+        assert server.alive()
+    finally:
+        alice.close()
+        bob.close()
+
+
+def test_viewer_page_in_chromium(screen_server):
+    """The viewer page in headless Chromium shows the shared image (a known colour fills the
+    middle of the page), and shows the next image within 3 s of its arrival."""
+    from browser import Browser
+    server = screen_server(screen_sharing_timeout=30)
+    alice = Member(server, "alice", "screen3")
+    try:
+        assert alice.join().status == 200
+        assert share(alice, jpeg((255, 0, 0), size=(640, 480))).ok
+        url = None
+        deadline = time.time() + 5
+        while not url and time.time() < deadline:
+            url = next((line.rsplit(" ", 1)[1] for line in server.log().splitlines()
+                        if "shares the screen at" in line), None)
+            time.sleep(0.05)
+        with Browser() as browser:
+            page = browser.open(url)
+
+            def colour_in_middle():
+                shot = Image.open(io.BytesIO(browser.screenshot(page))).convert("RGB")
+                w, h = shot.size
+                return shot.getpixel((w // 2, h // 2))
+
+            def near(c, want):
+                return all(abs(a - b) < 40 for a, b in zip(c, want))
+            deadline = time.time() + 5
+            while not near(colour_in_middle(), (255, 0, 0)) and time.time() < deadline:
+                time.sleep(0.2)
+            assert near(colour_in_middle(), (255, 0, 0)), colour_in_middle()
+            assert share(alice, jpeg((0, 200, 0), size=(640, 480))).ok
+            pushed = time.time()
+            while not near(colour_in_middle(), (0, 200, 0)) and time.time() - pushed < 3:
+                time.sleep(0.1)
+            assert near(colour_in_middle(), (0, 200, 0)), colour_in_middle()
+    finally:
+        alice.close()
