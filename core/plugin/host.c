@@ -202,6 +202,11 @@ static sylk_web_item *web_item_new(const char *title)
     return sylk_web_item_new(sylk_server_get()->web, title);
 }
 
+static const char *spool_dir(void)
+{
+    return sylk_server_get()->config.spool_dir;
+}
+
 void sylk_host_fill(struct sylk_host *h)
 {
     memset(h, 0, sizeof(*h));
@@ -277,4 +282,5 @@ void sylk_host_fill(struct sylk_host *h)
     h->web_item_url = sylk_web_item_url;
     h->web_item_image_url = sylk_web_item_image_url;
     h->web_item_free = sylk_web_item_free;
+    h->spool_dir = spool_dir;
 }

@@ -331,18 +331,18 @@ static void incoming_subscription(sylk_subscription *sub)
 
 /* ------------------------------------------------------------------ plugin --- */
 
-/* <spool_dir>/conference, or NULL (no file sharing) when the server has no spool for us. */
+/* <spool_dir>/conference */
 static char *default_files_dir(void)
 {
-    return NULL;
+    return g_build_filename(host->spool_dir(), CONF_NAME, NULL);
 }
 
 static int conference_init(const struct sylk_host *h, sylk_config *c)
 {
     host = h;
     config = c;
-    if (!SYLK_HOST_HAS(host, play_stop)) {
-        host->log(CONF_NAME, SYLK_LOG_ERROR, "the server is too old (ABI 1.5 needed)");
+    if (!SYLK_HOST_HAS(host, spool_dir)) {
+        host->log(CONF_NAME, SYLK_LOG_ERROR, "the server is too old (ABI 1.6 needed)");
         return -ENOTSUP;
     }
     const char *const *sections = NULL;

@@ -250,3 +250,19 @@ def test_push_file_transfer(server_factory, tmp_path):
         listener.stop()
         alice.close()
         bob.close()
+
+
+def test_files_default_to_the_spool(server):
+    """Without files_dir, a room's files go to <spool_dir>/conference/<room>/files."""
+    alice = Member(server, "alice", "files5")
+    try:
+        assert alice.join().status == 200
+        up, _ = upload(server, "alice", "files5", b"in the spool", "spool.txt")
+        alice.expect_notice("has uploaded file spool.txt", timeout=10)
+        up.close()
+        stored = os.path.join(server.config["server"]["spool_dir"], "conference",
+                              "files5@127.0.0.1", "files", "spool.txt")
+        with open(stored, "rb") as f:
+            assert f.read() == b"in the spool"
+    finally:
+        alice.close()

@@ -458,6 +458,11 @@ struct sylk_host {
     const char *(*web_item_image_url)(sylk_web_item *item);
     /** Removes the item: its URLs answer 404 from then on. NULL is ignored. */
     void (*web_item_free)(sylk_web_item *item);
+    /**
+     * The server's spool directory ([server] spool_dir), for state that outlives a restart;
+     * a plugin keeps its own in a sub-directory it makes there, named after itself.
+     */
+    const char *(*spool_dir)(void);
 };
 
 #ifdef __cplusplus

@@ -36,7 +36,8 @@ extern "C" {
  *   1.5  appended to struct sylk_host: session_set_focus, play_stop; to struct
  *        sylk_session_params: focus.
  *   1.6  appended to struct sylk_host: web_item_new, web_item_set, web_item_url,
- *        web_item_image_url, web_item_free (images served by the core's web server).
+ *        web_item_image_url, web_item_free (images served by the core's web server),
+ *        spool_dir.
  */
 #define SYLK_ABI_MAJOR 1
 #define SYLK_ABI_MINOR 6
