@@ -367,6 +367,8 @@ static int conference_init(const struct sylk_host *h, sylk_config *c)
     settings.keep_files = host->config_get_bool(config, "conference", "keep_files", true);
     settings.screen_sharing_timeout =
         host->config_get_int(config, "conference", "screen_sharing_timeout", 10);
+    settings.save_screen_images =
+        host->config_get_bool(config, "conference", "save_screen_images", false);
     settings.max_screen_image =
         (size_t)host->config_get_int(config, "conference", "max_screen_image_kb", 4096) << 10;
     settings.push_file_transfer =
@@ -416,6 +418,8 @@ static const struct sylk_config_option conference_options[] = {
                 .description = "seconds without a new image that end a screen sharing"),
     SYLK_OPTION(.section = "conference", .key = "max_screen_image_kb", .type = SYLK_OPTION_INT,
                 .min = 1, .max = 8192, .description = "largest screen image taken, KiB"),
+    SYLK_OPTION(.section = "conference", .key = "save_screen_images", .type = SYLK_OPTION_BOOL,
+                .description = "keep each sharer's latest image in <files_dir>/<room>/screens"),
     SYLK_OPTION(.section = "conference", .key = "access_policy", .type = SYLK_OPTION_STRING,
                 .description = "allow,deny or deny,allow"),
     SYLK_OPTION(.section = "conference", .key = "allow", .type = SYLK_OPTION_LIST,

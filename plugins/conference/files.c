@@ -228,6 +228,9 @@ void files_room_close(struct room *room)
     }
     for (guint i = 0; i < room->files->len && !conf_settings()->keep_files; i++)
         remove_file(room, g_ptr_array_index(room->files, i));
+    g_autofree char *screens =
+        g_build_filename(conf_settings()->files_dir, room->key, "screens", NULL);
+    g_rmdir(screens); /* empty once every sharing has ended */
     if (!conf_settings()->keep_files) {
         g_autofree char *dir = room_dir(room);
         g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);

@@ -28,6 +28,7 @@ struct conf_settings {
     bool push_file_transfer;     /* each new file is offered to every other participant */
     long screen_sharing_timeout; /* seconds without an image that end a screen sharing */
     size_t max_screen_image;     /* bytes */
+    bool save_screen_images;     /* the latest image of each sharer also on disk */
 };
 
 struct room;

@@ -3,12 +3,17 @@
  */
 #include "screen.h"
 
+#include "files.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 #define LOG(level, ...) conf_host()->log(CONF_NAME, level, __VA_ARGS__)
 
 struct screen {
     sylk_web_item *item;
+    char *path; /* save_screen_images: where the latest image is kept, or NULL */
     gint64 last_image_us;
     sylk_timer *timer; /* checks for the timeout once a second */
 };
@@ -59,6 +64,9 @@ void screen_stop(struct participant *p, bool notify)
     p->screen = NULL;
     conf_host()->timer_cancel(s->timer);
     conf_host()->web_item_free(s->item);
+    if (s->path)
+        g_unlink(s->path);
+    g_free(s->path);
     g_free(s);
     if (notify) {
         room_notice(p->room, NULL, "%s stopped sharing the screen", participant_name(p));
@@ -85,6 +93,17 @@ static int screen_start(struct participant *p)
     struct screen *s = g_new0(struct screen, 1);
     s->item = item;
     s->timer = conf_host()->timer_add(1000, true, check_timeout, p);
+    if (conf_settings()->save_screen_images) {
+        g_autofree char *dir =
+            g_build_filename(conf_settings()->files_dir, p->room->key, "screens", NULL);
+        g_autofree char *user = files_sanitize_name(p->key); /* a SIP user may have a '/' */
+        g_autofree char *name = g_strconcat(user, ".jpg", NULL);
+        if (g_mkdir_with_parents(dir, 0700) == 0)
+            s->path = g_build_filename(dir, name, NULL);
+        else
+            LOG(SYLK_LOG_WARNING, "room %s: cannot make %s: %s", p->room->uri, dir,
+                g_strerror(errno));
+    }
     p->screen = s;
     return 200;
 }
@@ -115,6 +134,9 @@ int screen_image(struct participant *p, const void *body, size_t len)
         return 413;
     }
     p->screen->last_image_us = g_get_monotonic_time();
+    g_autoptr(GError) error = NULL;
+    if (p->screen->path && !g_file_set_contents(p->screen->path, data, (gssize)size, &error))
+        LOG(SYLK_LOG_WARNING, "room %s: %s", p->room->uri, error->message);
     if (started) {
         const char *url = screen_url(p);
         LOG(SYLK_LOG_INFO, "room %s: %s shares the screen at %s", p->room->uri, p->uri, url);

@@ -68,8 +68,9 @@ def subscribe(server, room):
     return watcher
 
 
-def test_share_serve_swap_and_time_out(screen_server):
-    server = screen_server()
+def test_share_serve_swap_and_time_out(screen_server, tmp_path):
+    server = screen_server(save_screen_images="true", files_dir=str(tmp_path / "files"))
+    saved = tmp_path / "files" / "screen1@127.0.0.1" / "screens" / "alice@127.0.0.1.jpg"
     alice, bob = Member(server, "alice", "screen1"), Member(server, "bob", "screen1")
     watcher = None
     try:
@@ -97,6 +98,7 @@ def test_share_serve_swap_and_time_out(screen_server):
         while http_get(url + "image")[2] != blue and time.time() < deadline:
             time.sleep(0.05)
         assert http_get(url + "image")[2] == blue
+        assert saved.read_bytes() == blue  # save_screen_images: the latest one on disk too
         assert watcher.wait(lambda m: m.is_request and m.method == "NOTIFY", 0.5) is None
         # no image for screen_sharing_timeout (3 s): the sharing ends
         doc = validate(next_notify(watcher, timeout=8).body)
@@ -104,6 +106,7 @@ def test_share_serve_swap_and_time_out(screen_server):
         bob.expect_notice("alice@127.0.0.1 stopped sharing the screen")
         assert http_get(url + "image")[0] == 404
         assert http_get(url)[0] == 404
+        assert not saved.exists()
         assert server.alive()
     finally:
         if watcher:
