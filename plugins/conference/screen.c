@@ -18,38 +18,6 @@ struct screen {
     sylk_timer *timer; /* checks for the timeout once a second */
 };
 
-static bool is_jpeg(const guint8 *data, size_t len)
-{
-    /* SOI then a marker: FF D8 FF; and the EOI marker at the end (FF D9) */
-    return len >= 4 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff &&
-           data[len - 2] == 0xff && data[len - 1] == 0xd9;
-}
-
-static bool base64_text(const guint8 *data, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        guint8 c = data[i];
-        if (!g_ascii_isalnum(c) && c != '+' && c != '/' && c != '=' && !g_ascii_isspace(c))
-            return false;
-    }
-    return len > 0;
-}
-
-GBytes *screen_decode(const void *body, size_t len)
-{
-    const guint8 *data = body;
-    if (is_jpeg(data, len))
-        return g_bytes_new(data, len);
-    if (!base64_text(data, len))
-        return NULL;
-    g_autofree char *text = g_strndup(body, len);
-    gsize out_len = 0;
-    guchar *out = g_base64_decode_inplace(text, &out_len);
-    if (!is_jpeg(out, out_len))
-        return NULL;
-    return g_bytes_new(out, out_len);
-}
-
 const char *screen_url(const struct participant *p)
 {
     return p->screen ? conf_host()->web_item_url(p->screen->item) : NULL;

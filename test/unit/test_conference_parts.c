@@ -4,6 +4,7 @@
 #include "confinfo.h"
 #include "files.h"
 #include "policy.h"
+#include "screen.h"
 
 #include <glib.h>
 #include <libxml/parser.h>
@@ -138,11 +139,25 @@ static void stored_names(void)
         {"trailing  ", "trailing"},
         {"caf\xc3\xa9.txt", "caf\xc3\xa9.txt"},
         {"bad\xff\xfeutf8", "bad"},
+        {"name  \x80 rest", "name"}, /* trimmed after the cut (a fuzzer find) */
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *got = files_sanitize_name(cases[i].offered);
         g_assert_cmpstr(got, ==, cases[i].stored);
     }
+    /* a decoded screen image is a whole JPEG, raw or base64 */
+    static const guint8 jpeg[] = {0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0xff, 0xd9};
+    g_autoptr(GBytes) raw = screen_decode(jpeg, sizeof(jpeg));
+    g_assert_nonnull(raw);
+    g_assert_cmpuint(g_bytes_get_size(raw), ==, sizeof(jpeg));
+    g_autofree char *b64 = g_base64_encode(jpeg, sizeof(jpeg));
+    g_autoptr(GBytes) decoded = screen_decode(b64, strlen(b64));
+    g_assert_nonnull(decoded);
+    g_assert_cmpmem(g_bytes_get_data(decoded, NULL), sizeof(jpeg), jpeg, sizeof(jpeg));
+    g_assert_null(screen_decode("\x89PNG\r\n\x1a\n", 8));
+    g_assert_null(screen_decode(jpeg, sizeof(jpeg) - 1)); /* cut short: no EOI */
+    g_assert_null(screen_decode("aGVsbG8=", 8));          /* base64 of "hello" */
+    g_assert_null(screen_decode("", 0));
     g_autofree char *long_name = g_strnfill(1000, 'x');
     g_autofree char *cut = files_sanitize_name(long_name);
     g_assert_cmpuint(strlen(cut), ==, 200);
