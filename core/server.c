@@ -16,10 +16,12 @@
 #include "plugin/host.h"
 #include "sylk-build-config.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* Longer than sofia-sip's own shutdown (30 s) so that nua_destroy can run. */
 #define SHUTDOWN_GRACE_S 40
@@ -70,6 +72,25 @@ void sylk_server_stop(struct sylk_server *server)
 void sylk_server_sip_stopped(struct sylk_server *server)
 {
     g_main_loop_quit(server->loop);
+}
+
+/*
+ * Each audio participant holds two sockets (RTP, RTCP) and each MSRP peer one: the usual soft
+ * limit of 1024 open files would cap a server near 500 calls while the hard limit allows more.
+ */
+static void raise_open_files_limit(void)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max)
+        return;
+    rlim_t before = lim.rlim_cur;
+    lim.rlim_cur = lim.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &lim) == 0)
+        g_info("open files limit raised from %llu to %llu", (unsigned long long)before,
+               (unsigned long long)lim.rlim_cur);
+    else
+        g_warning("cannot raise the open files limit from %llu: %s", (unsigned long long)before,
+                  g_strerror(errno));
 }
 
 static bool load_configuration(struct sylk_server *server, const struct sylk_server_options *o)
@@ -200,6 +221,7 @@ int sylk_server_main(const struct sylk_server_options *o)
                                                 .max = server->config.rtp_port_max,
                                                 .next = server->config.rtp_port_min};
     server->loop = g_main_loop_new(NULL, FALSE);
+    raise_open_files_limit();
     if (sylk_srtp_library_init() < 0) {
         g_critical("cannot initialise libsrtp2");
         goto out;

@@ -88,7 +88,7 @@ struct sylk_session {
     struct sylk_session_handler handler;
     void *user_data;
     guint answer_timer;
-    guint media_timer; /* RTP timeout check, once established */
+    bool media_watched; /* its RTP timeout is checked (check_all_media), once established */
     gint64 established_us;
     int end_status;
     char *end_reason;
@@ -167,8 +167,6 @@ static void session_finish(struct sylk_session *s, int status, const char *phras
     s->state = S_ENDING; /* the plugin may call session_terminate from ended */
     if (s->answer_timer)
         g_source_remove(s->answer_timer);
-    if (s->media_timer)
-        g_source_remove(s->media_timer);
     s->stack->sessions = g_list_remove(s->stack->sessions, s);
     sylk_referral_session_gone(s->stack, s);
     sylk_message_session_gone(s->stack, s);
@@ -1295,19 +1293,41 @@ static bool expects_rtp(const struct sylk_session *s, gint64 *last_in)
     return expects;
 }
 
-static gboolean check_media(gpointer data)
+/* Ends the call when it has had no RTP for rtp_timeout seconds; false when it is over. */
+static bool check_media(struct sylk_session *s, gint64 now)
 {
-    struct sylk_session *s = data;
-    gint64 last_in, now = g_get_monotonic_time();
+    gint64 last_in;
     if (s->state != S_ESTABLISHED || !expects_rtp(s, &last_in))
-        return G_SOURCE_CONTINUE;
+        return true;
     gint64 since = MAX(last_in, s->established_us);
     if (now - since < (gint64)cfg()->rtp_timeout * G_USEC_PER_SEC)
-        return G_SOURCE_CONTINUE;
+        return true;
     g_info("session %s: no RTP for %u s; ending the call", s->request->info.call_id,
            cfg()->rtp_timeout);
-    s->media_timer = 0;
+    s->media_watched = false;
     terminate_with(s, 408, "RTP Timeout");
+    return false;
+}
+
+/*
+ * One timer for every session, not one each: the main loop walks each GSource in every
+ * iteration, and sofia-sip's timers can make it iterate in bursts (its GSource reports a
+ * timer under 1 ms away as ready), so per-session sources made those bursts cost O(calls).
+ */
+static gboolean check_all_media(gpointer data)
+{
+    struct sylk_sip_stack *stack = data;
+    gint64 now = g_get_monotonic_time();
+    bool any = false;
+    for (GList *l = stack->sessions, *next; l; l = next) {
+        next = l->next; /* terminate_with only sends the BYE: the session stays listed */
+        struct sylk_session *s = l->data;
+        if (s->media_watched)
+            any |= check_media(s, now) && s->media_watched;
+    }
+    if (any)
+        return G_SOURCE_CONTINUE;
+    stack->media_check = 0;
     return G_SOURCE_REMOVE;
 }
 
@@ -1315,8 +1335,11 @@ static gboolean check_media(gpointer data)
 static void watch_media(struct sylk_session *s)
 {
     s->established_us = g_get_monotonic_time();
-    if (cfg()->rtp_timeout && !s->media_timer)
-        s->media_timer = g_timeout_add_seconds(1, check_media, s);
+    if (!cfg()->rtp_timeout)
+        return;
+    s->media_watched = true;
+    if (!s->stack->media_check)
+        s->stack->media_check = g_timeout_add_seconds(1, check_all_media, s->stack);
 }
 
 const struct sylk_loaded_plugin *sylk_session_plugin(const struct sylk_session *s)

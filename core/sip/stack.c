@@ -341,6 +341,9 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
 {
     /* Objects nua never reported as terminated are ended before their handles go away. */
     sylk_session_drop_all(stack);
+    if (stack->media_check)
+        g_source_remove(stack->media_check);
+    stack->media_check = 0;
     sylk_subscription_drop_all(stack);
     sylk_referral_terminate_all(stack);
     sylk_message_abort_all(stack);

@@ -37,6 +37,7 @@ struct sylk_sip_stack {
     nua_t *nua;
     guint source_id;
     GList *sessions;      /* struct sylk_session *, live */
+    guint media_check;    /* one 1 s timer for every session's RTP timeout (session.c) */
     GList *subscriptions; /* struct sylk_subscription * */
     GList *referrals;     /* struct sylk_referral * */
     GList *messages;      /* struct sylk_message * awaiting the plugin's response */
