@@ -184,3 +184,49 @@ def test_viewer_page_in_chromium(screen_server):
             assert near(colour_in_middle(), (0, 200, 0)), colour_in_middle()
     finally:
         alice.close()
+
+
+def test_web_security_with_a_live_screen(screen_server):
+    """While a screen is shared: traversal paths, the token with one character changed,
+    methods other than GET and HEAD, and 10000 random tokens get 404 or 405, never a file or
+    the image; the real URL still serves the image afterwards."""
+    import http.client
+    import random
+    server = screen_server(screen_sharing_timeout=60)
+    alice = Member(server, "alice", "screen4")
+    try:
+        assert alice.join().status == 200
+        image = jpeg((10, 20, 30))
+        assert share(alice, image).ok
+        alice.expect_notice("is sharing the screen at")
+        url = next(line for line in server.log().splitlines()
+                   if "shares the screen at" in line).rsplit(" ", 1)[1]
+        base = url.split("/screen/")[0]
+        token = url.split("/screen/")[1].strip("/")
+        flipped = token[:-1] + ("0" if token[-1] != "0" else "1")
+        for path in (f"/screen/{flipped}/image", f"/screen/{token}/../../etc/passwd",
+                     f"/screen/{token}/..%2f..%2fetc%2fpasswd", f"/screen/{token}%2fimage",
+                     f"/screen/{token.upper()}/image", f"/screen/{token}/image/",
+                     f"/screen/{token}/image%00", "/screen/", "/screen", "/etc/passwd",
+                     "/..%2f..%2fetc%2fpasswd", f"/screen/{token[:16]}/image"):
+            status, _, body = http_get(base + path)
+            assert status == 404 and image not in body and b"root:" not in body, (path, status)
+        for method in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
+            status, h, _ = http_get(url + "image", method=method)
+            assert status == 405, (method, status)
+        host, port = base.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        found = 0
+        for _ in range(10000):
+            probe = "%032x" % random.getrandbits(128)
+            conn.request("GET", f"/screen/{probe}/image")
+            r = conn.getresponse()
+            r.read()
+            found += r.status != 404
+        conn.close()
+        assert found == 0
+        status, _, body = http_get(url + "image")
+        assert status == 200 and body == image
+        assert server.alive()
+    finally:
+        alice.close()
