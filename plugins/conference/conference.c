@@ -373,9 +373,6 @@ static int conference_init(const struct sylk_host *h, sylk_config *c)
         (size_t)host->config_get_int(config, "conference", "max_screen_image_kb", 4096) << 10;
     settings.push_file_transfer =
         host->config_get_bool(config, "conference", "push_file_transfer", false);
-    const char *files_dir = host->config_get_string(config, "conference", "files_dir", NULL);
-    g_free(settings.files_dir);
-    settings.files_dir = files_dir && *files_dir ? g_strdup(files_dir) : default_files_dir();
     settings.music_on_hold = host->config_get_string(config, "conference", "music_on_hold", NULL);
     if (settings.music_on_hold && !*settings.music_on_hold)
         settings.music_on_hold = NULL;
@@ -384,6 +381,10 @@ static int conference_init(const struct sylk_host *h, sylk_config *c)
             g_strerror(errno));
         return -ENOENT;
     }
+    /* last: nothing is allocated before a refusal (no shutdown follows a failed init) */
+    const char *files_dir = host->config_get_string(config, "conference", "files_dir", NULL);
+    g_free(settings.files_dir);
+    settings.files_dir = files_dir && *files_dir ? g_strdup(files_dir) : default_files_dir();
     rooms_init();
     return 0;
 }
