@@ -1323,7 +1323,7 @@ static gboolean check_all_media(gpointer data)
         next = l->next; /* terminate_with only sends the BYE: the session stays listed */
         struct sylk_session *s = l->data;
         if (s->media_watched)
-            any |= check_media(s, now) && s->media_watched;
+            any |= check_media(s, now);
     }
     if (any)
         return G_SOURCE_CONTINUE;

@@ -415,8 +415,6 @@ static void start_upload(struct room *room, sylk_session *session, sylk_stream *
                          const struct sylk_file_info *info, const char *who, const char *who_name)
 {
     const struct conf_settings *cs = conf_settings();
-    if (!info->size && cs->max_file_size > CONF_UNSIZED_LIMIT)
-        LOG(SYLK_LOG_DEBUG, "room %s: %s offers a file without a size", room->uri, who);
     uint64_t size = info->size ? info->size : CONF_UNSIZED_LIMIT;
     if (cs->max_file_size && size > cs->max_file_size) {
         LOG(SYLK_LOG_INFO, "room %s: %s's file %s: %" G_GUINT64_FORMAT " bytes > max_file_size",
@@ -478,17 +476,6 @@ void files_incoming_session(struct room *room, sylk_session *session, sylk_strea
 
 /* ------------------------------------------------------- push to participants --- */
 
-static void push_established(sylk_session *session, void *user_data)
-{
-    download_established(session, user_data);
-}
-
-static const struct sylk_session_handler push_session_handler = {
-    .struct_size = sizeof(struct sylk_session_handler),
-    .established = push_established,
-    .ended = session_ended,
-};
-
 /* push_file_transfer: the room offers a new file to every other participant (RFC 5547 push). */
 static void push_to_participants(struct room *room, const struct room_file *f,
                                  const char *sender_key)
@@ -526,6 +513,6 @@ static void push_to_participants(struct room *room, const struct room_file *f,
         struct transfer *t = transfer_new(room, session, conf_host()->session_stream(session, 0),
                                           false, p->uri, p->uri);
         t->file = (struct room_file *)f;
-        conf_host()->session_set_handler(session, &push_session_handler, t);
+        conf_host()->session_set_handler(session, &download_session_handler, t);
     }
 }

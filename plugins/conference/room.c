@@ -261,6 +261,8 @@ static void sync_audio(struct participant *p)
             LOG(SYLK_LOG_WARNING, "room %s: %s's audio not mixed: %d", room->uri, p->uri, rc);
     } else if (!audio_on(p) && p->mixed) {
         h->mixer_remove(room->mixer, p->audio);
+        if (p->moh)
+            h->play_stop(p->audio, NULL);
         p->mixed = p->held = p->moh = false;
     }
     if (p->mixed) {
@@ -354,7 +356,6 @@ static void participant_free(struct participant *p)
 
 static void room_free(struct room *room)
 {
-    LOG(SYLK_LOG_INFO, "room %s ended", room->uri);
     g_hash_table_remove(rooms, room->key);
     while (room->subscriptions->len) {
         sylk_subscription *sub = g_ptr_array_steal_index(room->subscriptions, 0);
@@ -369,6 +370,7 @@ static void room_free(struct room *room)
     chat_history_clear(room);
     g_ptr_array_free(room->participants, TRUE);
     g_ptr_array_free(room->subscriptions, TRUE);
+    LOG(SYLK_LOG_INFO, "room %s ended", room->uri); /* once everything of it is gone */
     g_free(room->uri);
     g_free(room->key);
     g_free(room->subject);
@@ -494,20 +496,25 @@ static char *room_document(struct room *room, size_t *len)
     return confinfo_build(&info, len);
 }
 
-static void notify_one(struct room *room, sylk_subscription *sub)
+/* The room's state to `count` subscribers: one document, built once. */
+static void notify(struct room *room, sylk_subscription *const *subs, guint count)
 {
+    if (count == 0)
+        return;
     size_t len;
     g_autofree char *body = room_document(room, &len);
-    int rc = conf_host()->subscription_notify(sub, "application/conference-info+xml", body, len);
-    if (rc < 0)
-        LOG(SYLK_LOG_DEBUG, "room %s: NOTIFY not sent: %d", room->uri, rc);
+    for (guint i = 0; i < count; i++) {
+        int rc =
+            conf_host()->subscription_notify(subs[i], "application/conference-info+xml", body, len);
+        if (rc < 0)
+            LOG(SYLK_LOG_DEBUG, "room %s: NOTIFY not sent: %d", room->uri, rc);
+    }
 }
 
 void room_changed(struct room *room)
 {
     room->version++;
-    for (guint i = 0; i < room->subscriptions->len; i++)
-        notify_one(room, g_ptr_array_index(room->subscriptions, i));
+    notify(room, (sylk_subscription *const *)room->subscriptions->pdata, room->subscriptions->len);
 }
 
 static void subscription_ended(sylk_subscription *sub, const char *reason, void *user_data)
@@ -530,7 +537,7 @@ void room_subscribe(struct room *room, sylk_subscription *sub)
     g_ptr_array_add(room->subscriptions, sub);
     if (room->version == 0)
         room->version = 1;
-    notify_one(room, sub);
+    notify(room, &sub, 1);
 }
 
 void rooms_shutdown(void)

@@ -195,6 +195,16 @@ def next_notify(ua, timeout=5):
     return n
 
 
+def subscribe(watcher, server, room, expires=120):
+    """The watcher (a SipUA) subscribes to the room's conference-info: the first NOTIFY's
+    document, schema-validated."""
+    uri = f"sip:{room}@127.0.0.1:{server.sip_port}"
+    r = watcher.transaction(watcher.new_request("SUBSCRIBE", uri, extra=[
+        ("Event", "conference"), ("Expires", str(expires))]))
+    assert r.status in (200, 202), r.text
+    return validate(next_notify(watcher).body)
+
+
 def test_conference_info(server, members):
     watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
     try:
@@ -472,11 +482,7 @@ def test_reinvite_adds_and_removes_media(server, members):
             sock.bind(("127.0.0.1", 0))
         assert alice.join().status == 200
         assert bob.join(audio_port=b_rtp.getsockname()[1]).status == 200
-        room = f"sip:room11@127.0.0.1:{server.sip_port}"
-        sub = [("Event", "conference"), ("Expires", "60")]
-        assert watcher.transaction(watcher.new_request("SUBSCRIBE", room, extra=sub)).status \
-            in (200, 202)
-        doc = validate(next_notify(watcher).body)
+        doc = subscribe(watcher, server, "room11")
         assert media_of(doc, "alice") == ["message"], media_of(doc, "alice")
 
         offer = with_audio(alice.offer, a_rtp.getsockname()[1])
@@ -583,10 +589,7 @@ def test_refer_dials_sipp_target(server, members, sipp):
     finish = sipp.start_uas("conference_refer_target.xml", uas_port, timeout=40)
     try:
         room = f"sip:room14@127.0.0.1:{server.sip_port}"
-        sub = [("Event", "conference"), ("Expires", "60")]
-        assert watcher.transaction(watcher.new_request("SUBSCRIBE", room, extra=sub)).status \
-            in (200, 202)
-        assert users_of(validate(next_notify(watcher).body)) == ["sip:alice@127.0.0.1"]
+        assert users_of(subscribe(watcher, server, "room14")) == ["sip:alice@127.0.0.1"]
         target = f"<sip:target@127.0.0.1:{uas_port}>"
         assert alice.ua.request("REFER", room, extra=[("Refer-To", target)]).status == 202
         target_ep = "ci:users/ci:user[@entity='sip:target@127.0.0.1']/ci:endpoint"

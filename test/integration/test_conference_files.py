@@ -14,7 +14,7 @@ import pytest
 from msrp_client import EchoServer, MsrpClient, answer_path, make_self_signed_cert, \
     msrp_sdp_offer, parse_msrp_sdp
 from sip_client import SipUA
-from test_conference import NS, Member, next_notify, validate
+from test_conference import NS, Member, next_notify, subscribe, validate
 
 AGP = {"agp": "urn:ag-projects:xml:ns:conference-info"}
 
@@ -63,15 +63,6 @@ def files_of(doc):
     return out
 
 
-def subscribe(server, room):
-    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
-    uri = f"sip:{room}@127.0.0.1:{server.sip_port}"
-    r = watcher.transaction(watcher.new_request("SUBSCRIBE", uri, extra=[
-        ("Event", "conference"), ("Expires", "120")]))
-    assert r.status in (200, 202), r.text
-    return watcher, validate(next_notify(watcher).body)
-
-
 def upload(server, user, room, data, name, **kw):
     line, pairs = selector(data, name, **kw)
     up = FileSession(server, user, room, line, "sendonly")
@@ -89,7 +80,8 @@ def test_upload_listed_and_pulled(files_server, tmp_path):
     watcher = None
     try:
         assert alice.join().status == 200 and bob.join().status == 200
-        watcher, doc = subscribe(server, "files1")
+        watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+        doc = subscribe(watcher, server, "files1")
         assert files_of(doc) == []
         small, big = os.urandom(1024), os.urandom(5 << 20)
         for data, name in ((small, "notes.txt"), (big, "video.bin")):
@@ -137,7 +129,8 @@ def test_mismatch_limits_names_and_no_room(files_server, tmp_path):
     watcher = None
     try:
         assert alice.join().status == 200
-        watcher, _ = subscribe(server, "files2")
+        watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+        subscribe(watcher, server, "files2")
         files = tmp_path / "files" / "files2@127.0.0.1" / "files"
         # the data does not have the SHA-1 offered: discarded, never listed
         data = os.urandom(4096)
@@ -213,7 +206,8 @@ def test_kill_mid_upload_then_restart(files_server, tmp_path):
     watcher = None
     try:
         assert carol.join().status == 200
-        watcher, doc = subscribe(server, "files3")
+        watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+        doc = subscribe(watcher, server, "files3")
         assert [f[0] for f in files_of(doc)] == ["done.txt"], files_of(doc)
         assert sorted(p.name for p in files.iterdir()) == [".meta", "done.txt"]
     finally:
@@ -266,3 +260,27 @@ def test_files_default_to_the_spool(server):
             assert f.read() == b"in the spool"
     finally:
         alice.close()
+
+
+def test_files_removed_with_the_room_without_keep_files(files_server, tmp_path):
+    """keep_files = false: the room's files (data, metadata, folder) go when the room ends, and
+    a room started again under the same name lists none."""
+    server = files_server(keep_files="false")
+    alice = Member(server, "alice", "files6")
+    assert alice.join().status == 200
+    up, _ = upload(server, "alice", "files6", b"short-lived", "gone.txt")
+    alice.expect_notice("has uploaded file gone.txt", timeout=10)
+    up.close()
+    room_dir = tmp_path / "files" / "files6@127.0.0.1"
+    assert (room_dir / "files" / "gone.txt").read_bytes() == b"short-lived"
+    alice.leave()
+    server.wait_log("room sip:files6@127.0.0.1 ended")
+    assert not room_dir.exists(), list(room_dir.rglob("*"))
+    bob = Member(server, "bob", "files6")
+    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+    try:
+        assert bob.join().status == 200
+        assert files_of(subscribe(watcher, server, "files6")) == []
+    finally:
+        watcher.close()
+        bob.close()

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 from PIL import Image
 
-from test_conference import Member, next_notify, validate
+from test_conference import Member, next_notify, subscribe, validate
 from sip_client import SipUA
 
 AGP = "{urn:ag-projects:xml:ns:conference-info}"
@@ -58,16 +58,6 @@ def screen_server(server_factory):
     return make
 
 
-def subscribe(server, room):
-    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
-    uri = f"sip:{room}@127.0.0.1:{server.sip_port}"
-    r = watcher.transaction(watcher.new_request("SUBSCRIBE", uri, extra=[
-        ("Event", "conference"), ("Expires", "120")]))
-    assert r.status in (200, 202), r.text
-    next_notify(watcher)
-    return watcher
-
-
 def test_share_serve_swap_and_time_out(screen_server, tmp_path):
     server = screen_server(save_screen_images="true", files_dir=str(tmp_path / "files"))
     saved = tmp_path / "files" / "screen1@127.0.0.1" / "screens" / "alice@127.0.0.1.jpg"
@@ -75,7 +65,8 @@ def test_share_serve_swap_and_time_out(screen_server, tmp_path):
     watcher = None
     try:
         assert alice.join().status == 200 and bob.join().status == 200
-        watcher = subscribe(server, "screen1")
+        watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+        subscribe(watcher, server, "screen1")
         red = jpeg((255, 0, 0))
         assert share(alice, red).ok
         headers, _ = bob.expect_notice("alice@127.0.0.1 is sharing the screen at http")
