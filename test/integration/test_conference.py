@@ -107,6 +107,15 @@ def members(server):
         m.close()
 
 
+def nickname(member, name):
+    """NICKNAME (RFC 7701) on the member's MSRP session: the response status."""
+    from msrp_client import make_request
+    f = member.msrp.send_frame(make_request("NICKNAME", member.msrp.to_path,
+                                            [member.msrp.local_uri],
+                                            [("Use-Nickname", f'"{name}"')]))
+    return member.msrp.wait_response(f.transaction_id).status
+
+
 def test_chat_room(server, members):
     alice, bob, carol = members("alice"), members("bob"), members("carol")
     assert alice.join().status == 200
@@ -142,12 +151,6 @@ def test_chat_room(server, members):
     assert plain.statuses == [415]
     assert bob.nothing("as carol") and bob.nothing("not wrapped")
 
-    def nickname(member, name):
-        from msrp_client import make_request
-        f = member.msrp.send_frame(make_request("NICKNAME", member.msrp.to_path,
-                                                [member.msrp.local_uri],
-                                                [("Use-Nickname", f'"{name}"')]))
-        return member.msrp.wait_response(f.transaction_id).status
     assert nickname(alice, "Wonder") == 200
     bob.expect_notice("alice@127.0.0.1 is now known as Wonder")
     assert nickname(bob, "Wonder") == 425
@@ -635,5 +638,22 @@ def test_subscription_expires(server, members):
         assert bob.join().status == 200
         alice.expect_notice("bob@127.0.0.1 has joined")
         assert watcher.wait(lambda m: m.is_request and m.method == "NOTIFY", 1.0) is None
+    finally:
+        watcher.close()
+
+
+def test_nickname_in_conference_info(server, members):
+    """A nickname set, changed and cleared is the user's display-text in the next NOTIFY."""
+    alice = members("alice", room="room16")
+    assert alice.join().status == 200
+    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+    user = "ci:users/ci:user[@entity='sip:alice@127.0.0.1']/ci:display-text"
+    try:
+        assert subscribe(watcher, server, "room16").find(user, NS).text == "alice@127.0.0.1"
+        for name, shown in (("Wonder", "Wonder"), ("Alice <&> Co", "Alice <&> Co"),
+                            ("", "alice@127.0.0.1")):
+            assert nickname(alice, name) == 200
+            doc = validate(next_notify(watcher).body)
+            assert doc.find(user, NS).text == shown
     finally:
         watcher.close()
