@@ -139,6 +139,7 @@ static bool start_msrp(struct sylk_server *server)
         g_critical("%s", error);
         return false;
     }
+    sylk_msrp_transport_set_reconnect_timeout(server->msrp, c->msrp_reconnect_timeout);
     return true;
 }
 

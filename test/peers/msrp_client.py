@@ -523,6 +523,7 @@ class MsrpConnection:
         self.error = None           # what stopped the I/O thread (parse error, socket error)
         self.peer_closed = False    # EOF or reset seen
         self.peer_reset = False     # ECONNRESET seen
+        self.paused = False         # pause_reading(): the socket is not read
         self._cond = threading.Condition(threading.RLock())
         self._inbox = []            # frames nobody claimed yet
         self._messages = []         # complete messages nobody claimed yet
@@ -568,7 +569,8 @@ class MsrpConnection:
                     if self._closing and (self._abort or not want_write):
                         break
                 wl = [self.sock] if want_write else []
-                r, w, _ = select.select([self.sock, self._wake_r], wl, [], 0.5)
+                rl = [self._wake_r] if self.paused else [self.sock, self._wake_r]
+                r, w, _ = select.select(rl, wl, [], 0.5)
                 if self._wake_r in r:
                     try:
                         while self._wake_r.recv(4096):
@@ -588,7 +590,7 @@ class MsrpConnection:
                 self._cond.notify_all()
 
     def _read(self):
-        while True:
+        while not self.paused:
             try:
                 data = self.sock.recv(256 * 1024)
             except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
@@ -612,6 +614,16 @@ class MsrpConnection:
                 return False
             for f in frames:
                 self._dispatch(f)
+        return True
+
+    def pause_reading(self):
+        """Stop reading the socket (what the peer sends piles up in its buffers and the
+        peer's), e.g. from on_frame; frames already read are still dispatched."""
+        self.paused = True
+
+    def resume_reading(self):
+        self.paused = False
+        self._wake()
 
     def _write(self):
         while True:
@@ -1092,7 +1104,7 @@ class MsrpClient(MsrpConnection):
             self._out = bytearray()
             self._wpending = None
         self.error = None
-        self.peer_closed = self.peer_reset = False
+        self.peer_closed = self.peer_reset = self.paused = False
         self.parser = FrameParser()
         self.sock = None
         self._open(self.to_path[0], timeout, source_ip)
