@@ -690,6 +690,65 @@ static void duplicate_chunk_counts_once(struct fixture *fx, gconstpointer data)
     g_assert_cmpmem(body, n, "helloworld", 10);
 }
 
+/*
+ * A file sent from disk when the connection is lost: after the reconnect it goes on from its
+ * first chunk without a response (the chunks answered are not sent again), and the whole file
+ * arrives at its Byte-Ranges; progress never goes back.
+ */
+static void file_send_resumes_after_reconnect(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    bind_peer(fx, "tidf101");
+    int fd;
+    g_autofree char *path = temp_file(&fd);
+    size_t len = 10 * SYLK_MSRP_DIRECT_CHUNK_SIZE + 123;
+    g_autofree uint8_t *body = g_malloc(len);
+    for (size_t i = 0; i < len; i++)
+        body[i] = (uint8_t)(i * 13 + (i >> 9));
+    g_assert_cmpint(write(fd, body, len), ==, (ssize_t)len);
+    int token;
+    g_assert_nonnull(
+        sylk_msrp_session_send_message(fx->s, "application/octet-stream", NULL, fd, len, &token));
+    g_autofree uint8_t *got = g_malloc0(len);
+    struct sylk_msrp_frame f;
+    for (unsigned i = 0; i < 5; i++) { /* the first three answered, two more not */
+        g_assert_true(next_frame(fx, &f));
+        int64_t start, end, total;
+        g_assert_true(
+            sylk_msrp_parse_byte_range(sylk_msrp_header(&f, "Byte-Range"), &start, &end, &total));
+        memcpy(got + start - 1, f.body, f.body_len);
+        if (i < 3)
+            answer(fx, &f);
+        sylk_msrp_frame_clear(&f);
+    }
+    pump(100);
+    uint64_t progress_before = fx->progress_bytes;
+    reconnect(fx, false);
+    bind_peer(fx, "tidf102");
+    size_t from = 3 * SYLK_MSRP_DIRECT_CHUNK_SIZE, seen = 0;
+    bool first = true;
+    while (seen < len - from) {
+        g_assert_true(next_frame(fx, &f));
+        int64_t start, end, total;
+        g_assert_true(
+            sylk_msrp_parse_byte_range(sylk_msrp_header(&f, "Byte-Range"), &start, &end, &total));
+        if (first)
+            g_assert_cmpint(start, ==, (int64_t)from + 1); /* not from the start */
+        first = false;
+        memcpy(got + start - 1, f.body, f.body_len);
+        seen += f.body_len;
+        answer(fx, &f);
+        sylk_msrp_frame_clear(&f);
+    }
+    pump(100);
+    g_assert_cmpmem(got, len, body, len);
+    g_assert_cmpint(fx->sent_status, ==, 200);
+    g_assert_true(fx->sent_token == &token);
+    g_assert_cmpuint(fx->progress_bytes, >=, progress_before);
+    g_assert_cmpuint(fx->progress_bytes, ==, len);
+    unlink(path);
+}
+
 /* Accepts one connection on `lfd` (5 s at most) and makes it non-blocking. */
 static int accept_one(int lfd)
 {
@@ -783,6 +842,8 @@ int main(int argc, char **argv)
                resent_message_handed_over_once, teardown);
     g_test_add("/msrp-session/duplicate-chunk-counts-once", struct fixture, NULL, setup,
                duplicate_chunk_counts_once, teardown);
+    g_test_add("/msrp-session/file-send-resumes-after-reconnect", struct fixture, NULL, setup,
+               file_send_resumes_after_reconnect, teardown);
     g_test_add("/msrp-session/active-side-reconnects", struct fixture, NULL, setup,
                active_side_reconnects, teardown);
     return g_test_run();
