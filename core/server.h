@@ -13,6 +13,7 @@
 #include "msrp/transport.h"
 #include "plugin/loader.h"
 #include "sip/stack.h"
+#include "xml_log.h"
 
 #include <glib.h>
 #include <sylk/host.h>
@@ -27,6 +28,7 @@ struct sylk_server_options {
 struct sylk_server {
     struct sylk_server_config config;
     struct sylk_log log;
+    struct sylk_xml_log xml_log; /* libxml2's reports on the main thread */
     GMainLoop *loop;
     struct sylk_plugin_registry plugins;
     struct sylk_sip_stack sip;
