@@ -1271,9 +1271,12 @@ class EchoServer:
                     s.close()
                     continue
                 s.settimeout(None)
-            conn = MsrpConnection(s, local_uri=self.uri, name=f"echo{len(self.connections)}",
+            # listed before its I/O thread starts: a message may arrive at once, and a test
+            # that sees it in `received` then looks for its connection here
+            conn = MsrpConnection(local_uri=self.uri, name=f"echo{len(self.connections)}",
                                   on_message=self._on_message)
             self.connections.append(conn)
+            conn._attach(s)
 
     def _on_message(self, conn, msg):
         self.received.append(msg)
