@@ -158,6 +158,11 @@ static void stored_names(void)
     g_assert_null(screen_decode(jpeg, sizeof(jpeg) - 1)); /* cut short: no EOI */
     g_assert_null(screen_decode("aGVsbG8=", 8));          /* base64 of "hello" */
     g_assert_null(screen_decode("", 0));
+    /* too short for any JPEG: refused before GLib's decoder, which asserts on one character */
+    for (const char *c = "A= \n"; *c; c++)
+        g_assert_null(screen_decode(c, 1));
+    g_assert_null(screen_decode("AAAA", 4)); /* three bytes */
+    g_assert_null(screen_decode("A===", 4));
     g_autofree char *long_name = g_strnfill(1000, 'x');
     g_autofree char *cut = files_sanitize_name(long_name);
     g_assert_cmpuint(strlen(cut), ==, 200);
