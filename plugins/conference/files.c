@@ -16,11 +16,12 @@ struct transfer {
     sylk_session *session;
     sylk_stream *stream;
     bool upload;
-    char *sender; /* sip:user@host */
-    char *sender_name;
-    char *name;     /* stored name it will get (upload) */
-    char *tmp_path; /* upload: where it is being written */
-    char *hash;     /* offered */
+    char *sender;      /* sip:user@host */
+    char *sender_name; /* how notices name it */
+    char *display;     /* upload: its nickname or display name, or NULL */
+    char *name;        /* stored name it will get (upload) */
+    char *tmp_path;    /* upload: where it is being written */
+    char *hash;        /* offered */
     char *type;
     uint64_t size;          /* offered */
     struct room_file *file; /* download: what is sent (owned by the room) */
@@ -31,6 +32,7 @@ void room_file_free(struct room_file *f)
     g_free(f->name);
     g_free(f->hash);
     g_free(f->sender);
+    g_free(f->sender_name);
     g_free(f->type);
     g_free(f->path);
     g_free(f);
@@ -108,6 +110,8 @@ static bool write_meta(const struct room *room, const struct room_file *f, GErro
     g_key_file_set_string(kf, "file", "name", f->name);
     g_key_file_set_string(kf, "file", "hash", f->hash);
     g_key_file_set_string(kf, "file", "sender", f->sender);
+    if (f->sender_name)
+        g_key_file_set_string(kf, "file", "sender_name", f->sender_name);
     g_key_file_set_string(kf, "file", "type", f->type);
     g_key_file_set_uint64(kf, "file", "size", f->size);
     gsize len;
@@ -136,6 +140,7 @@ static struct room_file *read_meta(const struct room *room, const char *meta)
     f->name = g_steal_pointer(&name);
     f->hash = g_steal_pointer(&hash);
     f->sender = g_key_file_get_string(kf, "file", "sender", NULL);
+    f->sender_name = g_key_file_get_string(kf, "file", "sender_name", NULL);
     f->type = g_key_file_get_string(kf, "file", "type", NULL);
     if (!f->sender)
         f->sender = g_strdup("");
@@ -201,6 +206,7 @@ static void transfer_free(struct transfer *t)
         g_unlink(t->tmp_path); /* an upload that did not complete */
     g_free(t->sender);
     g_free(t->sender_name);
+    g_free(t->display);
     g_free(t->name);
     g_free(t->tmp_path);
     g_free(t->hash);
@@ -272,6 +278,7 @@ static void publish(struct transfer *t, const char *hash, uint64_t size)
     f->name = g_strdup(t->name);
     f->hash = g_strdup(hash);
     f->sender = g_strdup(t->sender);
+    f->sender_name = g_strdup(t->display);
     f->type = g_strdup(t->type);
     f->size = size;
     f->path = g_build_filename(dir, f->name, NULL);
@@ -412,7 +419,8 @@ static void start_download(struct room *room, sylk_session *session, sylk_stream
 }
 
 static void start_upload(struct room *room, sylk_session *session, sylk_stream *stream,
-                         const struct sylk_file_info *info, const char *who, const char *who_name)
+                         const struct sylk_file_info *info, const char *who, const char *who_name,
+                         const char *display)
 {
     const struct conf_settings *cs = conf_settings();
     uint64_t size = info->size ? info->size : CONF_UNSIZED_LIMIT;
@@ -430,6 +438,7 @@ static void start_upload(struct room *room, sylk_session *session, sylk_stream *
     g_autofree char *clean = files_sanitize_name(info->name);
     char *name = unique_name(room, clean);
     struct transfer *t = transfer_new(room, session, stream, true, who, who_name);
+    t->display = g_strdup(display);
     t->name = name;
     t->hash = g_strdup(info->hash_sha1);
     t->type = g_strdup(info->type ? info->type : "application/octet-stream");
@@ -453,6 +462,18 @@ static void start_upload(struct room *room, sylk_session *session, sylk_stream *
         LOG(SYLK_LOG_WARNING, "room %s: cannot answer %s's upload", room->uri, who);
 }
 
+/* The sender's name in the room (nickname, display name), else its INVITE's, or NULL. */
+static const char *sender_display(struct room *room, const char *key,
+                                  const struct sylk_request_info *req)
+{
+    g_autoptr(GPtrArray) mine = room_participants_of(room, key, NULL);
+    if (mine->len) {
+        const struct participant *p = g_ptr_array_index(mine, 0);
+        return p->nickname ? p->nickname : p->display;
+    }
+    return req->from_display && *req->from_display ? req->from_display : NULL;
+}
+
 void files_incoming_session(struct room *room, sylk_session *session, sylk_stream *stream,
                             const struct sylk_request_info *req)
 {
@@ -460,14 +481,12 @@ void files_incoming_session(struct room *room, sylk_session *session, sylk_strea
     conf_host()->stream_file_info(stream, &info);
     g_autofree char *key = conf_uri_key(req->from_uri);
     g_autofree char *who = g_strdup_printf("sip:%s", key);
-    g_autoptr(GPtrArray) mine = room_participants_of(room, key, NULL);
-    const char *name = mine->len ? participant_name(g_ptr_array_index(mine, 0))
-                       : req->from_display && *req->from_display ? req->from_display
-                                                                 : key;
+    const char *display = sender_display(room, key, req);
+    const char *name = display ? display : key;
     /* our direction: recvonly when the peer sends (push), sendonly when it asks (pull) */
     enum sylk_direction ours = conf_host()->stream_direction(stream);
     if (ours == SYLK_DIR_RECVONLY)
-        start_upload(room, session, stream, &info, who, name);
+        start_upload(room, session, stream, &info, who, name, display);
     else if (ours == SYLK_DIR_SENDONLY)
         start_download(room, session, stream, &info, who);
     else

@@ -17,10 +17,11 @@
 #include "room.h"
 
 struct room_file {
-    char *name;   /* stored name: sanitized, unique in the room */
-    char *hash;   /* "AB:CD:…", SHA-1 as RFC 5547 writes it */
-    char *sender; /* sip:user@host */
-    char *type;   /* MIME type */
+    char *name;        /* stored name: sanitized, unique in the room */
+    char *hash;        /* "AB:CD:…", SHA-1 as RFC 5547 writes it */
+    char *sender;      /* sip:user@host */
+    char *sender_name; /* the sender's name in the room when it uploaded, or NULL */
+    char *type;        /* MIME type */
     uint64_t size;
     char *path;
 };

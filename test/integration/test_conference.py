@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import conference_info
 from conftest import ROOT
 from msrp_client import MsrpClient, answer_path, cpim_parse, cpim_wrap, msrp_sdp_offer
 from sip_client import SipUA, parse_sdp, sdp_offer
@@ -224,6 +225,12 @@ def test_conference_info(server, members):
         assert first.get("Content-Type") == "application/conference-info+xml"
         doc = validate(first.body)
         assert doc.get("entity") == "sip:room2@127.0.0.1" and doc.get("state") == "full"
+        # what Blink reads of it, and the focus URI in conf-uris as SylkServer has it
+        read = conference_info.parse(first.body)
+        assert [(u.entity, u.display_text, u.media_types()) for u in read.users] == \
+            [("sip:alice@127.0.0.1", "alice@127.0.0.1", ["message"])]
+        assert read.users[0].endpoints[0].status == "connected"
+        assert read.conf_uris == ["sip:room2@127.0.0.1"]
         assert users_of(doc) == ["sip:alice@127.0.0.1"]
         # the Subject of the INVITE that started the room, escaped in the XML
         assert doc.find("ci:conference-description/ci:subject", NS).text == \
@@ -604,6 +611,11 @@ def test_refer_dials_sipp_target(server, members, sipp):
                 states.append(status.text)
         assert states == ["dialing-out", "alerting", "connected"], states
         assert media_of(doc, "target") == ["audio"]
+        # RFC 4575 5.6.3: the room called the target, alice called the room
+        read = conference_info.parse(doc)
+        joined = {u.entity: u.endpoints[0].joining_method for u in read.users}
+        assert joined == {"sip:alice@127.0.0.1": "dialed-in",
+                          "sip:target@127.0.0.1": "dialed-out"}, joined
         alice.expect_notice("target@127.0.0.1 has joined the room with audio")
 
         bye = f"<sip:target@127.0.0.1:{uas_port};method=BYE>"
@@ -657,3 +669,4 @@ def test_nickname_in_conference_info(server, members):
             assert doc.find(user, NS).text == shown
     finally:
         watcher.close()
+

@@ -11,12 +11,11 @@ import time
 
 import pytest
 
+import conference_info
 from msrp_client import EchoServer, MsrpClient, answer_path, make_self_signed_cert, \
     msrp_sdp_offer, parse_msrp_sdp
 from sip_client import SipUA
-from test_conference import NS, Member, next_notify, subscribe, validate
-
-AGP = {"agp": "urn:ag-projects:xml:ns:conference-info"}
+from test_conference import Member, next_notify, nickname, subscribe, validate
 
 
 def selector(data, name, ctype="application/octet-stream", digest_of=None):
@@ -54,12 +53,14 @@ def files_server(server_factory, tmp_path):
 
 
 def files_of(doc):
-    """[(name, hash, size, sender)] listed in a conference-info document."""
+    """[(name, hash, size, sender, status)] a sipsimple-based client (Blink) reads in a
+    conference-info document (schema-validated), each file checked the way Blink uses it: its
+    sender is a SIP URI or name-addr, its hash a FileSelector hash."""
     out = []
-    for f in doc.findall("ci:conference-description/agp:resources/agp:files/agp:file",
-                         {**NS, **AGP}):
-        out.append(tuple(f.find(f"agp:{k}", AGP).text for k in ("name", "hash", "size",
-                                                                 "sender")))
+    for f in conference_info.parse(doc).files:
+        f.sender_uri()
+        f.selector_hash()
+        out.append((f.name, f.hash, f.size, f.sender, f.status))
     return out
 
 
@@ -84,13 +85,20 @@ def test_upload_listed_and_pulled(files_server, tmp_path):
         doc = subscribe(watcher, server, "files1")
         assert files_of(doc) == []
         small, big = os.urandom(1024), os.urandom(5 << 20)
-        for data, name in ((small, "notes.txt"), (big, "video.bin")):
+        # as Blink reads it: attributes, the hash as "sha1:" and upper-case pairs, the sender
+        # as the URI, or "Display <URI>" once the sender has a name in the room
+        for data, name, who in ((small, "notes.txt", "alice@127.0.0.1"),
+                                (big, "video.bin", "Alice Liddell")):
+            if who == "Alice Liddell":
+                assert nickname(alice, who) == 200
+                validate(next_notify(watcher).body)
             up, pairs = upload(server, "alice", "files1", data, name)
             size_text = "1.0 kB" if data is small else "5.2 MB"
-            bob.expect_notice(f"alice@127.0.0.1 has uploaded file {name} ({size_text})",
-                              timeout=20)
+            bob.expect_notice(f"{who} has uploaded file {name} ({size_text})", timeout=20)
             doc = validate(next_notify(watcher, timeout=10).body)
-            assert (name, pairs, str(len(data)), "sip:alice@127.0.0.1") in files_of(doc), \
+            sender = "sip:alice@127.0.0.1" if data is small else \
+                "Alice Liddell <sip:alice@127.0.0.1>"
+            assert (name, f"sha1:{pairs}", len(data), sender, "OK") in files_of(doc), \
                 files_of(doc)
             stored = tmp_path / "files" / "files1@127.0.0.1" / "files" / name
             assert stored.read_bytes() == data
