@@ -164,18 +164,9 @@ static void remove_leftovers(const char *dir)
     }
 }
 
-void files_room_open(struct room *room)
+/* A room's stored files (keep_files): those whose data and metadata are both complete. */
+static void load_stored(struct room *room, const char *meta_dir)
 {
-    g_autofree char *dir = room_dir(room);
-    g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);
-    if (g_mkdir_with_parents(meta_dir, 0700) != 0) {
-        LOG(SYLK_LOG_WARNING, "room %s: cannot make %s: %s (no file sharing)", room->uri, meta_dir,
-            g_strerror(errno));
-        return;
-    }
-    remove_leftovers(dir);
-    if (!conf_settings()->keep_files)
-        return;
     g_autoptr(GDir) d = g_dir_open(meta_dir, 0, NULL);
     const char *entry;
     while (d && (entry = g_dir_read_name(d))) {
@@ -191,6 +182,35 @@ void files_room_open(struct room *room)
     if (room->files->len)
         LOG(SYLK_LOG_INFO, "room %s: %u stored file%s", room->uri, room->files->len,
             room->files->len == 1 ? "" : "s");
+}
+
+/*
+ * The room's folders that hold nothing go (a room's folder is made by its first upload):
+ * rmdir removes only an empty folder, so one that holds kept files stays.
+ */
+static void remove_empty_dirs(const struct room *room)
+{
+    g_autofree char *dir = room_dir(room);
+    g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);
+    g_autofree char *room_path = g_path_get_dirname(dir);
+    g_autofree char *screens = g_build_filename(room_path, "screens", NULL);
+    g_rmdir(meta_dir);
+    g_rmdir(dir);
+    g_rmdir(screens); /* empty once every sharing has ended */
+    g_rmdir(room_path);
+}
+
+void files_room_open(struct room *room)
+{
+    g_autofree char *dir = room_dir(room);
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return;
+    remove_leftovers(dir);
+    if (conf_settings()->keep_files) {
+        g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);
+        load_stored(room, meta_dir);
+    }
+    remove_empty_dirs(room); /* what a crash in an upload left, and nothing else */
 }
 
 static void remove_file(const struct room *room, const struct room_file *f)
@@ -225,26 +245,23 @@ static void transfer_end(struct transfer *t)
 
 void files_room_close(struct room *room)
 {
+    /*
+     * Transfers end with the room, but each is freed when its session has ended: until then
+     * the core may still report it (`done`, when the connection goes). An upload's partial
+     * data goes now; it is written to a file already open, not made again.
+     */
     while (room->transfers->len) {
         struct transfer *t = g_ptr_array_steal_index(room->transfers, 0);
         t->room = NULL;
-        conf_host()->session_set_handler(t->session, NULL, NULL); /* no `ended` for it now */
+        t->file = NULL; /* the room's list of files goes */
+        if (t->tmp_path)
+            g_unlink(t->tmp_path);
+        g_clear_pointer(&t->tmp_path, g_free);
         conf_host()->session_terminate(t->session);
-        transfer_free(t);
     }
     for (guint i = 0; i < room->files->len && !conf_settings()->keep_files; i++)
         remove_file(room, g_ptr_array_index(room->files, i));
-    g_autofree char *screens =
-        g_build_filename(conf_settings()->files_dir, room->key, "screens", NULL);
-    g_rmdir(screens); /* empty once every sharing has ended */
-    if (!conf_settings()->keep_files) {
-        g_autofree char *dir = room_dir(room);
-        g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);
-        g_autofree char *room_path = g_path_get_dirname(dir);
-        g_rmdir(meta_dir);
-        g_rmdir(dir);
-        g_rmdir(room_path);
-    }
+    remove_empty_dirs(room);
 }
 
 /* -------------------------------------------------------------- transfers --- */
@@ -308,6 +325,8 @@ static void upload_done(sylk_stream *stream, int status, const char *hash, uint6
 {
     struct transfer *t = user_data;
     (void)stream;
+    if (!t->room) /* the room has ended, and the session is ending */
+        return;
     const char *why = NULL;
     if (status != 200)
         why = "incomplete";
@@ -332,6 +351,8 @@ static void download_done(sylk_stream *stream, int status, const char *hash, uin
     struct transfer *t = user_data;
     (void)stream;
     (void)hash;
+    if (!t->room)
+        return;
     LOG(SYLK_LOG_INFO, "room %s: %s sent to %s: status %d, %" G_GUINT64_FORMAT " bytes",
         t->room->uri, t->file->name, t->sender, status, size);
     conf_host()->session_terminate(t->session);
@@ -352,6 +373,8 @@ static void download_established(sylk_session *session, void *user_data)
 {
     struct transfer *t = user_data;
     (void)session;
+    if (!t->room) /* a push answered after the room ended: its session is ending */
+        return;
     int rc = conf_host()->file_send(t->stream, t->file->path, &download_handler, t);
     if (rc < 0) {
         LOG(SYLK_LOG_WARNING, "room %s: cannot send %s: %s", t->room->uri, t->file->path,
@@ -435,6 +458,14 @@ static void start_upload(struct room *room, sylk_session *session, sylk_stream *
         conf_host()->session_reject(session, 488, "Room File Quota Exceeded");
         return;
     }
+    g_autofree char *dir = room_dir(room);
+    g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);
+    if (g_mkdir_with_parents(meta_dir, 0700) != 0) { /* the room's first upload makes them */
+        LOG(SYLK_LOG_WARNING, "room %s: cannot make %s: %s", room->uri, meta_dir,
+            g_strerror(errno));
+        conf_host()->session_reject(session, 500, "Cannot Store The File");
+        return;
+    }
     g_autofree char *clean = files_sanitize_name(info->name);
     char *name = unique_name(room, clean);
     struct transfer *t = transfer_new(room, session, stream, true, who, who_name);
@@ -443,7 +474,6 @@ static void start_upload(struct room *room, sylk_session *session, sylk_stream *
     t->hash = g_strdup(info->hash_sha1);
     t->type = g_strdup(info->type ? info->type : "application/octet-stream");
     t->size = size;
-    g_autofree char *dir = room_dir(room);
     char token[17];
     g_snprintf(token, sizeof(token), "%08x%08x", g_random_int(), g_random_int());
     g_autofree char *tmp_name = g_strconcat(".upload-", token, NULL);
