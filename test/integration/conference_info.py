@@ -174,6 +174,7 @@ class Watcher:
         self.uri = f"sip:{room}@127.0.0.1:{server.sip_port}"
         self.expires = expires
         self.dialog = None
+        self.seen = set()  # CSeq of the NOTIFYs answered
 
     def subscribe(self):
         from sip_client import Dialog
@@ -197,6 +198,13 @@ class Watcher:
             ("Accept", "application/conference-info+xml")])
 
     def notify(self, timeout=5):
-        n = self.ua.wait_request("NOTIFY", timeout=timeout)
-        self.ua.respond(n, 200)
-        return n
+        """The next NOTIFY, answered; a retransmission of one seen (its 200 was late) is
+        answered again and skipped, as a transaction layer would."""
+        import time
+        deadline = time.time() + timeout
+        while True:
+            n = self.ua.wait_request("NOTIFY", timeout=max(deadline - time.time(), 0.01))
+            self.ua.respond(n, 200)
+            if n.get("CSeq") not in self.seen:
+                self.seen.add(n.get("CSeq"))
+                return n
