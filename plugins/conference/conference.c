@@ -255,7 +255,7 @@ static void refer_invite(struct room *room, sylk_referral *referral, const char 
     sylk_stream *audio = host->session_stream(session, 0), *chat = host->session_stream(session, 1);
     struct participant *p = room_add(room, session, target, NULL, NULL, audio, chat);
     p->referral = referral;
-    p->dialout = true;
+    p->dialout = p->called = true;
     room_changed(room); /* dialing-out */
     host->session_set_handler(session, &session_handler, p);
     host->chat_set_handler(chat, &conf_chat_handler, p);

@@ -444,6 +444,7 @@ static char *room_document(struct room *room, size_t *len)
                     : held     ? "on-hold"
                                : "connected";
         e->joined_at = p->joined_at;
+        e->dialed_out = p->called;
         e->media = m;
         /* a user per address of record; several sessions of one user are its endpoints */
         struct confinfo_user *u = NULL;
@@ -489,7 +490,7 @@ static char *room_document(struct room *room, size_t *len)
     g_autofree struct confinfo_file *files = g_new0(struct confinfo_file, room->files->len + 1);
     for (guint i = 0; i < room->files->len; i++) {
         const struct room_file *f = g_ptr_array_index(room->files, i);
-        files[i] = (struct confinfo_file){f->name, f->hash, f->sender, f->size};
+        files[i] = (struct confinfo_file){f->name, f->hash, f->sender, f->sender_name, f->size};
     }
     info.files = files;
     info.file_count = room->files->len;

@@ -45,7 +45,8 @@ struct participant {
     gint64 joined_us;
     char *joined_at; /* xs:dateTime */
     bool established;
-    bool dialout;             /* the room called it (REFER): shown as dialing-out, then alerting */
+    bool dialout;             /* the room is calling it (REFER): dialing-out, then alerting */
+    bool called;              /* the room called it: its joining-method is dialed-out */
     bool alerting;            /* a dial-out that rang */
     bool mixed;               /* its audio is in the room's mixer */
     bool held;                /* put on hold by the peer: out of the mix */

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import conference_info
 from conftest import ROOT
 from msrp_client import MsrpClient, answer_path, cpim_parse, cpim_wrap, msrp_sdp_offer
 from sip_client import SipUA, parse_sdp, sdp_offer
@@ -224,6 +225,12 @@ def test_conference_info(server, members):
         assert first.get("Content-Type") == "application/conference-info+xml"
         doc = validate(first.body)
         assert doc.get("entity") == "sip:room2@127.0.0.1" and doc.get("state") == "full"
+        # what Blink reads of it, and the focus URI in conf-uris as SylkServer has it
+        read = conference_info.parse(first.body)
+        assert [(u.entity, u.display_text, u.media_types()) for u in read.users] == \
+            [("sip:alice@127.0.0.1", "alice@127.0.0.1", ["message"])]
+        assert read.users[0].endpoints[0].status == "connected"
+        assert read.conf_uris == ["sip:room2@127.0.0.1"]
         assert users_of(doc) == ["sip:alice@127.0.0.1"]
         # the Subject of the INVITE that started the room, escaped in the XML
         assert doc.find("ci:conference-description/ci:subject", NS).text == \
@@ -263,6 +270,8 @@ def test_conference_info(server, members):
         alice.leave()  # the room ends: the subscription with it
         last = next_notify(watcher)
         assert "terminated" in last.get("Subscription-State"), last.text
+        if last.body:  # a document in the final NOTIFY is a new one: a higher version
+            assert int(validate(last.body).get("version")) > versions[-1], last.text
         assert server.alive()
     finally:
         watcher.close()
@@ -604,6 +613,11 @@ def test_refer_dials_sipp_target(server, members, sipp):
                 states.append(status.text)
         assert states == ["dialing-out", "alerting", "connected"], states
         assert media_of(doc, "target") == ["audio"]
+        # RFC 4575 5.6.3: the room called the target, alice called the room
+        read = conference_info.parse(doc)
+        joined = {u.entity: u.endpoints[0].joining_method for u in read.users}
+        assert joined == {"sip:alice@127.0.0.1": "dialed-in",
+                          "sip:target@127.0.0.1": "dialed-out"}, joined
         alice.expect_notice("target@127.0.0.1 has joined the room with audio")
 
         bye = f"<sip:target@127.0.0.1:{uas_port};method=BYE>"
@@ -633,6 +647,8 @@ def test_subscription_expires(server, members):
         started = time.time()
         last = next_notify(watcher, timeout=10)
         assert "terminated" in last.get("Subscription-State"), last.text
+        if last.body:  # sofia-sip's repeat of the last NOTIFY: the same document
+            assert last.body == first.body, last.text
         assert 2 <= time.time() - started <= 6
         bob = members("bob", room="room15")
         assert bob.join().status == 200
@@ -657,3 +673,58 @@ def test_nickname_in_conference_info(server, members):
             assert doc.find(user, NS).text == shown
     finally:
         watcher.close()
+
+
+def test_versions_per_subscriber(server, members):
+    """RFC 4575 section 5.1, per subscriber: every document the room sends (the first NOTIFY,
+    each change) has a higher version than the one before; a refresh and an unsubscribe get
+    sofia-sip's repeat of the last NOTIFY (nua answers them itself and sends its last NOTIFY
+    again before the server hears of them), which must then be that same document, never
+    another one under an old version. Two subscribers, each in its own order."""
+    from conference_info import Watcher
+    alice = members("alice", room="room17")
+    assert alice.join().status == 200
+    uas = [SipUA(("127.0.0.1", server.sip_port), user=f"watcher{i}") for i in (1, 2)]
+    try:
+        first, second = (Watcher(ua, server, "room17") for ua in uas)
+        last = {first: (0, None), second: (0, None)}
+
+        def document(w, new=True, state="active"):
+            n = w.notify()
+            assert state in n.get("Subscription-State"), n.text
+            if not n.body:
+                assert not new, n.text
+                return
+            version = int(validate(n.body).get("version"))
+            before, body = last[w]
+            if new or version != before:
+                assert version > before, (w.ua.user, before, n.text)
+            else:
+                assert n.body == body, (w.ua.user, "same version, other document", n.text)
+            last[w] = (version, n.body)
+
+        first.subscribe()
+        document(first)
+        assert first.resubscribe(60).status == 200  # a refresh
+        document(first, new=False)
+        second.subscribe()
+        document(second)
+        bob = members("bob", room="room17")
+        assert bob.join().status == 200
+        document(first)
+        document(second)
+        assert second.resubscribe(60).status == 200
+        document(second, new=False)
+        assert first.resubscribe(0).status == 200  # unsubscribe: its final NOTIFY
+        document(first, new=False, state="terminated")
+        bob.leave()
+        document(second)
+        assert uas[0].wait(lambda m: m.is_request and m.method == "NOTIFY", 0.5) is None
+        alice.leave()  # the room ends: its final NOTIFY carries no document, or a new one
+        n = second.notify()
+        assert "terminated" in n.get("Subscription-State"), n.text
+        if n.body:
+            assert int(validate(n.body).get("version")) > last[second][0], n.text
+    finally:
+        for ua in uas:
+            ua.close()
