@@ -150,3 +150,25 @@ char *confinfo_build(const struct confinfo *info, size_t *len)
     *len = (size_t)n;
     return copy;
 }
+
+char *confinfo_with_version(const char *doc, size_t len, unsigned version, size_t *out_len)
+{
+    /* The root's attributes are written in the order set: entity, state, version; entity is
+     * escaped, so the first ' version="' after the root's name is the root's. */
+    static const char attr[] = " version=\"";
+    const char *root = g_strstr_len(doc, (gssize)len, "<conference-info");
+    const char *at = root ? g_strstr_len(root, (gssize)(len - (size_t)(root - doc)), attr) : NULL;
+    if (!at)
+        return NULL;
+    const char *value = at + strlen(attr);
+    const char *end = memchr(value, '"', len - (size_t)(value - doc));
+    if (!end)
+        return NULL;
+    g_autofree char *number = g_strdup_printf("%u", version);
+    GString *out = g_string_sized_new(len + 8);
+    g_string_append_len(out, doc, value - doc);
+    g_string_append(out, number);
+    g_string_append_len(out, end, (gssize)(len - (size_t)(end - doc)));
+    *out_len = out->len;
+    return g_string_free(out, FALSE);
+}

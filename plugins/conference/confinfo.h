@@ -68,4 +68,11 @@ struct confinfo {
 /** The document (g_free); its length in *len. */
 char *confinfo_build(const struct confinfo *info, size_t *len);
 
+/**
+ * A copy of a document of confinfo_build with the root's version set to `version` (g_free):
+ * versions count the documents sent to each subscriber (RFC 4575 section 5.1), so one
+ * document built per change is stamped per subscriber. NULL when `doc` has no version.
+ */
+char *confinfo_with_version(const char *doc, size_t len, unsigned version, size_t *out_len);
+
 #endif

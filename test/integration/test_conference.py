@@ -646,9 +646,8 @@ def test_subscription_expires(server, members):
         assert "active" in first.get("Subscription-State"), first.text
         started = time.time()
         last = next_notify(watcher, timeout=10)
-        assert "terminated" in last.get("Subscription-State"), last.text
-        if last.body:  # sofia-sip's repeat of the last NOTIFY: the same document
-            assert last.body == first.body, last.text
+        assert last.get("Subscription-State") == "terminated;reason=timeout", last.text
+        assert not last.body, last.text  # never the previous document again
         assert 2 <= time.time() - started <= 6
         bob = members("bob", room="room15")
         assert bob.join().status == 200
@@ -676,37 +675,31 @@ def test_nickname_in_conference_info(server, members):
 
 
 def test_versions_per_subscriber(server, members):
-    """RFC 4575 section 5.1, per subscriber: every document the room sends (the first NOTIFY,
-    each change) has a higher version than the one before; a refresh and an unsubscribe get
-    sofia-sip's repeat of the last NOTIFY (nua answers them itself and sends its last NOTIFY
-    again before the server hears of them), which must then be that same document, never
-    another one under an old version. Two subscribers, each in its own order."""
+    """RFC 4575 section 5.1: versions are scoped within a subscription, start at 0 and rise by one with
+    every document sent to it: the first NOTIFY, each change, a refresh's NOTIFY and the final
+    NOTIFY of an un-SUBSCRIBE each carry a new document with the next version (sofia-sip used
+    to re-send the previous document under its old version for a refresh and an un-SUBSCRIBE).
+    Two subscribers, each in its own order."""
     from conference_info import Watcher
     alice = members("alice", room="room17")
     assert alice.join().status == 200
     uas = [SipUA(("127.0.0.1", server.sip_port), user=f"watcher{i}") for i in (1, 2)]
     try:
         first, second = (Watcher(ua, server, "room17") for ua in uas)
-        last = {first: (0, None), second: (0, None)}
+        last = {first: -1, second: -1}  # versions start at 0
 
-        def document(w, new=True, state="active"):
+        def document(w, state="active"):
             n = w.notify()
             assert state in n.get("Subscription-State"), n.text
-            if not n.body:
-                assert not new, n.text
-                return
+            assert n.body, n.text
             version = int(validate(n.body).get("version"))
-            before, body = last[w]
-            if new or version != before:
-                assert version > before, (w.ua.user, before, n.text)
-            else:
-                assert n.body == body, (w.ua.user, "same version, other document", n.text)
-            last[w] = (version, n.body)
+            assert version == last[w] + 1, (w.ua.user, last[w], n.text)
+            last[w] = version
 
         first.subscribe()
         document(first)
         assert first.resubscribe(60).status == 200  # a refresh
-        document(first, new=False)
+        document(first)
         second.subscribe()
         document(second)
         bob = members("bob", room="room17")
@@ -714,17 +707,37 @@ def test_versions_per_subscriber(server, members):
         document(first)
         document(second)
         assert second.resubscribe(60).status == 200
-        document(second, new=False)
+        document(second)
         assert first.resubscribe(0).status == 200  # unsubscribe: its final NOTIFY
-        document(first, new=False, state="terminated")
+        document(first, state="terminated")
         bob.leave()
         document(second)
         assert uas[0].wait(lambda m: m.is_request and m.method == "NOTIFY", 0.5) is None
-        alice.leave()  # the room ends: its final NOTIFY carries no document, or a new one
+        alice.leave()  # the room ends: its final NOTIFY carries no document
         n = second.notify()
         assert "terminated" in n.get("Subscription-State"), n.text
-        if n.body:
-            assert int(validate(n.body).get("version")) > last[second][0], n.text
+        assert not n.body, n.text
+        assert uas[1].wait(lambda m: m.is_request and m.method == "NOTIFY", 0.5) is None
     finally:
         for ua in uas:
             ua.close()
+
+
+def test_subscription_fetch(server, members):
+    """SUBSCRIBE with Expires: 0 fetches the state (RFC 6665 section 4.4.3): 200 with Expires 0,
+    then one NOTIFY, terminated, carrying the document; nothing after it."""
+    alice = members("alice", room="room18")
+    assert alice.join().status == 200
+    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+    try:
+        room = f"sip:room18@127.0.0.1:{server.sip_port}"
+        sub = [("Event", "conference"), ("Expires", "0")]
+        r = watcher.transaction(watcher.new_request("SUBSCRIBE", room, extra=sub))
+        assert r.status == 200 and r.get("Expires") == "0", r.text
+        n = next_notify(watcher)
+        assert n.get("Subscription-State").startswith("terminated"), n.text
+        doc = validate(n.body)
+        assert doc.get("version") == "0" and users_of(doc) == ["sip:alice@127.0.0.1"]
+        assert watcher.wait(lambda m: m.is_request and m.method == "NOTIFY", 1.0) is None
+    finally:
+        watcher.close()

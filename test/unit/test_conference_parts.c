@@ -154,6 +154,22 @@ static void room_document(void)
     g_assert_cmpint(count(none, len, "//agp:resources"), ==, 0);
 }
 
+/* One document per change, stamped per subscriber: only the root's version changes. */
+static void versions_stamped(void)
+{
+    struct confinfo info = {.entity = "sip:version=\"9\"@x", .version = 0, .display_text = "x"};
+    size_t len, stamped_len;
+    g_autofree char *doc = confinfo_build(&info, &len);
+    g_autofree char *stamped = confinfo_with_version(doc, len, 4294967295u, &stamped_len);
+    g_assert_nonnull(stamped);
+    g_assert_true(valid(stamped, stamped_len));
+    ASSERT_XPATH(stamped, stamped_len, "/ci:conference-info/@version", "4294967295");
+    ASSERT_XPATH(stamped, stamped_len, "/ci:conference-info/@entity", "sip:version=\"9\"@x");
+    g_assert_cmpuint(stamped_len, ==, len + 9);
+    g_assert_null(confinfo_with_version("<x/>", 4, 1, &stamped_len));
+    g_assert_null(confinfo_with_version("<conference-info version=\"1", 27, 1, &stamped_len));
+}
+
 static void uri_keys(void)
 {
     const char *cases[][2] = {
@@ -250,6 +266,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/conference/rfc4575-example-is-valid", rfc_example_is_valid);
     g_test_add_func("/conference/room-document", room_document);
+    g_test_add_func("/conference/versions-stamped", versions_stamped);
     g_test_add_func("/conference/uri-keys", uri_keys);
     g_test_add_func("/conference/policies", policies);
     g_test_add_func("/conference/stored-names", stored_names);

@@ -61,8 +61,21 @@ struct sylk_session_handler {
 /** Events of a subscription, registered with subscription_set_handler. */
 struct sylk_subscription_handler {
     uint32_t struct_size; /* sizeof(struct sylk_subscription_handler) */
-    /** Unsubscribed, expired, or terminated: the handle is invalid once this returns. */
+    /**
+     * Unsubscribed, expired, or terminated ("unsubscribed", "timeout", "terminated",
+     * "rejected", "shutdown"): the handle is invalid once this returns.
+     */
     void (*ended)(sylk_subscription *subscription, const char *reason, void *user_data);
+    /* --- 1.7 --- */
+    /**
+     * The subscriber refreshed the subscription for `expires` seconds, or ended it (0: an
+     * un-SUBSCRIBE). Send the current state now with subscription_notify (RFC 6665: a NOTIFY
+     * follows every SUBSCRIBE; a package with versioned documents sends a new version). For
+     * an un-SUBSCRIBE that NOTIFY is the final one (terminated) and `ended` follows; without
+     * it the final NOTIFY has no body. Without this callback the core sends a NOTIFY without
+     * a body after a refresh.
+     */
+    void (*refreshed)(sylk_subscription *subscription, unsigned expires, void *user_data);
 };
 
 /** An INVITE the plugin originates (session_connect). */
