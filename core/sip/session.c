@@ -27,6 +27,7 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,8 +122,11 @@ static struct sylk_sdp_policy policy(void)
     unsigned transports = !msrp                           ? 0
                           : sylk_msrp_transport_tls(msrp) ? SYLK_SDP_MSRP_TLS
                                                           : SYLK_SDP_MSRP_TCP;
-    return (struct sylk_sdp_policy){
-        .codecs = cfg()->audio_codecs, .srtp = cfg()->srtp, .msrp = transports};
+    /* our RTP sockets are bound to local_ip: offers must use its family (README) */
+    return (struct sylk_sdp_policy){.codecs = cfg()->audio_codecs,
+                                    .srtp = cfg()->srtp,
+                                    .msrp = transports,
+                                    .family = strchr(cfg()->local_ip, ':') ? AF_INET6 : AF_INET};
 }
 
 /* One audio m= line of ours for an offer: every codec, and a key unless SRTP is disabled. */
@@ -330,13 +334,18 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
         if (s->streams->len == 0) {
             g_autofree char *codecs = g_strjoinv(", ", cfg()->audio_codecs);
             static const char *const srtp[] = {"disabled", "optional", "mandatory"};
-            g_autofree char *why = g_strdup_printf(
-                "Incompatible media format: no usable stream (audio codecs: %s; SRTP %s)", codecs,
-                srtp[cfg()->srtp]);
+            const struct sylk_sdp_media *refused = sylk_sdp_refused_connection(&s->remote);
+            g_autofree char *why =
+                refused ? g_strdup(refused->refusal)
+                        : g_strdup_printf(
+                              "Incompatible media format: no usable stream (audio codecs: %s; "
+                              "SRTP %s)",
+                              codecs, srtp[cfg()->srtp]);
             g_info("INVITE %s from %s: %s", req->info.call_id, req->info.remote_address, why);
             set_end(s, 488, "Not Acceptable Here");
             s->state = S_ENDING;
-            g_autofree char *w = g_strdup_printf("305 %s \"%s\"", cfg()->advertised_ip, why);
+            g_autofree char *w = g_strdup_printf(
+                "%d %s \"%s\"", refused ? refused->refusal_code : 305, cfg()->advertised_ip, why);
             nua_respond(nh, 488, "Not Acceptable Here", SIPTAG_WARNING_STR(w), TAG_END());
             return;
         }
