@@ -20,6 +20,7 @@
 #include "sip/message.h"
 #include "sip/referral.h"
 #include "sip/request.h"
+#include "sip/wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -206,8 +207,10 @@ static void respond_error(struct sylk_session *s, int status, const char *reason
         warning ? g_strdup_printf("399 %s \"%s\"", cfg()->advertised_ip, warning) : NULL;
     set_end(s, status, reason);
     s->state = S_ENDING;
+    /* RFC 3261 21.4.13: a 415 lists the body types we take, which for INVITE is SDP */
     nua_respond(s->nh, status, sylk_sip_phrase(s->nh, reason ? reason : sip_status_phrase(status)),
-                TAG_IF(w, SIPTAG_WARNING_STR(w)), TAG_END());
+                TAG_IF(w, SIPTAG_WARNING_STR(w)),
+                TAG_IF(status == 415, SIPTAG_ACCEPT_STR("application/sdp")), TAG_END());
 }
 
 static gboolean answer_timeout(gpointer data)
@@ -308,6 +311,11 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
     s->state = S_INCOMING;
     s->transport = via_transport(sip);
 
+    if (!sylk_wire_accepts(sip, "application/sdp")) { /* our 2xx would carry SDP */
+        g_info("INVITE %s: Accept excludes application/sdp: 406", req->info.call_id);
+        respond_error(s, 406, "Not Acceptable", "our answer is application/sdp, not in Accept");
+        return;
+    }
     if (!sip->sip_payload || sip->sip_payload->pl_len == 0) {
         s->late_offer = true;
         propose_audio(s);
