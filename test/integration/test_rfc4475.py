@@ -306,7 +306,8 @@ def offer(media_lines, session_c="c=IN IP4 127.0.0.1"):
     (offer(["m=audio 40220 RTP/AVP 0"], "c=IN IP4 media.example.com"), "301 "),
     (offer(["m=audio 40220 RTP/AVP 0"], "c=IN IP4 224.2.1.1/127"), "330 "),
     (offer(["m=audio 40220 RTP/AVP 0", "a=rtpmap:0 PCMU"]), "305 "),
-])
+], ids=["port-70000", "port-2**32+1", "ipv6-only", "host-name", "multicast",
+        "only-a-broken-rtpmap"])
 def test_unusable_offers_get_488_with_the_reason(torture_server, sdp, warning):
     ua = SipUA(("127.0.0.1", torture_server.sip_port))
     try:
