@@ -22,7 +22,7 @@
 
 struct sylk_wire {
     msg_mclass_t *mclass; /* malloc'ed by msg_mclass_clone */
-    struct msg_hclass_s request, via, cseq;
+    struct msg_hclass_s request, status, via, cseq;
     /* the class of a Via parsed leniently: sofia's own in all but its address, which marks it
      * through whatever nta does to the Via (it adds received and rport) */
     struct msg_hclass_s via_lenient;
@@ -92,18 +92,34 @@ static bool uri_has_headers(const url_t *url)
     return (url->url_type == url_sip || url->url_type == url_sips) && url->url_headers;
 }
 
-static issize_t request_line_d(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+/*
+ * The first line as received. With MSG_DO_EXTRACT_COPY sofia hands the parser a copy of it
+ * that any whitespace before the line (CRLF keepalives on a stream, say) cuts short at its end;
+ * h_data has the line as received. Returns it without that whitespace and its CRLF.
+ */
+static char *first_line(su_home_t *home, msg_header_t *h, const char *s, isize_t slen)
 {
-    /* With MSG_DO_EXTRACT_COPY sofia hands us a copy of the line that whitespace before it
-     * cuts short at the end; h_data has the line as received: parse that. */
     const char *raw = h->sh_data ? h->sh_data : s;
     size_t len = h->sh_data ? h->sh_len : (size_t)slen;
-    const char *problem = sylk_wire_request_line_problem(raw, len);
     while (len && lws(*raw))
         raw++, len--;
     while (len && (raw[len - 1] == '\r' || raw[len - 1] == '\n'))
         len--;
-    char *line = su_strndup(home, raw, (isize_t)len);
+    return su_strndup(home, raw, (isize_t)len);
+}
+
+static issize_t status_line_d(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+{
+    char *line = first_line(home, h, s, slen);
+    return line ? sip_status_class->hc_parse(home, h, line, (isize_t)strlen(line)) : -1;
+}
+
+static issize_t request_line_d(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
+{
+    const char *problem = h->sh_data ? sylk_wire_request_line_problem(h->sh_data, h->sh_len)
+                                     : sylk_wire_request_line_problem(s, (size_t)slen);
+    char *line = first_line(home, h, s, slen);
+    size_t len = line ? strlen(line) : 0;
     char *first = su_strdup(home, line);
     if (!line || !first)
         return -1;
@@ -257,7 +273,10 @@ struct sylk_wire *sylk_wire_new(void)
     w->via_lenient = *sip_via_class;
     w->cseq = *sip_cseq_class;
     w->cseq.hc_parse = cseq_d;
+    w->status = *sip_status_class;
+    w->status.hc_parse = status_line_d;
     w->mclass->mc_request->hr_class = &w->request;
+    w->mclass->mc_status->hr_class = &w->status;
     if (!shadow(w->mclass, sip_via_class, &w->via) ||
         !shadow(w->mclass, sip_cseq_class, &w->cseq) ||
         !also(w->mclass, &w->via, &w->via_lenient)) {
@@ -311,21 +330,27 @@ const char *sylk_wire_request_line_problem(const char *line, size_t len)
     if (p == end || *p != ' ')
         return "LWS inside the Request-URI";
     const char *version = ++p;
-    static const char sip[] = "SIP/";
-    if ((size_t)(end - version) < sizeof(sip) || g_ascii_strncasecmp(version, sip, 4) != 0)
-        return (size_t)(end - version) && lws(*version) ? "more than one SP before the version"
-                                                        : "LWS inside the Request-URI";
+    if (version < end && lws(*version))
+        return "more than one SP before the version";
+    const char *ws = version;
+    while (ws < end && !lws(*ws))
+        ws++;
+    bool sip = ws - version >= 4 && g_ascii_strncasecmp(version, "SIP/", 4) == 0;
+    if (ws < end && !sip)
+        return "LWS inside the Request-URI"; /* more words follow the URI */
     size_t digits[2] = {0, 0};
     unsigned part = 0;
-    for (p = version + 4; p < end; p++) {
+    for (p = version + 4; sip && p < ws; p++) {
         if (g_ascii_isdigit(*p))
             digits[part]++;
         else if (*p == '.' && part == 0)
             part = 1;
         else
-            return lws(*p) ? "whitespace after the SIP version" : "malformed SIP version";
+            sip = false;
     }
-    return digits[0] && digits[1] ? NULL : "malformed SIP version";
+    if (!sip || !digits[0] || !digits[1])
+        return "malformed SIP version";
+    return ws < end ? "whitespace after the SIP version" : NULL;
 }
 
 const char *sylk_wire_request_problem(const struct sylk_wire *wire, const sip_t *sip)

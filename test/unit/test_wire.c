@@ -31,6 +31,9 @@ static void request_line_grammar(void)
         {"INVITE sip:user@example.com; lr SIP/2.0\r\n", "LWS inside the Request-URI"},
         {"INVITE <sip:user@example.com> SIP/2.0\r\n", "<> around or inside the Request-URI"},
         {"INVITE sip:a@b SIP/2\r\n", "malformed SIP version"},
+        {"INVITE sip:a@b SIP/\r\n", "malformed SIP version"},
+        {"INVITE sip:a@b HTTP/1.1\r\n", "malformed SIP version"},
+        {"INVITE sip:a@b SIP/2.0 x\r\n", "whitespace after the SIP version"},
         {"INVITE\r\n", "the method is not a token followed by one SP"},
         {"INV{TE sip:a@b SIP/2.0\r\n", "the method is not a token followed by one SP"},
     };
@@ -116,6 +119,13 @@ static void messages(void)
     sip_via_t *mine = sip_via_make(msg_home(msg), "SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK2");
     g_assert_cmpint(msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)mine), ==, 0);
     g_assert_true(sip->sip_via == mine);
+    msg_destroy(msg);
+
+    /* a response after keepalive CRLFs on a stream: sofia's copy mode alone would lose it */
+    msg = parse(w, "\r\n\r\nSIP/2.0 200 OK\r\n" HEADERS
+                   "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+    g_assert_nonnull(sip_object(msg)->sip_status);
+    g_assert_cmpint(sip_object(msg)->sip_status->st_status, ==, 200);
     msg_destroy(msg);
 
     sylk_wire_free(w);
