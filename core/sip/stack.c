@@ -12,6 +12,7 @@
 #include "sip/router.h"
 #include "sip/session.h"
 #include "sip/subscription.h"
+#include "sip/wire.h"
 #include "sylk-build-config.h"
 
 #include <errno.h>
@@ -139,6 +140,22 @@ static void route_incoming(struct sylk_sip_stack *stack, nua_event_t event, nua_
     }
 }
 
+/*
+ * A request sofia-sip parsed leniently where RFC 3261's syntax is strict (wire.c) gets 400
+ * with the reason; true when it did.
+ */
+static bool reject_malformed(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh,
+                             const sip_t *sip)
+{
+    const char *problem = sylk_wire_request_problem(stack->wire, sip);
+    if (!problem)
+        return false;
+    g_info("%s %s: 400 Bad Request: %s", sip->sip_request->rq_method_name,
+           sip->sip_call_id ? sip->sip_call_id->i_id : "(no Call-ID)", problem);
+    sylk_sip_reject_unowned(nua, nh, 400, "Bad Request", problem);
+    return true;
+}
+
 static void answer_options(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh)
 {
     struct sylk_request *req = sylk_request_new(nua, NULL);
@@ -196,10 +213,12 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
     case nua_i_message:
     case nua_i_subscribe:
     case nua_i_refer:
-        route_incoming(stack, event, nua, nh, sip, tags);
+        if (!reject_malformed(stack, nua, nh, sip))
+            route_incoming(stack, event, nua, nh, sip, tags);
         return;
     case nua_i_options:
-        answer_options(stack, nua, nh);
+        if (!reject_malformed(stack, nua, nh, sip))
+            answer_options(stack, nua, nh);
         return;
     case nua_i_error:
         g_warning("nua error %d %s", status, phrase);
@@ -270,6 +289,20 @@ static char *allowed_events(const struct sylk_plugin_registry *reg)
     return g_string_free(s, FALSE);
 }
 
+/* nta parses with wire.c's message class (set apart from nua_create's options). */
+static bool use_wire(struct sylk_sip_stack *stack, GError **error)
+{
+    stack->wire = sylk_wire_new();
+    if (!stack->wire) {
+        g_set_error(error, g_quark_from_static_string("sylk-sip"), 1,
+                    "cannot make the SIP message class");
+        return false;
+    }
+    nua_set_params(stack->nua, NTATAG_MCLASS(sylk_wire_mclass(stack->wire)),
+                   NTATAG_SIPFLAGS(sylk_wire_sip_flags()), TAG_END());
+    return true;
+}
+
 bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *server, GError **error)
 {
     const struct sylk_server_config *c = &server->config;
@@ -318,7 +351,7 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
                     url ? url : "", url && sips_url ? " and " : "", sips_url ? sips_url : "");
         return false;
     }
-    return true;
+    return use_wire(stack, error);
 }
 
 void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack)
@@ -358,6 +391,8 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
         su_root_destroy(stack->root);
         stack->root = NULL;
     }
+    sylk_wire_free(stack->wire); /* after nua: its messages refer to the classes */
+    stack->wire = NULL;
     sylk_log_unredirect_sofia();
     su_deinit();
     g_free(stack->tls_dir);
