@@ -18,6 +18,7 @@
 
 struct sylk_server;
 struct sylk_loaded_plugin;
+struct sylk_sip_transport;
 
 enum sylk_owner_kind {
     SYLK_OWNER_SESSION = 1,
@@ -45,6 +46,7 @@ struct sylk_sip_stack {
     bool shutting_down;
     bool shutdown_done;
     char *tls_dir;
+    struct sylk_sip_transport *transport; /* UDP buffer, connection limits; NULL: none */
 };
 
 /** Creates the stack and binds the transports; false with `error` set on failure. */
