@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #define MEMTRIM_PERIOD_S 2
-#define MEMTRIM_STEP     (8 << 20)
+#define MEMTRIM_STEP     (16 << 20)
+#define MEMTRIM_SETTLED  (1 << 20)
+#define MEMTRIM_LOUD     (8 << 20) /* returned at least this much: an info line, else debug */
 
 /* Resident set size in bytes, -1 when /proc cannot be read. */
 static int64_t resident_bytes(void)
@@ -31,38 +33,41 @@ static int64_t in_use_bytes(void)
     return (int64_t)(mi.uordblks + mi.hblkhd);
 }
 
-static gboolean look(gpointer data)
+static void trim(struct sylk_memtrim *m, int64_t used)
 {
-    struct sylk_memtrim *m = data;
     int64_t rss = resident_bytes();
-    if (rss < 0)
-        return G_SOURCE_CONTINUE;
-    int64_t used = in_use_bytes();
-    if (rss - used < m->floor + MEMTRIM_STEP) {
-        /* Less free memory resident than after the last trim: the floor follows it down. */
-        if (rss - used < m->floor)
-            m->floor = rss - used;
-        return G_SOURCE_CONTINUE;
-    }
     malloc_trim(0);
     int64_t after = resident_bytes();
-    used = in_use_bytes();
-    m->floor = after - used;
     int64_t returned = rss > after ? rss - after : 0;
     atomic_fetch_add_explicit(&m->counters->memory_trims, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->counters->memory_returned, (uint_fast64_t)returned,
                               memory_order_relaxed);
-    g_info("memory: returned %.1f MB to the system (resident %.1f MB, now %.1f MB; %.1f MB in "
-           "use)",
-           returned / 1048576.0, rss / 1048576.0, after / 1048576.0, used / 1048576.0);
+    g_log(G_LOG_DOMAIN, returned >= MEMTRIM_LOUD ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_DEBUG,
+          "memory: returned %.1f MB to the system (resident %.1f MB, now %.1f MB; %.1f MB in "
+          "use)",
+          returned / 1048576.0, rss / 1048576.0, after / 1048576.0, used / 1048576.0);
+}
+
+static gboolean look(gpointer data)
+{
+    struct sylk_memtrim *m = data;
+    int64_t used = in_use_bytes();
+    bool settled = used >= m->last;
+    m->last = used;
+    if (used > m->peak)
+        m->peak = used;
+    int64_t fallen = m->peak - used;
+    if (fallen >= MEMTRIM_STEP || (fallen >= MEMTRIM_SETTLED && settled)) {
+        trim(m, used);
+        m->peak = used;
+    }
     return G_SOURCE_CONTINUE;
 }
 
 void sylk_memtrim_start(struct sylk_memtrim *m, struct sylk_counters *counters)
 {
     m->counters = counters;
-    int64_t rss = resident_bytes();
-    m->floor = rss < 0 ? 0 : rss - in_use_bytes();
+    m->peak = m->last = in_use_bytes();
     m->timer = g_timeout_add_seconds(MEMTRIM_PERIOD_S, look, m);
 }
 

@@ -6,9 +6,9 @@
  * or J, 32 s) are freed, but a few long-lived blocks allocated above them keep the whole range
  * resident: 20,000 OPTIONS left 230 MB resident with under 1 MB in use, and each further flood
  * added more. malloc_trim(0) also releases the free pages inside the heap (and in every
- * thread's arena). A timer looks every MEMTRIM_PERIOD_S at how much resident memory is not in
- * use by malloc and trims when that grew by MEMTRIM_STEP since the last trim, so a trim follows
- * each burst and costs nothing in between.
+ * thread's arena). A timer looks every MEMTRIM_PERIOD_S at the bytes malloc has in use: when
+ * they fell from their peak since the last trim by MEMTRIM_STEP, or by MEMTRIM_SETTLED and
+ * stopped falling (a burst of frees ended), it trims. Between bursts it costs a mallinfo2().
  *
  * Main thread only.
  */
@@ -22,7 +22,8 @@ struct sylk_counters;
 
 struct sylk_memtrim {
     guint timer;
-    int64_t floor; /* resident bytes not in use by malloc right after the last trim, or at start */
+    int64_t peak; /* most bytes in use seen since the last trim */
+    int64_t last; /* bytes in use at the last look */
     struct sylk_counters *counters;
 };
 
