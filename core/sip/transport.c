@@ -46,6 +46,7 @@ struct conn {
     gint64 last_received;     /* when `received` last grew */
     gint64 waiting;           /* since when bytes came in with nothing sent back; 0: not */
     bool shut;                /* refused or cut: sofia closes it */
+    bool fresh;               /* found by the scan under way */
 };
 
 struct other {
@@ -343,6 +344,7 @@ static void scan_one(int fd, uint64_t inode, void *data)
         return;
     }
     c->generation = t->generation;
+    c->fresh = true;
     g_hash_table_insert(t->conns, &c->inode, c);
     g_ptr_array_add(s->fresh, c);
 }
@@ -374,7 +376,7 @@ static void enforce_per_ip(struct sylk_sip_transport *t, GPtrArray *fresh, gint6
     g_hash_table_iter_init(&it, t->conns);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
         struct conn *c = value;
-        if (!c->shut && !g_ptr_array_find(fresh, c, NULL))
+        if (!c->shut && !c->fresh)
             g_hash_table_insert(
                 open, c->peer,
                 GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(open, c->peer)) + 1));
@@ -403,6 +405,8 @@ static void scan(struct sylk_sip_transport *t)
     g_hash_table_foreach_remove(t->others, gone_other, &t->generation);
     if (t->per_ip && s.fresh->len)
         enforce_per_ip(t, s.fresh, now);
+    for (guint i = 0; i < s.fresh->len; i++)
+        ((struct conn *)g_ptr_array_index(s.fresh, i))->fresh = false;
     g_ptr_array_free(s.fresh, TRUE);
     if ((t->message_timeout_us || t->idle_us) && !t->no_tcp_info) {
         GHashTableIter it;

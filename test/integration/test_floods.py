@@ -31,6 +31,12 @@ def rss_kb(pid):
     raise AssertionError("no VmRSS")
 
 
+def sanitized(pid):
+    """True when the server runs with AddressSanitizer (its own allocator)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def udp_receive_buffer(port):
     """The kernel's rcvbuf (ss -m 'rb', the doubled value setsockopt asked for) of the UDP
     socket bound to 127.0.0.1:port."""
@@ -334,5 +340,10 @@ def test_memory_is_given_back_after_repeated_floods(server_factory):
         after.append(settled_rss(server, flood_end))
         print(f"round {round_ + 1}: RSS at start {start} kB, after the floods {peak} kB, "
               f"settled {after[-1]} kB")
-    assert after[1] <= after[0] * 1.10, f"RSS after round 1 {after[0]} kB, after 3 {after[1]} kB"
     assert server.alive()
+    if sanitized(server.proc.pid):
+        # AddressSanitizer keeps freed memory in its quarantine (256 MB) and malloc_trim does
+        # not reach its allocator: RSS says nothing there. What is checked under it is that the
+        # floods are answered and that nothing leaks (LeakSanitizer at exit).
+        return
+    assert after[1] <= after[0] * 1.10, f"RSS after round 1 {after[0]} kB, after 3 {after[1]} kB"
