@@ -63,7 +63,7 @@ struct sylk_sip_transport {
     gint64 message_timeout_us; /* 0: no limit */
     gint64 idle_us;            /* connection_timeout, for connections that never send; 0: none */
     GHashTable *conns;         /* inode → struct conn */
-    GHashTable *others;        /* inode → generation: sockets that are not SIP connections */
+    GHashTable *others;        /* inode → struct other: sockets that are not SIP connections */
     GArray *listeners;         /* int fds of the TCP and TLS listening sockets */
     GArray *watches;           /* guint sources, one per listener while armed */
     unsigned generation;
@@ -500,11 +500,6 @@ static bool parse_local(const char *ip, struct address *a, bool *wildcard)
     return true;
 }
 
-static void conn_free(gpointer p)
-{
-    g_free(p);
-}
-
 struct sylk_sip_transport *sylk_sip_transport_start(const struct sylk_server_config *c,
                                                     struct sylk_counters *counters)
 {
@@ -526,7 +521,7 @@ struct sylk_sip_transport *sylk_sip_transport_start(const struct sylk_server_con
     t->per_ip = c->sip_max_connections_per_ip;
     t->message_timeout_us = (gint64)c->sip_message_timeout * G_USEC_PER_SEC;
     t->idle_us = (gint64)c->sip_connection_timeout * G_USEC_PER_SEC;
-    t->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, conn_free);
+    t->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
     t->others = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, g_free);
     t->listeners = g_array_new(FALSE, FALSE, sizeof(int));
     t->watches = g_array_new(FALSE, FALSE, sizeof(guint));
