@@ -10,11 +10,13 @@
 #include "http/web.h"
 #include "log.h"
 #include "media/rtp.h"
+#include "memtrim.h"
 #include "msrp/transport.h"
 #include "plugin/loader.h"
 #include "sip/stack.h"
 
 #include <glib.h>
+#include <stdatomic.h>
 #include <sylk/host.h>
 
 struct sylk_server_options {
@@ -22,6 +24,25 @@ struct sylk_server_options {
     const char *plugins_dir; /* overrides [server] plugins_dir when set */
     const char *log_level;   /* overrides [server] log_level when set */
     bool check_config;       /* validate, print errors, exit */
+};
+
+/*
+ * Counters since the server started, all in one place (the web status page and the line logged
+ * at exit show them; metrics read them here). Written on the main thread, read from any thread.
+ */
+struct sylk_counters {
+    atomic_uint_fast64_t rtp_port_refusals;       /* calls refused with 503: no free RTP port */
+    atomic_uint_fast64_t sip_connections_refused; /* over [sip] max_connections_per_ip */
+    atomic_uint_fast64_t sip_connections_cut;     /* silent, or a message too slow: transport.c */
+    atomic_uint_fast64_t memory_trims;            /* times freed heap memory was given back */
+    atomic_uint_fast64_t memory_returned;         /* bytes of RSS those times gave back */
+};
+
+/* Calls refused for lack of RTP ports since the last "exhausted" line (one line per burst). */
+struct sylk_port_burst {
+    unsigned refused;
+    gint64 since; /* monotonic time of the first refusal counted in `refused` */
+    guint timer;  /* reports and restarts every PORT_BURST_WINDOW_S while refusals go on */
 };
 
 struct sylk_server {
@@ -36,6 +57,9 @@ struct sylk_server {
     gnutls_certificate_credentials_t msrp_cred; /* NULL for plain TCP */
     struct sylk_web *web;                       /* NULL when [web] port = 0 */
     struct sylk_host host;
+    struct sylk_counters counters;
+    struct sylk_port_burst port_burst;
+    struct sylk_memtrim memtrim;
     bool stopping;
 };
 
@@ -50,5 +74,15 @@ void sylk_server_stop(struct sylk_server *server);
 
 /** Called by the SIP stack once nua_shutdown completed. */
 void sylk_server_sip_stopped(struct sylk_server *server);
+
+/**
+ * A call is refused with 503 because sylk_rtp_open failed with `error`: when the port pool is
+ * exhausted (-EADDRINUSE) it is counted and said in the log once per burst ("RTP port pool
+ * exhausted: N calls refused with 503 in the last X s").
+ */
+void sylk_server_rtp_open_failed(struct sylk_server *server, int error);
+
+/** The counters as one line of text for people (the status page, the line at exit). */
+char *sylk_server_counters_text(const struct sylk_counters *counters);
 
 #endif

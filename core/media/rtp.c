@@ -581,7 +581,7 @@ int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip,
     }
     freeaddrinfo(ai);
     if (fd[1] < 0) {
-        g_warning("no free RTP port pair in %u:%u", ports->min, ports->max);
+        g_debug("no free RTP port pair in %u:%u", ports->min, ports->max); /* see server.c */
         return -EADDRINUSE;
     }
     struct sylk_rtp_socket *s = g_new0(struct sylk_rtp_socket, 1);

@@ -933,6 +933,7 @@ int sylk_session_accept(sylk_session *s, sylk_stream *const *streams, size_t cou
         int rc = sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip,
                                sylk_server_get()->media, &st->rtp);
         if (rc < 0) {
+            sylk_server_rtp_open_failed(sylk_server_get(), rc); /* counted, logged per burst */
             respond_error(s, 503, "Service Unavailable", "no free RTP port");
             return rc;
         }

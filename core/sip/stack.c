@@ -12,10 +12,12 @@
 #include "sip/router.h"
 #include "sip/session.h"
 #include "sip/subscription.h"
+#include "sip/transport.h"
 #include "sip/wire.h"
 #include "sylk-build-config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sofia-sip/nta_tag.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
@@ -231,6 +233,12 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
     }
 }
 
+/* Seconds from [sip] as tport milliseconds; 0 (no limit) is tport's "never", UINT_MAX. */
+static unsigned tport_ms(unsigned seconds)
+{
+    return seconds ? seconds * 1000 : UINT_MAX;
+}
+
 static char *bracket(const char *ip)
 {
     return strchr(ip, ':') ? g_strdup_printf("[%s]", ip) : g_strdup(ip);
@@ -343,15 +351,24 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
          * SDP, and PRACK is not implemented; a caller's Session-Expires is then ignored. */
         NUTAG_SESSION_REFRESHER(nua_remote_refresher), SIPTAG_SUPPORTED_STR(""),
         TAG_IF(c->outbound_proxy, NUTAG_PROXY(c->outbound_proxy)),
-        NTATAG_MAXSIZE(c->max_message_size), TPTAG_LOG(c->trace_sip), SIPTAG_USER_AGENT_STR(ua),
-        SIPTAG_SERVER_STR(ua), TAG_END());
+        NTATAG_MAXSIZE(c->max_message_size), TPTAG_LOG(c->trace_sip),
+        /* TCP and TLS: an idle connection (no message pending) is closed after
+         * connection_timeout; a message whose next bytes do not come within message_timeout is
+         * dropped (400, connection closed). transport.c adds the limit on the message as a
+         * whole, and per source address. A CRLF keepalive gets its pong (RFC 5626 3.5.1). */
+        TPTAG_IDLE(tport_ms(c->sip_connection_timeout)),
+        TPTAG_TIMEOUT(tport_ms(c->sip_message_timeout)), TPTAG_PONG2PING(1),
+        SIPTAG_USER_AGENT_STR(ua), SIPTAG_SERVER_STR(ua), TAG_END());
     if (!stack->nua) {
         g_set_error(error, g_quark_from_static_string("sylk-sip"), 1,
                     "cannot listen for SIP on %s%s%s (port in use or address not local?)",
                     url ? url : "", url && sips_url ? " and " : "", sips_url ? sips_url : "");
         return false;
     }
-    return use_wire(stack, error);
+    if (!use_wire(stack, error))
+        return false;
+    stack->transport = sylk_sip_transport_start(c, &server->counters);
+    return true;
 }
 
 void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack)
@@ -359,6 +376,8 @@ void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack)
     if (stack->shutting_down)
         return;
     stack->shutting_down = true;
+    sylk_sip_transport_stop(stack->transport);
+    stack->transport = NULL;
     if (!stack->nua) {
         stack->shutdown_done = true;
         return;
@@ -374,6 +393,8 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
 {
     /* Objects nua never reported as terminated are ended before their handles go away. */
     sylk_session_drop_all(stack);
+    sylk_sip_transport_stop(stack->transport);
+    stack->transport = NULL;
     if (stack->media_check)
         g_source_remove(stack->media_check);
     stack->media_check = 0;

@@ -18,6 +18,7 @@
 
 struct sylk_server;
 struct sylk_loaded_plugin;
+struct sylk_sip_transport;
 struct sylk_wire;
 
 enum sylk_owner_kind {
@@ -46,7 +47,8 @@ struct sylk_sip_stack {
     bool shutting_down;
     bool shutdown_done;
     char *tls_dir;
-    struct sylk_wire *wire; /* the message class nta parses with (wire.c) */
+    struct sylk_wire *wire;               /* the message class nta parses with (wire.c) */
+    struct sylk_sip_transport *transport; /* UDP buffer, connection limits; NULL: none */
 };
 
 /** Creates the stack and binds the transports; false with `error` set on failure. */

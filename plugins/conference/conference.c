@@ -224,7 +224,8 @@ static void incoming_session(sylk_session *session)
     host->session_set_focus(session);
     int rc = host->session_accept(session, streams, n);
     if (rc < 0)
-        LOG(SYLK_LOG_WARNING, "room %s: cannot accept %s: %d", room->uri, req->from_uri, rc);
+        LOG(rc == -EADDRINUSE ? SYLK_LOG_DEBUG : SYLK_LOG_WARNING, /* 503: no free RTP port */
+            "room %s: cannot accept %s: %d", room->uri, req->from_uri, rc);
 }
 
 /* --------------------------------------------------------- REFER (RFC 4579) --- */
