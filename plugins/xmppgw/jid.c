@@ -179,8 +179,8 @@ static char *prepare_domain(const char *s, gssize len, const char **why)
     g_autofree char *d = g_strndup(s, (gsize)len);
     if (d[0] == '[') {
         struct in6_addr a6;
-        g_autofree char *inner = g_strndup(d + 1, (gsize)len - 2);
-        if (len < 3 || d[len - 1] != ']' || inet_pton(AF_INET6, inner, &a6) != 1) {
+        g_autofree char *inner = len >= 3 ? g_strndup(d + 1, (gsize)len - 2) : NULL;
+        if (!inner || d[len - 1] != ']' || inet_pton(AF_INET6, inner, &a6) != 1) {
             refuse(why, "a bad IPv6 literal");
             return NULL;
         }

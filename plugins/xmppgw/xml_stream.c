@@ -83,6 +83,17 @@ static guint64 consumed(struct xmpp_stream_parser *p)
     return n > 0 ? (guint64)n : 0;
 }
 
+/* libxml2 calls back for a start tag before it checks the tag's end (it reports a missing '>'
+ * afterwards): an element whose tag is not followed by '>' or '/>' is no element. Whether it
+ * had been seen depended on how the bytes were split. */
+static bool start_tag_ends(struct xmpp_stream_parser *p)
+{
+    xmlParserInputPtr in = p->ctxt->input;
+    if (!in || !in->cur || in->cur >= in->end)
+        return false;
+    return in->cur[0] == '>' || (in->cur[0] == '/' && in->cur + 1 < in->end && in->cur[1] == '>');
+}
+
 /* In a start-element callback libxml2 has not consumed the tag's closing '>' yet. */
 static guint64 consumed_after_start_tag(struct xmpp_stream_parser *p)
 {
@@ -275,6 +286,10 @@ static void on_start(void *user, const xmlChar *localname, const xmlChar *prefix
     (void)prefix, (void)nb_defaulted;
     if (p->state != WAIT_HEADER && p->state != OPEN)
         return;
+    if (!start_tag_ends(p)) {
+        fail(p, XMPP_STREAM_ERR_NOT_WELL_FORMED, "the start tag <%s> does not end", localname);
+        return;
+    }
     if (p->depth == 0) {
         on_stream_start(p, localname, uri, nb_namespaces, namespaces, nb_attributes, attrs);
         return;
@@ -540,10 +555,9 @@ int xmpp_stream_feed(struct xmpp_stream_parser *p, const void *data, size_t len)
 void xmpp_stream_finish(struct xmpp_stream_parser *p)
 {
     if (p->state == WAIT_HEADER || p->state == OPEN) {
-        if (p->held->len) {
-            parse(p, p->held->data, p->held->len, false);
-            g_byte_array_set_size(p->held, 0);
-        }
+        /* libxml2 sees the end of its input, so it reports what it still held back */
+        parse(p, p->held->data, p->held->len, true);
+        g_byte_array_set_size(p->held, 0);
         fail(p, XMPP_STREAM_ERR_NOT_WELL_FORMED, "the connection ended before %s",
              p->state == OPEN ? "</stream:stream>" : "a stream header");
     }
