@@ -478,6 +478,10 @@ static void parse(struct xmpp_stream_parser *p, const void *data, size_t len, bo
     xmlParseChunk(p->ctxt, data, (int)len, terminate);
     xmlSetStructuredErrorFunc(old_structured_ctx, old_structured);
     xmlSetGenericErrorFunc(old_generic_ctx, old_generic);
+    if (p->ctxt->dict && xmlDictGetUsage(p->ctxt->dict) > XMPP_STREAM_MAX_NAME_BYTES)
+        fail(p, XMPP_STREAM_ERR_POLICY_VIOLATION,
+             "more than %d bytes of distinct element and namespace names",
+             XMPP_STREAM_MAX_NAME_BYTES);
 }
 
 /* The quote state at the end of bytes of a start tag, from `quote`; *gt: index just after an

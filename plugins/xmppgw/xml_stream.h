@@ -11,7 +11,8 @@
  * its DOCTYPE). Limits: a stanza (with the whitespace before it) or the stream header may not
  * exceed max_stanza_bytes, counted on the bytes fed, whether libxml2 has parsed them or still
  * holds them, so that a huge attribute or text is cut as soon as it passes the limit; elements
- * may not nest deeper than max_depth below the stream element. Both are policy-violation.
+ * may not nest deeper than max_depth below the stream element; the distinct names of a stream
+ * may not take more than XMPP_STREAM_MAX_NAME_BYTES. All are policy-violation.
  * Other errors: not-well-formed (bad XML, bad UTF-8), unsupported-encoding (an encoding other
  * than UTF-8 declared or detected), invalid-namespace (root not {streams}stream, or a default
  * namespace other than the expected one), bad-namespace-prefix (an undeclared prefix),
@@ -39,6 +40,9 @@
 #define XMPP_STREAM_DEFAULT_MAX_STANZA (256 * 1024) /* max_stanza_kb = 256 */
 #define XMPP_STREAM_DEFAULT_MAX_DEPTH  64
 #define XMPP_STREAM_MAX_DEPTH_LIMIT    200 /* libxml2 itself refuses past 256 levels */
+/* libxml2 keeps each distinct element name, prefix and namespace URI of a stream for as long as
+ * the stream lasts: past this much, the stream is a policy-violation. */
+#define XMPP_STREAM_MAX_NAME_BYTES (1024 * 1024)
 
 struct xmpp_stream_limits {
     size_t max_stanza_bytes; /* a stanza, or the stream header, in bytes as received */

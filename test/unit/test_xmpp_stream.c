@@ -419,6 +419,33 @@ static void slow_start_tag(void)
     xmpp_stream_parser_free(p);
 }
 
+/* libxml2 keeps every element name, prefix and namespace URI of a document in a dictionary:
+ * on a stream that lasts for days fresh names must not grow it without end. */
+static void name_dictionary(void)
+{
+    for (int fresh = 0; fresh <= 1; fresh++) {
+        struct xmpp_stream_parser *p = xmpp_stream_parser_new(XMPP_NS_SERVER, NULL);
+        xmpp_stream_feed(p, S2S_HEADER, strlen(S2S_HEADER));
+        int r = 0, i;
+        for (i = 0; i < 200000 && r == 0; i++) {
+            g_autofree char *stanza =
+                fresh ? g_strdup_printf("<n%d xmlns='urn:example:%d'/>", i, i)
+                      : g_strdup_printf("<iq id='%d'><ping xmlns='urn:xmpp:ping'/></iq>", i);
+            r = xmpp_stream_feed(p, stanza, strlen(stanza));
+            struct xmpp_stream_event ev;
+            while (xmpp_stream_next(p, &ev)) {
+                if (ev.type == XMPP_STREAM_EV_ERROR)
+                    g_assert_cmpstr(xmpp_stream_condition_name(ev.condition), ==,
+                                    "policy-violation");
+                xmpp_stream_event_clear(&ev);
+            }
+        }
+        g_assert_cmpint(r, ==, fresh ? -EPROTO : 0);
+        g_assert_cmpint(i, <, fresh ? 200000 : 200001);
+        xmpp_stream_parser_free(p);
+    }
+}
+
 static void depth_limit(void)
 {
     GString *s = g_string_new(S2S_HEADER);
@@ -766,6 +793,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xmpp-stream/encodings", encodings);
     g_test_add_func("/xmpp-stream/size-limit", size_limit);
     g_test_add_func("/xmpp-stream/slow-start-tag", slow_start_tag);
+    g_test_add_func("/xmpp-stream/name-dictionary", name_dictionary);
     g_test_add_func("/xmpp-stream/depth-limit", depth_limit);
     g_test_add_func("/xmpp-stream/close-reset-finish", close_reset_finish);
     g_test_add_func("/xmpp-stream/serializer-round-trip", serializer_round_trip);
