@@ -113,12 +113,12 @@ static void on_error(void *user, xmlErrorPtr e)
     enum xmpp_stream_condition cond = XMPP_STREAM_ERR_NOT_WELL_FORMED;
     if (e->domain == XML_FROM_NAMESPACE && e->code == XML_NS_ERR_UNDEFINED_NAMESPACE)
         cond = XMPP_STREAM_ERR_BAD_NAMESPACE_PREFIX;
-    else if (e->code == XML_ERR_UNDECLARED_ENTITY || e->code == XML_WAR_UNDECLARED_ENTITY)
+    else if (e->code == XML_ERR_UNDECLARED_ENTITY)
         cond = XMPP_STREAM_ERR_RESTRICTED_XML;
     else if (e->code == XML_ERR_UNSUPPORTED_ENCODING || e->domain == XML_FROM_I18N)
         cond = XMPP_STREAM_ERR_UNSUPPORTED_ENCODING;
     g_autofree char *msg = g_strdup(e->message ? e->message : "XML error");
-    g_strchomp(msg);
+    g_strdelimit(g_strchomp(msg), "\r\n", ' ');
     p->in_error_handler = true;
     fail(p, cond, "%s (line %d)", msg, e->line);
     p->in_error_handler = false;
