@@ -53,7 +53,7 @@ enum sylk_log_level {
 enum sylk_fd_events {
     SYLK_FD_READ = 1,   /* readable (or a listening socket has a connection to accept) */
     SYLK_FD_WRITE = 2,  /* writable (a connect() in progress has finished: see SO_ERROR) */
-    SYLK_FD_CLOSED = 4, /* hang-up or error: always reported, whatever was asked */
+    SYLK_FD_CLOSED = 4, /* hang-up or error: reported whatever was asked (0 asks for nothing) */
 };
 
 /** What a stream carries, from its m= line. */
