@@ -295,13 +295,36 @@ def test_subscribe_sipp_notifier(probe, ua, sipp):
     assert_sipp_ok(finish())
 
 
-def test_subscribe_refused(probe, ua, sipp):
+def test_subscribe_refused_through_outbound_proxy(server_factory, plugins, sipp):
+    """With [sip] outbound_proxy set, the SUBSCRIBE to a domain that does not resolve goes to
+    the proxy (sipp here), Request-URI unchanged; its 403 ends the subscription with 403."""
     port = free_port(kinds=("udp",))
-    finish = sipp.start_uas("subscribe_403_uas.xml", port, timeout=20)
-    command(ua, probe, f"subscribe s2 60 presence sip:sipp@127.0.0.1:{port}")
-    logged(probe, r"sub s2 ended 403 Not Watching You")
+    server = server_factory(plugins_dir=plugins, config={
+        "server": {"application_map": "probe:probe"},
+        "sip": {"outbound_proxy": f"sip:127.0.0.1:{port};lr"}}).start()
+    ua = SipUA(("127.0.0.1", server.sip_port))
+    try:
+        finish = sipp.start_uas("subscribe_403_uas.xml", port, timeout=20)
+        command(ua, server, "subscribe s2 60 presence sip:alice@example.invalid")
+        logged(server, r"sub s2 ended 403 Not Watching You")
+        result = finish()
+        assert_sipp_ok(result)
+        assert "SUBSCRIBE sip:alice@example.invalid SIP/2.0" in result.messages
+        assert "sub s2 notify" not in server.log()
+    finally:
+        ua.close()
+
+
+def test_subscription_ends_at_shutdown_with_unsubscribe(probe, ua, sipp):
+    """A subscription active when the server stops: the plugin hears 503 before its shutdown,
+    and the notifier gets the un-SUBSCRIBE inside the dialog before the server is gone."""
+    port = free_port(kinds=("udp",))
+    finish = sipp.start_uas("subscribe_shutdown_uas.xml", port, timeout=20)
+    command(ua, probe, f"subscribe s4 600 presence sip:sipp@127.0.0.1:{port}")
+    logged(probe, r"sub s4 notify active application/pidf\+xml")
+    assert probe.stop() == 0
     assert_sipp_ok(finish())
-    assert "sub s2 notify" not in probe.log()
+    assert "sub s4 ended 503 Server Shutting Down" in probe.log()
 
 
 def test_subscribe_without_notify_ends_after_timer_n(probe, ua, sipp):
