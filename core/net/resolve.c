@@ -273,11 +273,8 @@ static void lookup_srv_targets(struct sylk_resolve *q, GList *records)
         g_debug("resolve %s: target \".\": the service is not available there", q->what);
         finish(q, -ENOENT); /* RFC 2782: no fallback to the domain's addresses */
     }
-    for (i = 0; i < usable; i++)
-        add_target(q, r[i].target, r[i].port);
-    /* Every target's lookup starts now; add_target above made the array final. */
-    for (i = 0; i < usable; i++)
-        lookup_addresses(q, g_ptr_array_index(q->targets, i));
+    for (i = 0; i < usable; i++) /* all at once; the answers are put in order in finish */
+        lookup_addresses(q, add_target(q, r[i].target, r[i].port));
     g_free(r);
 }
 
