@@ -2,8 +2,9 @@
  * server.c — the process-wide state and its lifecycle:
  *   load config → load plugins (and their configs) → [--check-config stops here] → media
  *   threads, MSRP listener, web server → SIP stack → plugins' init → main loop → on
- *   SIGINT/SIGTERM: end dialogs, nua_shutdown → wait → plugins' shutdown → nua_destroy → web
- *   server, MSRP listener, media threads → unload plugins.
+ *   SIGINT/SIGTERM: end dialogs, nua_shutdown → wait → nua_destroy → plugins' shutdown → the
+ *   fd watches and resolutions plugins left → web server, MSRP listener, media threads →
+ *   unload plugins.
  * The only global variable of the core lives here.
  */
 #define G_LOG_DOMAIN "sylk"
@@ -331,6 +332,9 @@ int sylk_server_main(const struct sylk_server_options *o)
     sylk_memtrim_stop(&server->memtrim);
     sylk_sip_stack_destroy(&server->sip);
     sylk_plugins_stop(&server->plugins);
+    /* What plugins forgot; their code is still mapped, and the loop no longer runs. */
+    sylk_fd_watches_clear(&server->fd_watches, &server->plugins);
+    sylk_resolver_clear(&server->resolver, &server->plugins);
     end_port_burst(server);
     {
         g_autofree char *counters = sylk_server_counters_text(&server->counters);

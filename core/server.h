@@ -1,6 +1,7 @@
 /*
  * server.h — the process-wide state: configuration, log, main loop, plugin registry, SIP
- * stack, RTP port pool, MSRP listener, web server and the host table given to plugins. This is the
+ * stack, RTP port pool, MSRP listener, web server, the host table given to plugins and what
+ * plugins hold through it (fd watches, resolutions). This is the
  * only global object (DESIGN.md); modules reach it through sylk_server_get() on the main thread.
  */
 #ifndef SYLK_SERVER_H
@@ -12,6 +13,8 @@
 #include "media/rtp.h"
 #include "memtrim.h"
 #include "msrp/transport.h"
+#include "net/resolve.h"
+#include "plugin/fdwatch.h"
 #include "plugin/loader.h"
 #include "sip/stack.h"
 
@@ -60,6 +63,8 @@ struct sylk_server {
     struct sylk_counters counters;
     struct sylk_port_burst port_burst;
     struct sylk_memtrim memtrim;
+    struct sylk_fd_watches fd_watches; /* plugins' descriptors on the main loop */
+    struct sylk_resolver resolver;     /* plugins' name resolutions under way */
     bool stopping;
 };
 

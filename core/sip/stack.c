@@ -11,6 +11,7 @@
 #include "sip/request.h"
 #include "sip/router.h"
 #include "sip/session.h"
+#include "sip/subscriber.h"
 #include "sip/subscription.h"
 #include "sip/transport.h"
 #include "sip/wire.h"
@@ -189,6 +190,10 @@ static void on_owned_event(struct sylk_owner *owner, nua_event_t event, int stat
         break;
     case SYLK_OWNER_REFERRAL:
         sylk_referral_on_event((struct sylk_referral *)owner, event, status, sip, tags);
+        break;
+    case SYLK_OWNER_SUBSCRIBER:
+        sylk_subscriber_on_event((struct sylk_outgoing_subscription *)owner, event, status, phrase,
+                                 sip, tags);
         break;
     case SYLK_OWNER_MESSAGE_IN:
         break;
@@ -385,6 +390,7 @@ void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack)
     sylk_message_abort_all(stack);
     sylk_referral_terminate_all(stack);
     sylk_subscription_terminate_all(stack);
+    sylk_subscriber_end_all(stack); /* their handles go: nua un-SUBSCRIBEs the active ones */
     sylk_session_terminate_all(stack);
     nua_shutdown(stack->nua);
 }
@@ -399,6 +405,7 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
         g_source_remove(stack->media_check);
     stack->media_check = 0;
     sylk_subscription_drop_all(stack);
+    sylk_subscriber_end_all(stack);
     sylk_referral_terminate_all(stack);
     sylk_message_abort_all(stack);
     sylk_message_free_outgoing(stack);

@@ -1,6 +1,6 @@
 /*
  * stack.h — sofia-sip's nua on the GLib main loop: transports from [sip], the one nua event
- * callback, and dispatch to sessions, messages, subscriptions and referrals.
+ * callback, and dispatch to sessions, messages, subscriptions (both sides) and referrals.
  *
  * Main thread only. Every nua handle is bound (nua_handle_bind) to an object that starts with
  * struct sylk_owner; its owner destroys the handle when it dies.
@@ -27,6 +27,7 @@ enum sylk_owner_kind {
     SYLK_OWNER_MESSAGE_OUT,
     SYLK_OWNER_SUBSCRIPTION,
     SYLK_OWNER_REFERRAL,
+    SYLK_OWNER_SUBSCRIBER, /* a SUBSCRIBE a plugin sent (subscriber.c) */
 };
 
 struct sylk_owner {
@@ -44,6 +45,7 @@ struct sylk_sip_stack {
     GList *referrals;     /* struct sylk_referral * */
     GList *messages;      /* struct sylk_message * awaiting the plugin's response */
     GList *outgoing;      /* struct sylk_outgoing_message * awaiting a final response */
+    GList *subscribers;   /* struct sylk_outgoing_subscription *, until ended */
     bool shutting_down;
     bool shutdown_done;
     char *tls_dir;
