@@ -76,6 +76,12 @@ typedef void (*xgw_sent_fn)(int status, enum xmpp_stanza_condition condition, vo
  */
 void xgw_send(struct xmpp_node *stanza, xgw_sent_fn sent, void *user_data);
 
+/* ------------------------------------------------------------------ SIP -> mapping --- */
+
+/* The plugin's SIP callbacks (struct sylk_plugin in xmppgw.c) go straight to the mapping. */
+void xgw_sip_message_in(sylk_message *message);
+void xgw_sip_subscription_in(sylk_subscription *subscription);
+
 /* -------------------------------------------------------------- plugin lifecycle --- */
 
 /** Mapping state made at init (after the config is read) and freed at shutdown. */
