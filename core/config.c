@@ -296,6 +296,7 @@ static const struct option server_options[] = {
     OPT("msrp", "port", K_PORT, msrp_port),
     OPT("msrp", "use_tls", K_BOOL, msrp_use_tls),
     OPT("msrp", "certificate", K_PATH, msrp_certificate),
+    OPT("msrp", "reconnect_timeout", K_SECONDS, msrp_reconnect_timeout),
     OPT("web", "local_ip", K_IP, web_local_ip),
     OPT("web", "port", K_PORT, web_port),
     OPT("web", "public_url", K_HTTP_URL, web_public_url),
@@ -335,6 +336,7 @@ void sylk_config_defaults(struct sylk_server_config *cfg)
     cfg->rtp_timeout = 30;
     cfg->msrp_port = 2855;
     cfg->msrp_use_tls = true;
+    cfg->msrp_reconnect_timeout = 30;
     cfg->web_port = 8090;
     cfg->web_max_connections = 64;
     cfg->web_max_connections_per_ip = 16;

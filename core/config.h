@@ -62,6 +62,7 @@ struct sylk_server_config {
     unsigned msrp_port; /* one listening port for every MSRP session; 0: no MSRP */
     bool msrp_use_tls;
     char *msrp_certificate; /* PEM with certificate and key; NULL: self-signed in spool_dir */
+    unsigned msrp_reconnect_timeout; /* s a lost session connection may take to come back */
 
     /* [web] */
     char *web_local_ip;                  /* [sip] local_ip when not set */

@@ -217,6 +217,7 @@ static bool start_msrp(struct sylk_server *server)
         g_critical("%s", error);
         return false;
     }
+    sylk_msrp_transport_set_reconnect_timeout(server->msrp, c->msrp_reconnect_timeout);
     return true;
 }
 
@@ -283,6 +284,7 @@ int sylk_server_main(const struct sylk_server_options *o)
     int code = 1;
     g_autoptr(GError) error = NULL; /* declared before any goto out */
     sylk_log_install(&server->log);
+    sylk_xml_log_install(&server->xml_log); /* before plugins or peers make libxml2 talk */
     sylk_plugins_init_registry(&server->plugins);
 
     bool ok = load_configuration(server, o);
@@ -351,6 +353,7 @@ out:
     if (server->loop)
         g_main_loop_unref(server->loop);
     sylk_config_clear(&server->config);
+    sylk_xml_log_uninstall();
     for (int i = 0; i < 2; i++) {
         if (server->log.sofia_line[i])
             g_string_free(server->log.sofia_line[i], TRUE);

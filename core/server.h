@@ -17,6 +17,7 @@
 #include "plugin/fdwatch.h"
 #include "plugin/loader.h"
 #include "sip/stack.h"
+#include "xml_log.h"
 
 #include <glib.h>
 #include <stdatomic.h>
@@ -51,6 +52,7 @@ struct sylk_port_burst {
 struct sylk_server {
     struct sylk_server_config config;
     struct sylk_log log;
+    struct sylk_xml_log xml_log; /* libxml2's reports on the main thread */
     GMainLoop *loop;
     struct sylk_plugin_registry plugins;
     struct sylk_sip_stack sip;

@@ -300,9 +300,31 @@ static bool wants_audio(const struct sylk_rtp_socket *s)
     return s->codec && s->recv && (s->loopback || s->consumer);
 }
 
+/*
+ * What shares the port with RTP and RTCP (RFC 7983) is counted apart from the drops, so that
+ * "dropped" says what was lost or refused: STUN keep-alives (Linphone sends them to keep its NAT
+ * binding open; they need no answer: we offer no ICE, so no check could be authenticated) and
+ * DTLS. True when the datagram was one of those.
+ */
+static bool not_rtp(struct sylk_rtp_socket *s, const guint8 *buf, size_t n)
+{
+    switch (sylk_rtp_demux(buf, n)) {
+    case SYLK_DEMUX_STUN:
+        s->stats.stun++;
+        return true;
+    case SYLK_DEMUX_DTLS:
+        s->stats.dtls++;
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
                       const struct sockaddr_storage *from, socklen_t from_len)
 {
+    if (not_rtp(s, buf, n))
+        return;
     /* Not RTP version 2 or shorter than a header: dropped and counted, never decoded. */
     if (n < RTP_MIN_PACKET || (buf[0] >> 6) != 2) {
         s->stats.dropped++;
@@ -368,6 +390,8 @@ static void on_rtcp_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t len,
                            const struct sockaddr_storage *from, socklen_t from_len)
 {
     struct sylk_rtcp_parsed parsed;
+    if (not_rtp(s, buf, len))
+        return;
     if ((s->srtp && sylk_srtp_unprotect_rtcp(s->srtp, buf, &len) < 0) ||
         sylk_rtcp_parse(buf, len, &parsed) < 0) {
         s->stats.dropped++;
@@ -1029,12 +1053,13 @@ static void do_close(void *data)
     s->consumer = NULL;
     const struct sylk_rtp_stats *st = &s->stats;
     g_info("RTP port %u closed: %" G_GUINT64_FORMAT " packets in, %" G_GUINT64_FORMAT
-           " out, %" G_GUINT64_FORMAT " dropped, RTCP %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT
+           " out, %" G_GUINT64_FORMAT " dropped, %" G_GUINT64_FORMAT " STUN, %" G_GUINT64_FORMAT
+           " DTLS (not spoken), RTCP %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT
            " out, %" G_GUINT64_FORMAT " frames decoded, %" G_GUINT64_FORMAT
            " concealed, %" G_GUINT64_FORMAT " recovered by FEC, %" G_GUINT64_FORMAT
            " silent by audio level",
-           s->port, st->packets_in, st->packets_out, st->dropped, st->rtcp_in, st->rtcp_out,
-           st->decoded, st->concealed, st->recovered, st->skipped);
+           s->port, st->packets_in, st->packets_out, st->dropped, st->stun, st->dtls, st->rtcp_in,
+           st->rtcp_out, st->decoded, st->concealed, st->recovered, st->skipped);
     for (int i = 0; i < 2; i++)
         close(s->watch[i].fd);
     g_queue_clear_full(&s->prompts, prompt_free);

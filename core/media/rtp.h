@@ -37,6 +37,8 @@ struct sylk_rtp_ports {
 
 struct sylk_rtp_stats {
     uint64_t packets_in, packets_out, bytes_in, dropped;
+    uint64_t stun; /* STUN messages (keep-alives, connectivity checks): not RTP, not dropped */
+    uint64_t dtls; /* DTLS records (RFC 7983), which we do not speak: not counted as drops */
     uint64_t rtcp_in, rtcp_out;
     uint64_t decoded, concealed; /* frames */
     uint64_t recovered;          /* lost frames rebuilt from the next packet's FEC (opus) */

@@ -113,6 +113,28 @@ bool sylk_rtp_is_rtcp(const uint8_t *buf, size_t len)
     return len >= 8 && (buf[0] >> 6) == 2 && buf[1] >= 192 && buf[1] <= 223;
 }
 
+#define STUN_HEADER       20
+#define STUN_MAGIC_COOKIE 0x2112A442u
+
+enum sylk_rtp_demux sylk_rtp_demux(const uint8_t *buf, size_t len)
+{
+    if (len == 0)
+        return SYLK_DEMUX_OTHER;
+    uint8_t b = buf[0];
+    if (b >= 128 && b <= 191)
+        return SYLK_DEMUX_RTP;
+    if (b >= 20 && b <= 63)
+        return SYLK_DEMUX_DTLS;
+    if (b > 3 || len < STUN_HEADER)
+        return SYLK_DEMUX_OTHER;
+    size_t body = (size_t)buf[2] << 8 | buf[3];
+    uint32_t cookie =
+        (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+    if (cookie != STUN_MAGIC_COOKIE || body % 4 || body != len - STUN_HEADER)
+        return SYLK_DEMUX_OTHER;
+    return SYLK_DEMUX_STUN;
+}
+
 int sylk_dtmf_parse(const uint8_t *payload, size_t len, struct sylk_dtmf_event *out)
 {
     static const char keys[] = "0123456789*#ABCD";

@@ -40,6 +40,21 @@ size_t sylk_rtp_write_header(uint8_t *buf, size_t cap, uint8_t pt, bool marker, 
 /** RTP/RTCP demultiplexing on one port (RFC 5761): true for RTCP packet types 192..223. */
 bool sylk_rtp_is_rtcp(const uint8_t *buf, size_t len);
 
+/** What arrives on an RTP or RTCP port besides RTP (RFC 7983 demultiplexing). */
+enum sylk_rtp_demux {
+    SYLK_DEMUX_RTP,   /* first byte 128-191: RTP or RTCP (not validated further here) */
+    SYLK_DEMUX_STUN,  /* a STUN message (RFC 5389): keep-alives, ICE connectivity checks */
+    SYLK_DEMUX_DTLS,  /* first byte 20-63: DTLS, which we do not speak */
+    SYLK_DEMUX_OTHER, /* anything else: junk, ZRTP, TURN channel data */
+};
+
+/**
+ * Sorts a datagram by its first byte (RFC 7983); a STUN message must also have a whole header
+ * that holds: the RFC 5389 magic cookie, and a length (a multiple of 4) that is the rest of the
+ * datagram; otherwise it is SYLK_DEMUX_OTHER.
+ */
+enum sylk_rtp_demux sylk_rtp_demux(const uint8_t *buf, size_t len);
+
 /** An RFC 4733 telephone-event payload. */
 struct sylk_dtmf_event {
     char digit;        /* '0'-'9', '*', '#', 'A'-'D' */

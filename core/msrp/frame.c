@@ -4,6 +4,8 @@
 #define G_LOG_DOMAIN "sylk-msrp"
 #include "msrp/frame.h"
 
+#include "msrp/uri.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -391,4 +393,21 @@ GBytes *sylk_msrp_format(const struct sylk_msrp_frame *f)
     put(&p, "\r\n", 2);
     g_assert((size_t)(p - buf) == size);
     return g_bytes_new_take(buf, size);
+}
+
+GBytes *sylk_msrp_format_response(const struct sylk_msrp_frame *request, int status,
+                                  const char *comment)
+{
+    g_autofree char *to = sylk_msrp_path_first(sylk_msrp_header(request, "From-Path"));
+    g_autofree char *from = sylk_msrp_path_last(sylk_msrp_header(request, "To-Path"));
+    if (!to || !from)
+        return NULL;
+    struct sylk_msrp_frame r = {.status = status, .flag = '$', .comment = (char *)comment};
+    memcpy(r.transaction_id, request->transaction_id, sizeof(r.transaction_id));
+    r.headers = g_array_new(FALSE, FALSE, sizeof(struct sylk_msrp_header));
+    struct sylk_msrp_header h[2] = {{"To-Path", to}, {"From-Path", from}};
+    g_array_append_vals(r.headers, h, 2);
+    GBytes *wire = sylk_msrp_format(&r);
+    g_array_free(r.headers, TRUE);
+    return wire;
 }

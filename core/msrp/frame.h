@@ -78,4 +78,11 @@ bool sylk_msrp_ident_valid(const char *s, size_t len);
  */
 GBytes *sylk_msrp_format(const struct sylk_msrp_frame *frame);
 
+/**
+ * A response to `request` (RFC 4975 §7.2): To-Path the previous hop (the first From-Path URI),
+ * From-Path us (the last To-Path URI); NULL when the request has no usable paths.
+ */
+GBytes *sylk_msrp_format_response(const struct sylk_msrp_frame *request, int status,
+                                  const char *comment);
+
 #endif

@@ -16,7 +16,18 @@
  *
  * Connections: the peer connects to our listener (we answered a=setup:passive), or, for a
  * session the server originated, sylk_msrp_session_connect opens one (RFC 6135 active side)
- * and sends the empty SEND that binds it.
+ * and sends the empty SEND that binds it. Everything the session sends (chunks, responses,
+ * REPORTs) goes on its current connection. When that one is lost the session waits (the
+ * transport's reconnect timeout, [msrp] reconnect_timeout): for the peer to connect again and
+ * bind it with a request, or, on the active side, for its own reconnects (at once, then after
+ * 250 ms, 500 ms, … up to 4 s apart). Meanwhile messages may still be sent and wait; once a
+ * connection is back, the chunks the peer had not acknowledged go again (same Message-ID and
+ * Byte-Range, RFC 4975 5.4), then the rest, in order. A request from the peer on a second
+ * connection moves the session to it (the newest wins; the older is closed unless another
+ * session uses it): a client that changed network need not wait for its old connection to
+ * time out. A whole message received again under a Message-ID already handed over is answered
+ * as before and not handed over twice. Nobody back in time: what was pending fails (408) and
+ * `closed` is called; requests for the session get 481 from then on.
  *
  * Thread: main thread.
  */
@@ -58,7 +69,8 @@ struct sylk_msrp_session_events {
     /** A message we sent is delivered (every chunk got 200), or failed (status, e.g. 408). */
     void (*sent)(struct sylk_msrp_session *s, const char *message_id, void *token, int status,
                  void *user_data);
-    /** The connection went away, or an active connect failed. */
+    /** The connection went away and no new one came within the reconnect timeout, or the
+     * first active connect failed: the session is over (what was pending failed first). */
     void (*closed)(struct sylk_msrp_session *s, void *user_data);
     /** (may be NULL) A NICKNAME request (RFC 7701): returns its status (200, 425, 403…). */
     int (*nickname)(struct sylk_msrp_session *s, const char *nickname, void *user_data);
@@ -90,6 +102,9 @@ void sylk_msrp_session_free(struct sylk_msrp_session *s);
 /** Our URI, for a=path: msrp[s]://host:port/<random session id>;tcp */
 const char *sylk_msrp_session_uri(const struct sylk_msrp_session *s);
 
+/** The connection the session uses now, or NULL (none yet, or lost). */
+struct sylk_msrp_conn *sylk_msrp_session_conn(const struct sylk_msrp_session *s);
+
 /** The peer's a=path (space-separated URIs); 0 or -EINVAL (*error) when it is no path. */
 int sylk_msrp_session_set_peer(struct sylk_msrp_session *s, const char *path, char **error);
 
@@ -102,6 +117,9 @@ int sylk_msrp_session_connect(struct sylk_msrp_session *s);
 
 /** Seconds a chunk may wait for its response (default SYLK_MSRP_TRANSACTION_S). */
 void sylk_msrp_session_set_transaction_timeout(struct sylk_msrp_session *s, unsigned seconds);
+
+/** Seconds a lost connection may take to come back (default: the transport's); 0: none. */
+void sylk_msrp_session_set_reconnect_timeout(struct sylk_msrp_session *s, unsigned seconds);
 
 /** Largest message accepted (default SYLK_MSRP_MAX_MESSAGE). */
 void sylk_msrp_session_set_max_message(struct sylk_msrp_session *s, size_t bytes);
@@ -119,7 +137,8 @@ int sylk_msrp_session_receive_file(struct sylk_msrp_session *s, int fd);
 
 /**
  * Sends a message; returns its Message-ID (owned by the session until `sent` reports it), or
- * NULL when the session has no connection and is not connecting. Either `body` is set, or the
+ * NULL when the peer's path is not known yet or the session is over (`closed`). Without a
+ * connection the message waits for one. Either `body` is set, or the
  * message is the `size` bytes of `fd` from offset 0 (the session then owns fd and closes it).
  * `token` comes back in `sent` and `progress`.
  */

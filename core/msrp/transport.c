@@ -20,8 +20,8 @@
 #define PARSE_BATCH       (256u << 10)
 #define MAX_READ_PER_WAKE (1u << 20) /* then other connections get their turn */
 #define MAX_CONNECTIONS   4096
-/* Bytes waiting to be written before the peer is dropped: a whole message may be queued at
- * once (sessions do not stream yet), so two of the largest ones and their framing fit. */
+/* Bytes waiting to be written before the peer is dropped: sessions stream (they stop making
+ * chunks at SYLK_MSRP_HIGH_WATER), so this is room for many sessions on one connection. */
 #define MAX_QUEUED        (40u << 20)
 #define CONNECT_TIMEOUT_S 10
 
@@ -34,6 +34,7 @@ struct sylk_msrp_transport {
     gnutls_certificate_credentials_t client_cred; /* made for the first msrps connect */
     GList *conns;
     GList *dying; /* closed, freed from an idle callback (or at stop) */
+    unsigned reconnect_s;
 };
 
 struct sylk_msrp_conn {
@@ -167,41 +168,31 @@ size_t sylk_msrp_conn_queued(const struct sylk_msrp_conn *c)
     return c->out_queued;
 }
 
-/* The first URI of a path header value, or NULL. */
-static char *first_uri(const char *path)
-{
-    if (!path)
-        return NULL;
-    while (*path == ' ')
-        path++;
-    return *path ? g_strndup(path, strcspn(path, " ")) : NULL;
-}
-
-static char *last_uri(const char *path)
-{
-    if (!path)
-        return NULL;
-    g_autofree char *trimmed = g_strstrip(g_strdup(path));
-    const char *sp = strrchr(trimmed, ' ');
-    return g_strdup(sp ? sp + 1 : trimmed);
-}
-
 void sylk_msrp_conn_respond(struct sylk_msrp_conn *c, const struct sylk_msrp_frame *request,
                             int status, const char *comment)
 {
-    /* RFC 4975 7.2: to the previous hop (first From-Path URI), from us (last To-Path URI) */
-    g_autofree char *to = first_uri(sylk_msrp_header(request, "From-Path"));
-    g_autofree char *from = last_uri(sylk_msrp_header(request, "To-Path"));
-    struct sylk_msrp_frame r = {.status = status, .flag = '$'};
-    memcpy(r.transaction_id, request->transaction_id, sizeof(r.transaction_id));
-    r.comment = (char *)comment;
-    r.headers = g_array_new(FALSE, FALSE, sizeof(struct sylk_msrp_header));
-    struct sylk_msrp_header h[2] = {{"To-Path", to}, {"From-Path", from}};
-    g_array_append_vals(r.headers, h, 2);
-    g_autoptr(GBytes) wire = sylk_msrp_format(&r);
-    g_array_free(r.headers, TRUE);
+    g_autoptr(GBytes) wire = sylk_msrp_format_response(request, status, comment);
     if (wire)
         sylk_msrp_conn_send(c, wire);
+}
+
+/* Whether an endpoint is bound to the connection. */
+static bool conn_bound(struct sylk_msrp_conn *c)
+{
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, c->t->endpoints);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        if (((struct sylk_msrp_endpoint *)value)->conn == c)
+            return true;
+    }
+    return false;
+}
+
+void sylk_msrp_conn_release(struct sylk_msrp_conn *c, const char *why)
+{
+    if (!c->closing && !c->connect_sid && !conn_bound(c))
+        conn_close(c, why);
 }
 
 const char *sylk_msrp_conn_peer(const struct sylk_msrp_conn *c)
@@ -214,7 +205,7 @@ const char *sylk_msrp_conn_peer(const struct sylk_msrp_conn *c)
 /* The session id of the last To-Path URI (ours). */
 static char *our_session_id(const char *to_path)
 {
-    g_autofree char *uri = last_uri(to_path), *error = NULL;
+    g_autofree char *uri = sylk_msrp_path_last(to_path), *error = NULL;
     struct sylk_msrp_uri u;
     if (!uri || sylk_msrp_uri_parse(uri, strlen(uri), &u, &error) < 0)
         return NULL;
@@ -246,7 +237,7 @@ static void dispatch(struct sylk_msrp_conn *c, struct sylk_msrp_frame *f)
 {
     const char *sid = session_id_for(c, f);
     struct sylk_msrp_endpoint *ep = sid ? g_hash_table_lookup(c->t->endpoints, sid) : NULL;
-    if (!ep || (ep->conn && ep->conn != c)) {
+    if (!ep) {
         /* RFC 4975 7.2: no response to REPORT, nor to a response */
         if (f->method && strcmp(f->method, "REPORT") != 0) {
             g_info("MSRP %s from %s for unknown session %s: 481", f->method, c->peer,
@@ -256,8 +247,7 @@ static void dispatch(struct sylk_msrp_conn *c, struct sylk_msrp_frame *f)
         sylk_msrp_frame_clear(f);
         return;
     }
-    ep->conn = c; /* the first frame binds the connection to the session */
-    ep->frame(ep, c, f);
+    ep->frame(ep, c, f); /* bound or not: the endpoint decides whether to bind c */
 }
 
 static ssize_t conn_read(struct sylk_msrp_conn *c, uint8_t *buf, size_t len)
@@ -554,9 +544,9 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
 /* ----------------------------------------------------------------- connecting --- */
 
 /*
- * Tells the endpoint of an outgoing connection its outcome, once: 0 binds it, an error closes
- * the connection first (so the callback may free the endpoint). Nobody is told when the
- * endpoint's session was unregistered or given to another endpoint meanwhile.
+ * Tells the endpoint of an outgoing connection its outcome, once; an error closes the
+ * connection first (so the callback may free the endpoint). Nobody is told when the endpoint's
+ * session was unregistered or given to another endpoint meanwhile.
  */
 static void connect_done(struct sylk_msrp_conn *c, int error, const char *why)
 {
@@ -576,10 +566,11 @@ static void connect_done(struct sylk_msrp_conn *c, int error, const char *why)
         conn_close(c, why);
     } else {
         g_debug("MSRP connected to %s%s for session %s", c->peer, c->tls ? " (TLS)" : "", sid);
-        ep->conn = c;
     }
     if (ep->connected)
-        ep->connected(ep, error);
+        ep->connected(ep, error ? NULL : c, error);
+    else if (!error)
+        ep->conn = c;
 }
 
 static gboolean on_connect_timeout(gpointer data)
@@ -717,6 +708,7 @@ int sylk_msrp_transport_start(const char *ip, unsigned port, gnutls_certificate_
     t->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
                                             : ((struct sockaddr_in6 *)&ss)->sin6_port);
     t->cred = cred;
+    t->reconnect_s = SYLK_MSRP_RECONNECT_S;
     t->endpoints = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     t->watch = g_unix_fd_add(fd, G_IO_IN, on_accept, t);
     *out = t;
@@ -750,6 +742,16 @@ unsigned sylk_msrp_transport_port(const struct sylk_msrp_transport *t)
 bool sylk_msrp_transport_tls(const struct sylk_msrp_transport *t)
 {
     return t->cred != NULL;
+}
+
+void sylk_msrp_transport_set_reconnect_timeout(struct sylk_msrp_transport *t, unsigned seconds)
+{
+    t->reconnect_s = seconds;
+}
+
+unsigned sylk_msrp_transport_reconnect_timeout(const struct sylk_msrp_transport *t)
+{
+    return t->reconnect_s;
 }
 
 void sylk_msrp_transport_register(struct sylk_msrp_transport *t, const char *session_id,

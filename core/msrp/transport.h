@@ -4,13 +4,14 @@
  * One port serves every MSRP session (RFC 6135: the server answers a=setup:passive and its
  * peers connect). Each connection reads frames with the bounded parser (msrp/frame.h) and
  * hands each one to the endpoint registered for the session id of its To-Path's last URI (our
- * own URI); the first frame of a session binds the connection to it. A request for a session
- * nobody registered gets 481; a frame that does not parse closes the connection (MSRP cannot
- * resynchronize) with a log line saying why.
+ * own URI), whichever connection it came on; the endpoint binds a connection (sets ep->conn)
+ * once a frame proves it comes from its peer, and may move to a newer one (the older is then
+ * released). A request for a session nobody registered gets 481; a frame that does not parse
+ * closes the connection (MSRP cannot resynchronize) with a log line saying why.
  *
  * For a session the server originates (it offered a=setup:active, or the peer answered
  * passive), sylk_msrp_transport_connect opens the connection instead: the same connection
- * object afterwards, bound to the session's endpoint from the start.
+ * object afterwards, handed to the endpoint's `connected`.
  *
  * Thread: main thread (GLib main loop); every endpoint callback is called from it, never from
  * within the endpoint's own call into the transport.
@@ -28,22 +29,27 @@ struct sylk_msrp_conn;
 
 /** What a session registers to receive its frames. */
 struct sylk_msrp_endpoint {
-    /** A frame for this session; the frame is the callee's to keep or clear. */
+    /** A frame for this session, on `conn` (bound to it or not); the frame is the callee's to
+     * keep or clear. */
     void (*frame)(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn,
                   struct sylk_msrp_frame *frame);
-    /** The bound connection closed (peer reset, bad frame, shutdown). */
+    /** The bound connection closed (peer reset, bad frame, shutdown); ep->conn is NULL now. */
     void (*closed)(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn);
-    struct sylk_msrp_conn *conn; /* bound connection, or NULL; set by the transport */
+    /* The bound connection, or NULL: set by the endpoint (or by the transport for a connect
+     * without a `connected` callback), cleared by the transport when it closes. */
+    struct sylk_msrp_conn *conn;
     /** (may be NULL) The bound connection's write queue fell to SYLK_MSRP_LOW_WATER bytes or below,
      * after a send left it above: a session streaming a large message queues more now. */
     void (*writable)(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn);
-    /** (may be NULL) The outcome of sylk_msrp_transport_connect: 0 with ep->conn set to the new
-     * connection (TLS handshake done), or a negative errno (-ECONNREFUSED, -ETIMEDOUT after 10 s,
-     * -EPROTO for a failed TLS handshake, …) with ep->conn NULL; the reason is logged. */
-    void (*connected)(struct sylk_msrp_endpoint *ep, int error);
+    /** (may be NULL) The outcome of sylk_msrp_transport_connect: 0 with the new connection
+     * (TLS handshake done; the endpoint binds it), or a negative errno (-ECONNREFUSED,
+     * -ETIMEDOUT after 10 s, -EPROTO for a failed TLS handshake, …) with `conn` NULL; the
+     * reason is logged. */
+    void (*connected)(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn, int error);
 };
 
-#define SYLK_MSRP_LOW_WATER (256u << 10)
+#define SYLK_MSRP_LOW_WATER   (256u << 10)
+#define SYLK_MSRP_RECONNECT_S 30 /* default of sylk_msrp_transport_set_reconnect_timeout */
 
 /**
  * Listens on ip:port (0: any free port); TLS when `cred` is non-NULL (kept, not owned).
@@ -68,11 +74,22 @@ bool sylk_msrp_transport_tls(const struct sylk_msrp_transport *t);
 int sylk_msrp_transport_connect(struct sylk_msrp_transport *t, const struct sylk_msrp_uri *to,
                                 struct sylk_msrp_endpoint *ep, char **error);
 
+/**
+ * Seconds a session whose connection was lost waits for a new one (the peer reconnecting, or
+ * our own reconnects for a session we opened) before what it had to send fails; 0: at once.
+ * Sessions made afterwards take it ([msrp] reconnect_timeout).
+ */
+void sylk_msrp_transport_set_reconnect_timeout(struct sylk_msrp_transport *t, unsigned seconds);
+unsigned sylk_msrp_transport_reconnect_timeout(const struct sylk_msrp_transport *t);
+
 /** Frames whose To-Path ends in `session_id` go to `ep` from now on. */
 void sylk_msrp_transport_register(struct sylk_msrp_transport *t, const char *session_id,
                                   struct sylk_msrp_endpoint *ep);
 /** No more frames for `session_id`; its bound connection stays for other sessions. */
 void sylk_msrp_transport_unregister(struct sylk_msrp_transport *t, const char *session_id);
+
+/** Closes the connection, with `why` logged, unless an endpoint is bound to it. */
+void sylk_msrp_conn_release(struct sylk_msrp_conn *conn, const char *why);
 
 /** Queues bytes on a connection (written as the socket takes them). */
 void sylk_msrp_conn_send(struct sylk_msrp_conn *conn, GBytes *bytes);

@@ -195,3 +195,25 @@ GPtrArray *sylk_msrp_path_parse(const char *value, char **error)
     }
     return path;
 }
+
+char *sylk_msrp_path_first(const char *value)
+{
+    if (!value)
+        return NULL;
+    while (*value == ' ')
+        value++;
+    return *value ? g_strndup(value, strcspn(value, " ")) : NULL;
+}
+
+char *sylk_msrp_path_last(const char *value)
+{
+    if (!value)
+        return NULL;
+    const char *end = value + strlen(value);
+    while (end > value && end[-1] == ' ')
+        end--;
+    const char *start = end;
+    while (start > value && start[-1] != ' ')
+        start--;
+    return start < end ? g_strndup(start, (gsize)(end - start)) : NULL;
+}

@@ -34,4 +34,8 @@ char *sylk_msrp_uri_format(const struct sylk_msrp_uri *uri);
 /** A To-Path/From-Path value: URIs separated by spaces; NULL (and *error) when one is bad. */
 GPtrArray *sylk_msrp_path_parse(const char *value, char **error);
 
+/** The first / last URI of a path value as written (not parsed), or NULL when it has none. */
+char *sylk_msrp_path_first(const char *value);
+char *sylk_msrp_path_last(const char *value);
+
 #endif

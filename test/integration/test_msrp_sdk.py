@@ -277,3 +277,45 @@ def test_chat_attributes_and_updates(server, ua_factory):
         assert dialog.bye().status == 200
     finally:
         client.close()
+
+
+BAD_ENCODING = [
+    # declares ISO-2022-JP, then bytes that are no ISO-2022-JP
+    b'<?xml version="1.0" encoding="ISO-2022-JP"?>\n<isComposing xmlns="urn:ietf:params:xml:ns:'
+    b'im-iscomposing"><state>active</state><contenttype>\x1b$B\xff\xfe\x1b(B</contenttype>'
+    b'</isComposing>',
+    # declares UTF-16, holds UTF-8
+    b'<?xml version="1.0" encoding="UTF-16"?>\n<isComposing xmlns="urn:ietf:params:xml:ns:'
+    b'im-iscomposing"><state>active</state></isComposing>',
+]
+
+
+def test_composing_with_bad_encoding_stays_off_stderr(server, ua_factory):
+    """An is-composing document that declares an encoding and holds bytes invalid in it is
+    refused 400 as before; libxml2's complaints about it go to our log at debug level (one line
+    for a burst of them), never as raw lines on the server's stderr, once per message."""
+    ua, client = ua_factory(server), MsrpClient(tls=True)
+    try:
+        dialog = call(server, ua, client, "chatprobe")
+        client.connect(answer_path(dialog.response.body))
+        for _ in range(3):
+            for doc in BAD_ENCODING:
+                wrapped = cpim_wrap("sip:tester@127.0.0.1", "sip:chatprobe@example.com", doc,
+                                    content_type="application/im-iscomposing+xml")
+                sent = client.send_message(wrapped, content_type="message/cpim")
+                assert sent.statuses == [400], client.trace()
+        logged(server, "bad is-composing document")
+        good = cpim_wrap("sip:tester@127.0.0.1", "sip:chatprobe@example.com", COMPOSING,
+                         content_type="application/im-iscomposing+xml")
+        assert client.send_message(good, content_type="message/cpim").ok  # still served
+        logged(server, "composing active=1")
+        assert dialog.bye().status == 200
+    finally:
+        client.close()
+    log = server.log()
+    raw = [line for line in log.splitlines()
+           if line.startswith(("encoding error", "I/O error", "parser error", "iscomposing.xml:"))]
+    assert not raw, raw
+    routed = [line for line in log.splitlines() if "DEBUG sylk-xml" in line]
+    assert len(routed) == 1, routed
+    assert "libxml2" in routed[0] and "input conversion failed" in routed[0], routed

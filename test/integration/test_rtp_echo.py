@@ -401,3 +401,48 @@ def test_srtp_tone_echoed(server, ua_factory, rtp_socket, suite, codec, name, fr
     assert_tone_echoed(report, freq)
     assert report["srtp_auth_failures"] == 0, report
     assert d.bye().status == 200
+
+
+def _stun(method, tid, attrs=b""):
+    """A STUN message (RFC 5389): type, length, magic cookie, 96-bit transaction id."""
+    return struct.pack("!HHI12s", method, len(attrs), 0x2112A442, tid) + attrs
+
+
+def test_stun_keepalives_counted_as_stun_not_dropped(server, ua_factory, rtp_socket):
+    """Linphone keeps its NAT binding open with STUN on the RTP port: Binding Requests (with
+    the magic cookie, as ICE sends them) and Binding Indications, on RTP and RTCP, while its
+    audio flows. They are counted as STUN when the stream closes, not as drops; they are not
+    answered (we offer no ICE, so none could be authenticated); the audio is not disturbed."""
+    ua = ua_factory(server)
+    rtp, side = rtp_socket(), rtp_socket()
+    d = ua.invite(f"sip:echo@{server.uri_host}", sdp_offer(rtp.getsockname()[1], [PCMU]))
+    m = _answer(d, ua)
+    d.ack()
+    dest = (m["c"], m["port"])
+    report = {}
+    talker = threading.Thread(target=lambda: report.update(
+        rtp_tone.run(*dest, "PCMU", 0, 700, 2.5, sock=rtp)))
+    talker.start()
+    software = struct.pack("!HH", 0x8022, 8) + b"linphone"
+    sent = 0
+    for i in range(10):
+        tid = struct.pack("!III", 0x51, 0x7e57, i)
+        rtp.sendto(_stun(0x0001, tid, software), dest)                 # Binding Request
+        rtp.sendto(_stun(0x0011, tid), dest)                           # Binding Indication
+        rtp.sendto(_stun(0x0001, tid), (dest[0], dest[1] + 1))         # on RTCP too
+        sent += 3
+        time.sleep(0.1)
+    side.sendto(_stun(0x0001, b"side-request"), dest)
+    sent += 1
+    talker.join()
+    side.settimeout(0.5)
+    with pytest.raises(socket.timeout):
+        side.recv(2048)  # not answered
+    assert_tone_echoed(report, 700)
+    assert d.bye().status == 200
+    server.wait_log(f"RTP port {m['port']} closed")
+    line = server.log().split(f"RTP port {m['port']} closed")[1].splitlines()[0]
+    stun = re.search(r"(\d+) STUN", line)
+    dropped = re.search(r"(\d+) dropped", line)
+    assert stun and int(stun.group(1)) == sent, line
+    assert dropped and int(dropped.group(1)) < sent, line

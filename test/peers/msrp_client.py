@@ -523,10 +523,13 @@ class MsrpConnection:
         self.error = None           # what stopped the I/O thread (parse error, socket error)
         self.peer_closed = False    # EOF or reset seen
         self.peer_reset = False     # ECONNRESET seen
+        self.paused = False         # pause_reading(): the socket is not read
         self._cond = threading.Condition(threading.RLock())
         self._inbox = []            # frames nobody claimed yet
         self._messages = []         # complete messages nobody claimed yet
         self._assembly = {}
+        self._done = collections.OrderedDict()   # Message-IDs delivered (duplicates dropped)
+        self.duplicates = 0         # chunks of messages already delivered, answered and dropped
         self._out = bytearray()
         self._wpending = None
         self._closing = False
@@ -566,7 +569,8 @@ class MsrpConnection:
                     if self._closing and (self._abort or not want_write):
                         break
                 wl = [self.sock] if want_write else []
-                r, w, _ = select.select([self.sock, self._wake_r], wl, [], 0.5)
+                rl = [self._wake_r] if self.paused else [self.sock, self._wake_r]
+                r, w, _ = select.select(rl, wl, [], 0.5)
                 if self._wake_r in r:
                     try:
                         while self._wake_r.recv(4096):
@@ -586,7 +590,7 @@ class MsrpConnection:
                 self._cond.notify_all()
 
     def _read(self):
-        while True:
+        while not self.paused:
             try:
                 data = self.sock.recv(256 * 1024)
             except (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError):
@@ -610,6 +614,16 @@ class MsrpConnection:
                 return False
             for f in frames:
                 self._dispatch(f)
+        return True
+
+    def pause_reading(self):
+        """Stop reading the socket (what the peer sends piles up in its buffers and the
+        peer's), e.g. from on_frame; frames already read are still dispatched."""
+        self.paused = True
+
+    def resume_reading(self):
+        self.paused = False
+        self._wake()
 
     def _write(self):
         while True:
@@ -663,6 +677,11 @@ class MsrpConnection:
         if f.body is None and f.content_type is None and mid not in self._assembly \
                 and f.flag == "$":
             return                      # an empty SEND (connection binding / keepalive)
+        if mid in self._done and mid not in self._assembly:
+            # RFC 4975 5.4: a message resent after a reconnect keeps its Message-ID; the
+            # receiver takes a second one as a duplicate (already answered above).
+            self.duplicates += 1
+            return
         a = self._assembly.setdefault(mid, _Assembly())
         a.frames.append(f)
         try:
@@ -688,6 +707,10 @@ class MsrpConnection:
 
     def _finish(self, mid, a, aborted, length):
         del self._assembly[mid]
+        if not aborted:
+            self._done[mid] = True
+            while len(self._done) > 10000:
+                self._done.popitem(last=False)
         msg = MsrpMessage(mid, a.frames, bytes(a.buf[:length]), aborted)
         self.messages_received += 1
         if not aborted and self.auto_report and msg.success_report == "yes":
@@ -1012,9 +1035,12 @@ class MsrpClient(MsrpConnection):
         """What goes into our a=path: the relays' Use-Path, then our URI."""
         return self.use_path + [self.local_uri]
 
-    def _open(self, uri, timeout):
+    def _open(self, uri, timeout, source_ip=None):
         u = parse_msrp_uri(uri)
-        s = self._sock0
+        s, self._sock0 = self._sock0, None
+        if s is None:                   # a reconnect: a new socket from a new local port
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((source_ip or self.local_ip, 0))
         s.settimeout(timeout)
         s.connect((u.host, u.port))
         if self.tls:
@@ -1053,13 +1079,46 @@ class MsrpClient(MsrpConnection):
             self.use_path = parse_path(r.headers.get("Use-Path", ""))
         return r
 
+    def reconnect(self, reset=False, source_ip=None, timeout=5, bind=True):
+        """Drops the connection (FIN, or RST with reset=True; nothing when the peer already
+        closed it) and connects again to the first hop from a new local port (source_ip:
+        another loopback address), keeping local_uri and to_path (the session's), unclaimed
+        frames and messages, and messages partly received (their resent chunks complete
+        them). bind: send the empty SEND that binds the new connection (RFC 4975 5.4)."""
+        self._stop_thread(reset, 2)
+        if self.sock is not None:
+            if reset:
+                try:
+                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                         struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+            self.sock.close()
+        for s in (self._wake_r, self._wake_w):
+            s.close()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        with self._cond:
+            self._closing = self._abort = self._dead = False
+            self._out = bytearray()
+            self._wpending = None
+        self.error = None
+        self.peer_closed = self.peer_reset = self.paused = False
+        self.parser = FrameParser()
+        self.sock = None
+        self._open(self.to_path[0], timeout, source_ip)
+        if bind:
+            self.send_empty()
+        return self
+
     def close(self, timeout=3):
-        if self.sock is None:
+        if self.sock is None and self._sock0 is not None:
             self._sock0.close()
         super().close(timeout)
 
     def reset(self):
-        if self.sock is None:
+        if self.sock is None and self._sock0 is not None:
             self._sock0.close()
         super().reset()
 
@@ -1511,7 +1570,26 @@ def _selftest_session(check, tls, cert=None, key=None, big=5 * 1024 * 1024):
         srv.connections[-1].close()
         check(c.wait_closed(5) and c.peer_closed and not c.peer_reset,
               f"{kind}: graceful close by the far end seen (not a reset)")
-        c.close()
+        # reconnect: a new connection from a new port (another loopback address), same URI
+        c.reconnect(source_ip="127.0.0.2")
+        check(c.send_message("again").ok and c.receive_message(5).text == "again" and
+              len(srv.connections) == 2, f"{kind}: reconnect keeps the session")
+        far = srv.connections[-1]
+        check(far.next_frame(5, method="SEND", match=lambda f: f.body is None) is not None,
+              f"{kind}: the new connection bound by an empty SEND")
+        # a message the far end sends twice (same Message-ID) is delivered once
+        twice = make_request("SEND", [c.local_uri], [srv.uri],
+                             [("Message-ID", "dup1"), ("Byte-Range", "1-4/4")],
+                             body=b"once", content_type="text/plain")
+        far.send_frame(twice)
+        far.send_frame(make_request("SEND", [c.local_uri], [srv.uri],
+                                    [("Message-ID", "dup1"), ("Byte-Range", "1-4/4")],
+                                    body=b"once", content_type="text/plain"))
+        check(c.receive_message(5).message_id == "dup1", f"{kind}: first copy delivered")
+        check(far.next_frame(5, status=200) and far.next_frame(5, status=200) and
+              c.duplicates == 1, f"{kind}: second copy answered 200 and dropped as a duplicate")
+        c.reset()
+        check(far.wait_closed(5), f"{kind}: reset after a reconnect")
     finally:
         srv.stop()
 

@@ -32,15 +32,22 @@ struct fixture {
     char *file_sha1;
     uint64_t file_size, progress_bytes;
     unsigned progress_calls;
+    unsigned sent_calls;
+    size_t overflow_in_message; /* on_message queues this many bytes on the connection */
 };
 
 static int on_message(struct sylk_msrp_session *s, const struct sylk_msrp_received *m, void *ud)
 {
     struct fixture *fx = ud;
-    (void)s;
     g_free(fx->content_type);
     fx->content_type = g_strdup(m->content_type);
     g_ptr_array_add(fx->messages, g_bytes_ref(m->body));
+    if (fx->overflow_in_message) { /* the connection fails under us (peer does not read) */
+        g_autoptr(GBytes) junk =
+            g_bytes_new_take(g_malloc0(fx->overflow_in_message), fx->overflow_in_message);
+        sylk_msrp_conn_send(sylk_msrp_session_conn(s), junk);
+        g_assert_null(sylk_msrp_session_conn(s));
+    }
     return fx->refuse ? fx->refuse : 200;
 }
 
@@ -48,6 +55,7 @@ static void on_sent(struct sylk_msrp_session *s, const char *id, void *token, in
 {
     (void)s;
     (void)id;
+    ((struct fixture *)ud)->sent_calls++;
     ((struct fixture *)ud)->sent_status = status;
     ((struct fixture *)ud)->sent_token = token;
 }
@@ -97,6 +105,26 @@ static const struct sylk_msrp_session_events events = {
     .file_received = on_file,
 };
 
+/* A new TCP connection to the transport (the old one closed, or still open when `keep`). */
+static int connect_peer(struct fixture *fx)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)sylk_msrp_transport_port(fx->t)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+static void reconnect(struct fixture *fx, bool keep_old)
+{
+    if (!keep_old)
+        close(fx->fd);
+    fx->fd = connect_peer(fx);
+    g_byte_array_set_size(fx->in, 0);
+}
+
 static void setup(struct fixture *fx, gconstpointer data)
 {
     (void)data;
@@ -107,12 +135,7 @@ static void setup(struct fixture *fx, gconstpointer data)
     g_assert_cmpint(sylk_msrp_session_set_peer(fx->s, PEER, &error), ==, 0);
     fx->messages = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     fx->in = g_byte_array_new();
-    fx->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)sylk_msrp_transport_port(fx->t)),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    g_assert_cmpint(connect(fx->fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    fcntl(fx->fd, F_SETFL, O_NONBLOCK);
+    fx->fd = connect_peer(fx);
 }
 
 static void teardown(struct fixture *fx, gconstpointer data)
@@ -298,14 +321,22 @@ static void send_in_chunks(struct fixture *fx, gconstpointer data)
     }
     g_assert_cmpmem(got->data, got->len, body, len);
     g_byte_array_free(got, TRUE);
-    /* "x" was never answered: it fails 408 as soon as the connection is gone */
+    /* "x" was never answered: it waits for a reconnect, and fails 408 when none comes */
     pump(100);
     g_assert_cmpint(fx->sent_status, ==, 200);
+    sylk_msrp_session_set_reconnect_timeout(fx->s, 1);
     close(fx->fd); /* the peer goes away */
     fx->fd = socket(AF_INET, SOCK_STREAM, 0);
-    pump(100);
+    pump(300);
+    g_assert_false(fx->closed);
+    g_assert_cmpint(fx->sent_status, ==, 200);
+    g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", "y", 1)); /* it waits */
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while (!fx->closed && g_get_monotonic_time() < deadline)
+        pump(10);
     g_assert_true(fx->closed);
     g_assert_cmpint(fx->sent_status, ==, 408);
+    g_assert_null(sylk_msrp_session_send(fx->s, "text/plain", "z", 1)); /* over */
 }
 
 /* Chunks nobody answers fail their message with 408 once the transaction time is up. */
@@ -497,6 +528,286 @@ static void relayed_chunks_are_small(struct fixture *fx, gconstpointer data)
     }
 }
 
+/* Answers a SEND of ours with 200 (To-Path: the session, From-Path: the peer). */
+static void answer(struct fixture *fx, const struct sylk_msrp_frame *f)
+{
+    g_autofree char *resp =
+        g_strdup_printf("MSRP %s 200 OK\r\nTo-Path: %s\r\nFrom-Path: %s\r\n-------%s$\r\n",
+                        f->transaction_id, sylk_msrp_session_uri(fx->s), PEER, f->transaction_id);
+    send_text(fx, resp);
+}
+
+static char *empty_send(struct fixture *fx, const char *tid)
+{
+    return to_session(fx, g_strdup_printf("MSRP %s SEND\r\nTo-Path: msrp://127.0.0.1/x;tcp\r\n"
+                                          "From-Path: %s\r\nMessage-ID: e%s\r\n"
+                                          "Byte-Range: 1-0/0\r\n-------%s$\r\n",
+                                          tid, PEER, tid, tid));
+}
+
+/* Binds the current connection with an empty SEND and checks its 200. */
+static void bind_peer(struct fixture *fx, const char *tid)
+{
+    g_autofree char *hello = empty_send(fx, tid);
+    send_text(fx, hello);
+    expect_response(fx, tid, 200);
+}
+
+/*
+ * RFC 4975 5.4: the peer's connection closes with a chunk of ours unanswered and two more
+ * messages are sent meanwhile; the peer connects again and binds the session: the first
+ * message comes again (same Message-ID), then the two others, in order, and all are delivered.
+ */
+static void reconnect_resends_in_order(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    bind_peer(fx, "tidc001");
+    g_autofree char *id1 = g_strdup(sylk_msrp_session_send(fx->s, "text/plain", "one", 3));
+    struct sylk_msrp_frame f;
+    g_assert_true(next_frame(fx, &f)); /* out, never answered */
+    g_assert_cmpstr(sylk_msrp_header(&f, "Message-ID"), ==, id1);
+    sylk_msrp_frame_clear(&f);
+    close(fx->fd);
+    pump(100);
+    g_assert_null(sylk_msrp_session_conn(fx->s));
+    g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", "two", 3));
+    g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", "three", 5));
+    g_assert_false(fx->closed);
+    g_assert_cmpuint(fx->sent_calls, ==, 0);
+    reconnect(fx, true);
+    bind_peer(fx, "tidc002");
+    const char *want[] = {"one", "two", "three"};
+    for (unsigned i = 0; i < 3; i++) {
+        g_assert_true(next_frame(fx, &f));
+        g_assert_cmpstr(f.method, ==, "SEND");
+        g_assert_cmpmem(f.body, f.body_len, want[i], strlen(want[i]));
+        if (i == 0)
+            g_assert_cmpstr(sylk_msrp_header(&f, "Message-ID"), ==, id1);
+        answer(fx, &f);
+        sylk_msrp_frame_clear(&f);
+    }
+    pump(100);
+    g_assert_cmpuint(fx->sent_calls, ==, 3);
+    g_assert_cmpint(fx->sent_status, ==, 200);
+    g_assert_false(fx->closed);
+}
+
+/*
+ * A request from the peer on a second connection moves the session there: what the session
+ * sends follows it, chunks in flight on the first go again, and the first one is closed.
+ */
+static void newest_connection_wins(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    bind_peer(fx, "tidn001");
+    g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", "first", 5));
+    struct sylk_msrp_frame f;
+    g_assert_true(next_frame(fx, &f));
+    sylk_msrp_frame_clear(&f); /* unanswered on the first connection */
+    int first = fx->fd;
+    reconnect(fx, true);
+    bind_peer(fx, "tidn002");
+    g_assert_true(next_frame(fx, &f)); /* sent again on the second */
+    g_assert_cmpmem(f.body, f.body_len, "first", 5);
+    answer(fx, &f);
+    sylk_msrp_frame_clear(&f);
+    pump(100);
+    g_assert_cmpint(fx->sent_status, ==, 200);
+    uint8_t buf[4096];
+    ssize_t n;
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    while ((n = read(first, buf, sizeof(buf))) != 0 && g_get_monotonic_time() < deadline)
+        pump(10); /* reads what was left, then EOF: the server closed it */
+    g_assert_cmpint(n, ==, 0);
+    close(first);
+    g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", "second", 6));
+    g_assert_true(next_frame(fx, &f));
+    g_assert_cmpmem(f.body, f.body_len, "second", 6);
+    sylk_msrp_frame_clear(&f);
+    g_assert_false(fx->closed);
+}
+
+/*
+ * The connection fails while the owner handles a message (its queue overflows): the response
+ * to the message's last chunk and its REPORT wait, and go out first on the next connection.
+ */
+static void response_and_report_follow_the_connection(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    fx->overflow_in_message = 41u << 20; /* beyond the transport's limit: it closes */
+    g_autofree char *c = to_session(
+        fx, chunk("tidr101", PEER, "mrep", "1-2/2", "Success-Report: yes\r\n", "hi", '$'));
+    send_text(fx, c);
+    pump(200);
+    g_assert_cmpuint(fx->messages->len, ==, 1);
+    fx->overflow_in_message = 0;
+    reconnect(fx, false);
+    g_autofree char *hello = empty_send(fx, "tidr102");
+    send_text(fx, hello);
+    expect_response(fx, "tidr101", 200); /* held since the old connection failed */
+    struct sylk_msrp_frame report;
+    g_assert_true(next_frame(fx, &report));
+    g_assert_cmpstr(report.method, ==, "REPORT");
+    g_assert_cmpstr(sylk_msrp_header(&report, "Message-ID"), ==, "mrep");
+    sylk_msrp_frame_clear(&report);
+    expect_response(fx, "tidr102", 200);
+}
+
+/* A whole message received again (the peer had no answer): same answer, handed over once. */
+static void resent_message_handed_over_once(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    fx->refuse = 403;
+    g_autofree char *c1 = to_session(fx, chunk("tidd001", PEER, "mdup", "1-4/4", "", "once", '$'));
+    g_autofree char *c2 = to_session(fx, chunk("tidd002", PEER, "mdup", "1-4/4", "", "once", '$'));
+    send_text(fx, c1);
+    expect_response(fx, "tidd001", 403);
+    send_text(fx, c2);
+    expect_response(fx, "tidd002", 403); /* the verdict again */
+    g_assert_cmpuint(fx->messages->len, ==, 1);
+}
+
+/* A chunk received twice counts once: the message is whole only when every byte came. */
+static void duplicate_chunk_counts_once(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    g_autofree char *last1 =
+        to_session(fx, chunk("tidk001", PEER, "mk", "6-10/10", "", "world", '$'));
+    g_autofree char *last2 =
+        to_session(fx, chunk("tidk002", PEER, "mk", "6-10/10", "", "world", '$'));
+    g_autofree char *first =
+        to_session(fx, chunk("tidk003", PEER, "mk", "1-5/10", "", "hello", '+'));
+    send_text(fx, last1);
+    expect_response(fx, "tidk001", 200);
+    send_text(fx, last2);
+    expect_response(fx, "tidk002", 200);
+    g_assert_cmpuint(fx->messages->len, ==, 0); /* bytes 1-5 never came */
+    send_text(fx, first);
+    expect_response(fx, "tidk003", 200);
+    g_assert_cmpuint(fx->messages->len, ==, 1);
+    gsize n;
+    const char *body = g_bytes_get_data(g_ptr_array_index(fx->messages, 0), &n);
+    g_assert_cmpmem(body, n, "helloworld", 10);
+}
+
+/*
+ * A file sent from disk when the connection is lost: after the reconnect it goes on from its
+ * first chunk without a response (the chunks answered are not sent again), and the whole file
+ * arrives at its Byte-Ranges; progress never goes back.
+ */
+static void file_send_resumes_after_reconnect(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    bind_peer(fx, "tidf101");
+    int fd;
+    g_autofree char *path = temp_file(&fd);
+    size_t len = 10 * SYLK_MSRP_DIRECT_CHUNK_SIZE + 123;
+    g_autofree uint8_t *body = g_malloc(len);
+    for (size_t i = 0; i < len; i++)
+        body[i] = (uint8_t)(i * 13 + (i >> 9));
+    g_assert_cmpint(write(fd, body, len), ==, (ssize_t)len);
+    int token;
+    g_assert_nonnull(
+        sylk_msrp_session_send_message(fx->s, "application/octet-stream", NULL, fd, len, &token));
+    g_autofree uint8_t *got = g_malloc0(len);
+    struct sylk_msrp_frame f;
+    for (unsigned i = 0; i < 5; i++) { /* the first three answered, two more not */
+        g_assert_true(next_frame(fx, &f));
+        int64_t start, end, total;
+        g_assert_true(
+            sylk_msrp_parse_byte_range(sylk_msrp_header(&f, "Byte-Range"), &start, &end, &total));
+        memcpy(got + start - 1, f.body, f.body_len);
+        if (i < 3)
+            answer(fx, &f);
+        sylk_msrp_frame_clear(&f);
+    }
+    pump(100);
+    uint64_t progress_before = fx->progress_bytes;
+    reconnect(fx, false);
+    bind_peer(fx, "tidf102");
+    size_t from = 3 * SYLK_MSRP_DIRECT_CHUNK_SIZE, seen = 0;
+    bool first = true;
+    while (seen < len - from) {
+        g_assert_true(next_frame(fx, &f));
+        int64_t start, end, total;
+        g_assert_true(
+            sylk_msrp_parse_byte_range(sylk_msrp_header(&f, "Byte-Range"), &start, &end, &total));
+        if (first)
+            g_assert_cmpint(start, ==, (int64_t)from + 1); /* not from the start */
+        first = false;
+        memcpy(got + start - 1, f.body, f.body_len);
+        seen += f.body_len;
+        answer(fx, &f);
+        sylk_msrp_frame_clear(&f);
+    }
+    pump(100);
+    g_assert_cmpmem(got, len, body, len);
+    g_assert_cmpint(fx->sent_status, ==, 200);
+    g_assert_true(fx->sent_token == &token);
+    g_assert_cmpuint(fx->progress_bytes, >=, progress_before);
+    g_assert_cmpuint(fx->progress_bytes, ==, len);
+    unlink(path);
+}
+
+/* Accepts one connection on `lfd` (5 s at most) and makes it non-blocking. */
+static int accept_one(int lfd)
+{
+    gint64 deadline = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+    int fd;
+    while ((fd = accept(lfd, NULL, NULL)) < 0 && g_get_monotonic_time() < deadline)
+        pump(10);
+    g_assert_cmpint(fd, >=, 0);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    return fd;
+}
+
+/*
+ * RFC 6135 active side: the session connected to the peer, which closes the connection with
+ * a message unanswered; the session connects again at once, binds it with an empty SEND and
+ * sends the message again.
+ */
+static void active_side_reconnects(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sa);
+    g_assert_cmpint(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(listen(lfd, 4), ==, 0);
+    getsockname(lfd, (struct sockaddr *)&sa, &len);
+    g_autofree char *peer = g_strdup_printf("msrp://127.0.0.1:%u/act1;tcp", ntohs(sa.sin_port));
+    g_autofree char *error = NULL;
+    g_assert_cmpint(sylk_msrp_session_set_peer(fx->s, peer, &error), ==, 0);
+    g_assert_cmpint(sylk_msrp_session_connect(fx->s), ==, 0);
+    g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", "ping", 4));
+    close(fx->fd);
+    fx->fd = accept_one(lfd);
+    struct sylk_msrp_frame f;
+    g_assert_true(next_frame(fx, &f)); /* the empty SEND that binds it */
+    g_assert_cmpuint(f.body_len, ==, 0);
+    sylk_msrp_frame_clear(&f);
+    g_assert_true(next_frame(fx, &f)); /* ping, unanswered */
+    g_assert_cmpmem(f.body, f.body_len, "ping", 4);
+    sylk_msrp_frame_clear(&f);
+    close(fx->fd);
+    fx->fd = accept_one(lfd); /* it came back by itself */
+    g_byte_array_set_size(fx->in, 0);
+    g_assert_true(next_frame(fx, &f));
+    g_assert_cmpuint(f.body_len, ==, 0);
+    sylk_msrp_frame_clear(&f);
+    g_assert_true(next_frame(fx, &f));
+    g_assert_cmpmem(f.body, f.body_len, "ping", 4);
+    g_autofree char *resp =
+        g_strdup_printf("MSRP %s 200 OK\r\nTo-Path: %s\r\nFrom-Path: %s\r\n-------%s$\r\n",
+                        f.transaction_id, sylk_msrp_session_uri(fx->s), peer, f.transaction_id);
+    send_text(fx, resp);
+    sylk_msrp_frame_clear(&f);
+    pump(100);
+    g_assert_cmpint(fx->sent_status, ==, 200);
+    g_assert_false(fx->closed);
+    close(lfd);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -521,5 +832,19 @@ int main(int argc, char **argv)
                file_sent_streaming, teardown);
     g_test_add("/msrp-session/relayed-chunks-are-small", struct fixture, NULL, setup,
                relayed_chunks_are_small, teardown);
+    g_test_add("/msrp-session/reconnect-resends-in-order", struct fixture, NULL, setup,
+               reconnect_resends_in_order, teardown);
+    g_test_add("/msrp-session/newest-connection-wins", struct fixture, NULL, setup,
+               newest_connection_wins, teardown);
+    g_test_add("/msrp-session/response-and-report-follow-the-connection", struct fixture, NULL,
+               setup, response_and_report_follow_the_connection, teardown);
+    g_test_add("/msrp-session/resent-message-handed-over-once", struct fixture, NULL, setup,
+               resent_message_handed_over_once, teardown);
+    g_test_add("/msrp-session/duplicate-chunk-counts-once", struct fixture, NULL, setup,
+               duplicate_chunk_counts_once, teardown);
+    g_test_add("/msrp-session/file-send-resumes-after-reconnect", struct fixture, NULL, setup,
+               file_send_resumes_after_reconnect, teardown);
+    g_test_add("/msrp-session/active-side-reconnects", struct fixture, NULL, setup,
+               active_side_reconnects, teardown);
     return g_test_run();
 }

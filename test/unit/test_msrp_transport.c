@@ -30,11 +30,13 @@ struct fixture {
     struct test_ep ea, eb;
 };
 
+/* Like a session: the first request binds the connection it came on. */
 static void on_frame(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn,
                      struct sylk_msrp_frame *f)
 {
     struct test_ep *e = (struct test_ep *)ep;
-    (void)conn;
+    if (f->method && !ep->conn)
+        ep->conn = conn;
     if (f->method) {
         e->frames++;
         e->body_bytes += f->body_len;
@@ -50,9 +52,11 @@ static void on_closed(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn
     ((struct test_ep *)ep)->closed++;
 }
 
-static void on_connected(struct sylk_msrp_endpoint *ep, int error)
+static void on_connected(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *conn, int error)
 {
     struct test_ep *e = (struct test_ep *)ep;
+    g_assert_true((conn != NULL) == (error == 0));
+    ep->conn = conn;
     e->connected++;
     e->error = error;
 }

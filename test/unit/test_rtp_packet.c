@@ -143,6 +143,45 @@ static void rtcp_round_trip(void)
     g_assert_cmpint(sylk_rtcp_parse(buf, n, &p), ==, -EBADMSG);
 }
 
+/* RFC 5769 2.1: a STUN Binding Request as ICE sends it (SOFTWARE, PRIORITY, ICE-CONTROLLED,
+ * USERNAME, MESSAGE-INTEGRITY, FINGERPRINT). */
+static const uint8_t stun_request[] = {
+    0x00, 0x01, 0x00, 0x58, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86,
+    0xfa, 0x87, 0xdf, 0xae, 0x80, 0x22, 0x00, 0x10, 0x53, 0x54, 0x55, 0x4e, 0x20, 0x74, 0x65, 0x73,
+    0x74, 0x20, 0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74, 0x00, 0x24, 0x00, 0x04, 0x6e, 0x00, 0x01, 0xff,
+    0x80, 0x29, 0x00, 0x08, 0x93, 0x2f, 0xf9, 0xb1, 0x51, 0x26, 0x3b, 0x36, 0x00, 0x06, 0x00, 0x09,
+    0x65, 0x76, 0x74, 0x6a, 0x3a, 0x68, 0x36, 0x76, 0x59, 0x20, 0x20, 0x20, 0x00, 0x08, 0x00, 0x14,
+    0x9a, 0xea, 0xa7, 0x0c, 0xbf, 0xd8, 0xcb, 0x56, 0x78, 0x1e, 0xf2, 0xb5, 0xb2, 0xd3, 0xf2, 0x49,
+    0xc1, 0xb5, 0x71, 0xa2, 0x80, 0x28, 0x00, 0x04, 0xe5, 0x7a, 0x3b, 0xcf};
+
+/* RFC 7983 demultiplexing on an RTP port: STUN (a valid header with the RFC 5389 magic cookie),
+ * DTLS (first byte 20-63, which we do not speak), RTP/RTCP, and anything else. */
+static void demux_stun_dtls_rtp(void)
+{
+    g_assert_cmpuint(sizeof(stun_request), ==, 108);
+    g_assert_cmpint(sylk_rtp_demux(stun_request, sizeof(stun_request)), ==, SYLK_DEMUX_STUN);
+    uint8_t indication[20] = {0x00, 0x11, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6};
+    g_assert_cmpint(sylk_rtp_demux(indication, sizeof(indication)), ==, SYLK_DEMUX_STUN);
+    /* STUN-looking but not STUN: a length that is not the packet's, no magic cookie, short */
+    g_assert_cmpint(sylk_rtp_demux(stun_request, sizeof(stun_request) - 4), ==, SYLK_DEMUX_OTHER);
+    uint8_t no_cookie[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x43};
+    g_assert_cmpint(sylk_rtp_demux(no_cookie, sizeof(no_cookie)), ==, SYLK_DEMUX_OTHER);
+    g_assert_cmpint(sylk_rtp_demux(indication, 19), ==, SYLK_DEMUX_OTHER);
+    uint8_t odd_length[24] = {0x00, 0x01, 0x00, 0x04, 0x21, 0x12, 0xa4, 0x42};
+    odd_length[3] = 0x02; /* not a multiple of 4 */
+    g_assert_cmpint(sylk_rtp_demux(odd_length, 22), ==, SYLK_DEMUX_OTHER);
+    uint8_t dtls_hello[] = {0x16, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+    g_assert_cmpint(sylk_rtp_demux(dtls_hello, sizeof(dtls_hello)), ==, SYLK_DEMUX_DTLS);
+    uint8_t rtp[12] = {0x80, 0x00};
+    g_assert_cmpint(sylk_rtp_demux(rtp, sizeof(rtp)), ==, SYLK_DEMUX_RTP);
+    uint8_t rtcp[8] = {0x81, 201, 0, 1};
+    g_assert_cmpint(sylk_rtp_demux(rtcp, sizeof(rtcp)), ==, SYLK_DEMUX_RTP);
+    uint8_t zrtp[16] = {0x10, 0x00}, turn_channel[8] = {0x40, 0x00};
+    g_assert_cmpint(sylk_rtp_demux(zrtp, sizeof(zrtp)), ==, SYLK_DEMUX_OTHER);
+    g_assert_cmpint(sylk_rtp_demux(turn_channel, sizeof(turn_channel)), ==, SYLK_DEMUX_OTHER);
+    g_assert_cmpint(sylk_rtp_demux(rtp, 0), ==, SYLK_DEMUX_OTHER);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -153,5 +192,6 @@ int main(int argc, char **argv)
     g_test_add_func("/rtcp/round-trip", rtcp_round_trip);
     g_test_add_func("/rtp/dtmf-events", dtmf_events);
     g_test_add_func("/rtp/jitter-across-timestamp-wrap", jitter_across_timestamp_wrap);
+    g_test_add_func("/rtp/demux-stun-dtls-rtp", demux_stun_dtls_rtp);
     return g_test_run();
 }

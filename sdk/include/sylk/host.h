@@ -163,7 +163,9 @@ struct sylk_chat_composing {
 struct sylk_chat_handler {
     uint32_t struct_size; /* sizeof(struct sylk_chat_handler) */
     void (*message)(sylk_stream *stream, const struct sylk_chat_message *message, void *user_data);
-    /** The peer's MSRP connection went away (the SIP session may go on). */
+    /** The peer's MSRP connection went away and none came back within [msrp]
+     * reconnect_timeout (until then messages wait for a reconnect); what was not delivered
+     * failed first. The SIP session may go on. */
     void (*closed)(sylk_stream *stream, void *user_data);
     /* --- 1.3 --- */
     /**
