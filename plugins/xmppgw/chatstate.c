@@ -50,7 +50,7 @@ static int read_children(const xmlNode *root, struct xgw_composing *out, const c
     for (const xmlNode *n = root->children; n; n = n->next) {
         if (!xgw_xml_is(n, XGW_NS_ISCOMPOSING, NULL))
             continue; /* extensions in other namespaces are ignored (RFC 3994 §4) */
-        g_autofree char *v = xgw_xml_text(n, MAX_VALUE);
+        g_autofree char *v = xgw_xml_text(n, MAX_VALUE, true);
         const char *name = (const char *)n->name;
         if (!v)
             return fail(why, "element value too long or not UTF-8");

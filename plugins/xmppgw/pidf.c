@@ -141,7 +141,7 @@ static enum xgw_show status_extension_show(const xmlNode *status, bool *offline)
     const xmlNode *e = xgw_xml_child(status, XGW_NS_AGP_PIDF, "extended");
     if (!e)
         e = xgw_xml_child(status, NS_PIDF_IM, "im");
-    g_autofree char *v = e ? xgw_xml_text(e, 64) : NULL;
+    g_autofree char *v = e ? xgw_xml_text(e, 64, true) : NULL;
     if (!v)
         return XGW_SHOW_NONE;
     *offline = strcmp(v, "offline") == 0;
@@ -155,7 +155,7 @@ static enum xgw_show status_extension_show(const xmlNode *status, bool *offline)
 static void read_note(const xmlNode *n, const char *ns, struct xgw_presence *p)
 {
     const xmlNode *note = xgw_xml_child(n, ns, "note");
-    char *text = note ? xgw_xml_text(note, MAX_VALUE) : NULL;
+    char *text = note ? xgw_xml_text(note, MAX_VALUE, false) : NULL;
     if (!text || !*text) {
         g_free(text);
         return;
@@ -175,7 +175,7 @@ static struct xgw_pidf_tuple *read_tuple(const xmlNode *t, guint index)
     xmlFree(id);
     const xmlNode *status = xgw_xml_child(t, XGW_NS_PIDF, "status");
     const xmlNode *basic = xgw_xml_child(status, XGW_NS_PIDF, "basic");
-    g_autofree char *b = basic ? xgw_xml_text(basic, 16) : NULL;
+    g_autofree char *b = basic ? xgw_xml_text(basic, 16, true) : NULL;
     bool offline;
     struct xgw_presence *p = &tuple->presence;
     p->show = status_extension_show(status, &offline);
@@ -184,7 +184,7 @@ static struct xgw_pidf_tuple *read_tuple(const xmlNode *t, guint index)
         p->show = activities_show(xgw_xml_child(status, XGW_NS_PIDF_RPID, "activities"));
     const xmlNode *contact = xgw_xml_child(t, XGW_NS_PIDF, "contact");
     if (contact) {
-        tuple->contact = xgw_xml_text(contact, MAX_VALUE);
+        tuple->contact = xgw_xml_text(contact, MAX_VALUE, true);
         xmlChar *prio = xmlGetNoNsProp(contact, (const xmlChar *)"priority");
         double q = prio ? g_ascii_strtod((const char *)prio, NULL) : 0;
         xmlFree(prio);

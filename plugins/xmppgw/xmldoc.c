@@ -47,10 +47,12 @@ xmlNode *xgw_xml_child(const xmlNode *n, const char *ns, const char *name)
     return NULL;
 }
 
-char *xgw_xml_text(const xmlNode *n, size_t max)
+char *xgw_xml_text(const xmlNode *n, size_t max, bool trim)
 {
     xmlChar *t = xmlNodeGetContent(n);
-    char *s = g_strstrip(g_strdup(t ? (const char *)t : ""));
+    char *s = g_strdup(t ? (const char *)t : "");
+    if (trim)
+        g_strstrip(s);
     xmlFree(t);
     if (strlen(s) > max || !g_utf8_validate(s, -1, NULL)) {
         g_free(s);

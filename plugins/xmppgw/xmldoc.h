@@ -23,9 +23,9 @@ bool xgw_xml_is(const xmlNode *n, const char *ns, const char *name);
 /** The first child element of n named name in ns, or NULL. */
 xmlNode *xgw_xml_child(const xmlNode *n, const char *ns, const char *name);
 
-/** The text content of n with surrounding white space removed (g_free), at most max bytes
- * (NULL when longer, or not valid UTF-8). */
-char *xgw_xml_text(const xmlNode *n, size_t max);
+/** The text content of n (g_free), with surrounding white space removed when trim is set; at
+ * most max bytes (NULL when longer, or not valid UTF-8). */
+char *xgw_xml_text(const xmlNode *n, size_t max, bool trim);
 
 /** The xml:lang in force on n (its own or an ancestor's), or NULL; points into the tree. */
 const char *xgw_xml_lang(const xmlNode *n);
