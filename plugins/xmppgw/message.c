@@ -16,7 +16,9 @@ static char *parse_content_type(const char *value, char **charset)
     if (!value)
         return NULL;
     g_auto(GStrv) parts = g_strsplit(value, ";", 16);
-    char *type = g_ascii_strdown(g_strstrip(parts[0]), -1);
+    if (!parts[0] || !*g_strstrip(parts[0]))
+        return NULL; /* an empty value */
+    char *type = g_ascii_strdown(parts[0], -1);
     for (guint i = 1; parts[i]; i++) {
         char *p = g_strstrip(parts[i]);
         char *eq = strchr(p, '=');

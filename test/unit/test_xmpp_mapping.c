@@ -386,6 +386,8 @@ static void sip_content_refused(void)
         {"message/cpim", "From: <sip:a@b>\r\n", 400}, /* bad CPIM */
         {"message/cpim", "From: <sip:a@b>\r\n\r\nContent-Type: image/png\r\n\r\nx", 415},
         {"application/im-iscomposing+xml", "<x/>", 400},
+        {"message/cpim", "From: <sip:a@b>\r\n\r\nContent-Type: \r\n\r\nx", 400}, /* empty */
+        {"", "hi", 400},
     };
     for (guint i = 0; i < G_N_ELEMENTS(rows); i++) {
         int status;
