@@ -7,7 +7,8 @@
  *     SUBSCRIBE is answered once the transport has written it (200, then a NOTIFY with what is
  *     known: a PIDF without tuples until the contact's presence comes), or refused with the
  *     RFC 7247 status for the transport's condition (404, 408, 503);
- *   - later dialogs are accepted at once and get the current document;
+ *   - later dialogs are accepted at once and get the current document; so is a fetch
+ *     (Expires: 0), which without a watch gets a document without tuples and makes none;
  *   - <presence/> and <presence type='unavailable'/> from romeo's resources to alice update
  *     the document (pidf.h) and every dialog gets it in a NOTIFY; a resource gone unavailable
  *     appears once as closed, then leaves the document;
@@ -301,6 +302,16 @@ void xgw_s2x_subscription(sylk_subscription *sub)
     g_autofree char *contact = xmpp_jid_format(&to, false);
     g_autofree char *key = watch_key(watcher, contact);
     struct watch *w = g_hash_table_lookup(s2x.watches, key);
+    const char *expires = host->request_header(info, "Expires");
+    if (!w && expires && g_ascii_strtoull(expires, NULL, 10) == 0) {
+        /* a fetch (RFC 6665 §4.4.3) with no watch: nothing is known, and asking romeo for a
+         * subscription he would have to approve for a one-time look is too much */
+        g_autofree char *entity = xgw_map_sip_uri(&to, false);
+        g_autofree char *doc = xgw_pidf_build(entity, NULL, 0);
+        if (host->subscription_accept(sub) == 0)
+            host->subscription_notify(sub, XGW_PIDF_TYPE, doc, strlen(doc));
+        goto out;
+    }
     if (!w && g_hash_table_size(s2x.watches) >= XGW_MAX_SUBSCRIPTIONS) {
         LOG(SYLK_LOG_WARNING, "presence: too many watches, %s -> %s refused", watcher, contact);
         host->subscription_reject(sub, 503, "Service Unavailable");

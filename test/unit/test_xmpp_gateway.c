@@ -29,6 +29,7 @@ struct sylk_message {
 
 struct sylk_subscription {
     struct sylk_request_info info;
+    const char *headers[8][2];
     const struct sylk_subscription_handler *handler;
     void *user_data;
     int status;          /* 200 accepted, >= 300 rejected */
@@ -104,12 +105,13 @@ static unsigned fire_timers(unsigned ms)
 
 static const char *fake_request_header(const struct sylk_request_info *info, const char *name)
 {
-    if (strcmp(info->method, "MESSAGE") != 0)
-        return NULL;
-    const struct sylk_message *m = (const struct sylk_message *)info;
-    for (int i = 0; i < 8 && m->headers[i][0]; i++)
-        if (g_ascii_strcasecmp(m->headers[i][0], name) == 0)
-            return m->headers[i][1];
+    /* both handles begin with their request and then their headers */
+    const char *const(*headers)[2] = strcmp(info->method, "MESSAGE") == 0
+                                         ? ((const struct sylk_message *)info)->headers
+                                         : ((const struct sylk_subscription *)info)->headers;
+    for (int i = 0; i < 8 && headers[i][0]; i++)
+        if (g_ascii_strcasecmp(headers[i][0], name) == 0)
+            return headers[i][1];
     return NULL;
 }
 
@@ -802,6 +804,18 @@ static void presence_sip_watch_refused(void)
                                  XMPP_STANZA_ERR_ITEM_NOT_FOUND));
     g_assert_cmpstr(a->terminated, ==, "noresource");
     a->handler->ended(a, "terminated", a->user_data);
+    sip_subscription_free(a);
+
+    /* a fetch: the (empty) document at once, no XMPP subscription, no watch */
+    guint before = fake.stanzas->len;
+    a = sip_subscribe("sip:alice@sip.example", "sip:romeo@xmpp.example");
+    a->headers[0][0] = "Expires";
+    a->headers[0][1] = "0";
+    xgw_sip_subscription_in(a);
+    g_assert_cmpint(a->status, ==, 200);
+    g_assert_null(strstr(last_notify(a), "<tuple"));
+    g_assert_cmpuint(fake.stanzas->len, ==, before);
+    assert_nothing_left();
     sip_subscription_free(a);
 
     /* from a domain we do not serve */
