@@ -250,6 +250,7 @@ enum kind {
     K_THREADS,  /* unsigned 0..64, 0: one per CPU */
     K_HTTP_URL, /* char *, http: or https: URL without query or fragment */
     K_CONNS,    /* unsigned 0..100000, a number of connections */
+    K_BUFFER,   /* unsigned 0 or 64 KiB..1 GiB, a socket buffer size */
 };
 
 struct option {
@@ -283,6 +284,10 @@ static const struct option server_options[] = {
     OPT("sip", "tls_ca", K_PATH, tls_ca),
     OPT("sip", "outbound_proxy", K_SIP_URI, outbound_proxy),
     OPT("sip", "max_message_size", K_SIZE, max_message_size),
+    OPT("sip", "udp_receive_buffer", K_BUFFER, udp_receive_buffer),
+    OPT("sip", "connection_timeout", K_SECONDS, sip_connection_timeout),
+    OPT("sip", "message_timeout", K_SECONDS, sip_message_timeout),
+    OPT("sip", "max_connections_per_ip", K_CONNS, sip_max_connections_per_ip),
     OPT("rtp", "port_range", K_RANGE, rtp_port_min),
     OPT("rtp", "audio_codecs", K_CODECS, audio_codecs),
     OPT("rtp", "srtp", K_SRTP, srtp),
@@ -320,6 +325,10 @@ void sylk_config_defaults(struct sylk_server_config *cfg)
     cfg->udp_port = 5060;
     cfg->tcp_port = 5060;
     cfg->max_message_size = 65536;
+    cfg->udp_receive_buffer = 8u << 20;
+    cfg->sip_connection_timeout = 120;
+    cfg->sip_message_timeout = 20;
+    cfg->sip_max_connections_per_ip = 64;
     cfg->rtp_port_min = 50000;
     cfg->rtp_port_max = 50500;
     cfg->audio_codecs = g_strdupv((char **)default_codecs);
@@ -501,6 +510,13 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
     case K_CONNS:
         if (!parse_long(value, &n) || n < 0 || n > 100000)
             return g_strdup_printf("'%s' is not a number of connections (0-100000)", value);
+        *FIELD(cfg, o, unsigned) = (unsigned)n;
+        return NULL;
+    case K_BUFFER:
+        if (!parse_long(value, &n) || n < 0 || (n > 0 && n < 65536) || n > (1L << 30))
+            return g_strdup_printf("'%s' is not a buffer size in bytes (65536-1073741824, or 0 "
+                                   "for the kernel's default)",
+                                   value);
         *FIELD(cfg, o, unsigned) = (unsigned)n;
         return NULL;
     }

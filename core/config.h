@@ -46,6 +46,10 @@ struct sylk_server_config {
     char *tls_certificate, *tls_ca;
     char *outbound_proxy;
     unsigned max_message_size;
+    unsigned udp_receive_buffer;         /* bytes asked for the UDP socket; 0: kernel default */
+    unsigned sip_connection_timeout;     /* seconds an idle TCP/TLS connection is kept; 0: ever */
+    unsigned sip_message_timeout;        /* seconds a message may take to arrive; 0: no limit */
+    unsigned sip_max_connections_per_ip; /* TCP/TLS connections from one address; 0: no limit */
 
     /* [rtp] */
     unsigned rtp_port_min, rtp_port_max;

@@ -2,8 +2,9 @@
  * server.c — the process-wide state and its lifecycle:
  *   load config → load plugins (and their configs) → [--check-config stops here] → media
  *   threads, MSRP listener, web server → SIP stack → plugins' init → main loop → on
- *   SIGINT/SIGTERM: end dialogs, nua_shutdown → wait → plugins' shutdown → nua_destroy → web
- *   server, MSRP listener, media threads → unload plugins.
+ *   SIGINT/SIGTERM: end dialogs, nua_shutdown → wait → nua_destroy → plugins' shutdown → the
+ *   fd watches and resolutions plugins left → web server, MSRP listener, media threads →
+ *   unload plugins.
  * The only global variable of the core lives here.
  */
 #define G_LOG_DOMAIN "sylk"
@@ -18,6 +19,7 @@
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,6 +27,9 @@
 
 /* Longer than sofia-sip's own shutdown (30 s) so that nua_destroy can run. */
 #define SHUTDOWN_GRACE_S 40
+
+/* Calls refused for lack of RTP ports are summed over this long into one log line. */
+#define PORT_BURST_WINDOW_S 10
 
 /* Static so the log writer's state outlives sylk_server_main (GLib keeps the writer). */
 static struct sylk_server server_instance;
@@ -72,6 +77,79 @@ void sylk_server_stop(struct sylk_server *server)
 void sylk_server_sip_stopped(struct sylk_server *server)
 {
     g_main_loop_quit(server->loop);
+}
+
+static void report_port_burst(struct sylk_server *server)
+{
+    struct sylk_port_burst *b = &server->port_burst;
+    double seconds = (double)(g_get_monotonic_time() - b->since) / G_USEC_PER_SEC;
+    g_warning("RTP port pool exhausted: %u call%s refused with 503 in the last %.0f s "
+              "([rtp] port_range %u:%u holds %u calls)",
+              b->refused, b->refused == 1 ? "" : "s", seconds < 1 ? 1 : seconds,
+              server->config.rtp_port_min, server->config.rtp_port_max,
+              (server->config.rtp_port_max - server->config.rtp_port_min + 1) / 2);
+    b->refused = 0;
+    b->since = g_get_monotonic_time();
+}
+
+/* Ends a window: one line for its refusals, or the end of the burst when there were none. */
+static gboolean port_burst_window(gpointer data)
+{
+    struct sylk_server *server = data;
+    if (server->port_burst.refused == 0) {
+        server->port_burst.timer = 0;
+        return G_SOURCE_REMOVE;
+    }
+    report_port_burst(server);
+    return G_SOURCE_CONTINUE;
+}
+
+void sylk_server_rtp_open_failed(struct sylk_server *server, int error)
+{
+    if (error != -EADDRINUSE)
+        return;
+    atomic_fetch_add_explicit(&server->counters.rtp_port_refusals, 1, memory_order_relaxed);
+    struct sylk_port_burst *b = &server->port_burst;
+    if (b->refused++ == 0)
+        b->since = g_get_monotonic_time();
+    if (!b->timer)
+        b->timer = g_timeout_add_seconds(PORT_BURST_WINDOW_S, port_burst_window, server);
+}
+
+/* At exit: what the current window counted, then no more windows. */
+static void end_port_burst(struct sylk_server *server)
+{
+    if (server->port_burst.refused)
+        report_port_burst(server);
+    if (server->port_burst.timer)
+        g_source_remove(server->port_burst.timer);
+    server->port_burst.timer = 0;
+}
+
+static uint_fast64_t counter(const atomic_uint_fast64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+char *sylk_server_counters_text(const struct sylk_counters *c)
+{
+    uint_fast64_t ports = counter(&c->rtp_port_refusals),
+                  refused = counter(&c->sip_connections_refused),
+                  cut = counter(&c->sip_connections_cut), trims = counter(&c->memory_trims);
+    return g_strdup_printf(
+        "%" PRIuFAST64 " call%s refused for lack of RTP ports, %" PRIuFAST64
+        " SIP connection%s refused (max_connections_per_ip), %" PRIuFAST64
+        " SIP connection%s cut (silent past connection_timeout, or a message not whole "
+        "within message_timeout), "
+        "memory given back %" PRIuFAST64 " time%s (%.1f MB)",
+        ports, ports == 1 ? "" : "s", refused, refused == 1 ? "" : "s", cut, cut == 1 ? "" : "s",
+        trims, trims == 1 ? "" : "s", (double)counter(&c->memory_returned) / 1048576.0);
+}
+
+/* The web server's status page reads the counters from its own thread. */
+static char *web_status_text(void *counters)
+{
+    return sylk_server_counters_text(counters);
 }
 
 /*
@@ -167,6 +245,8 @@ static bool start_web(struct sylk_server *server)
         .max_connections = c->web_max_connections,
         .max_connections_per_ip = c->web_max_connections_per_ip,
         .connection_timeout = c->web_connection_timeout,
+        .status_text = web_status_text,
+        .status_data = &server->counters,
     };
     g_autofree char *error = NULL;
     if (sylk_web_start(&o, &server->web, &error) < 0) {
@@ -245,13 +325,23 @@ int sylk_server_main(const struct sylk_server_options *o)
     guint sigterm = g_unix_signal_add(SIGTERM, on_signal, server);
     log_ready(server);
 
+    sylk_memtrim_start(&server->memtrim, &server->counters);
+
     g_main_loop_run(server->loop);
 
     g_source_remove(sigint);
     g_source_remove(sigterm);
+    sylk_memtrim_stop(&server->memtrim);
     sylk_sip_stack_destroy(&server->sip);
     sylk_plugins_stop(&server->plugins);
-    g_info("sylkserver stopped");
+    /* What plugins forgot; their code is still mapped, and the loop no longer runs. */
+    sylk_fd_watches_clear(&server->fd_watches, &server->plugins);
+    sylk_resolver_clear(&server->resolver, &server->plugins);
+    end_port_burst(server);
+    {
+        g_autofree char *counters = sylk_server_counters_text(&server->counters);
+        g_info("sylkserver stopped; since start: %s", counters);
+    }
     code = 0;
 out:
     sylk_web_stop(server->web); /* after the plugins: frees the items they left */

@@ -41,6 +41,8 @@ struct sylk_web {
     GMutex lock;
     GHashTable *items;  /* token → struct sylk_web_item (not owned: freed by its owner) */
     GString *start_log; /* libmicrohttpd's messages while starting; NULL afterwards */
+    char *(*status_text)(void *status_data);
+    void *status_data;
 };
 
 struct sylk_web_item {
@@ -78,10 +80,12 @@ static const char page_format[] =
     "<p id=\"note\" hidden>The image is not available at the moment.</p>\n"
     "<img id=\"screen\" alt=\"%s\" hidden>\n<script>%s</script>\n</body>\n</html>\n";
 
+/* version, screens, "s are" or " is", the counters (escaped) */
 static const char status_format[] =
     "<!DOCTYPE html>\n"
     "<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>sylkserver-c</title>\n"
-    "</head>\n<body>\n<p>sylkserver-c %s: %u screen%s being shared.</p>\n</body>\n</html>\n";
+    "</head>\n<body>\n<p>sylkserver-c %s: %u screen%s being shared.</p>\n"
+    "<p>Since start: %s.</p>\n</body>\n</html>\n";
 
 /* ------------------------------------------------------------------------ answers --- */
 
@@ -160,7 +164,9 @@ static enum MHD_Result answer_status(struct sylk_web *web, struct MHD_Connection
     g_mutex_lock(&web->lock);
     unsigned n = g_hash_table_size(web->items);
     g_mutex_unlock(&web->lock);
-    char *page = g_strdup_printf(status_format, SYLK_VERSION, n, n == 1 ? " is" : "s are");
+    g_autofree char *counters = web->status_text ? web->status_text(web->status_data) : NULL;
+    g_autofree char *shown = g_markup_escape_text(counters ? counters : "no counters", -1);
+    char *page = g_strdup_printf(status_format, SYLK_VERSION, n, n == 1 ? " is" : "s are", shown);
     return answer(web, c, MHD_HTTP_OK, "text/html; charset=utf-8",
                   g_bytes_new_take(page, strlen(page)), NULL);
 }
@@ -456,6 +462,8 @@ int sylk_web_start(const struct sylk_web_options *o, struct sylk_web **out, char
     web->items = g_hash_table_new(g_str_hash, g_str_equal);
     web->csp = make_csp();
     web->https = o->certificate != NULL;
+    web->status_text = o->status_text;
+    web->status_data = o->status_data;
     int rc = web->https ? load_certificate(web, o->certificate, error) : 0;
     if (rc == 0)
         rc = start_daemon(web, o, &addr, error);

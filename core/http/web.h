@@ -3,7 +3,8 @@
  * at an unguessable URL, and a viewer page that shows it and reloads it about once a second.
  *
  * Served, from memory only (no file system access):
- *   /                              a short status page (server version, items being served)
+ *   /                              a short status page (server version, items being served,
+ *                                  the server's counters)
  *   /screen/<token>/               an item's viewer page (its title, the image, reloaded ~1 s)
  *   /screen/<token>/image          the item's latest image (404 until the first one is set)
  * where <token> is 32 lowercase hex digits (128 bits from gnutls_rnd), matched exactly.
@@ -36,6 +37,9 @@ struct sylk_web_options {
     unsigned max_connections;        /* at least 1 */
     unsigned max_connections_per_ip; /* 0: no limit per client address */
     unsigned connection_timeout;     /* seconds an idle connection is kept; 0: no limit */
+    /* A line for the status page (g_free'd), called on the web server's thread; may be NULL. */
+    char *(*status_text)(void *status_data);
+    void *status_data;
 };
 
 /**

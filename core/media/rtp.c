@@ -49,7 +49,8 @@ struct sylk_rtp_socket {
     struct sylk_media_thread *thread;
     bool closing;
     unsigned port;
-    GHashTable *plays; /* prompt id -> struct play_done, waiting for completion */
+    struct sylk_rtp_ports *ports; /* the range it holds a pair of */
+    GHashTable *plays;            /* prompt id -> struct play_done, waiting for completion */
     guint next_play_id;
 
     /* media thread */
@@ -589,6 +590,12 @@ int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip,
     if (getaddrinfo(local_ip, NULL, &hints, &ai) != 0)
         return -EINVAL;
     unsigned pairs = (ports->max - ports->min + 1) / 2;
+    bool recently_full =
+        ports->full_since && g_get_monotonic_time() - ports->full_since < G_USEC_PER_SEC;
+    if (recently_full || ports->in_use >= pairs) {
+        freeaddrinfo(ai);
+        return -EADDRINUSE;
+    }
     int fd[2] = {-1, -1};
     unsigned port = 0;
     for (unsigned tries = 0; tries < pairs && fd[1] < 0; tries++) {
@@ -605,11 +612,14 @@ int sylk_rtp_open(struct sylk_rtp_ports *ports, const char *local_ip,
     }
     freeaddrinfo(ai);
     if (fd[1] < 0) {
-        g_warning("no free RTP port pair in %u:%u", ports->min, ports->max);
+        g_debug("no free RTP port pair in %u:%u", ports->min, ports->max); /* see server.c */
+        ports->full_since = g_get_monotonic_time();
         return -EADDRINUSE;
     }
     struct sylk_rtp_socket *s = g_new0(struct sylk_rtp_socket, 1);
     s->refs = 1;
+    s->ports = ports;
+    ports->in_use++;
     s->port = port;
     s->plays = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     s->watch[0] = (struct sylk_media_watch){.fd = fd[0], .readable = on_rtp};
@@ -1070,6 +1080,8 @@ void sylk_rtp_close(struct sylk_rtp_socket *s)
     if (!s)
         return;
     s->closing = true;
+    s->ports->in_use--;
+    s->ports->full_since = 0; /* its pair is free again once its thread has closed it */
     g_hash_table_remove_all(s->plays);
     sylk_media_thread_load(s->thread, -1);
     sylk_media_thread_post(s->thread, do_close, s);

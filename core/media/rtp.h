@@ -25,8 +25,14 @@ struct sylk_player;
 struct sylk_srtp;
 
 /** Hands out even/odd port pairs from [min, max], round robin. Owned by the server. */
+/* The RTP port range, shared by every stream (main thread). */
 struct sylk_rtp_ports {
     unsigned min, max, next;
+    unsigned in_use; /* pairs held by our open sockets */
+    /* When a scan of the whole range last found no pair free (others hold ports too, or ours
+     * are still closing), monotonic µs: opens fail at once for a second, or until one of ours
+     * is closed, instead of trying every pair again per call. 0: not full. */
+    int64_t full_since;
 };
 
 struct sylk_rtp_stats {

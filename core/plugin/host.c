@@ -9,11 +9,14 @@
 #include "http/web.h"
 #include "media/mixer.h"
 #include "media/player.h"
+#include "net/resolve.h"
+#include "plugin/fdwatch.h"
 #include "server.h"
 #include "sip/message.h"
 #include "sip/referral.h"
 #include "sip/request.h"
 #include "sip/session.h"
+#include "sip/subscriber.h"
 #include "sip/subscription.h"
 #include "sylk-build-config.h"
 
@@ -207,6 +210,20 @@ static const char *spool_dir(void)
     return sylk_server_get()->config.spool_dir;
 }
 
+/* ------------------------------------------ sockets and names (main loop) --- */
+
+static sylk_fd_watch *fd_watch_add(int fd, unsigned events, sylk_fd_fn fn, void *user_data)
+{
+    return sylk_fd_watch_add(&sylk_server_get()->fd_watches, fd, events, fn, user_data);
+}
+
+static sylk_resolve *resolve(const char *service, const char *protocol, const char *domain,
+                             uint16_t fallback_port, sylk_resolve_fn fn, void *user_data)
+{
+    return sylk_resolve_start(&sylk_server_get()->resolver, service, protocol, domain,
+                              fallback_port, fn, user_data);
+}
+
 void sylk_host_fill(struct sylk_host *h)
 {
     memset(h, 0, sizeof(*h));
@@ -283,4 +300,11 @@ void sylk_host_fill(struct sylk_host *h)
     h->web_item_image_url = sylk_web_item_image_url;
     h->web_item_free = sylk_web_item_free;
     h->spool_dir = spool_dir;
+    h->fd_watch_add = fd_watch_add;
+    h->fd_watch_update = sylk_fd_watch_update;
+    h->fd_watch_remove = sylk_fd_watch_remove;
+    h->resolve = resolve;
+    h->resolve_cancel = sylk_resolve_cancel;
+    h->subscribe = sylk_subscriber_subscribe;
+    h->unsubscribe = sylk_subscriber_unsubscribe;
 }

@@ -88,6 +88,9 @@ static void load_file(struct sylk_plugin_registry *reg, const char *path, char *
     memcpy(&p->desc, desc, MIN((size_t)desc->struct_size, sizeof(p->desc)));
     p->path = g_strdup(path);
     p->dl = dl;
+    Dl_info info;
+    if (dladdr((const void *)entry, &info))
+        p->base = info.dli_fbase;
     guint before = config_errors->len;
     p->config =
         sylk_plugin_config_load(config_dir, p->desc.name, p->desc.config_options, config_errors);
@@ -174,6 +177,25 @@ const struct sylk_plugin *sylk_plugins_lookup(void *registry, const char *name)
 {
     const struct sylk_loaded_plugin *p = find(registry, name);
     return p && p->initialized ? &p->desc : NULL;
+}
+
+static const char *owner_in(GPtrArray *plugins, const void *base)
+{
+    for (guint i = 0; i < plugins->len; i++) {
+        const struct sylk_loaded_plugin *p = g_ptr_array_index(plugins, i);
+        if (p->base && p->base == base)
+            return p->desc.name;
+    }
+    return NULL;
+}
+
+const char *sylk_plugins_owner(const struct sylk_plugin_registry *reg, const void *code)
+{
+    Dl_info info;
+    if (!reg->plugins || !code || !dladdr(code, &info))
+        return NULL;
+    const char *name = owner_in(reg->plugins, info.dli_fbase);
+    return name ? name : owner_in(reg->failed, info.dli_fbase);
 }
 
 void sylk_plugins_stop(struct sylk_plugin_registry *reg)

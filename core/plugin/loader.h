@@ -18,6 +18,7 @@ struct sylk_loaded_plugin {
     char *path;
     void *dl;
     struct sylk_config *config;
+    void *base; /* where the .so is mapped (dladdr), to tell whose code a callback is */
     bool initialized;
 };
 
@@ -50,6 +51,12 @@ void sylk_plugins_stop(struct sylk_plugin_registry *reg);
 
 /** dlcloses everything and frees the registry. */
 void sylk_plugins_unload(struct sylk_plugin_registry *reg);
+
+/**
+ * The name of the plugin whose code holds `code` (a callback it handed to the host), or NULL
+ * when no loaded plugin (initialized or not) does: to name a plugin in log lines.
+ */
+const char *sylk_plugins_owner(const struct sylk_plugin_registry *reg, const void *code);
 
 /** Reads the one-line ABI verdict for a descriptor; NULL when acceptable. For unit tests. */
 char *sylk_plugin_check_abi(const struct sylk_plugin *desc);

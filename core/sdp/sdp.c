@@ -9,13 +9,32 @@
 
 #include "msrp/uri.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <sofia-sip/sdp.h>
 #include <sofia-sip/su_alloc.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #define TELEPHONE_EVENT_PT 101
+#define MAX_PT             127
+
+/* RTP payload types (0..127) of one m= line whose a=rtpmap or a=fmtp was malformed. */
+struct pt_set {
+    uint64_t bits[2];
+};
+
+static void pt_add(struct pt_set *set, unsigned pt)
+{
+    set->bits[pt / 64] |= UINT64_C(1) << (pt % 64);
+}
+
+static bool pt_has(const struct pt_set *set, unsigned pt)
+{
+    return pt <= MAX_PT && (set->bits[pt / 64] >> (pt % 64)) & 1;
+}
 
 /* The payload type we use for a codec in our own offers. */
 static int offer_pt(const struct sylk_codec_info *info)
@@ -68,11 +87,13 @@ static bool rtpmap_is(const sdp_rtpmap_t *rm, const struct sylk_codec_info *info
 }
 
 /* telephone-event on the codec's clock if offered (RFC 4733 §2.1), else at 8000. */
-static void choose_dtmf(struct sylk_sdp_media *out, const sdp_media_t *m)
+static void choose_dtmf(struct sylk_sdp_media *out, const sdp_media_t *m,
+                        const struct pt_set *broken)
 {
     out->dtmf_pt = -1;
     for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm; rm = rm->rm_next) {
-        if (!rm->rm_encoding || g_ascii_strcasecmp(rm->rm_encoding, "telephone-event") != 0)
+        if (!rm->rm_encoding || g_ascii_strcasecmp(rm->rm_encoding, "telephone-event") != 0 ||
+            pt_has(broken, rm->rm_pt))
             continue;
         bool same_clock = rm->rm_rate == out->clock;
         if (same_clock || (rm->rm_rate == 8000 && out->dtmf_pt < 0)) {
@@ -85,7 +106,8 @@ static void choose_dtmf(struct sylk_sdp_media *out, const sdp_media_t *m)
 }
 
 /* Picks the most preferred codec the stream offers, and telephone-event. */
-static void choose_codec(struct sylk_sdp_media *out, const sdp_media_t *m, char *const *prefs)
+static void choose_codec(struct sylk_sdp_media *out, const sdp_media_t *m, char *const *prefs,
+                         const struct pt_set *broken)
 {
     out->dtmf_pt = -1;
     for (unsigned i = 0; prefs && prefs[i]; i++) {
@@ -93,7 +115,7 @@ static void choose_codec(struct sylk_sdp_media *out, const sdp_media_t *m, char 
             if (g_ascii_strcasecmp(info->name, prefs[i]) != 0)
                 continue;
             for (const sdp_rtpmap_t *rm = m->m_rtpmaps; rm; rm = rm->rm_next) {
-                if (!rtpmap_is(rm, info))
+                if (!rtpmap_is(rm, info) || pt_has(broken, rm->rm_pt))
                     continue;
                 out->pt = rm->rm_pt;
                 out->info = info;
@@ -101,7 +123,7 @@ static void choose_codec(struct sylk_sdp_media *out, const sdp_media_t *m, char 
                 out->clock = info->sdp_clock;
                 parse_fmtp(&out->options, rm->rm_fmtp);
                 out->usable = true;
-                choose_dtmf(out, m);
+                choose_dtmf(out, m, broken);
                 return;
             }
         }
@@ -221,8 +243,43 @@ static void parse_msrp(struct sylk_sdp_media *out, const sdp_media_t *m,
                   out->accept_types && *out->accept_types && !m->m_rejected;
 }
 
+/*
+ * Whether RTP can flow to the connection address: a unicast IP address (not a host name: we
+ * resolve none) of our media's family. Sets the refusal and returns false otherwise.
+ */
+static bool connection_usable(struct sylk_sdp_media *out, const sdp_connection_t *c, int family)
+{
+    unsigned char bin[sizeof(struct in6_addr)];
+    if (!c || !c->c_address) {
+        out->refusal_code = 399;
+        out->refusal = "no connection address (c=) for the stream";
+        return false;
+    }
+    int af = c->c_addrtype == sdp_addr_ip6 ? AF_INET6 : AF_INET;
+    if (family && af != family) {
+        out->refusal_code = 301;
+        out->refusal = family == AF_INET ? "Incompatible network address format: IP6 "
+                                           "(this server's media use IPv4)"
+                                         : "Incompatible network address format: IP4 "
+                                           "(this server's media use IPv6)";
+        return false;
+    }
+    if (inet_pton(af, c->c_address, bin) != 1) {
+        out->refusal_code = 301;
+        out->refusal = "connection address is not an IP address (host names are not resolved)";
+        return false;
+    }
+    bool multicast = af == AF_INET ? bin[0] >= 224 && bin[0] <= 239 : bin[0] == 0xff;
+    if (multicast || c->c_mcast) {
+        out->refusal_code = 330;
+        out->refusal = "Multicast not available";
+        return false;
+    }
+    return true;
+}
+
 static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m,
-                        const struct sylk_sdp_policy *policy)
+                        const struct sylk_sdp_policy *policy, const struct pt_set *broken)
 {
     out->type = media_type(m);
     out->media = g_strdup(m->m_type_name ? m->m_type_name : "unknown");
@@ -246,9 +303,9 @@ static void parse_media(struct sylk_sdp_media *out, const sdp_media_t *m,
         parse_msrp(out, m, policy);
     if (out->type == SYLK_MEDIA_AUDIO)
         out->audio_level_id = audio_level_id(m);
-    if (out->type == SYLK_MEDIA_AUDIO && rtp && out->port && out->address && !m->m_rejected &&
-        settle_srtp(out, m, policy->srtp))
-        choose_codec(out, m, policy->codecs);
+    if (out->type == SYLK_MEDIA_AUDIO && rtp && out->port && !m->m_rejected &&
+        connection_usable(out, c, policy->family) && settle_srtp(out, m, policy->srtp))
+        choose_codec(out, m, policy->codecs, broken);
 }
 
 /* RFC 4566 token-char: %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 / %x41-5A / %x5E-7E */
@@ -275,6 +332,18 @@ static bool port_valid(const char *f, size_t n)
     return digits > 0;
 }
 
+/* RFC 4566 5.14: a port is a 16-bit UDP or TCP port (leading zeros allowed). */
+static bool port_in_range(const char *f, size_t n)
+{
+    guint64 port = 0;
+    for (size_t i = 0; i < n && g_ascii_isdigit(f[i]); i++) {
+        port = port * 10 + (guint64)(f[i] - '0');
+        if (port > 65535)
+            return false;
+    }
+    return true;
+}
+
 /* token *("/" token), or a token-only field when `slashes` is false */
 static bool tokens_valid(const char *f, size_t n, bool slashes)
 {
@@ -293,8 +362,9 @@ static bool tokens_valid(const char *f, size_t n, bool slashes)
 }
 
 /* m=<media> <port>[/<number>] <proto> <fmt> … (RFC 4566 §5.14), fields separated by one space */
-static bool m_line_valid(const char *line, size_t len)
+static const char *m_line_problem(const char *line, size_t len)
 {
+    static const char grammar[] = "m= line does not follow RFC 4566 (media port proto formats)";
     unsigned field = 0;
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
@@ -304,11 +374,13 @@ static bool m_line_valid(const char *line, size_t len)
         size_t n = i - start;
         bool ok = field == 1 ? port_valid(f, n) : tokens_valid(f, n, field == 2);
         if (!ok)
-            return false;
+            return grammar;
+        if (field == 1 && !port_in_range(f, n))
+            return "m= port above 65535 (RFC 4566: a 16-bit port)";
         field++;
         start = i + 1;
     }
-    return field >= 4;
+    return field >= 4 ? NULL : grammar;
 }
 
 /*
@@ -333,13 +405,123 @@ static const char *sdp_text_problem(const char *body, size_t len)
             if (c >= 0x80 && strchr("vocmtb", line[0]))
                 return "non-ASCII byte in an SDP line made of tokens";
         }
-        if (n >= 2 && line[0] == 'm' && line[1] == '=' && !m_line_valid(line + 2, n - 2))
-            return "m= line does not follow RFC 4566 (media port proto formats)";
+        const char *m_problem =
+            n >= 2 && line[0] == 'm' && line[1] == '=' ? m_line_problem(line + 2, n - 2) : NULL;
+        if (m_problem)
+            return m_problem;
         line += n;
         while (line < end && (*line == '\r' || *line == '\n'))
             line++;
     }
     return NULL;
+}
+
+/* A payload type: 1-3 digits, at most 127; -1 otherwise. */
+static int parse_pt(const char *s, size_t n)
+{
+    if (n == 0 || n > 3)
+        return -1;
+    int pt = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!g_ascii_isdigit(s[i]))
+            return -1;
+        pt = pt * 10 + (s[i] - '0');
+    }
+    return pt <= MAX_PT ? pt : -1;
+}
+
+/* The payload types of an m= line (already checked by m_line_problem); false when its formats
+ * are not all payload type numbers (MSRP's "*", …): rtpmap and fmtp are then left alone. */
+static bool m_formats(const char *line, size_t n, struct pt_set *out)
+{
+    memset(out, 0, sizeof(*out));
+    g_autofree char *copy = g_strndup(line + 2, n - 2);
+    g_auto(GStrv) f = g_strsplit(copy, " ", -1);
+    for (unsigned i = 3; f[0] && f[1] && f[2] && f[i]; i++) {
+        int pt = parse_pt(f[i], strlen(f[i]));
+        if (pt < 0)
+            return false;
+        pt_add(out, (unsigned)pt);
+    }
+    return true;
+}
+
+/* "<encoding name>/<clock rate>[/<encoding parameters>]" (RFC 4566 section 6) */
+static bool rtpmap_value_valid(const char *s, size_t n)
+{
+    const char *slash = memchr(s, '/', n);
+    if (!slash || slash == s)
+        return false;
+    size_t digits = 0;
+    const char *p = slash + 1;
+    while (p < s + n && g_ascii_isdigit(*p))
+        p++, digits++;
+    if (digits == 0 || (p < s + n && (*p != '/' || p + 1 == s + n)))
+        return false;
+    for (const char *q = s; q < slash; q++) {
+        if (!token_char((unsigned char)*q))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * What one a=rtpmap or a=fmtp line inside an RTP m= section does to the copy sofia parses:
+ * kept (true), or left out (false) when malformed or about a payload type the m= line does not
+ * list: sofia-sip's strict parser would refuse the whole description for it, where RFC 3264
+ * lets an answerer ignore what it does not understand. A listed payload type whose rtpmap is
+ * malformed goes into `broken`: nobody knows what its author meant by it.
+ */
+static bool format_line_kept(const char *line, size_t n, const struct pt_set *listed,
+                             struct pt_set *broken)
+{
+    bool rtpmap = n > 9 && strncmp(line, "a=rtpmap:", 9) == 0;
+    size_t skip = rtpmap ? 9 : 7;
+    const char *v = line + skip, *end = line + n;
+    const char *sp = memchr(v, ' ', (size_t)(end - v));
+    int pt = parse_pt(v, (size_t)((sp ? sp : end) - v));
+    if (pt < 0 || !pt_has(listed, (unsigned)pt)) {
+        g_debug("SDP: ignoring %.*s (payload type not listed in its m= line)", (int)n, line);
+        return false;
+    }
+    if (!rtpmap)
+        return true;
+    if (sp && rtpmap_value_valid(sp + 1, (size_t)(end - sp - 1)))
+        return true;
+    g_debug("SDP: ignoring payload type %d: malformed %.*s", pt, (int)n, line);
+    pt_add(broken, (unsigned)pt);
+    return false;
+}
+
+/* A copy of the body without the a=rtpmap and a=fmtp lines sofia-sip cannot take. */
+static GString *without_bad_format_lines(const char *body, size_t len,
+                                         struct pt_set broken[SYLK_SDP_MAX_STREAMS])
+{
+    GString *out = g_string_sized_new(len);
+    const char *end = body + len;
+    int media = -1;
+    bool rtp = false;
+    struct pt_set listed = {{0}};
+    for (const char *line = body; line < end;) {
+        const char *nl = memchr(line, '\n', (size_t)(end - line));
+        const char *next = nl ? nl + 1 : end;
+        size_t n = (size_t)((nl ? nl : end) - line);
+        if (n && line[n - 1] == '\r')
+            n--;
+        bool keep = true;
+        if (n >= 2 && line[0] == 'm' && line[1] == '=') {
+            media++;
+            rtp = m_formats(line, n, &listed);
+        } else if (rtp && media >= 0 && media < SYLK_SDP_MAX_STREAMS &&
+                   ((n > 9 && strncmp(line, "a=rtpmap:", 9) == 0) ||
+                    (n > 7 && strncmp(line, "a=fmtp:", 7) == 0))) {
+            keep = format_line_kept(line, n, &listed, &broken[media]);
+        }
+        if (keep)
+            g_string_append_len(out, line, next - line);
+        line = next;
+    }
+    return out;
 }
 
 int sylk_sdp_parse(const char *body, size_t len, const struct sylk_sdp_policy *policy,
@@ -359,9 +541,12 @@ int sylk_sdp_parse(const char *body, size_t len, const struct sylk_sdp_policy *p
         *error = g_strdup_printf("malformed SDP: %s", problem);
         return -EINVAL;
     }
+    struct pt_set broken[SYLK_SDP_MAX_STREAMS];
+    memset(broken, 0, sizeof(broken));
+    g_autoptr(GString) clean = without_bad_format_lines(body, len, broken);
     su_home_t *home = su_home_new(sizeof(su_home_t));
     int ret = 0;
-    sdp_parser_t *parser = sdp_parse(home, body, (issize_t)len, sdp_f_strict);
+    sdp_parser_t *parser = sdp_parse(home, clean->str, (issize_t)clean->len, sdp_f_strict);
     sdp_session_t *session = sdp_session(parser);
     if (!session) {
         *error = g_strdup_printf("malformed SDP: %s", sdp_parsing_error(parser));
@@ -379,7 +564,8 @@ int sylk_sdp_parse(const char *body, size_t len, const struct sylk_sdp_policy *p
             ret = -EINVAL;
             goto out;
         }
-        parse_media(&out->m[out->count++], m, policy);
+        parse_media(&out->m[out->count], m, policy, &broken[out->count]);
+        out->count++;
     }
 out:
     if (parser)
@@ -417,6 +603,15 @@ void sylk_sdp_clear(struct sylk_sdp *sdp)
             g_free(*msrp_field(&sdp->m[i], k));
     }
     memset(sdp, 0, sizeof(*sdp));
+}
+
+const struct sylk_sdp_media *sylk_sdp_refused_connection(const struct sylk_sdp *sdp)
+{
+    for (unsigned i = 0; i < sdp->count; i++) {
+        if (sdp->m[i].refusal)
+            return &sdp->m[i];
+    }
+    return NULL;
 }
 
 unsigned sylk_sdp_usable_count(const struct sylk_sdp *sdp)

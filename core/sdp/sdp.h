@@ -8,6 +8,12 @@
  * (RFC 4568) on RTP/SAVP, or on RTP/AVP when the offerer does best-effort SRTP. MSRP streams
  * (m=message over TCP/MSRP or TCP/TLS/MSRP) keep their path, accept-types, setup, chatroom and
  * file-transfer attributes; a valid a=path and accept-types make them usable.
+ *
+ * Offers are taken as RFC 3264 asks of an answerer: a malformed a=rtpmap or a=fmtp makes its
+ * payload type unusable, not the whole description (sofia-sip's strict parser would refuse
+ * it all); an RTP stream whose connection address is not a unicast IP address of the family
+ * this server's media use is refused with the Warning code (RFC 3261 section 20.43) that says
+ * why. Ports above 65535 make the description malformed (RFC 4566: a port is 16 bits).
  */
 #ifndef SYLK_SDP_H
 #define SYLK_SDP_H
@@ -33,6 +39,10 @@ struct sylk_sdp_media {
     unsigned rtcp_port;
     enum sylk_direction direction; /* as declared by the description's author */
     bool usable;                   /* this server can take part in the stream */
+    /* why a stream with a port is not usable, when its connection is the cause: a Warning
+     * code (RFC 3261 20.43: 301, 330, 399) and a static text; 0 and NULL otherwise */
+    int refusal_code;
+    const char *refusal;
 
     /* audio, once a codec is chosen */
     int pt;
@@ -74,6 +84,7 @@ struct sylk_sdp_policy {
     char *const *codecs; /* [rtp] audio_codecs, in preference order */
     enum sylk_srtp_mode srtp;
     unsigned msrp; /* MSRP transports the server runs: SYLK_SDP_MSRP_TCP | SYLK_SDP_MSRP_TLS */
+    int family;    /* AF_INET or AF_INET6: the family of our media address; 0 takes either */
 };
 
 struct sylk_sdp {
@@ -94,6 +105,9 @@ void sylk_sdp_clear(struct sylk_sdp *sdp);
 
 /** Number of usable streams. */
 unsigned sylk_sdp_usable_count(const struct sylk_sdp *sdp);
+
+/** The first stream refused for its connection (refusal set), or NULL. */
+const struct sylk_sdp_media *sylk_sdp_refused_connection(const struct sylk_sdp *sdp);
 
 /** The reverse of a direction (the answerer's view of the offerer's). */
 enum sylk_direction sylk_sdp_reverse(enum sylk_direction d);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_status.h>
+#include <sofia-sip/su_tagarg.h>
 
 void sylk_pending_init(struct sylk_pending *p, enum sylk_owner_kind kind,
                        struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh,
@@ -37,7 +38,8 @@ static void stop_timer(struct sylk_pending *p)
     }
 }
 
-int sylk_pending_answer(struct sylk_pending *p, int status, const char *reason)
+int sylk_pending_answer_tags(struct sylk_pending *p, int status, const char *reason, tag_type_t tag,
+                             tag_value_t value, ...)
 {
     if (p->answered)
         return -EALREADY;
@@ -45,9 +47,17 @@ int sylk_pending_answer(struct sylk_pending *p, int status, const char *reason)
     stop_timer(p);
     if (!p->nh)
         return -ENOTCONN;
+    ta_list ta;
+    ta_start(ta, tag, value);
     nua_respond(p->nh, status, sylk_sip_phrase(p->nh, reason ? reason : sip_status_phrase(status)),
-                NUTAG_WITH_SAVED(p->saved), TAG_END());
+                NUTAG_WITH_SAVED(p->saved), ta_tags(ta));
+    (void)ta_end(ta); /* the macro ends in ", 0" */
     return 0;
+}
+
+int sylk_pending_answer(struct sylk_pending *p, int status, const char *reason)
+{
+    return sylk_pending_answer_tags(p, status, reason, TAG_END());
 }
 
 void sylk_pending_detach(struct sylk_pending *p)

@@ -37,6 +37,10 @@ void sylk_pending_set_timeout(struct sylk_pending *p, unsigned seconds, GSourceF
  *  is gone (nothing sent; the request counts as answered). */
 int sylk_pending_answer(struct sylk_pending *p, int status, const char *reason);
 
+/** sylk_pending_answer with headers or nua tags added to the response. */
+int sylk_pending_answer_tags(struct sylk_pending *p, int status, const char *reason, tag_type_t tag,
+                             tag_value_t value, ...);
+
 /** The dialog the request arrived in has ended. */
 void sylk_pending_detach(struct sylk_pending *p);
 

@@ -20,6 +20,7 @@
 #include "sip/message.h"
 #include "sip/referral.h"
 #include "sip/request.h"
+#include "sip/wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,8 +123,11 @@ static struct sylk_sdp_policy policy(void)
     unsigned transports = !msrp                           ? 0
                           : sylk_msrp_transport_tls(msrp) ? SYLK_SDP_MSRP_TLS
                                                           : SYLK_SDP_MSRP_TCP;
-    return (struct sylk_sdp_policy){
-        .codecs = cfg()->audio_codecs, .srtp = cfg()->srtp, .msrp = transports};
+    /* our RTP sockets are bound to local_ip: offers must use its family (README) */
+    return (struct sylk_sdp_policy){.codecs = cfg()->audio_codecs,
+                                    .srtp = cfg()->srtp,
+                                    .msrp = transports,
+                                    .family = strchr(cfg()->local_ip, ':') ? AF_INET6 : AF_INET};
 }
 
 /* One audio m= line of ours for an offer: every codec, and a key unless SRTP is disabled. */
@@ -202,8 +207,10 @@ static void respond_error(struct sylk_session *s, int status, const char *reason
         warning ? g_strdup_printf("399 %s \"%s\"", cfg()->advertised_ip, warning) : NULL;
     set_end(s, status, reason);
     s->state = S_ENDING;
+    /* RFC 3261 21.4.13: a 415 lists the body types we take, which for INVITE is SDP */
     nua_respond(s->nh, status, sylk_sip_phrase(s->nh, reason ? reason : sip_status_phrase(status)),
-                TAG_IF(w, SIPTAG_WARNING_STR(w)), TAG_END());
+                TAG_IF(w, SIPTAG_WARNING_STR(w)),
+                TAG_IF(status == 415, SIPTAG_ACCEPT_STR("application/sdp")), TAG_END());
 }
 
 static gboolean answer_timeout(gpointer data)
@@ -304,6 +311,11 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
     s->state = S_INCOMING;
     s->transport = via_transport(sip);
 
+    if (!sylk_wire_accepts(sip, "application/sdp")) { /* our 2xx would carry SDP */
+        g_info("INVITE %s: Accept excludes application/sdp: 406", req->info.call_id);
+        respond_error(s, 406, "Not Acceptable", "our answer is application/sdp, not in Accept");
+        return;
+    }
     if (!sip->sip_payload || sip->sip_payload->pl_len == 0) {
         s->late_offer = true;
         propose_audio(s);
@@ -330,13 +342,18 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
         if (s->streams->len == 0) {
             g_autofree char *codecs = g_strjoinv(", ", cfg()->audio_codecs);
             static const char *const srtp[] = {"disabled", "optional", "mandatory"};
-            g_autofree char *why = g_strdup_printf(
-                "Incompatible media format: no usable stream (audio codecs: %s; SRTP %s)", codecs,
-                srtp[cfg()->srtp]);
+            const struct sylk_sdp_media *refused = sylk_sdp_refused_connection(&s->remote);
+            g_autofree char *why =
+                refused ? g_strdup(refused->refusal)
+                        : g_strdup_printf(
+                              "Incompatible media format: no usable stream (audio codecs: %s; "
+                              "SRTP %s)",
+                              codecs, srtp[cfg()->srtp]);
             g_info("INVITE %s from %s: %s", req->info.call_id, req->info.remote_address, why);
             set_end(s, 488, "Not Acceptable Here");
             s->state = S_ENDING;
-            g_autofree char *w = g_strdup_printf("305 %s \"%s\"", cfg()->advertised_ip, why);
+            g_autofree char *w = g_strdup_printf(
+                "%d %s \"%s\"", refused ? refused->refusal_code : 305, cfg()->advertised_ip, why);
             nua_respond(nh, 488, "Not Acceptable Here", SIPTAG_WARNING_STR(w), TAG_END());
             return;
         }
@@ -916,6 +933,7 @@ int sylk_session_accept(sylk_session *s, sylk_stream *const *streams, size_t cou
         int rc = sylk_rtp_open(&sylk_server_get()->rtp_ports, cfg()->local_ip,
                                sylk_server_get()->media, &st->rtp);
         if (rc < 0) {
+            sylk_server_rtp_open_failed(sylk_server_get(), rc); /* counted, logged per burst */
             respond_error(s, 503, "Service Unavailable", "no free RTP port");
             return rc;
         }

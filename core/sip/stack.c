@@ -11,10 +11,14 @@
 #include "sip/request.h"
 #include "sip/router.h"
 #include "sip/session.h"
+#include "sip/subscriber.h"
 #include "sip/subscription.h"
+#include "sip/transport.h"
+#include "sip/wire.h"
 #include "sylk-build-config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sofia-sip/nta_tag.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
@@ -139,6 +143,22 @@ static void route_incoming(struct sylk_sip_stack *stack, nua_event_t event, nua_
     }
 }
 
+/*
+ * A request sofia-sip parsed leniently where RFC 3261's syntax is strict (wire.c) gets 400
+ * with the reason; true when it did.
+ */
+static bool reject_malformed(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh,
+                             const sip_t *sip)
+{
+    const char *problem = sylk_wire_request_problem(stack->wire, sip);
+    if (!problem)
+        return false;
+    g_info("%s %s: 400 Bad Request: %s", sip->sip_request->rq_method_name,
+           sip->sip_call_id ? sip->sip_call_id->i_id : "(no Call-ID)", problem);
+    sylk_sip_reject_unowned(nua, nh, 400, "Bad Request", problem);
+    return true;
+}
+
 static void answer_options(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh)
 {
     struct sylk_request *req = sylk_request_new(nua, NULL);
@@ -171,6 +191,10 @@ static void on_owned_event(struct sylk_owner *owner, nua_event_t event, int stat
     case SYLK_OWNER_REFERRAL:
         sylk_referral_on_event((struct sylk_referral *)owner, event, status, sip, tags);
         break;
+    case SYLK_OWNER_SUBSCRIBER:
+        sylk_subscriber_on_event((struct sylk_outgoing_subscription *)owner, event, status, phrase,
+                                 sip, tags);
+        break;
     case SYLK_OWNER_MESSAGE_IN:
         break;
     }
@@ -196,10 +220,12 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
     case nua_i_message:
     case nua_i_subscribe:
     case nua_i_refer:
-        route_incoming(stack, event, nua, nh, sip, tags);
+        if (!reject_malformed(stack, nua, nh, sip))
+            route_incoming(stack, event, nua, nh, sip, tags);
         return;
     case nua_i_options:
-        answer_options(stack, nua, nh);
+        if (!reject_malformed(stack, nua, nh, sip))
+            answer_options(stack, nua, nh);
         return;
     case nua_i_error:
         g_warning("nua error %d %s", status, phrase);
@@ -210,6 +236,12 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
             nua_handle_destroy(nh);
         return;
     }
+}
+
+/* Seconds from [sip] as tport milliseconds; 0 (no limit) is tport's "never", UINT_MAX. */
+static unsigned tport_ms(unsigned seconds)
+{
+    return seconds ? seconds * 1000 : UINT_MAX;
 }
 
 static char *bracket(const char *ip)
@@ -270,6 +302,20 @@ static char *allowed_events(const struct sylk_plugin_registry *reg)
     return g_string_free(s, FALSE);
 }
 
+/* nta parses with wire.c's message class (set apart from nua_create's options). */
+static bool use_wire(struct sylk_sip_stack *stack, GError **error)
+{
+    stack->wire = sylk_wire_new();
+    if (!stack->wire) {
+        g_set_error(error, g_quark_from_static_string("sylk-sip"), 1,
+                    "cannot make the SIP message class");
+        return false;
+    }
+    nua_set_params(stack->nua, NTATAG_MCLASS(sylk_wire_mclass(stack->wire)),
+                   NTATAG_SIPFLAGS(sylk_wire_sip_flags()), TAG_END());
+    return true;
+}
+
 bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *server, GError **error)
 {
     const struct sylk_server_config *c = &server->config;
@@ -310,14 +356,23 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
          * SDP, and PRACK is not implemented; a caller's Session-Expires is then ignored. */
         NUTAG_SESSION_REFRESHER(nua_remote_refresher), SIPTAG_SUPPORTED_STR(""),
         TAG_IF(c->outbound_proxy, NUTAG_PROXY(c->outbound_proxy)),
-        NTATAG_MAXSIZE(c->max_message_size), TPTAG_LOG(c->trace_sip), SIPTAG_USER_AGENT_STR(ua),
-        SIPTAG_SERVER_STR(ua), TAG_END());
+        NTATAG_MAXSIZE(c->max_message_size), TPTAG_LOG(c->trace_sip),
+        /* TCP and TLS: an idle connection (no message pending) is closed after
+         * connection_timeout; a message whose next bytes do not come within message_timeout is
+         * dropped (400, connection closed). transport.c adds the limit on the message as a
+         * whole, and per source address. A CRLF keepalive gets its pong (RFC 5626 3.5.1). */
+        TPTAG_IDLE(tport_ms(c->sip_connection_timeout)),
+        TPTAG_TIMEOUT(tport_ms(c->sip_message_timeout)), TPTAG_PONG2PING(1),
+        SIPTAG_USER_AGENT_STR(ua), SIPTAG_SERVER_STR(ua), TAG_END());
     if (!stack->nua) {
         g_set_error(error, g_quark_from_static_string("sylk-sip"), 1,
                     "cannot listen for SIP on %s%s%s (port in use or address not local?)",
                     url ? url : "", url && sips_url ? " and " : "", sips_url ? sips_url : "");
         return false;
     }
+    if (!use_wire(stack, error))
+        return false;
+    stack->transport = sylk_sip_transport_start(c, &server->counters);
     return true;
 }
 
@@ -326,6 +381,8 @@ void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack)
     if (stack->shutting_down)
         return;
     stack->shutting_down = true;
+    sylk_sip_transport_stop(stack->transport);
+    stack->transport = NULL;
     if (!stack->nua) {
         stack->shutdown_done = true;
         return;
@@ -333,6 +390,7 @@ void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack)
     sylk_message_abort_all(stack);
     sylk_referral_terminate_all(stack);
     sylk_subscription_terminate_all(stack);
+    sylk_subscriber_end_all(stack); /* their handles go: nua un-SUBSCRIBEs the active ones */
     sylk_session_terminate_all(stack);
     nua_shutdown(stack->nua);
 }
@@ -341,10 +399,13 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
 {
     /* Objects nua never reported as terminated are ended before their handles go away. */
     sylk_session_drop_all(stack);
+    sylk_sip_transport_stop(stack->transport);
+    stack->transport = NULL;
     if (stack->media_check)
         g_source_remove(stack->media_check);
     stack->media_check = 0;
     sylk_subscription_drop_all(stack);
+    sylk_subscriber_end_all(stack);
     sylk_referral_terminate_all(stack);
     sylk_message_abort_all(stack);
     sylk_message_free_outgoing(stack);
@@ -358,6 +419,8 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
         su_root_destroy(stack->root);
         stack->root = NULL;
     }
+    sylk_wire_free(stack->wire); /* after nua: its messages refer to the classes */
+    stack->wire = NULL;
     sylk_log_unredirect_sofia();
     su_deinit();
     g_free(stack->tls_dir);

@@ -1,6 +1,6 @@
 /*
  * stack.h — sofia-sip's nua on the GLib main loop: transports from [sip], the one nua event
- * callback, and dispatch to sessions, messages, subscriptions and referrals.
+ * callback, and dispatch to sessions, messages, subscriptions (both sides) and referrals.
  *
  * Main thread only. Every nua handle is bound (nua_handle_bind) to an object that starts with
  * struct sylk_owner; its owner destroys the handle when it dies.
@@ -18,6 +18,8 @@
 
 struct sylk_server;
 struct sylk_loaded_plugin;
+struct sylk_sip_transport;
+struct sylk_wire;
 
 enum sylk_owner_kind {
     SYLK_OWNER_SESSION = 1,
@@ -25,6 +27,7 @@ enum sylk_owner_kind {
     SYLK_OWNER_MESSAGE_OUT,
     SYLK_OWNER_SUBSCRIPTION,
     SYLK_OWNER_REFERRAL,
+    SYLK_OWNER_SUBSCRIBER, /* a SUBSCRIBE a plugin sent (subscriber.c) */
 };
 
 struct sylk_owner {
@@ -42,9 +45,12 @@ struct sylk_sip_stack {
     GList *referrals;     /* struct sylk_referral * */
     GList *messages;      /* struct sylk_message * awaiting the plugin's response */
     GList *outgoing;      /* struct sylk_outgoing_message * awaiting a final response */
+    GList *subscribers;   /* struct sylk_outgoing_subscription *, until ended */
     bool shutting_down;
     bool shutdown_done;
     char *tls_dir;
+    struct sylk_wire *wire;               /* the message class nta parses with (wire.c) */
+    struct sylk_sip_transport *transport; /* UDP buffer, connection limits; NULL: none */
 };
 
 /** Creates the stack and binds the transports; false with `error` set on failure. */

@@ -224,7 +224,8 @@ static void incoming_session(sylk_session *session)
     host->session_set_focus(session);
     int rc = host->session_accept(session, streams, n);
     if (rc < 0)
-        LOG(SYLK_LOG_WARNING, "room %s: cannot accept %s: %d", room->uri, req->from_uri, rc);
+        LOG(rc == -EADDRINUSE ? SYLK_LOG_DEBUG : SYLK_LOG_WARNING, /* 503: no free RTP port */
+            "room %s: cannot accept %s: %d", room->uri, req->from_uri, rc);
 }
 
 /* --------------------------------------------------------- REFER (RFC 4579) --- */
@@ -255,7 +256,7 @@ static void refer_invite(struct room *room, sylk_referral *referral, const char 
     sylk_stream *audio = host->session_stream(session, 0), *chat = host->session_stream(session, 1);
     struct participant *p = room_add(room, session, target, NULL, NULL, audio, chat);
     p->referral = referral;
-    p->dialout = true;
+    p->dialout = p->called = true;
     room_changed(room); /* dialing-out */
     host->session_set_handler(session, &session_handler, p);
     host->chat_set_handler(chat, &conf_chat_handler, p);

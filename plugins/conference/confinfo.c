@@ -5,12 +5,15 @@
  * conference-state, users; in a user display-text then its endpoints; in an endpoint
  * display-text, status, joining-method, joining-info, media. The AG Projects extensions sit
  * where the schema allows other name spaces: at the end of conference-description (resources)
- * and of user (screen_image_url).
+ * and of user (screen_image_url). Their shape is what sipsimple (python3-sipsimple,
+ * sipsimple/payloads/conference.py) parses, so what Blink shows: a file's fields are
+ * attributes (a required one missing and the file is dropped), screen_image_url is text.
  */
 #include "confinfo.h"
 
 #include <glib.h>
 #include <libxml/tree.h>
+#include <string.h>
 
 static xmlNodePtr child(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text)
 {
@@ -25,7 +28,7 @@ static void add_endpoint(xmlNodePtr user, xmlNsPtr ns, const struct confinfo_end
     if (e->display_text)
         child(ep, ns, "display-text", e->display_text);
     child(ep, ns, "status", e->status ? e->status : "connected");
-    child(ep, ns, "joining-method", "dialed-in");
+    child(ep, ns, "joining-method", e->dialed_out ? "dialed-out" : "dialed-in");
     if (e->joined_at) {
         xmlNodePtr info = xmlNewChild(ep, ns, BAD_CAST "joining-info", NULL);
         child(info, ns, "when", e->joined_at);
@@ -39,6 +42,33 @@ static void add_endpoint(xmlNodePtr user, xmlNsPtr ns, const struct confinfo_end
     }
 }
 
+/* Characters that end a plain display name for a SIP parser (pjsip's, Blink's): quote it. */
+static bool needs_quotes(const char *name)
+{
+    return strpbrk(name, "\"<>:\\") != NULL;
+}
+
+/*
+ * The sender attribute: "Display <sip:user@host>" as SylkServer writes it (sipsimple's
+ * ChatIdentity), a quoted display name when plain text would not parse back (RFC 3261
+ * quoted-string), or the URI alone. Control characters, which no display name may hold, become
+ * spaces.
+ */
+static char *file_sender(const struct confinfo_file *f)
+{
+    if (!f->sender_name || !*f->sender_name)
+        return g_strdup(f->sender_uri);
+    bool quote = needs_quotes(f->sender_name);
+    GString *s = g_string_new(quote ? "\"" : NULL);
+    for (const char *c = f->sender_name; *c; c++) {
+        if (quote && (*c == '"' || *c == '\\'))
+            g_string_append_c(s, '\\');
+        g_string_append_c(s, (unsigned char)*c < 0x20 || *c == 0x7f ? ' ' : *c);
+    }
+    g_string_append_printf(s, "%s <%s>", quote ? "\"" : "", f->sender_uri);
+    return g_string_free(s, FALSE);
+}
+
 static void add_files(xmlNodePtr description, xmlNsPtr agp, const struct confinfo *info)
 {
     xmlNodePtr resources = xmlNewChild(description, agp, BAD_CAST "resources", NULL);
@@ -48,11 +78,15 @@ static void add_files(xmlNodePtr description, xmlNsPtr agp, const struct confinf
         xmlNodePtr file = xmlNewChild(files, agp, BAD_CAST "file", NULL);
         char size[24];
         g_snprintf(size, sizeof(size), "%" G_GUINT64_FORMAT, f->size);
-        child(file, agp, "name", f->name);
-        child(file, agp, "hash", f->hash);
-        child(file, agp, "size", size);
-        child(file, agp, "sender", f->sender);
-        child(file, agp, "status", "OK");
+        g_autofree char *upper = g_ascii_strup(f->hash, -1);
+        g_autofree char *hash = g_strconcat("sha1:", upper, NULL);
+        g_autofree char *sender = file_sender(f);
+        /* xmlNewProp escapes the values: names and senders are chosen by participants */
+        xmlNewProp(file, BAD_CAST "name", BAD_CAST f->name);
+        xmlNewProp(file, BAD_CAST "hash", BAD_CAST hash);
+        xmlNewProp(file, BAD_CAST "size", BAD_CAST size);
+        xmlNewProp(file, BAD_CAST "sender", BAD_CAST sender);
+        xmlNewProp(file, BAD_CAST "status", BAD_CAST "OK");
     }
 }
 
@@ -76,6 +110,10 @@ char *confinfo_build(const struct confinfo *info, size_t *len)
         child(description, ns, "subject", info->subject);
     if (info->free_text)
         child(description, ns, "free-text", info->free_text);
+    xmlNodePtr entry = xmlNewChild(xmlNewChild(description, ns, BAD_CAST "conf-uris", NULL), ns,
+                                   BAD_CAST "entry", NULL);
+    child(entry, ns, "uri", info->entity);
+    child(entry, ns, "purpose", "participation");
     if (info->file_count)
         add_files(description, agp, info);
 
@@ -111,4 +149,26 @@ char *confinfo_build(const struct confinfo *info, size_t *len)
     xmlFree(out);
     *len = (size_t)n;
     return copy;
+}
+
+char *confinfo_with_version(const char *doc, size_t len, unsigned version, size_t *out_len)
+{
+    /* The root's attributes are written in the order set: entity, state, version; entity is
+     * escaped, so the first ' version="' after the root's name is the root's. */
+    static const char attr[] = " version=\"";
+    const char *root = g_strstr_len(doc, (gssize)len, "<conference-info");
+    const char *at = root ? g_strstr_len(root, (gssize)(len - (size_t)(root - doc)), attr) : NULL;
+    if (!at)
+        return NULL;
+    const char *value = at + strlen(attr);
+    const char *end = memchr(value, '"', len - (size_t)(value - doc));
+    if (!end)
+        return NULL;
+    g_autofree char *number = g_strdup_printf("%u", version);
+    GString *out = g_string_sized_new(len + 8);
+    g_string_append_len(out, doc, value - doc);
+    g_string_append(out, number);
+    g_string_append_len(out, end, (gssize)(len - (size_t)(end - doc)));
+    *out_len = out->len;
+    return g_string_free(out, FALSE);
 }

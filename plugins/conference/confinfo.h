@@ -9,6 +9,7 @@
 #ifndef CONF_CONFINFO_H
 #define CONF_CONFINFO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,10 +25,11 @@ struct confinfo_media {
 struct confinfo_endpoint {
     const char *entity;       /* the participant's contact URI */
     const char *display_text; /* or NULL */
-    const char *status;       /* "connected" or "on-hold" */
+    const char *status;       /* "connected", "on-hold", "dialing-out", "alerting" */
     const char *joined_at;    /* joining-info/when, xs:dateTime */
     const struct confinfo_media *media;
     size_t media_count;
+    bool dialed_out; /* joining-method: the room called it (REFER), else it dialed in */
 };
 
 struct confinfo_user {
@@ -38,13 +40,20 @@ struct confinfo_user {
     size_t endpoint_count;
 };
 
+/*
+ * A shared file: agp-conf:file, whose fields are attributes (sipsimple's FileResource), as
+ * SylkServer writes them: hash="sha1:3B:A8:…", sender="Display <sip:user@host>" or the URI.
+ */
 struct confinfo_file {
-    const char *name, *hash, *sender;
+    const char *name;
+    const char *hash;        /* "3B:A8:…": the SHA-1's 20 hex pairs, as RFC 5547 writes them */
+    const char *sender_uri;  /* "sip:user@host" */
+    const char *sender_name; /* its display name (nickname), or NULL */
     uint64_t size;
 };
 
 struct confinfo {
-    const char *entity; /* the room URI */
+    const char *entity; /* the room URI, also its conf-uris entry (purpose participation) */
     unsigned version;
     const char *display_text; /* conference-description/display-text */
     const char *subject;      /* or NULL */
@@ -58,5 +67,12 @@ struct confinfo {
 
 /** The document (g_free); its length in *len. */
 char *confinfo_build(const struct confinfo *info, size_t *len);
+
+/**
+ * A copy of a document of confinfo_build with the root's version set to `version` (g_free):
+ * versions count the documents sent to each subscriber (RFC 4575 section 5.1), so one
+ * document built per change is stamped per subscriber. NULL when `doc` has no version.
+ */
+char *confinfo_with_version(const char *doc, size_t len, unsigned version, size_t *out_len);
 
 #endif

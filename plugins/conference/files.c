@@ -16,11 +16,12 @@ struct transfer {
     sylk_session *session;
     sylk_stream *stream;
     bool upload;
-    char *sender; /* sip:user@host */
-    char *sender_name;
-    char *name;     /* stored name it will get (upload) */
-    char *tmp_path; /* upload: where it is being written */
-    char *hash;     /* offered */
+    char *sender;      /* sip:user@host */
+    char *sender_name; /* how notices name it */
+    char *display;     /* upload: its nickname or display name, or NULL */
+    char *name;        /* stored name it will get (upload) */
+    char *tmp_path;    /* upload: where it is being written */
+    char *hash;        /* offered */
     char *type;
     uint64_t size;          /* offered */
     struct room_file *file; /* download: what is sent (owned by the room) */
@@ -31,6 +32,7 @@ void room_file_free(struct room_file *f)
     g_free(f->name);
     g_free(f->hash);
     g_free(f->sender);
+    g_free(f->sender_name);
     g_free(f->type);
     g_free(f->path);
     g_free(f);
@@ -108,6 +110,8 @@ static bool write_meta(const struct room *room, const struct room_file *f, GErro
     g_key_file_set_string(kf, "file", "name", f->name);
     g_key_file_set_string(kf, "file", "hash", f->hash);
     g_key_file_set_string(kf, "file", "sender", f->sender);
+    if (f->sender_name)
+        g_key_file_set_string(kf, "file", "sender_name", f->sender_name);
     g_key_file_set_string(kf, "file", "type", f->type);
     g_key_file_set_uint64(kf, "file", "size", f->size);
     gsize len;
@@ -136,6 +140,7 @@ static struct room_file *read_meta(const struct room *room, const char *meta)
     f->name = g_steal_pointer(&name);
     f->hash = g_steal_pointer(&hash);
     f->sender = g_key_file_get_string(kf, "file", "sender", NULL);
+    f->sender_name = g_key_file_get_string(kf, "file", "sender_name", NULL);
     f->type = g_key_file_get_string(kf, "file", "type", NULL);
     if (!f->sender)
         f->sender = g_strdup("");
@@ -159,18 +164,9 @@ static void remove_leftovers(const char *dir)
     }
 }
 
-void files_room_open(struct room *room)
+/* A room's stored files (keep_files): those whose data and metadata are both complete. */
+static void load_stored(struct room *room, const char *meta_dir)
 {
-    g_autofree char *dir = room_dir(room);
-    g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);
-    if (g_mkdir_with_parents(meta_dir, 0700) != 0) {
-        LOG(SYLK_LOG_WARNING, "room %s: cannot make %s: %s (no file sharing)", room->uri, meta_dir,
-            g_strerror(errno));
-        return;
-    }
-    remove_leftovers(dir);
-    if (!conf_settings()->keep_files)
-        return;
     g_autoptr(GDir) d = g_dir_open(meta_dir, 0, NULL);
     const char *entry;
     while (d && (entry = g_dir_read_name(d))) {
@@ -188,6 +184,35 @@ void files_room_open(struct room *room)
             room->files->len == 1 ? "" : "s");
 }
 
+/*
+ * The room's folders that hold nothing go (a room's folder is made by its first upload):
+ * rmdir removes only an empty folder, so one that holds kept files stays.
+ */
+static void remove_empty_dirs(const struct room *room)
+{
+    g_autofree char *dir = room_dir(room);
+    g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);
+    g_autofree char *room_path = g_path_get_dirname(dir);
+    g_autofree char *screens = g_build_filename(room_path, "screens", NULL);
+    g_rmdir(meta_dir);
+    g_rmdir(dir);
+    g_rmdir(screens); /* empty once every sharing has ended */
+    g_rmdir(room_path);
+}
+
+void files_room_open(struct room *room)
+{
+    g_autofree char *dir = room_dir(room);
+    if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+        return;
+    remove_leftovers(dir);
+    if (conf_settings()->keep_files) {
+        g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);
+        load_stored(room, meta_dir);
+    }
+    remove_empty_dirs(room); /* what a crash in an upload left, and nothing else */
+}
+
 static void remove_file(const struct room *room, const struct room_file *f)
 {
     g_autofree char *meta = meta_path(room, f->name);
@@ -201,6 +226,7 @@ static void transfer_free(struct transfer *t)
         g_unlink(t->tmp_path); /* an upload that did not complete */
     g_free(t->sender);
     g_free(t->sender_name);
+    g_free(t->display);
     g_free(t->name);
     g_free(t->tmp_path);
     g_free(t->hash);
@@ -219,26 +245,23 @@ static void transfer_end(struct transfer *t)
 
 void files_room_close(struct room *room)
 {
+    /*
+     * Transfers end with the room, but each is freed when its session has ended: until then
+     * the core may still report it (`done`, when the connection goes). An upload's partial
+     * data goes now; it is written to a file already open, not made again.
+     */
     while (room->transfers->len) {
         struct transfer *t = g_ptr_array_steal_index(room->transfers, 0);
         t->room = NULL;
-        conf_host()->session_set_handler(t->session, NULL, NULL); /* no `ended` for it now */
+        t->file = NULL; /* the room's list of files goes */
+        if (t->tmp_path)
+            g_unlink(t->tmp_path);
+        g_clear_pointer(&t->tmp_path, g_free);
         conf_host()->session_terminate(t->session);
-        transfer_free(t);
     }
     for (guint i = 0; i < room->files->len && !conf_settings()->keep_files; i++)
         remove_file(room, g_ptr_array_index(room->files, i));
-    g_autofree char *screens =
-        g_build_filename(conf_settings()->files_dir, room->key, "screens", NULL);
-    g_rmdir(screens); /* empty once every sharing has ended */
-    if (!conf_settings()->keep_files) {
-        g_autofree char *dir = room_dir(room);
-        g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);
-        g_autofree char *room_path = g_path_get_dirname(dir);
-        g_rmdir(meta_dir);
-        g_rmdir(dir);
-        g_rmdir(room_path);
-    }
+    remove_empty_dirs(room);
 }
 
 /* -------------------------------------------------------------- transfers --- */
@@ -272,6 +295,7 @@ static void publish(struct transfer *t, const char *hash, uint64_t size)
     f->name = g_strdup(t->name);
     f->hash = g_strdup(hash);
     f->sender = g_strdup(t->sender);
+    f->sender_name = g_strdup(t->display);
     f->type = g_strdup(t->type);
     f->size = size;
     f->path = g_build_filename(dir, f->name, NULL);
@@ -301,6 +325,8 @@ static void upload_done(sylk_stream *stream, int status, const char *hash, uint6
 {
     struct transfer *t = user_data;
     (void)stream;
+    if (!t->room) /* the room has ended, and the session is ending */
+        return;
     const char *why = NULL;
     if (status != 200)
         why = "incomplete";
@@ -325,6 +351,8 @@ static void download_done(sylk_stream *stream, int status, const char *hash, uin
     struct transfer *t = user_data;
     (void)stream;
     (void)hash;
+    if (!t->room)
+        return;
     LOG(SYLK_LOG_INFO, "room %s: %s sent to %s: status %d, %" G_GUINT64_FORMAT " bytes",
         t->room->uri, t->file->name, t->sender, status, size);
     conf_host()->session_terminate(t->session);
@@ -345,6 +373,8 @@ static void download_established(sylk_session *session, void *user_data)
 {
     struct transfer *t = user_data;
     (void)session;
+    if (!t->room) /* a push answered after the room ended: its session is ending */
+        return;
     int rc = conf_host()->file_send(t->stream, t->file->path, &download_handler, t);
     if (rc < 0) {
         LOG(SYLK_LOG_WARNING, "room %s: cannot send %s: %s", t->room->uri, t->file->path,
@@ -412,7 +442,8 @@ static void start_download(struct room *room, sylk_session *session, sylk_stream
 }
 
 static void start_upload(struct room *room, sylk_session *session, sylk_stream *stream,
-                         const struct sylk_file_info *info, const char *who, const char *who_name)
+                         const struct sylk_file_info *info, const char *who, const char *who_name,
+                         const char *display)
 {
     const struct conf_settings *cs = conf_settings();
     uint64_t size = info->size ? info->size : CONF_UNSIZED_LIMIT;
@@ -427,14 +458,22 @@ static void start_upload(struct room *room, sylk_session *session, sylk_stream *
         conf_host()->session_reject(session, 488, "Room File Quota Exceeded");
         return;
     }
+    g_autofree char *dir = room_dir(room);
+    g_autofree char *meta_dir = g_build_filename(dir, ".meta", NULL);
+    if (g_mkdir_with_parents(meta_dir, 0700) != 0) { /* the room's first upload makes them */
+        LOG(SYLK_LOG_WARNING, "room %s: cannot make %s: %s", room->uri, meta_dir,
+            g_strerror(errno));
+        conf_host()->session_reject(session, 500, "Cannot Store The File");
+        return;
+    }
     g_autofree char *clean = files_sanitize_name(info->name);
     char *name = unique_name(room, clean);
     struct transfer *t = transfer_new(room, session, stream, true, who, who_name);
+    t->display = g_strdup(display);
     t->name = name;
     t->hash = g_strdup(info->hash_sha1);
     t->type = g_strdup(info->type ? info->type : "application/octet-stream");
     t->size = size;
-    g_autofree char *dir = room_dir(room);
     char token[17];
     g_snprintf(token, sizeof(token), "%08x%08x", g_random_int(), g_random_int());
     g_autofree char *tmp_name = g_strconcat(".upload-", token, NULL);
@@ -453,6 +492,18 @@ static void start_upload(struct room *room, sylk_session *session, sylk_stream *
         LOG(SYLK_LOG_WARNING, "room %s: cannot answer %s's upload", room->uri, who);
 }
 
+/* The sender's name in the room (nickname, display name), else its INVITE's, or NULL. */
+static const char *sender_display(struct room *room, const char *key,
+                                  const struct sylk_request_info *req)
+{
+    g_autoptr(GPtrArray) mine = room_participants_of(room, key, NULL);
+    if (mine->len) {
+        const struct participant *p = g_ptr_array_index(mine, 0);
+        return p->nickname ? p->nickname : p->display;
+    }
+    return req->from_display && *req->from_display ? req->from_display : NULL;
+}
+
 void files_incoming_session(struct room *room, sylk_session *session, sylk_stream *stream,
                             const struct sylk_request_info *req)
 {
@@ -460,14 +511,12 @@ void files_incoming_session(struct room *room, sylk_session *session, sylk_strea
     conf_host()->stream_file_info(stream, &info);
     g_autofree char *key = conf_uri_key(req->from_uri);
     g_autofree char *who = g_strdup_printf("sip:%s", key);
-    g_autoptr(GPtrArray) mine = room_participants_of(room, key, NULL);
-    const char *name = mine->len ? participant_name(g_ptr_array_index(mine, 0))
-                       : req->from_display && *req->from_display ? req->from_display
-                                                                 : key;
+    const char *display = sender_display(room, key, req);
+    const char *name = display ? display : key;
     /* our direction: recvonly when the peer sends (push), sendonly when it asks (pull) */
     enum sylk_direction ours = conf_host()->stream_direction(stream);
     if (ours == SYLK_DIR_RECVONLY)
-        start_upload(room, session, stream, &info, who, name);
+        start_upload(room, session, stream, &info, who, name, display);
     else if (ours == SYLK_DIR_SENDONLY)
         start_download(room, session, stream, &info, who);
     else

@@ -3,7 +3,8 @@
  * joiners (pull), the room's file store on disk, and the optional push of each new file to
  * every other participant.
  *
- * A room's files live in <files_dir>/<room>/files/. An upload is written under a temporary
+ * A room's files live in <files_dir>/<room>/files/, a folder made by the room's first upload
+ * and removed with the room when nothing is kept in it. An upload is written under a temporary
  * name (.upload-*) and published only when its size and SHA-1 match the offer: its metadata
  * goes to .meta/<name>.ini first, then the data is renamed into place, so that a crash at any
  * point leaves no listed file that is incomplete. A room re-created after a restart lists the
@@ -17,17 +18,21 @@
 #include "room.h"
 
 struct room_file {
-    char *name;   /* stored name: sanitized, unique in the room */
-    char *hash;   /* "AB:CD:…", SHA-1 as RFC 5547 writes it */
-    char *sender; /* sip:user@host */
-    char *type;   /* MIME type */
+    char *name;        /* stored name: sanitized, unique in the room */
+    char *hash;        /* "AB:CD:…", SHA-1 as RFC 5547 writes it */
+    char *sender;      /* sip:user@host */
+    char *sender_name; /* the sender's name in the room when it uploaded, or NULL */
+    char *type;        /* MIME type */
     uint64_t size;
     char *path;
 };
 
 /** Loads the room's stored files (keep_files) and removes incomplete uploads. */
 void files_room_open(struct room *room);
-/** The room ends: transfers stop; its files are removed unless keep_files. */
+/**
+ * The room ends: transfers stop; its files are removed unless keep_files, and its folders with
+ * them when they are left empty.
+ */
 void files_room_close(struct room *room);
 
 /**

@@ -358,9 +358,9 @@ static void room_free(struct room *room)
 {
     g_hash_table_remove(rooms, room->key);
     while (room->subscriptions->len) {
-        sylk_subscription *sub = g_ptr_array_steal_index(room->subscriptions, 0);
-        conf_host()->subscription_set_handler(sub, NULL, NULL);
-        conf_host()->subscription_terminate(sub, "noresource");
+        g_autofree struct watcher *w = g_ptr_array_steal_index(room->subscriptions, 0);
+        conf_host()->subscription_set_handler(w->subscription, NULL, NULL);
+        conf_host()->subscription_terminate(w->subscription, "noresource");
     }
     if (room->mixer)
         conf_host()->mixer_free(room->mixer);
@@ -444,6 +444,7 @@ static char *room_document(struct room *room, size_t *len)
                     : held     ? "on-hold"
                                : "connected";
         e->joined_at = p->joined_at;
+        e->dialed_out = p->called;
         e->media = m;
         /* a user per address of record; several sessions of one user are its endpoints */
         struct confinfo_user *u = NULL;
@@ -478,7 +479,7 @@ static char *room_document(struct room *room, size_t *len)
     g_autofree char *display = g_strdup_printf("Conference %s", room->key);
     struct confinfo info = {
         .entity = room->uri,
-        .version = room->version,
+        .version = 0, /* stamped per watcher */
         .display_text = display,
         .free_text = "Hosted by sylkserver-c",
         .subject = room->subject,
@@ -489,55 +490,77 @@ static char *room_document(struct room *room, size_t *len)
     g_autofree struct confinfo_file *files = g_new0(struct confinfo_file, room->files->len + 1);
     for (guint i = 0; i < room->files->len; i++) {
         const struct room_file *f = g_ptr_array_index(room->files, i);
-        files[i] = (struct confinfo_file){f->name, f->hash, f->sender, f->size};
+        files[i] = (struct confinfo_file){f->name, f->hash, f->sender, f->sender_name, f->size};
     }
     info.files = files;
     info.file_count = room->files->len;
     return confinfo_build(&info, len);
 }
 
-/* The room's state to `count` subscribers: one document, built once. */
-static void notify(struct room *room, sylk_subscription *const *subs, guint count)
+/* The room's state to `count` watchers: one document, built once, stamped with each
+ * watcher's next version. */
+static void notify(struct room *room, struct watcher *const *watchers, guint count)
 {
     if (count == 0)
         return;
     size_t len;
     g_autofree char *body = room_document(room, &len);
     for (guint i = 0; i < count; i++) {
-        int rc =
-            conf_host()->subscription_notify(subs[i], "application/conference-info+xml", body, len);
-        if (rc < 0)
+        struct watcher *w = watchers[i];
+        size_t stamped_len;
+        g_autofree char *stamped = confinfo_with_version(body, len, w->documents, &stamped_len);
+        int rc = stamped ? conf_host()->subscription_notify(w->subscription,
+                                                            "application/conference-info+xml",
+                                                            stamped, stamped_len)
+                         : -EINVAL;
+        if (rc == 0)
+            w->documents++;
+        else
             LOG(SYLK_LOG_DEBUG, "room %s: NOTIFY not sent: %d", room->uri, rc);
     }
 }
 
 void room_changed(struct room *room)
 {
-    room->version++;
-    notify(room, (sylk_subscription *const *)room->subscriptions->pdata, room->subscriptions->len);
+    notify(room, (struct watcher *const *)room->subscriptions->pdata, room->subscriptions->len);
 }
 
 static void subscription_ended(sylk_subscription *sub, const char *reason, void *user_data)
 {
-    struct room *room = user_data;
+    struct watcher *w = user_data;
+    (void)sub;
     (void)reason;
-    g_ptr_array_remove(room->subscriptions, sub);
+    g_ptr_array_remove(w->room->subscriptions, w);
+    g_free(w);
+}
+
+/* A refresh gets a new document (a new version), as does an un-SUBSCRIBE: its final NOTIFY. */
+static void subscription_refreshed(sylk_subscription *sub, unsigned expires, void *user_data)
+{
+    struct watcher *w = user_data;
+    (void)sub;
+    (void)expires;
+    notify(w->room, &w, 1);
 }
 
 static const struct sylk_subscription_handler subscription_handler = {
     .struct_size = sizeof(struct sylk_subscription_handler),
     .ended = subscription_ended,
+    .refreshed = subscription_refreshed,
 };
 
 void room_subscribe(struct room *room, sylk_subscription *sub)
 {
-    conf_host()->subscription_set_handler(sub, &subscription_handler, room);
-    if (conf_host()->subscription_accept(sub) < 0)
+    struct watcher *w = g_new0(struct watcher, 1);
+    w->subscription = sub;
+    w->room = room;
+    conf_host()->subscription_set_handler(sub, &subscription_handler, w);
+    if (conf_host()->subscription_accept(sub) < 0) {
+        g_free(w);
         return;
-    g_ptr_array_add(room->subscriptions, sub);
-    if (room->version == 0)
-        room->version = 1;
-    notify(room, &sub, 1);
+    }
+    g_ptr_array_add(room->subscriptions, w);
+    notify(room, &w, 1);
 }
 
 void rooms_shutdown(void)

@@ -45,7 +45,8 @@ struct participant {
     gint64 joined_us;
     char *joined_at; /* xs:dateTime */
     bool established;
-    bool dialout;             /* the room called it (REFER): shown as dialing-out, then alerting */
+    bool dialout;             /* the room is calling it (REFER): dialing-out, then alerting */
+    bool called;              /* the room called it: its joining-method is dialed-out */
     bool alerting;            /* a dial-out that rang */
     bool mixed;               /* its audio is in the room's mixer */
     bool held;                /* put on hold by the peer: out of the mix */
@@ -68,12 +69,20 @@ struct room {
     char *key;
     char *subject;            /* conference-description/subject, or NULL */
     GPtrArray *participants;  /* struct participant * */
-    GPtrArray *subscriptions; /* sylk_subscription * */
+    GPtrArray *subscriptions; /* struct watcher * */
     GPtrArray *files;         /* struct room_file *, published */
     GPtrArray *transfers;     /* struct transfer * (files.c): uploads and downloads */
     sylk_mixer *mixer;
     GQueue history; /* struct history_entry *, oldest first */
-    unsigned version;
+};
+
+/* A conference-info subscription. RFC 4575 section 5.1: versions are scoped within a
+ * subscription, start at 0 and rise by one with every document sent: the next version is the
+ * number of documents sent so far. */
+struct watcher {
+    sylk_subscription *subscription;
+    struct room *room;
+    unsigned documents;
 };
 
 /* conference.c */
@@ -115,7 +124,8 @@ void room_notice(struct room *room, struct participant *skip, const char *format
     G_GNUC_PRINTF(3, 4);
 /** A status notice to one participant. */
 void room_notice_to(struct participant *p, const char *text);
-/** Something in the room changed: a full-state NOTIFY with the next version to subscribers. */
+/** Something in the room changed: a full-state NOTIFY to every subscriber, each with its next
+ *  version. */
 void room_changed(struct room *room);
 /** Accepts a conference-info subscription and sends the current state. */
 void room_subscribe(struct room *room, sylk_subscription *sub);

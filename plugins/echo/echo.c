@@ -132,7 +132,9 @@ static void echo_incoming_session(sylk_session *session)
         host->chat_set_handler(chat, &chat_handler, call);
     int rc = host->session_accept(session, accept, n);
     if (rc < 0) {
-        host->log(ECHO_NAME, SYLK_LOG_WARNING, "accept failed: %s", g_strerror(-rc));
+        /* No free RTP port: the core answered 503 and says so once per burst. */
+        host->log(ECHO_NAME, rc == -EADDRINUSE ? SYLK_LOG_DEBUG : SYLK_LOG_WARNING,
+                  "accept failed: %s", g_strerror(-rc));
         return; /* the core answered with an error; ended follows */
     }
     if (audio)

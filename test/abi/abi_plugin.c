@@ -8,6 +8,9 @@
  *   ABI_SMALL_STRUCT        claim a struct_size that ends before the callbacks     → refused
  *   ABI_INIT_FAILS          init returns -EINVAL                               → unloaded
  *   ABI_NO_ENTRY            sylk_plugin_entry is not exported                  → refused
+ *   ABI_CHECK_1_7           logs what SYLK_HOST_HAS says of the 1.7 members, for the host
+ *                           table and for a copy claiming the 1.6 size; answers a MESSAGE
+ *                           through resolve (an IP literal): 200 "Resolved ADDRESS:PORT"
  *
  * Built against the frozen 1.0 headers (test/abi/sdk-1.0) with no override, it is the
  * compatibility check: a plugin compiled for ABI 1.0 must keep loading and working in every
@@ -15,7 +18,9 @@
  * info it is handed are at least as large as in 1.0 (else 500), and refuses INVITEs with 603.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <sylk/sylk.h>
@@ -30,6 +35,44 @@
 
 static const struct sylk_host *host;
 
+#ifdef ABI_CHECK_1_7
+static void resolved(sylk_resolve *query, int status, const struct sylk_resolved_address *a,
+                     size_t count, void *user_data)
+{
+    char reason[96] = "Not Resolved";
+    (void)query;
+    if (status == 0 && count == 1)
+        snprintf(reason, sizeof(reason), "Resolved %s:%u", a[0].address, (unsigned)a[0].port);
+    host->message_respond(user_data, status == 0 ? 200 : 500, reason);
+}
+
+/* The seven members 1.7 appended, as SYLK_HOST_HAS sees them in `h`: "1111111". */
+static void has_1_7(const struct sylk_host *h, char out[8])
+{
+    const bool has[] = {SYLK_HOST_HAS(h, fd_watch_add),    SYLK_HOST_HAS(h, fd_watch_update),
+                        SYLK_HOST_HAS(h, fd_watch_remove), SYLK_HOST_HAS(h, resolve),
+                        SYLK_HOST_HAS(h, resolve_cancel),  SYLK_HOST_HAS(h, subscribe),
+                        SYLK_HOST_HAS(h, unsubscribe)};
+    for (size_t i = 0; i < 7; i++)
+        out[i] = has[i] ? '1' : '0';
+    out[7] = '\0';
+}
+
+static void check_host_has(const struct sylk_host *h)
+{
+    struct sylk_host older;
+    memset(&older, 0, sizeof(older));
+    memcpy(&older, h, h->struct_size < sizeof(older) ? h->struct_size : sizeof(older));
+    older.struct_size = offsetof(struct sylk_host, spool_dir) + sizeof(older.spool_dir);
+    char now[8], before[8];
+    has_1_7(h, now);
+    has_1_7(&older, before);
+    h->log(ABI_NAME, SYLK_LOG_INFO,
+           "SYLK_HOST_HAS 1.7 members: %s; in a 1.6 table: %s (spool_dir %d)", now, before,
+           SYLK_HOST_HAS(&older, spool_dir));
+}
+#endif
+
 static void abi_message(sylk_message *message)
 {
     const struct sylk_request_info *req = host->message_request(message);
@@ -38,6 +81,11 @@ static void abi_message(sylk_message *message)
         host->message_respond(message, 500, "Request info smaller than ABI 1.0");
         return;
     }
+#ifdef ABI_CHECK_1_7
+    if (!host->resolve(NULL, NULL, "192.0.2.1", 5269, resolved, message))
+        host->message_respond(message, 500, "resolve refused");
+    return;
+#endif
     host->message_respond(message, 200, "OK");
 }
 
@@ -61,6 +109,9 @@ static int abi_init(const struct sylk_host *h, sylk_config *config)
 #else
     h->log(ABI_NAME, SYLK_LOG_INFO, "running on host ABI %u.%u", (unsigned)h->abi_major,
            (unsigned)h->abi_minor);
+#ifdef ABI_CHECK_1_7
+    check_host_has(h);
+#endif
     return 0;
 #endif
 }

@@ -162,7 +162,8 @@ static struct result run_rooms(struct sylk_media_engine *engine, const struct sy
                                double seconds)
 {
     unsigned n = rooms * size;
-    struct sylk_rtp_ports ports = {FIRST_PORT, FIRST_PORT + 2 * n + 200, FIRST_PORT};
+    struct sylk_rtp_ports ports = {
+        .min = FIRST_PORT, .max = FIRST_PORT + 2 * n + 200, .next = FIRST_PORT};
     struct sylk_rtp_socket **s = g_new0(struct sylk_rtp_socket *, n);
     struct sylk_mixer **mixers = g_new0(struct sylk_mixer *, rooms);
     int pt = info->static_pt >= 0 ? info->static_pt : info->dynamic_pt;

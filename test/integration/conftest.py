@@ -89,8 +89,11 @@ class Server:
     """One sylkserver process. `config` is {section: {key: value}} merged over the defaults."""
 
     def __init__(self, workdir, config=None, plugin_configs=None, plugins_dir=PLUGINS_DIR,
-                 extra_args=()):
+                 extra_args=(), wrapper=()):
+        """`wrapper`: a command the server is exec'ed by (same pid), e.g. a private mount
+        namespace with its own /etc/resolv.conf (test/peers/dns_server.py)."""
         self.workdir = str(workdir)
+        self.wrapper = list(wrapper)
         self.sip_port = free_port()
         self.rtp_start = free_port_range(100)
         self.msrp_port = free_port(kinds=("tcp",))
@@ -121,7 +124,7 @@ class Server:
 
     def start(self, wait=True, timeout=15):
         self.logf = open(self.log_path, "ab")
-        args = [SERVER_BIN, "--config", self.config_path]
+        args = self.wrapper + [SERVER_BIN, "--config", self.config_path]
         if self.plugins_dir:
             args += ["--plugins-dir", self.plugins_dir]
         self.proc = subprocess.Popen(args + self.extra_args, stdout=self.logf,

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+import conference_info
 from conftest import ROOT
 from msrp_client import MsrpClient, answer_path, cpim_parse, cpim_wrap, msrp_sdp_offer
 from sip_client import SipUA, parse_sdp, sdp_offer
@@ -224,6 +225,12 @@ def test_conference_info(server, members):
         assert first.get("Content-Type") == "application/conference-info+xml"
         doc = validate(first.body)
         assert doc.get("entity") == "sip:room2@127.0.0.1" and doc.get("state") == "full"
+        # what Blink reads of it, and the focus URI in conf-uris as SylkServer has it
+        read = conference_info.parse(first.body)
+        assert [(u.entity, u.display_text, u.media_types()) for u in read.users] == \
+            [("sip:alice@127.0.0.1", "alice@127.0.0.1", ["message"])]
+        assert read.users[0].endpoints[0].status == "connected"
+        assert read.conf_uris == ["sip:room2@127.0.0.1"]
         assert users_of(doc) == ["sip:alice@127.0.0.1"]
         # the Subject of the INVITE that started the room, escaped in the XML
         assert doc.find("ci:conference-description/ci:subject", NS).text == \
@@ -263,6 +270,8 @@ def test_conference_info(server, members):
         alice.leave()  # the room ends: the subscription with it
         last = next_notify(watcher)
         assert "terminated" in last.get("Subscription-State"), last.text
+        if last.body:  # a document in the final NOTIFY is a new one: a higher version
+            assert int(validate(last.body).get("version")) > versions[-1], last.text
         assert server.alive()
     finally:
         watcher.close()
@@ -604,6 +613,11 @@ def test_refer_dials_sipp_target(server, members, sipp):
                 states.append(status.text)
         assert states == ["dialing-out", "alerting", "connected"], states
         assert media_of(doc, "target") == ["audio"]
+        # RFC 4575 5.6.3: the room called the target, alice called the room
+        read = conference_info.parse(doc)
+        joined = {u.entity: u.endpoints[0].joining_method for u in read.users}
+        assert joined == {"sip:alice@127.0.0.1": "dialed-in",
+                          "sip:target@127.0.0.1": "dialed-out"}, joined
         alice.expect_notice("target@127.0.0.1 has joined the room with audio")
 
         bye = f"<sip:target@127.0.0.1:{uas_port};method=BYE>"
@@ -632,7 +646,8 @@ def test_subscription_expires(server, members):
         assert "active" in first.get("Subscription-State"), first.text
         started = time.time()
         last = next_notify(watcher, timeout=10)
-        assert "terminated" in last.get("Subscription-State"), last.text
+        assert last.get("Subscription-State") == "terminated;reason=timeout", last.text
+        assert not last.body, last.text  # never the previous document again
         assert 2 <= time.time() - started <= 6
         bob = members("bob", room="room15")
         assert bob.join().status == 200
@@ -655,5 +670,74 @@ def test_nickname_in_conference_info(server, members):
             assert nickname(alice, name) == 200
             doc = validate(next_notify(watcher).body)
             assert doc.find(user, NS).text == shown
+    finally:
+        watcher.close()
+
+
+def test_versions_per_subscriber(server, members):
+    """RFC 4575 section 5.1: versions are scoped within a subscription, start at 0 and rise by one with
+    every document sent to it: the first NOTIFY, each change, a refresh's NOTIFY and the final
+    NOTIFY of an un-SUBSCRIBE each carry a new document with the next version (sofia-sip used
+    to re-send the previous document under its old version for a refresh and an un-SUBSCRIBE).
+    Two subscribers, each in its own order."""
+    from conference_info import Watcher
+    alice = members("alice", room="room17")
+    assert alice.join().status == 200
+    uas = [SipUA(("127.0.0.1", server.sip_port), user=f"watcher{i}") for i in (1, 2)]
+    try:
+        first, second = (Watcher(ua, server, "room17") for ua in uas)
+        last = {first: -1, second: -1}  # versions start at 0
+
+        def document(w, state="active"):
+            n = w.notify()
+            assert state in n.get("Subscription-State"), n.text
+            assert n.body, n.text
+            version = int(validate(n.body).get("version"))
+            assert version == last[w] + 1, (w.ua.user, last[w], n.text)
+            last[w] = version
+
+        first.subscribe()
+        document(first)
+        assert first.resubscribe(60).status == 200  # a refresh
+        document(first)
+        second.subscribe()
+        document(second)
+        bob = members("bob", room="room17")
+        assert bob.join().status == 200
+        document(first)
+        document(second)
+        assert second.resubscribe(60).status == 200
+        document(second)
+        assert first.resubscribe(0).status == 200  # unsubscribe: its final NOTIFY
+        document(first, state="terminated")
+        bob.leave()
+        document(second)
+        assert uas[0].wait(lambda m: m.is_request and m.method == "NOTIFY", 0.5) is None
+        alice.leave()  # the room ends: its final NOTIFY carries no document
+        n = second.notify()
+        assert "terminated" in n.get("Subscription-State"), n.text
+        assert not n.body, n.text
+        assert uas[1].wait(lambda m: m.is_request and m.method == "NOTIFY", 0.5) is None
+    finally:
+        for ua in uas:
+            ua.close()
+
+
+def test_subscription_fetch(server, members):
+    """SUBSCRIBE with Expires: 0 fetches the state (RFC 6665 section 4.4.3): 200 with Expires 0,
+    then one NOTIFY, terminated, carrying the document; nothing after it."""
+    alice = members("alice", room="room18")
+    assert alice.join().status == 200
+    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+    try:
+        room = f"sip:room18@127.0.0.1:{server.sip_port}"
+        sub = [("Event", "conference"), ("Expires", "0")]
+        r = watcher.transaction(watcher.new_request("SUBSCRIBE", room, extra=sub))
+        assert r.status == 200 and r.get("Expires") == "0", r.text
+        n = next_notify(watcher)
+        assert n.get("Subscription-State").startswith("terminated"), n.text
+        doc = validate(n.body)
+        assert doc.get("version") == "0" and users_of(doc) == ["sip:alice@127.0.0.1"]
+        assert watcher.wait(lambda m: m.is_request and m.method == "NOTIFY", 1.0) is None
     finally:
         watcher.close()

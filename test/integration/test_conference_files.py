@@ -11,12 +11,11 @@ import time
 
 import pytest
 
+import conference_info
 from msrp_client import EchoServer, MsrpClient, answer_path, make_self_signed_cert, \
     msrp_sdp_offer, parse_msrp_sdp
 from sip_client import SipUA
-from test_conference import NS, Member, next_notify, subscribe, validate
-
-AGP = {"agp": "urn:ag-projects:xml:ns:conference-info"}
+from test_conference import Member, next_notify, nickname, subscribe, validate
 
 
 def selector(data, name, ctype="application/octet-stream", digest_of=None):
@@ -54,12 +53,14 @@ def files_server(server_factory, tmp_path):
 
 
 def files_of(doc):
-    """[(name, hash, size, sender)] listed in a conference-info document."""
+    """[(name, hash, size, sender, status)] a sipsimple-based client (Blink) reads in a
+    conference-info document (schema-validated), each file checked the way Blink uses it: its
+    sender is a SIP URI or name-addr, its hash a FileSelector hash."""
     out = []
-    for f in doc.findall("ci:conference-description/agp:resources/agp:files/agp:file",
-                         {**NS, **AGP}):
-        out.append(tuple(f.find(f"agp:{k}", AGP).text for k in ("name", "hash", "size",
-                                                                 "sender")))
+    for f in conference_info.parse(doc).files:
+        f.sender_uri()
+        f.selector_hash()
+        out.append((f.name, f.hash, f.size, f.sender, f.status))
     return out
 
 
@@ -84,13 +85,20 @@ def test_upload_listed_and_pulled(files_server, tmp_path):
         doc = subscribe(watcher, server, "files1")
         assert files_of(doc) == []
         small, big = os.urandom(1024), os.urandom(5 << 20)
-        for data, name in ((small, "notes.txt"), (big, "video.bin")):
+        # as Blink reads it: attributes, the hash as "sha1:" and upper-case pairs, the sender
+        # as the URI, or "Display <URI>" once the sender has a name in the room
+        for data, name, who in ((small, "notes.txt", "alice@127.0.0.1"),
+                                (big, "video.bin", "Alice Liddell")):
+            if who == "Alice Liddell":
+                assert nickname(alice, who) == 200
+                validate(next_notify(watcher).body)
             up, pairs = upload(server, "alice", "files1", data, name)
             size_text = "1.0 kB" if data is small else "5.2 MB"
-            bob.expect_notice(f"alice@127.0.0.1 has uploaded file {name} ({size_text})",
-                              timeout=20)
+            bob.expect_notice(f"{who} has uploaded file {name} ({size_text})", timeout=20)
             doc = validate(next_notify(watcher, timeout=10).body)
-            assert (name, pairs, str(len(data)), "sip:alice@127.0.0.1") in files_of(doc), \
+            sender = "sip:alice@127.0.0.1" if data is small else \
+                "Alice Liddell <sip:alice@127.0.0.1>"
+            assert (name, f"sha1:{pairs}", len(data), sender, "OK") in files_of(doc), \
                 files_of(doc)
             stored = tmp_path / "files" / "files1@127.0.0.1" / "files" / name
             assert stored.read_bytes() == data
@@ -284,3 +292,85 @@ def test_files_removed_with_the_room_without_keep_files(files_server, tmp_path):
     finally:
         watcher.close()
         bob.close()
+
+
+def empty_dirs(top):
+    """Directories under `top` (not itself) that hold nothing."""
+    return sorted(str(d) for d in top.rglob("*") if d.is_dir() and not any(d.iterdir()))
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_spool_only_for_rooms_with_files(files_server, tmp_path, keep):
+    """A room makes its folder on its first upload, not when it starts; when it ends, what is
+    left empty goes (an upload cut by the end of the room included) and a folder that holds
+    kept files stays (keep_files). No empty folder is ever left behind."""
+    server = files_server(keep_files="true" if keep else "false")
+    top = tmp_path / "files"
+    members = []
+
+    def member(user, room):
+        members.append(Member(server, user, room))
+        return members[-1]
+    try:
+        spool_rooms(server, top, keep, member)
+    finally:
+        for m in members:
+            m.close()
+
+
+def spool_rooms(server, top, keep, member):
+    # a room without files: nothing on disk, while it lives or after
+    chat = member("alice", "spool1")
+    assert chat.join().status == 200
+    chat.expect_notice("You are the first participant")
+    assert not (top / "spool1@127.0.0.1").exists()
+    chat.leave()
+    server.wait_log("room sip:spool1@127.0.0.1 ended")
+    # a room that ends during an upload, after a complete one
+    alice = member("alice", "spool2")
+    assert alice.join().status == 200
+    done, _ = upload(server, "alice", "spool2", b"complete", "done.txt")
+    alice.expect_notice("has uploaded file done.txt", timeout=10)
+    done.close()
+    data = os.urandom(1 << 20)
+    line, _ = selector(data, "cut.bin")
+    cut = FileSession(server, "alice", "spool2", line, "sendonly")
+    assert cut.response.status == 200
+    half = [data[i:i + 16384] for i in range(0, 1 << 19, 16384)]
+    cut.client.send_chunks(half, content_type="application/octet-stream", total=len(data),
+                           flags=["+"] * len(half))
+    files = top / "spool2@127.0.0.1" / "files"
+    deadline = time.time() + 10
+    while time.time() < deadline and not any(p.name.startswith(".upload-")
+                                             for p in files.iterdir()):
+        time.sleep(0.05)
+    alice.leave()
+    server.wait_log("room sip:spool2@127.0.0.1 ended")
+    cut.close()
+    if keep:
+        assert sorted(str(p.relative_to(top)) for p in top.rglob("*")) == [
+            "spool2@127.0.0.1", "spool2@127.0.0.1/files", "spool2@127.0.0.1/files/.meta",
+            "spool2@127.0.0.1/files/.meta/done.txt.ini", "spool2@127.0.0.1/files/done.txt"]
+    else:
+        assert not (top / "spool2@127.0.0.1").exists(), list(top.rglob("*"))
+    # an upload that fails its check leaves nothing either
+    bob = member("bob", "spool3")
+    assert bob.join().status == 200
+    liar, _ = upload(server, "bob", "spool3", b"1234", "liar.bin", digest_of=b"other")
+    server.wait_log("upload of liar.bin from sip:bob@127.0.0.1 discarded")
+    liar.close()
+    bob.leave()
+    server.wait_log("room sip:spool3@127.0.0.1 ended")
+    assert not (top / "spool3@127.0.0.1").exists(), list(top.rglob("*"))
+    assert empty_dirs(top) == []
+    # kept files are listed again when the room comes back, after a restart too
+    assert server.stop() == 0
+    server.start()
+    carol = member("carol", "spool2")
+    watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+    try:
+        assert carol.join().status == 200
+        listed = [f[0] for f in files_of(subscribe(watcher, server, "spool2"))]
+        assert listed == (["done.txt"] if keep else [])
+    finally:
+        watcher.close()

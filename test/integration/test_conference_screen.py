@@ -14,10 +14,10 @@ import urllib.request
 import pytest
 from PIL import Image
 
+import conference_info
 from test_conference import Member, next_notify, subscribe, validate
 from sip_client import SipUA
 
-AGP = "{urn:ag-projects:xml:ns:conference-info}"
 SHARING = "application/blink-screensharing"
 
 
@@ -42,11 +42,9 @@ def http_get(url, method="GET"):
 
 
 def screen_url_of(doc, user):
-    for u in doc.iter("{urn:ietf:params:xml:ns:conference-info}user"):
-        if u.get("entity") == f"sip:{user}@127.0.0.1":
-            el = u.find(f"{AGP}screen_image_url")
-            return el.text if el is not None else None
-    return None
+    """The user's agp-conf:screen_image_url as a sipsimple-based client reads it."""
+    u = conference_info.parse(doc).user(f"sip:{user}@127.0.0.1")
+    return u.screen_image_url if u else None
 
 
 @pytest.fixture
@@ -78,6 +76,9 @@ def test_share_serve_swap_and_time_out(screen_server, tmp_path):
         status, h, page = http_get(url)
         assert status == 200 and h["Content-Type"].startswith("text/html"), (status, h)
         assert b"<img" in page
+        # Blink for macOS opens the URL with "?fit=1" appended (or "&fit=1" after a query)
+        status, h, page = http_get(url + "?fit=1")
+        assert status == 200 and b"<img" in page, status
         status, h, body = http_get(url + "image")
         assert status == 200 and body == red
         assert h["Content-Type"] == "image/jpeg"
@@ -221,3 +222,26 @@ def test_web_security_with_a_live_screen(screen_server):
         assert server.alive()
     finally:
         alice.close()
+
+
+def test_one_character_bodies_refused(screen_server, monkeypatch):
+    """A screen-sharing body of one base64 character ("A", "=", a space: what the fuzzer
+    found) gets 415 like any other non-JPEG, GLib's decoder never sees it (the server runs with
+    G_DEBUG=fatal-criticals: a GLib CRITICAL would abort it), and the room goes on."""
+    monkeypatch.setenv("G_DEBUG", "fatal-criticals")
+    server = screen_server()
+    alice, bob = Member(server, "alice", "screen5"), Member(server, "bob", "screen5")
+    try:
+        assert alice.join().status == 200 and bob.join().status == 200
+        for body in (b"A", b"=", b" ", b"AAAA", b"A==="):
+            r = share(alice, body)
+            assert r.statuses == [415], (body, r)
+        assert alice.say("still sharing words").ok
+        bob.expect("still sharing words")
+        assert share(alice, jpeg((1, 2, 3))).ok
+        bob.expect_notice("is sharing the screen at")
+        assert server.alive()
+        assert "CRITICAL" not in server.log()
+    finally:
+        alice.close()
+        bob.close()

@@ -34,6 +34,8 @@
  *       or "web item TITLE: none" when the web server is off); X-Probe: web-set TITLE sets its
  *       image from the MESSAGE body and Content-Type ("web set TITLE: RC"); X-Probe: web-free
  *       TITLE frees it ("web free TITLE"). Items left are freed at shutdown.
+ *   MESSAGE with X-Probe: echo-listen, resolve …, resolve-cancel …, subscribe …, unsubscribe …
+ *       → SDK 1.7: fd watches, name resolution, outgoing subscriptions (probe_net.c).
  *
  * Every step is logged under "plugin-probe" so tests can follow it. Main thread only.
  */
@@ -41,6 +43,8 @@
 #include <glib.h>
 #include <string.h>
 #include <sylk/sylk.h>
+
+#include "probe_net.h"
 
 static const struct sylk_host *host;
 
@@ -232,6 +236,8 @@ static void probe_message(sylk_message *message)
         dial(probe, host->message_request(message)->to_uri);
     if (probe && g_str_has_prefix(probe, "web-"))
         web_probe(probe, host->message_request(message));
+    if (probe)
+        probe_net_command(host, probe, host->message_request(message));
     host->timer_add(100, false, deferred_answer, message);
 }
 
@@ -571,6 +577,7 @@ static void probe_shutdown(void)
         host->mixer_free(mixer);
     g_hash_table_destroy(mixers);
     g_hash_table_destroy(web_items);
+    probe_net_shutdown();
 }
 
 static void web_item_free(gpointer item)

@@ -50,6 +50,10 @@ static void test_defaults(void)
     g_assert_cmpuint(cfg.web_max_connections, ==, 64);
     g_assert_cmpuint(cfg.web_max_connections_per_ip, ==, 16);
     g_assert_cmpuint(cfg.web_connection_timeout, ==, 30);
+    g_assert_cmpuint(cfg.udp_receive_buffer, ==, 8388608);
+    g_assert_cmpuint(cfg.sip_connection_timeout, ==, 120);
+    g_assert_cmpuint(cfg.sip_message_timeout, ==, 20);
+    g_assert_cmpuint(cfg.sip_max_connections_per_ip, ==, 64);
     sylk_config_clear(&cfg);
 }
 
@@ -68,6 +72,10 @@ static void test_values(void)
                                        "local_ip = 127.0.0.2\n"
                                        "advertised_ip = 192.0.2.1\n"
                                        "outbound_proxy = sip:127.0.0.1:5062;lr\n"
+                                       "udp_receive_buffer = 0\n"
+                                       "connection_timeout = 0\n"
+                                       "message_timeout = 5\n"
+                                       "max_connections_per_ip = 1000\n"
                                        "[rtp]\n"
                                        "port_range = 40001:40100\n"
                                        "audio_codecs = PCMA, G722, opus, Speex\n"
@@ -100,6 +108,10 @@ static void test_values(void)
     g_assert_cmpstr(cfg.web_local_ip, ==, "127.0.0.2");
     g_assert_cmpstr(cfg.web_public_url, ==, "https://screens.example.com/sylk/");
     g_assert_cmpuint(cfg.web_max_connections_per_ip, ==, 0);
+    g_assert_cmpuint(cfg.udp_receive_buffer, ==, 0);
+    g_assert_cmpuint(cfg.sip_connection_timeout, ==, 0);
+    g_assert_cmpuint(cfg.sip_message_timeout, ==, 5);
+    g_assert_cmpuint(cfg.sip_max_connections_per_ip, ==, 1000);
     sylk_config_clear(&cfg);
 }
 
@@ -132,6 +144,11 @@ static void test_errors(void)
         {"[sip]\nudp_port = 5060\ntcp_port = 5070\n", ":3: [sip] tcp_port: must equal"},
         {"[sip]\ntls_port = 5061\n", "[sip] tls_port: TLS needs tls_certificate"},
         {"[sip]\noutbound_proxy = 127.0.0.1\n", "is not a sip: or sips: URI"},
+        {"[sip]\nudp_receive_buffer = 4096\n", ":2: [sip] udp_receive_buffer: '4096' is not a buf"},
+        {"[sip]\nudp_receive_buffer = 2147483648\n", ":2: [sip] udp_receive_buffer:"},
+        {"[sip]\nconnection_timeout = soon\n", ":2: [sip] connection_timeout: 'soon' is not a"},
+        {"[sip]\nmessage_timeout = 3601\n", ":2: [sip] message_timeout: '3601' is not a"},
+        {"[sip]\nmax_connections_per_ip = -1\n", ":2: [sip] max_connections_per_ip: '-1' is"},
         {"[web]\nport = 80000\n", ":2: [web] port: '80000' is not a port"},
         {"[web]\npublic_url = example.com\n", ":2: [web] public_url: 'example.com' is not an"},
         {"[web]\npublic_url = http://x/#f\n", ":2: [web] public_url:"},

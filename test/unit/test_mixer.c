@@ -473,6 +473,36 @@ static void audio_levels(void)
     room_close(&r, false);
 }
 
+/* The port range running out: refused at once while full, usable again once one of ours is
+ * closed (an INVITE flood used to try every pair for every refused call). */
+static void port_range_exhausted(void)
+{
+    struct sylk_media_engine *engine = NULL;
+    g_assert_cmpint(sylk_media_engine_new(1, &engine), ==, 0);
+    struct sylk_rtp_ports ports = {.min = 41200, .max = 41203, .next = 41200}; /* two pairs */
+    struct sylk_rtp_socket *s[3] = {NULL, NULL, NULL};
+    g_assert_cmpint(sylk_rtp_open(&ports, "127.0.0.1", engine, &s[0]), ==, 0);
+    g_assert_cmpint(sylk_rtp_open(&ports, "127.0.0.1", engine, &s[1]), ==, 0);
+    g_assert_cmpuint(ports.in_use, ==, 2);
+    g_assert_cmpint(sylk_rtp_open(&ports, "127.0.0.1", engine, &s[2]), ==, -EADDRINUSE);
+    sylk_rtp_close(s[0]);
+    g_assert_cmpuint(ports.in_use, ==, 1);
+    g_assert_cmpint(ports.full_since, ==, 0);
+    /* its pair is free once its media thread has closed it */
+    int rc = -EADDRINUSE;
+    for (int i = 0; i < 200 && rc != 0; i++) {
+        ports.full_since = 0; /* not waiting a second between tries */
+        rc = sylk_rtp_open(&ports, "127.0.0.1", engine, &s[2]);
+        if (rc != 0)
+            g_usleep(5000);
+    }
+    g_assert_cmpint(rc, ==, 0);
+    g_assert_cmpuint(sylk_rtp_port(s[2]), ==, 41200);
+    sylk_rtp_close(s[1]);
+    sylk_rtp_close(s[2]);
+    sylk_media_engine_free(engine);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -482,5 +512,6 @@ int main(int argc, char **argv)
     g_test_add_func("/mixer/prompt", prompt);
     g_test_add_func("/mixer/prompt-over-full-room", prompt_over_full_room);
     g_test_add_func("/mixer/audio-levels", audio_levels);
+    g_test_add_func("/mixer/port-range-exhausted", port_range_exhausted);
     return g_test_run();
 }

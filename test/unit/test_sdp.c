@@ -4,6 +4,7 @@
 
 #include <glib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static char *prefs[] = {"G722", "PCMU", "PCMA", NULL};
 static const struct sylk_sdp_policy policy = {.codecs = prefs, .srtp = SYLK_SRTP_OPTIONAL};
@@ -147,6 +148,145 @@ static void test_malformed(void)
     struct sylk_sdp sdp;
     g_autofree char *error = NULL;
     g_assert_cmpint(sylk_sdp_parse(huge, strlen(huge), &policy, &sdp, &error), <, 0);
+}
+
+#define SESSION_V4 "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+
+/* Parses `body` (must succeed) with `pol`; the caller clears `sdp`. */
+static void parse_ok(const char *body, const struct sylk_sdp_policy *pol, struct sylk_sdp *sdp)
+{
+    g_autofree char *error = NULL;
+    int rc = sylk_sdp_parse(body, strlen(body), pol, sdp, &error);
+    if (rc < 0)
+        g_test_message("error: %s", error);
+    g_assert_cmpint(rc, ==, 0);
+}
+
+/* RFC 4475's own SDP: "a=rtpmap:31 LPC" has no clock rate. RFC 3264 lets the answerer ignore
+ * that payload type; the audio stream next to it is fine. */
+static void malformed_rtpmap_ignores_its_payload_type(void)
+{
+    struct sylk_sdp sdp;
+    parse_ok(SESSION_V4 "m=audio 49217 RTP/AVP 0 12\r\nm=video 3227 RTP/AVP 31\r\n"
+                        "a=rtpmap:31 LPC\r\n",
+             &policy, &sdp);
+    g_assert_cmpuint(sdp.count, ==, 2);
+    g_assert_true(sdp.m[0].usable);
+    g_assert_cmpstr(sdp.m[0].codec, ==, "PCMU");
+    g_assert_false(sdp.m[1].usable);
+    g_assert_cmpstr(sdp.m[1].formats, ==, "31"); /* refused keeping its formats */
+    sylk_sdp_clear(&sdp);
+
+    /* A static payload type whose rtpmap is broken is not used either: PCMA is chosen. */
+    parse_ok(SESSION_V4 "m=audio 4000 RTP/AVP 0 8\r\na=rtpmap:0 PCMU\r\n", &policy, &sdp);
+    g_assert_cmpstr(sdp.m[0].codec, ==, "PCMA");
+    sylk_sdp_clear(&sdp);
+
+    static const char *const broken_only[] = {
+        "m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/abc\r\n",
+        "m=audio 4000 RTP/AVP 96\r\na=rtpmap:96\r\n",
+        "m=audio 4000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/\r\n",
+        "m=audio 4000 RTP/AVP 9\r\na=rtpmap:9 G7 22/8000\r\n",
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(broken_only); i++) {
+        g_autofree char *body = g_strconcat(SESSION_V4, broken_only[i], NULL);
+        parse_ok(body, &policy, &sdp);
+        g_assert_cmpuint(sylk_sdp_usable_count(&sdp), ==, 0); /* nothing left: the caller 488s */
+        sylk_sdp_clear(&sdp);
+    }
+}
+
+/* rtpmap and fmtp lines about payload types the m= line does not list are ignored. */
+static void format_lines_for_unlisted_payloads(void)
+{
+    struct sylk_sdp sdp;
+    parse_ok(SESSION_V4 "m=audio 4000 RTP/AVP 0 101\r\na=fmtp:99 mode=30\r\n"
+                        "a=rtpmap:96 opus/48000/2\r\na=rtpmap:200 PCMU/8000\r\na=rtpmap:x y/1\r\n"
+                        "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
+             &policy, &sdp);
+    g_assert_cmpstr(sdp.m[0].codec, ==, "PCMU");
+    g_assert_cmpint(sdp.m[0].dtmf_pt, ==, 101);
+    sylk_sdp_clear(&sdp);
+    /* MSRP's "*" format list has no payload types: its lines are not touched */
+    parse_ok(SESSION_V4 "m=message 2855 TCP/MSRP *\r\na=path:msrp://10.0.0.1:2855/abc;tcp\r\n"
+                        "a=accept-types:text/plain\r\n",
+             &(struct sylk_sdp_policy){.codecs = prefs, .msrp = SYLK_SDP_MSRP_TCP}, &sdp);
+    g_assert_true(sdp.m[0].usable);
+    sylk_sdp_clear(&sdp);
+}
+
+/* RFC 4566: ports are 16 bits. */
+static void port_out_of_range(void)
+{
+    static const char *const ports[] = {"65536", "70000", "4294967297", "99999999999999999999"};
+    for (size_t i = 0; i < G_N_ELEMENTS(ports); i++) {
+        g_autofree char *body = g_strdup_printf(SESSION_V4 "m=audio %s RTP/AVP 0\r\n", ports[i]);
+        struct sylk_sdp sdp;
+        g_autofree char *error = NULL;
+        g_assert_cmpint(sylk_sdp_parse(body, strlen(body), &policy, &sdp, &error), <, 0);
+        g_assert_nonnull(strstr(error, "65535"));
+    }
+    struct sylk_sdp sdp;
+    parse_ok(SESSION_V4 "m=audio 65535 RTP/AVP 0\r\n", &policy, &sdp);
+    g_assert_cmpuint(sdp.m[0].port, ==, 65535);
+    sylk_sdp_clear(&sdp);
+    parse_ok(SESSION_V4 "m=audio 0 RTP/AVP 0\r\n", &policy, &sdp); /* disabled, not wrong */
+    g_assert_false(sdp.m[0].usable);
+    g_assert_null(sdp.m[0].refusal);
+    sylk_sdp_clear(&sdp);
+}
+
+/* Streams whose connection this server cannot use are refused with the Warning code that
+ * says why; others in the same offer are kept. */
+static void connection_refusals(void)
+{
+    const struct sylk_sdp_policy v4 = {.codecs = prefs, .family = AF_INET};
+    const struct sylk_sdp_policy v6 = {.codecs = prefs, .family = AF_INET6};
+    static const struct {
+        const char *body;
+        int code;
+    } cases[] = {
+        {"v=0\r\no=- 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+         301},
+        {SESSION_V4 "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 media.example.com\r\n", 301},
+        {SESSION_V4 "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 999.1.1.1\r\n", 301},
+        {SESSION_V4 "m=audio 4000 RTP/AVP 0\r\nc=IN IP4 224.2.1.1/127\r\n", 330},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        struct sylk_sdp sdp;
+        parse_ok(cases[i].body, &v4, &sdp);
+        g_assert_false(sdp.m[0].usable);
+        const struct sylk_sdp_media *r = sylk_sdp_refused_connection(&sdp);
+        g_assert_nonnull(r);
+        g_assert_cmpint(r->refusal_code, ==, cases[i].code);
+        g_test_message("case %zu: %d %s", i, r->refusal_code, r->refusal);
+        sylk_sdp_clear(&sdp);
+    }
+    /* no c= at all: sofia-sip refuses the description (RFC 4566 requires one) */
+    const char *no_c =
+        "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    struct sylk_sdp sdp;
+    g_autofree char *error = NULL;
+    g_assert_cmpint(sylk_sdp_parse(no_c, strlen(no_c), &v4, &sdp, &error), <, 0);
+    g_assert_nonnull(strstr(error, "c="));
+    /* IPv6 media offered to a server whose media are IPv6 (and family 0 takes either) */
+    parse_ok(cases[0].body, &v6, &sdp);
+    g_assert_true(sdp.m[0].usable);
+    sylk_sdp_clear(&sdp);
+    parse_ok(SESSION_V4 "m=audio 4000 RTP/AVP 0\r\n", &v6, &sdp);
+    g_assert_cmpint(sdp.m[0].refusal_code, ==, 301);
+    sylk_sdp_clear(&sdp);
+    parse_ok(cases[0].body, &policy, &sdp);
+    g_assert_true(sdp.m[0].usable);
+    sylk_sdp_clear(&sdp);
+    /* one stream over IPv6, one over IPv4: the IPv4 one is answered */
+    parse_ok(SESSION_V4 "m=audio 4000 RTP/AVP 0\r\nc=IN IP6 2001:db8::1\r\n"
+                        "m=audio 4002 RTP/AVP 8\r\n",
+             &v4, &sdp);
+    g_assert_false(sdp.m[0].usable);
+    g_assert_true(sdp.m[1].usable);
+    g_assert_cmpstr(sdp.m[1].codec, ==, "PCMA");
+    sylk_sdp_clear(&sdp);
 }
 
 #define SDES_KEY "PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
@@ -363,6 +503,10 @@ int main(int argc, char **argv)
     g_test_add_func("/sdp/answer", test_answer);
     g_test_add_func("/sdp/offer-ipv6", test_offer_ipv6);
     g_test_add_func("/sdp/malformed", test_malformed);
+    g_test_add_func("/sdp/malformed-rtpmap", malformed_rtpmap_ignores_its_payload_type);
+    g_test_add_func("/sdp/unlisted-format-lines", format_lines_for_unlisted_payloads);
+    g_test_add_func("/sdp/port-range", port_out_of_range);
+    g_test_add_func("/sdp/connection-refusals", connection_refusals);
     g_test_add_func("/sdp/srtp-policies", srtp_policies);
     g_test_add_func("/sdp/opus-and-speex", opus_and_speex);
     g_test_add_func("/sdp/audio-level-extmap", audio_level_extmap);

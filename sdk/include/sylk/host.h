@@ -61,8 +61,21 @@ struct sylk_session_handler {
 /** Events of a subscription, registered with subscription_set_handler. */
 struct sylk_subscription_handler {
     uint32_t struct_size; /* sizeof(struct sylk_subscription_handler) */
-    /** Unsubscribed, expired, or terminated: the handle is invalid once this returns. */
+    /**
+     * Unsubscribed, expired, or terminated ("unsubscribed", "timeout", "terminated",
+     * "rejected", "shutdown"): the handle is invalid once this returns.
+     */
     void (*ended)(sylk_subscription *subscription, const char *reason, void *user_data);
+    /* --- 1.7 --- */
+    /**
+     * The subscriber refreshed the subscription for `expires` seconds, or ended it (0: an
+     * un-SUBSCRIBE). Send the current state now with subscription_notify (RFC 6665: a NOTIFY
+     * follows every SUBSCRIBE; a package with versioned documents sends a new version). For
+     * an un-SUBSCRIBE that NOTIFY is the final one (terminated) and `ended` follows; without
+     * it the final NOTIFY has no body. Without this callback the core sends a NOTIFY without
+     * a body after a refresh.
+     */
+    void (*refreshed)(sylk_subscription *subscription, unsigned expires, void *user_data);
 };
 
 /** An INVITE the plugin originates (session_connect). */
@@ -213,6 +226,71 @@ struct sylk_chat_send_params {
     const char *const *cpim_headers;
     /* --- 1.3 --- */
     void *token; /* non-NULL: the chat handler's `sent` reports this message's outcome */
+};
+
+/**
+ * A watched file descriptor is ready: `events` is a mask of enum sylk_fd_events. (1.7)
+ */
+typedef void (*sylk_fd_fn)(sylk_fd_watch *watch, int fd, unsigned events, void *user_data);
+
+/** One address to connect to, as resolve found it. (1.7) */
+struct sylk_resolved_address {
+    uint32_t struct_size; /* sizeof(struct sylk_resolved_address) */
+    const char *address;  /* numeric: "192.0.2.1" or "2001:db8::1" */
+    uint16_t port;
+    const char *target; /* the SRV target (or the domain, or the literal) it belongs to */
+};
+
+/**
+ * The outcome of resolve, once: status 0 with the addresses in the order to try them (each
+ * target's in the order the system resolver gives them), or a negative errno with none:
+ * -ENOENT (no such name, no address, no SRV record and no fallback port, or an SRV target "."),
+ * -ETIMEDOUT (no complete answer within 10 s, or a temporary DNS failure; what was found by
+ * then is delivered instead, with status 0), -EIO (another failure). The array and its
+ * strings are valid during the callback; the query is freed when it returns. (1.7)
+ */
+typedef void (*sylk_resolve_fn)(sylk_resolve *query, int status,
+                                const struct sylk_resolved_address *addresses, size_t count,
+                                void *user_data);
+
+/** Events of a subscription the plugin made (subscribe). (1.7) */
+struct sylk_outgoing_subscription_handler {
+    uint32_t struct_size; /* sizeof(struct sylk_outgoing_subscription_handler) */
+    /**
+     * A NOTIFY (the core answers it 200): its Subscription-State value ("active", "pending",
+     * "terminated") and its body (content_type NULL and body_len 0 when it has none). A
+     * terminated one is followed by `ended`, whatever its reason: with "deactivated" or
+     * "probation" (RFC 6665: the subscriber may subscribe again) the core does not, the plugin
+     * may.
+     */
+    void (*notify)(sylk_outgoing_subscription *subscription, const char *state,
+                   const char *content_type, const void *body, size_t body_len, void *user_data);
+    /**
+     * The subscription is over; the handle is invalid once this returns. `status`: the final
+     * status of a SUBSCRIBE that was refused or failed (>= 300; 408 for no answer), or 200
+     * when it ended after being accepted (the notifier terminated it, the plugin unsubscribed,
+     * or a refresh was refused); 408 "No NOTIFY" when no NOTIFY came within 32 s of the
+     * SUBSCRIBE, even after a 200 (RFC 6665 Timer N); 503 "Server Shutting Down" when the
+     * server stops (before the plugins' shutdown). `reason`: the Subscription-State reason
+     * ("timeout", "noresource", "rejected", "deactivated", "giveup"…) or the response's
+     * phrase; may be NULL. A subscription still active is un-SUBSCRIBEd as it ends.
+     */
+    void (*ended)(sylk_outgoing_subscription *subscription, int status, const char *reason,
+                  void *user_data);
+};
+
+/** A SUBSCRIBE the plugin originates (subscribe). (1.7) */
+struct sylk_subscribe_params {
+    uint32_t struct_size;      /* sizeof(struct sylk_subscribe_params) */
+    const char *from;          /* From, "Name <sip:a@b>" or a bare URI */
+    const char *to;            /* To, same forms */
+    const char *request_uri;   /* NULL: the URI of `to` */
+    const char *event;         /* the event package, "presence" */
+    const char *accept;        /* Accept, "application/pidf+xml", or NULL */
+    unsigned expires;          /* seconds to ask for (nua refreshes about half way); 0: 3600 */
+    const char *extra_headers; /* "Name: value\r\n…" added to the SUBSCRIBE, or NULL */
+    const struct sylk_outgoing_subscription_handler *handler; /* required */
+    void *user_data;
 };
 
 /** The host function table. */
@@ -465,6 +543,59 @@ struct sylk_host {
      * a plugin keeps its own in a sub-directory it makes there, named after itself.
      */
     const char *(*spool_dir)(void);
+
+    /* --- ABI 1.7: sockets on the main loop, name resolution, outgoing subscriptions --- */
+    /**
+     * Watches a file descriptor the plugin owns (make it non-blocking) on the main loop: `fn`
+     * runs when it is readable or writable, as `events` asks (SYLK_FD_READ, SYLK_FD_WRITE),
+     * and with SYLK_FD_CLOSED on hang-up or error. SYLK_FD_CLOSED is reported once: the watch
+     * is then paused until fd_watch_update resumes it (a UDP socket whose error was read) or
+     * it is removed. The watch never closes the descriptor; remove the watch before closing
+     * it. Watches left at the plugin's shutdown are removed by the server (and logged). NULL
+     * for a bad argument.
+     */
+    sylk_fd_watch *(*fd_watch_add)(int fd, unsigned events, sylk_fd_fn fn, void *user_data);
+    /**
+     * Changes what a watch waits for. 0 pauses it: the descriptor is not polled at all, so
+     * nothing is reported, not even a hang-up, until the watch resumes. 0 or -EINVAL.
+     */
+    int (*fd_watch_update)(sylk_fd_watch *watch, unsigned events);
+    /** Stops a watch; allowed inside its own callback. NULL is ignored. */
+    void (*fd_watch_remove)(sylk_fd_watch *watch);
+    /**
+     * Finds where to connect, without blocking: the SRV records of _service._protocol.domain
+     * (`service` "xmpp-server", `protocol` "tcp"; a leading underscore is allowed) in RFC 2782
+     * order (by priority, then weighted at random) and each target's A and AAAA addresses;
+     * without SRV records (only then: a target "." is -ENOENT), or with `service` NULL, the A
+     * and AAAA addresses of `domain` with `fallback_port` (0 with a service: no fallback). An
+     * IP address literal ("192.0.2.1", "[2001:db8::1]") resolves to itself with
+     * `fallback_port`, without a lookup. `fn` runs once, on the main loop, later (never inside
+     * this call), within about 10 s, and never after resolve_cancel. NULL for a bad argument
+     * (no domain or fn, a service without a protocol, no service and no port).
+     */
+    sylk_resolve *(*resolve)(const char *service, const char *protocol, const char *domain,
+                             uint16_t fallback_port, sylk_resolve_fn fn, void *user_data);
+    /**
+     * Cancels a resolution whose callback has not run yet (not from inside that callback:
+     * there it is a no-op). NULL is ignored. Resolutions left at the plugin's shutdown are
+     * cancelled by the server (and logged).
+     */
+    void (*resolve_cancel)(sylk_resolve *query);
+    /**
+     * Subscribes (RFC 6665) through the outbound proxy (or to the Request-URI's host): the
+     * core refreshes the subscription before it expires, answers every NOTIFY and hands it to
+     * handler->notify, and ends it with handler->ended, which always comes, never inside this
+     * call. NULL on a bad argument (from, to, event or handler missing, unparsable addresses)
+     * or while the server shuts down.
+     */
+    sylk_outgoing_subscription *(*subscribe)(const struct sylk_subscribe_params *params);
+    /**
+     * Ends a subscription (un-SUBSCRIBE, Expires: 0); `ended` follows when the notifier's
+     * final NOTIFY comes, or its refusal, or after 32 s without it. 0, -EINVAL for NULL, or
+     * -ENOTCONN when it is already ending (unsubscribed, or a terminated NOTIFY came: also
+     * inside notify and ended).
+     */
+    int (*unsubscribe)(sylk_outgoing_subscription *subscription);
 };
 
 #ifdef __cplusplus

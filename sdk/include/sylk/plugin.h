@@ -38,9 +38,14 @@ extern "C" {
  *   1.6  appended to struct sylk_host: web_item_new, web_item_set, web_item_url,
  *        web_item_image_url, web_item_free (images served by the core's web server),
  *        spool_dir.
+ *   1.7  appended to struct sylk_subscription_handler: refreshed (every NOTIFY is the
+ *        plugin's: a refresh or an un-SUBSCRIBE asks it for the current state); to struct
+ *        sylk_host: fd_watch_add, fd_watch_update, fd_watch_remove (a protocol plugin's
+ *        sockets on the main loop), resolve, resolve_cancel (SRV and A/AAAA without
+ *        blocking), subscribe, unsubscribe (SUBSCRIBE as the subscriber).
  */
 #define SYLK_ABI_MAJOR 1
-#define SYLK_ABI_MINOR 6
+#define SYLK_ABI_MINOR 7
 
 /** The name of the one symbol a plugin exports. */
 #define SYLK_PLUGIN_ENTRY_SYMBOL "sylk_plugin_entry"

@@ -34,6 +34,12 @@ typedef struct sylk_timer sylk_timer;
 typedef struct sylk_mixer sylk_mixer;
 /** An image the core's web server serves at an unguessable URL, with a viewer page (ABI 1.6). */
 typedef struct sylk_web_item sylk_web_item;
+/** A file descriptor of the plugin's watched on the main loop (ABI 1.7). */
+typedef struct sylk_fd_watch sylk_fd_watch;
+/** A name resolution under way (ABI 1.7). */
+typedef struct sylk_resolve sylk_resolve;
+/** A SUBSCRIBE dialog where the server is the subscriber (ABI 1.7). */
+typedef struct sylk_outgoing_subscription sylk_outgoing_subscription;
 
 /** Log levels for sylk_host.log. */
 enum sylk_log_level {
@@ -41,6 +47,13 @@ enum sylk_log_level {
     SYLK_LOG_WARNING = 1,
     SYLK_LOG_INFO = 2,
     SYLK_LOG_DEBUG = 3,
+};
+
+/** What a file descriptor watch waits for, and what its callback reports (ABI 1.7). */
+enum sylk_fd_events {
+    SYLK_FD_READ = 1,   /* readable (or a listening socket has a connection to accept) */
+    SYLK_FD_WRITE = 2,  /* writable (a connect() in progress has finished: see SO_ERROR) */
+    SYLK_FD_CLOSED = 4, /* hang-up or error: reported whatever was asked (0 asks for nothing) */
 };
 
 /** What a stream carries, from its m= line. */
