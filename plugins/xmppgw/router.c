@@ -199,6 +199,31 @@ static void deliver(struct xmpp_node *stanza, const struct xmpp_jid *to)
         xgw_presence_in(stanza);
 }
 
+/* Our domain in an address that is not a JID (RFC 7622 §3.2's split), or our first domain:
+ * the error about it needs a 'from' of ours. */
+static char *our_domain_in(const char *address)
+{
+    g_autofree char *bare = g_strndup(address, strcspn(address, "/"));
+    const char *at = strchr(bare, '@');
+    struct xmpp_jid d;
+    char *found = NULL;
+    if (xmpp_jid_parse(at ? at + 1 : bare, &d, NULL) == 0 && xgw_router_serves(d.domain))
+        found = g_strdup(d.domain);
+    xmpp_jid_clear(&d); /* parse leaves it empty on failure */
+    return found ? found : g_strdup(xgw_config()->domains[0]);
+}
+
+/* jid-malformed for a stanza whose 'to' is not a JID: answered from our domain. */
+static void refuse_bad_to(const struct xmpp_node *el, const char *to, const char *why)
+{
+    struct xmpp_node *reply = xmpp_stanza_error_reply(el, XMPP_STANZA_ERR_JID_MALFORMED, why);
+    if (!reply)
+        return;
+    g_autofree char *from = our_domain_in(to);
+    xmpp_node_set_attr(reply, "from", from);
+    xgw_send(reply, NULL, NULL);
+}
+
 static int stream_refusal(enum xmpp_stream_condition *condition, char **text,
                           enum xmpp_stream_condition cond, char *why)
 {
@@ -240,7 +265,7 @@ int xgw_router_inbound(struct xmpp_node *el, const char *content_ns, const char 
     if (xmpp_jid_parse(t, &to, &why) < 0) {
         XGW_LOG(SYLK_LOG_WARNING, "%s: a <%s> from %s to a bad address: %s", label, el->name, f,
                 why);
-        xgw_router_refuse(el, XMPP_STANZA_ERR_JID_MALFORMED, why);
+        refuse_bad_to(el, t, why);
         goto out;
     }
     if (!xgw_router_serves(to.domain)) {

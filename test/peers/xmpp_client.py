@@ -14,6 +14,7 @@ test's prosody config). Answers and messages are returned as xml.etree elements 
 jabber:client namespace (CLIENT_NS).
 """
 import asyncio
+import copy
 import queue
 import threading
 import xml.etree.ElementTree as ET
@@ -60,8 +61,7 @@ class XmppClient:
         failed = []
         xmpp.add_event_handler("session_start", lambda _: started.set())
         xmpp.add_event_handler("failed_auth", lambda _: (failed.append("auth"), started.set()))
-        xmpp.add_event_handler("message", lambda m: self.messages.put(
-            ET.fromstring(str(m))))
+        xmpp.add_event_handler("message", lambda m: self.messages.put(copy.deepcopy(m.xml)))
         self.xmpp = xmpp
         xmpp.connect(address=(host, port), disable_starttls=True, force_starttls=False)
         await asyncio.wait_for(started.wait(), timeout)
@@ -83,7 +83,7 @@ class XmppClient:
                 answer = e.iq
             except IqTimeout:
                 raise TimeoutError(f"no answer to the iq for {to} within {timeout}s")
-            return ET.fromstring(str(answer))
+            return copy.deepcopy(answer.xml)
         return self._run(run(), timeout + 5)
 
     def ping(self, to, timeout=20):
@@ -107,9 +107,15 @@ class XmppClient:
         async def bye():
             self.xmpp.disconnect(wait=1.0)
             await asyncio.sleep(0.2)
+            # slixmpp leaves its filter task waiting: end it here, not at interpreter exit
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         try:
             self._run(bye(), 5)
         except Exception:  # noqa: BLE001 - a client already cut off
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        self.loop.close()
