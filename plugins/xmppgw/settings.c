@@ -130,7 +130,7 @@ const struct sylk_config_option xgw_options[] = {
     OPT("static_routes", SYLK_OPTION_LIST, .validate = check_routes),
     OPT("dialback_secret", SYLK_OPTION_STRING),
     OPT("max_stanza_kb", SYLK_OPTION_INT, .min = 1, .max = 65536),
-    OPT("idle_timeout", SYLK_OPTION_INT, .min = 10, .max = 86400),
+    OPT("idle_timeout", SYLK_OPTION_INT, .min = 1, .max = 86400),
     OPT("connect_timeout", SYLK_OPTION_INT, .min = 1, .max = 600),
     OPT("queue_limit", SYLK_OPTION_INT, .min = 1, .max = 100000),
     OPT("send_buffer_kb", SYLK_OPTION_INT, .min = 64, .max = 1048576),

@@ -19,6 +19,7 @@ serving xmpp.test (test/peers/prosody.py) with slixmpp clients, the gateway serv
 import os
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -148,7 +149,7 @@ def ping_ok(client, to=GW, timeout=25):
 
 # ------------------------------------------------------------------------ s2s, prosody ---
 
-def test_s2s_starttls_and_dialback_both_ways(prosody, gateway, clients):
+def test_s2s_starttls_and_dialback_both_ways(prosody, dns, gateway, clients):
     """prosody -> us (its stream, its db:result verified by our db:verify to it) and us ->
     prosody (our answers go on a stream we open; prosody verifies our key by a db:verify to
     our listener), STARTTLS first both ways, as prosody requires by default."""
@@ -159,7 +160,8 @@ def test_s2s_starttls_and_dialback_both_ways(prosody, gateway, clients):
     log = prosody.wait_log(f"Incoming s2s connection {GW}->xmpp.test complete", after=mark)
     assert f"Outgoing s2s connection xmpp.test->{GW} complete" in log[mark:]
     assert "Stream encrypted" in log[mark:]
-    assert f"Incoming s2s received <stream:stream" in log[mark:]
+    # prosody found us through the SRV record of the test's DNS server
+    assert f"query[SRV] _xmpp-server._tcp.{GW} from" in dns.log()
     logged(gw, rf"s2s in [\d.:]+: xmpp\.test verified by dialback for {GW} \(.*, TLS\)")
     logged(gw, rf"s2s out {GW} -> xmpp\.test: authenticated by dialback as {GW} to "
                rf"xmpp\.test \(127\.0\.0\.1:{prosody.s2s_port}, TLS\)")
@@ -374,20 +376,27 @@ def test_stanzas_wait_for_dialback_then_go(server_factory, own_port):
     fake = DelayedResult().start()
     try:
         gw = server_factory(plugin_configs={"xmppgw": gw_config(
-            own_port, {"evil.test": fake.port}, transport="tcp", require_tls=False)}).start()
+            own_port, {"evil.test": fake.port}, transport="tcp", require_tls=False,
+            queue_limit=2)}).start()
         s = fake.open_stream(own_port)
         key = "k" * 64
         fake.issued[s.header["id"]] = key
         s.send(f"<db:result from='evil.test' to='{GW}'>{key}</db:result>")
         # our db:verify went on our outgoing stream, which now waits for its own db:result
         assert s.next_of(q(NS_DB, "result"), 15).get("type") == "valid"
-        ping_from_evil(s, "w1")
-        time.sleep(1.0)
+        for i in range(3):
+            ping_from_evil(s, f"w{i}")
+        logged(gw, r"s2s out sip\.test -> evil\.test: 2 stanzas wait already \(queue_limit\): "
+                   r"one more fails")
+        time.sleep(0.5)
         assert fake.stanzas.empty()  # not before dialback
         released = time.time()
         fake.release.set()
-        when, el = fake.stanzas.get(timeout=10)
-        assert when >= released and el.get("id") == "w1" and el.get("type") == "result"
+        for i in range(2):  # the first two, in order; the third failed
+            when, el = fake.stanzas.get(timeout=10)
+            assert when >= released and el.get("id") == f"w{i}" and el.get("type") == "result"
+        time.sleep(0.5)
+        assert fake.stanzas.empty()
         s.close()
     finally:
         fake.release.set()
@@ -430,6 +439,84 @@ def test_broken_outgoing_stream_is_set_up_again(server_factory, own_port, evil):
     assert evil.stanzas.get(timeout=10).get("id") == "b2"
     assert evil.accepted == 2
     s.close()
+
+
+def test_idle_outgoing_stream_is_closed(server_factory, own_port, evil):
+    gw = server_factory(plugin_configs={"xmppgw": gw_config(
+        own_port, {"evil.test": evil.port}, transport="tcp", require_tls=False,
+        idle_timeout=2)}).start()
+    s = authenticated_stream(evil, own_port)
+    ping_from_evil(s, "i1")
+    assert evil.stanzas.get(timeout=10).get("id") == "i1"
+    logged(gw, r"s2s out sip\.test -> evil\.test: idle for 2 s: closing")
+    logged(gw, r"s2s out sip\.test -> evil\.test: stream closed: closed by us")
+    ping_from_evil(s, "i2")  # s is idle too: it may have been closed as well
+    s.close()
+
+
+def test_incoming_stream_must_authenticate_in_time(server_factory, own_port):
+    gw = server_factory(plugin_configs={"xmppgw": gw_config(
+        own_port, {}, transport="tcp", require_tls=False, connect_timeout=1)}).start()
+    s = open_raw(own_port)
+    s.next()  # features
+    assert s.stream_error(timeout=10) == "connection-timeout"
+    logged(gw, r"stream error connection-timeout: not authenticated within 2 s")
+
+
+def test_peer_that_does_not_read_is_dropped(server_factory, own_port, evil):
+    """Our stream to evil.test stops being read: past send_buffer_kb it is dropped (logged),
+    and what it had not written is not counted as sent."""
+    gw = server_factory(plugin_configs={"xmppgw": gw_config(
+        own_port, {"evil.test": evil.port}, transport="tcp", require_tls=False,
+        send_buffer_kb=64, max_stanza_kb=32)}).start()
+    evil.stall.set()
+    s = authenticated_stream(evil, own_port)
+    big_id = "x" * 2000
+    for i in range(4000):  # about 8 MB of answers, more than the kernel's buffers hold
+        ping_from_evil(s, f"{big_id}{i}")
+    logged(gw, r"s2s out sip\.test -> evil\.test: the peer does not read: \d+ bytes not sent; "
+               r"dropping the connection", timeout=30)
+    s.close()
+
+
+def test_direct_tls_listener(server_factory, own_port, evil):
+    """tls_port: TLS from the first byte (XEP-0368): no STARTTLS offered, dialback at once."""
+    import ssl
+    tls_port = free_port(kinds=("tcp",))
+    gw = server_factory(plugin_configs={"xmppgw": gw_config(
+        own_port, {"evil.test": evil.port}, tls_port=tls_port, require_tls=False)}).start()
+    logged(gw, rf"s2s listening on 127.0.0.1 port {tls_port} \(direct TLS\)")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", tls_port), timeout=10)
+    s = RawStream(ctx.wrap_socket(raw, server_hostname=GW))
+    s.send(header("evil.test", GW))
+    s.read_header()
+    features = s.next()
+    assert features.find(f"{{{NS_TLS}}}starttls") is None
+    assert features.find("{urn:xmpp:features:dialback}dialback") is not None
+    assert evil.dialback(s) == "valid"
+    logged(gw, r"evil\.test verified by dialback for sip\.test \(.*, TLS\)")
+    ping_from_evil(s, "d1")
+    assert evil.stanzas.get(timeout=10).get("id") == "d1"
+    s.close()
+
+
+def test_tls_verify(prosody, gateway, clients):
+    """tls_verify: prosody's self-signed certificate is refused with the system's trust store
+    and accepted with it as ca_file (its name checked against xmpp.test)."""
+    gw = gateway({"xmpp.test": prosody.s2s_port}, tls_verify=True, connect_timeout=3)
+    alice = clients(prosody)
+    r = alice.ping(GW, timeout=15)  # prosody's stream to us fails its dialback in turn
+    assert r.get("type") == "error", r
+    logged(gw, r"s2s out sip\.test -> xmpp\.test.*: TLS handshake failed: Error in the "
+               r"certificate verification")
+    assert gw.stop() == 0
+    ca = os.path.join(prosody.dir, "certs", "xmpp.test.crt")
+    gw = gateway({"xmpp.test": prosody.s2s_port}, tls_verify=True, ca_file=ca)
+    ping_ok(clients(prosody))
+    logged(gw, r"authenticated by dialback as sip\.test to xmpp\.test \(.*, TLS\)")
 
 
 # ------------------------------------------------------------------------- bad input ---

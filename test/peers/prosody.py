@@ -116,6 +116,9 @@ class Prosody:
             f"s2s_require_encryption = {lua(self.require_encryption)}",
             "s2s_secure_auth = false",
             "s2s_timeout = 20",
+            # with lua-unbound installed, resolve through /etc/resolv.conf (the test's DNS
+            # server in a wrapper's mount namespace) rather than from the root servers
+            "unbound = { resolvconf = true; hoststxt = false }",
             self.extra,
             f'VirtualHost "{self.domain}"',
         ]

@@ -199,6 +199,7 @@ class FakeServer:
         self.port = self.listener.getsockname()[1]
         self.streams = []
         self.stopping = False
+        self.stall = threading.Event()  # set: streams it accepted stop reading once authenticated
 
     def start(self):
         threading.Thread(target=self._accept_loop, daemon=True).start()
@@ -231,6 +232,8 @@ class FakeServer:
                 elif el.tag == q(NS_DB, "result"):
                     s.send(f"<db:result from='{el.get('to')}' to='{el.get('from')}' "
                            f"type='valid'/>")
+                    if self.stall.is_set():
+                        return  # a peer that no longer reads (the socket stays open)
                 else:
                     self.stanzas.put(el)
         except (Closed, TimeoutError, OSError):
