@@ -806,6 +806,9 @@ static void io(struct xconn *c, unsigned events)
         handshake(c);
         if (!alive(c) || c->state == ST_HANDSHAKE)
             return;
+        /* records that came with the last handshake message wait in gnutls, where poll()
+         * does not see them */
+        events |= SYLK_FD_READ;
     }
     if ((events & SYLK_FD_WRITE) && flowing(c) && !flush(c))
         return;
@@ -813,8 +816,13 @@ static void io(struct xconn *c, unsigned events)
         read_input(c);
     if (flowing(c) && !flush(c))
         return;
-    if (alive(c) && c->state == ST_HANDSHAKE) /* STARTTLS began in this wake */
+    if (alive(c) && c->state == ST_HANDSHAKE) { /* STARTTLS began in this wake */
         handshake(c);
+        if (flowing(c)) /* done at once: what came with it waits in gnutls */
+            read_input(c);
+        if (flowing(c))
+            flush(c);
+    }
     if (alive(c))
         update_watch(c);
 }

@@ -297,7 +297,7 @@ def test_component_reconnects_after_prosody_restart(prosody_component, component
     ping_ok(clients(prosody_component))
 
 
-def test_component_wrong_handshake_seen_by_fake_server(server_factory):
+def test_component_handshake_against_fake_server(server_factory):
     """Against a fake XEP-0114 server: our handshake is hex(SHA-1(id + secret)) (the fake
     server checks it), and a stanza arriving right after is answered on the connection."""
     fake = FakeComponentServer(GW, "topsecret").start()
