@@ -225,6 +225,44 @@ def test_s2s_without_tls(prosody_plain, gateway, clients):
     assert "starttls" not in gw.log()
 
 
+def test_s2s_found_through_dns_with_configured_certificate(tmp_path, prosody, gw_port,
+                                                        server_factory, clients):
+    """Without static_routes the gateway finds xmpp.test by SRV _xmpp-server._tcp then the
+    target's address (its own DNS server, in its own mount namespace); a domain without
+    records makes dialback for it fail with remote-server-not-found. Our certificate comes
+    from `certificate`."""
+    from prosody import make_certificate
+    crt, key = make_certificate(str(tmp_path), GW)
+    pem = tmp_path / "gw.pem"
+    pem.write_text(open(crt).read() + open(key).read())
+    ours = DnsServer(tmp_path, srv=[("_xmpp-server._tcp.xmpp.test", "s2s.xmpp.test",
+                                     prosody.s2s_port, 10, 0)],
+                     hosts=[("s2s.xmpp.test", "127.0.0.1")], local="test").start()
+    try:
+        cfg = gw_config(gw_port, {}, certificate=str(pem))
+        gw = server_factory(plugin_configs={"xmppgw": cfg}, wrapper=ours.wrapper()).start()
+        logged(gw, rf"TLS certificate: {re.escape(str(pem))}")
+        ping_ok(clients(prosody))
+        logged(gw, rf"authenticated by dialback as sip\.test to xmpp\.test "
+                   rf"\(127\.0\.0\.1:{prosody.s2s_port}, TLS\)")
+        assert "query[SRV] _xmpp-server._tcp.xmpp.test" in ours.log()
+        assert gw.stop() == 0
+        # a domain without records: its dialback claim cannot be checked
+        port = free_port(kinds=("tcp",))
+        plain = server_factory(plugin_configs={"xmppgw": gw_config(
+            port, {}, transport="tcp", require_tls=False)}, wrapper=ours.wrapper()).start()
+        nowhere = FakeServer("nowhere.test")
+        try:
+            assert nowhere.dialback(nowhere.open_stream(port)) == "error"
+        finally:
+            nowhere.stop()
+        logged(plain, r"s2s out sip\.test -> nowhere\.test: cannot reach nowhere\.test: no "
+                      r"address for nowhere\.test: no such name or service")
+        logged(plain, r"cannot verify nowhere\.test by dialback: remote-server-not-found")
+    finally:
+        ours.stop()
+
+
 def test_s2s_survives_prosody_restart(tmp_path_factory, dns, gateway, clients):
     """prosody restarts: its streams end; the next stanzas set up new streams both ways."""
     p = make_prosody(tmp_path_factory, "prosody-restart", wrapper=dns.wrapper())
