@@ -1,16 +1,16 @@
 /*
- * conn.c — one XMPP connection: socket, TLS, parser, write buffer. See conn.h.
+ * conn.c — one XMPP connection: its lifetime, writing, closing, reading and I/O (TLS in
+ * conn_tls.c, connecting in conn_connect.c). See conn.h.
  *
  * Every callback to the owner comes from an entry of our own (the fd watch, a timer), framed by
- * enter/leave so that the owner may free the connection inside it: the memory then goes when
+ * xconn_enter/xconn_leave so that the owner may free the connection inside it: the memory then goes when
  * the outermost entry returns. Writes only queue bytes and ask the watch for writability, so
  * nothing calls the owner back from inside xconn_send.
  */
 #define XGW_LOG_DOMAIN "xmppgw-conn"
-#include "conn.h"
+#include "conn_priv.h"
 
 #include "keys.h"
-#include "msrp/tls.h"
 #include "ns.h"
 
 #include <arpa/inet.h>
@@ -24,109 +24,9 @@
 #define READ_PER_WAKE (256 * 1024) /* then other connections get their turn */
 #define TLS_CHUNK     16384
 
-enum state {
-    ST_CONNECTING, /* TCP connect() in progress */
-    ST_HANDSHAKE,  /* TLS handshake in progress */
-    ST_OPEN,       /* the stream flows */
-    ST_CLOSING,    /* our </stream:stream> queued: waiting for the peer's, or the time limit */
-    ST_DEAD,       /* socket closed, `closed` reported (or freed) */
-};
-
-struct mark {
-    guint64 end; /* the write is done once this many bytes went out */
-    xconn_written_fn fn;
-    void *user_data;
-};
-
-struct xconn {
-    enum state state;
-    struct xconn_params p;
-    char *label, *peer, *local_name, *server_name;
-    int fd;
-    sylk_fd_watch *watch;
-    gnutls_session_t tls;
-    bool tls_server;       /* our role in the TLS session */
-    bool direct_tls;       /* TLS from the first byte */
-    bool starttls_pending; /* as server: TLS starts once plain_until bytes went out */
-    guint64 plain_until;
-    bool starttls_done; /* the handshake was a STARTTLS one (`secured` follows) */
-    size_t tls_again;   /* gnutls wants the last send repeated (as NULL, 0) */
-    struct xmpp_stream_parser *parser;
-    struct xmpp_stream_header *ours; /* the header we sent last */
-    GByteArray *out;
-    size_t out_off;
-    guint64 written, queued; /* bytes handed to the kernel, bytes queued, since the start */
-    GQueue marks;            /* struct mark *, in write order */
-    bool footer_sent;
-    bool peer_closed; /* its </stream:stream> came */
-    bool shut_wr;
-    char *close_why; /* why we are closing (the closed callback's reason) */
-    bool have_peer_error;
-    enum xmpp_stream_condition peer_error;
-    struct xconn_address *addrs;
-    size_t naddrs, next_addr;
-    char *connect_error;
-    sylk_timer *timer; /* connect attempt, or close wait */
-    sylk_timer *defer; /* a failure noticed inside a call of the owner, acted on from the loop */
-    gint64 last_activity;
-    int busy;
-    bool freed;
-};
-
-static struct {
-    gnutls_certificate_credentials_t server, client;
-    bool verify;
-} tls;
-
-static void teardown(struct xconn *c, const char *why);
-static void update_watch(struct xconn *c);
-static void io(struct xconn *c, unsigned events);
-
-/* ------------------------------------------------------------- credentials --- */
-
-int xconn_tls_init(const struct xgw_settings *s, const char *spool_dir, const char *host,
-                   char **why)
-{
-    g_autofree char *dir = g_build_filename(spool_dir, XGW_NAME, NULL);
-    g_autofree char *used = NULL;
-    int rc =
-        sylk_tls_server_credentials(s->certificate, dir, XGW_NAME, host, &tls.server, &used, why);
-    if (rc < 0)
-        return rc;
-    XGW_LOG(SYLK_LOG_INFO, "TLS certificate: %s", used);
-    if ((rc = gnutls_certificate_allocate_credentials(&tls.client)) < 0) {
-        *why = g_strdup_printf("TLS client credentials: %s", gnutls_strerror(rc));
-        xconn_tls_shutdown();
-        return -ENOMEM;
-    }
-    tls.verify = s->tls_verify;
-    if (s->tls_verify) {
-        rc = s->ca_file ? gnutls_certificate_set_x509_trust_file(tls.client, s->ca_file,
-                                                                 GNUTLS_X509_FMT_PEM)
-                        : gnutls_certificate_set_x509_system_trust(tls.client);
-        if (rc <= 0) {
-            *why = g_strdup_printf("no trust anchors for tls_verify in %s%s%s",
-                                   s->ca_file ? s->ca_file : "the system's store",
-                                   rc < 0 ? ": " : "", rc < 0 ? gnutls_strerror(rc) : "");
-            xconn_tls_shutdown();
-            return -EINVAL;
-        }
-    }
-    return 0;
-}
-
-void xconn_tls_shutdown(void)
-{
-    if (tls.server)
-        gnutls_certificate_free_credentials(tls.server);
-    if (tls.client)
-        gnutls_certificate_free_credentials(tls.client);
-    memset(&tls, 0, sizeof tls);
-}
-
 /* ----------------------------------------------------------------- lifetime --- */
 
-static struct xconn *conn_new(const struct xconn_params *p)
+struct xconn *xconn_new(const struct xconn_params *p)
 {
     struct xconn *c = g_new0(struct xconn, 1);
     c->p = *p;
@@ -143,7 +43,7 @@ static struct xconn *conn_new(const struct xconn_params *p)
 
 static void destroy(struct xconn *c)
 {
-    teardown(c, NULL);
+    xconn_teardown(c, NULL);
     xmpp_stream_parser_free(c->parser);
     xmpp_stream_header_free(c->ours);
     g_byte_array_unref(c->out);
@@ -159,18 +59,18 @@ static void destroy(struct xconn *c)
     g_free(c);
 }
 
-static void enter(struct xconn *c)
+void xconn_enter(struct xconn *c)
 {
     c->busy++;
 }
 
-static void leave(struct xconn *c)
+void xconn_leave(struct xconn *c)
 {
     if (--c->busy == 0 && c->freed)
         destroy(c);
 }
 
-static bool alive(const struct xconn *c)
+bool xconn_alive(const struct xconn *c)
 {
     return !c->freed && c->state != ST_DEAD;
 }
@@ -189,14 +89,14 @@ void xconn_address_clear(struct xconn_address *a)
     g_clear_pointer(&a->address, g_free);
 }
 
-static void cancel_timer(sylk_timer **t)
+void xconn_cancel_timer(sylk_timer **t)
 {
     if (*t)
         xgw_host()->timer_cancel(*t);
     *t = NULL;
 }
 
-static void close_socket(struct xconn *c)
+void xconn_close_socket(struct xconn *c)
 {
     if (c->watch)
         xgw_host()->fd_watch_remove(c->watch);
@@ -220,14 +120,14 @@ static void fail_marks(struct xconn *c)
 }
 
 /* The end: socket closed, writes not done reported, then `closed` (unless freed). */
-static void teardown(struct xconn *c, const char *why)
+void xconn_teardown(struct xconn *c, const char *why)
 {
     if (c->state == ST_DEAD)
         return;
     c->state = ST_DEAD;
-    cancel_timer(&c->timer);
-    cancel_timer(&c->defer);
-    close_socket(c);
+    xconn_cancel_timer(&c->timer);
+    xconn_cancel_timer(&c->defer);
+    xconn_close_socket(c);
     fail_marks(c);
     if (!c->freed && c->p.handler->closed) {
         g_autofree char *reason = g_strdup(c->close_why ? c->close_why : why);
@@ -246,9 +146,9 @@ static void on_defer(sylk_timer *t, void *user_data)
     struct xconn *c = user_data;
     (void)t;
     c->defer = NULL;
-    enter(c);
-    teardown(c, NULL);
-    leave(c);
+    xconn_enter(c);
+    xconn_teardown(c, NULL);
+    xconn_leave(c);
 }
 
 /* Ends the connection from the loop, not from inside the owner's call that noticed why. */
@@ -272,7 +172,7 @@ static void queue_bytes(struct xconn *c, const char *data, size_t len)
     g_byte_array_append(c->out, (const guint8 *)data, (guint)len);
     c->queued += len;
     trace(c, ">>", data, len);
-    update_watch(c);
+    xconn_update_watch(c);
 }
 
 static ssize_t raw_send(struct xconn *c, const guint8 *data, size_t len, bool use_tls)
@@ -294,14 +194,12 @@ static ssize_t raw_send(struct xconn *c, const guint8 *data, size_t len, bool us
 static void fire_marks(struct xconn *c)
 {
     struct mark *m;
-    while ((m = g_queue_peek_head(&c->marks)) && m->end <= c->written && alive(c)) {
+    while ((m = g_queue_peek_head(&c->marks)) && m->end <= c->written && xconn_alive(c)) {
         g_queue_pop_head(&c->marks);
         m->fn(true, m->user_data);
         g_free(m);
     }
 }
-
-static bool start_tls(struct xconn *c, bool server);
 
 /* Writes what the socket takes. False when the connection failed (torn down). */
 static bool flush(struct xconn *c)
@@ -315,7 +213,7 @@ static bool flush(struct xconn *c)
         if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
             break;
         if (n <= 0) {
-            teardown(c, n == -EIO ? "TLS write failed" : "write failed");
+            xconn_teardown(c, n == -EIO ? "TLS write failed" : "write failed");
             return false;
         }
         c->out_off += (size_t)n;
@@ -323,7 +221,7 @@ static bool flush(struct xconn *c)
         c->last_activity = g_get_monotonic_time();
         if (c->starttls_pending && c->written == c->plain_until) {
             c->starttls_pending = false;
-            if (!start_tls(c, true))
+            if (!xconn_start_tls(c, true))
                 return false;
             break; /* the handshake comes first */
         }
@@ -336,13 +234,13 @@ static bool flush(struct xconn *c)
         c->out_off = 0;
     }
     fire_marks(c);
-    if (!alive(c))
+    if (!xconn_alive(c))
         return false;
     /* a closing stream whose last bytes went out: done when the peer closed too, else it
      * learns that nothing more comes (and has the close wait to answer) */
     if (c->state == ST_CLOSING && c->out->len == 0 && c->footer_sent) {
         if (c->peer_closed) {
-            teardown(c, NULL);
+            xconn_teardown(c, NULL);
             return false;
         }
         if (!c->shut_wr) {
@@ -355,7 +253,7 @@ static bool flush(struct xconn *c)
     return true;
 }
 
-static void update_watch(struct xconn *c)
+void xconn_update_watch(struct xconn *c)
 {
     if (!c->watch)
         return;
@@ -420,9 +318,9 @@ static void on_close_wait(sylk_timer *t, void *user_data)
     struct xconn *c = user_data;
     (void)t;
     c->timer = NULL;
-    enter(c);
-    teardown(c, "closed");
-    leave(c);
+    xconn_enter(c);
+    xconn_teardown(c, "closed");
+    xconn_leave(c);
 }
 
 static void send_footer(struct xconn *c)
@@ -439,14 +337,14 @@ static void begin_closing(struct xconn *c)
 {
     send_footer(c);
     c->state = ST_CLOSING;
-    cancel_timer(&c->timer);
+    xconn_cancel_timer(&c->timer);
     c->timer = xgw_host()->timer_add(XCONN_CLOSE_WAIT_SECONDS * 1000, false, on_close_wait, c);
-    update_watch(c);
+    xconn_update_watch(c);
 }
 
 void xconn_close(struct xconn *c)
 {
-    if (!alive(c) || c->state == ST_CLOSING)
+    if (!xconn_alive(c) || c->state == ST_CLOSING)
         return;
     set_close_why(c, "closed by us");
     if (c->state != ST_OPEN || !c->ours) {
@@ -469,7 +367,7 @@ static enum sylk_log_level error_level(enum xmpp_stream_condition cond)
 
 void xconn_stream_error(struct xconn *c, enum xmpp_stream_condition cond, const char *text)
 {
-    if (!alive(c) || c->state == ST_CLOSING)
+    if (!xconn_alive(c) || c->state == ST_CLOSING)
         return;
     const char *name = xmpp_stream_condition_name(cond);
     XGW_LOG(error_level(cond), "%s%s%s: stream error %s%s%s", c->label, c->peer ? " from " : "",
@@ -498,80 +396,6 @@ void xconn_stream_error(struct xconn *c, enum xmpp_stream_condition cond, const 
     begin_closing(c);
 }
 
-/* ---------------------------------------------------------------------- TLS --- */
-
-static bool start_tls(struct xconn *c, bool server)
-{
-    gnutls_certificate_credentials_t cred = server ? tls.server : tls.client;
-    int rc = gnutls_init(&c->tls, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NONBLOCK);
-    if (rc >= 0)
-        rc = gnutls_set_default_priority(c->tls);
-    if (rc >= 0)
-        rc = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, cred);
-    if (rc >= 0 && !server && c->server_name) {
-        gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, c->server_name, strlen(c->server_name));
-        if (tls.verify)
-            gnutls_session_set_verify_cert(c->tls, c->server_name, 0);
-    }
-    if (rc < 0) {
-        g_autofree char *why = g_strdup_printf("TLS setup failed: %s", gnutls_strerror(rc));
-        teardown(c, why);
-        return false;
-    }
-    if (server)
-        gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_IGNORE);
-    gnutls_transport_set_int(c->tls, c->fd);
-    c->tls_server = server;
-    c->state = ST_HANDSHAKE;
-    update_watch(c);
-    return true;
-}
-
-int xconn_starttls(struct xconn *c, bool server)
-{
-    if (c->tls || c->starttls_pending || c->state != ST_OPEN || !tls.server)
-        return -EINVAL;
-    c->starttls_done = true;
-    xmpp_stream_reset(c->parser); /* bytes after <starttls/> or <proceed/> are not used */
-    xmpp_stream_header_free(c->ours);
-    c->ours = NULL;
-    if (server) {
-        c->starttls_pending = true;
-        c->plain_until = c->queued;
-        update_watch(c);
-        return 0;
-    }
-    return start_tls(c, false) ? 0 : -EIO;
-}
-
-static void connected(struct xconn *c);
-
-static void handshake(struct xconn *c)
-{
-    int rc = gnutls_handshake(c->tls);
-    if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
-        update_watch(c);
-        return;
-    }
-    if (rc < 0) {
-        g_autofree char *why = g_strdup_printf("TLS handshake failed: %s", gnutls_strerror(rc));
-        XGW_LOG(SYLK_LOG_WARNING, "%s%s%s: %s", c->label, c->peer ? " " : "",
-                c->peer ? c->peer : "", why);
-        teardown(c, why);
-        return;
-    }
-    g_autofree char *desc = gnutls_session_get_desc(c->tls);
-    XGW_LOG(SYLK_LOG_DEBUG, "%s: TLS up (%s)", c->label, desc ? desc : "?");
-    c->state = ST_OPEN;
-    update_watch(c);
-    if (c->starttls_done) {
-        if (c->p.handler->secured)
-            c->p.handler->secured(c, c->p.user_data);
-    } else if (!c->tls_server) {
-        connected(c);
-    }
-}
-
 /* ------------------------------------------------------------------ reading --- */
 
 static void handle_element(struct xconn *c, struct xmpp_node *el)
@@ -597,7 +421,7 @@ static void handle_element(struct xconn *c, struct xmpp_node *el)
 static void process_events(struct xconn *c)
 {
     struct xmpp_stream_event ev;
-    while (alive(c) && xmpp_stream_next(c->parser, &ev)) {
+    while (xconn_alive(c) && xmpp_stream_next(c->parser, &ev)) {
         switch (ev.type) {
         case XMPP_STREAM_EV_OPEN:
             if (c->state == ST_OPEN && c->p.handler->opened)
@@ -651,14 +475,14 @@ static void peer_gone(struct xconn *c, const char *why)
             xmpp_stream_event_clear(&ev);
         }
     }
-    teardown(c, why);
+    xconn_teardown(c, why);
 }
 
 static void read_input(struct xconn *c)
 {
     guint8 buf[READ_CHUNK];
     size_t total = 0;
-    while (alive(c) && (c->state == ST_OPEN || c->state == ST_CLOSING)) {
+    while (xconn_alive(c) && (c->state == ST_OPEN || c->state == ST_CLOSING)) {
         ssize_t n = raw_recv(c, buf, sizeof buf);
         if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
             return;
@@ -679,162 +503,53 @@ static void read_input(struct xconn *c)
     }
 }
 
-/* ---------------------------------------------------------------- connecting --- */
-
-static void connected(struct xconn *c)
-{
-    cancel_timer(&c->timer);
-    if (c->p.handler->connected)
-        c->p.handler->connected(c, c->p.user_data);
-}
-
-static void on_watch(sylk_fd_watch *w, int fd, unsigned events, void *user_data);
-static void try_next_address(struct xconn *c);
-
-static void on_first_attempt(sylk_timer *t, void *user_data)
-{
-    struct xconn *c = user_data;
-    (void)t;
-    c->timer = NULL;
-    enter(c);
-    try_next_address(c);
-    leave(c);
-}
-
-static void on_attempt_timeout(sylk_timer *t, void *user_data)
-{
-    struct xconn *c = user_data;
-    (void)t;
-    c->timer = NULL;
-    enter(c);
-    g_free(c->connect_error);
-    c->connect_error = g_strdup_printf("%s: no answer within %d s", c->peer, XCONN_ATTEMPT_SECONDS);
-    try_next_address(c);
-    leave(c);
-}
-
-static char *address_text(const char *address, uint16_t port)
-{
-    return strchr(address, ':') ? g_strdup_printf("[%s]:%u", address, port)
-                                : g_strdup_printf("%s:%u", address, port);
-}
-
-/* One connect() to the next address; when none is left the connection has failed. */
-static void try_next_address(struct xconn *c)
-{
-    close_socket(c);
-    cancel_timer(&c->timer);
-    while (c->next_addr < c->naddrs) {
-        const struct xconn_address *a = &c->addrs[c->next_addr++];
-        g_free(c->peer);
-        c->peer = address_text(a->address, a->port);
-        struct sockaddr_storage ss = {0};
-        socklen_t sl;
-        struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-        if (inet_pton(AF_INET, a->address, &in4->sin_addr) == 1) {
-            in4->sin_family = AF_INET;
-            in4->sin_port = htons(a->port);
-            sl = sizeof *in4;
-        } else if (inet_pton(AF_INET6, a->address, &in6->sin6_addr) == 1) {
-            in6->sin6_family = AF_INET6;
-            in6->sin6_port = htons(a->port);
-            sl = sizeof *in6;
-        } else {
-            continue;
-        }
-        c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (c->fd < 0 || (connect(c->fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)) {
-            g_free(c->connect_error);
-            c->connect_error = g_strdup_printf("%s: %s", c->peer, g_strerror(errno));
-            close_socket(c);
-            continue;
-        }
-        c->watch = xgw_host()->fd_watch_add(c->fd, SYLK_FD_WRITE, on_watch, c);
-        c->timer =
-            xgw_host()->timer_add(XCONN_ATTEMPT_SECONDS * 1000, false, on_attempt_timeout, c);
-        XGW_LOG(SYLK_LOG_DEBUG, "%s: connecting to %s", c->label, c->peer);
-        return;
-    }
-    g_autofree char *why =
-        g_strdup_printf("cannot connect: %s", c->connect_error ? c->connect_error : "no address");
-    teardown(c, why);
-}
-
-static void finish_connect(struct xconn *c)
-{
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    if (err == EINPROGRESS || err == EALREADY)
-        return;
-    if (err) {
-        g_free(c->connect_error);
-        c->connect_error = g_strdup_printf("%s: %s", c->peer, g_strerror(err));
-        try_next_address(c);
-        return;
-    }
-    cancel_timer(&c->timer);
-    c->last_activity = g_get_monotonic_time();
-    XGW_LOG(SYLK_LOG_DEBUG, "%s: connected to %s", c->label, c->peer);
-    if (c->direct_tls) {
-        if (start_tls(c, false))
-            handshake(c);
-        return;
-    }
-    c->state = ST_OPEN;
-    update_watch(c);
-    connected(c);
-}
-
 /* ---------------------------------------------------------------------- I/O --- */
 
-static bool flowing(const struct xconn *c)
+bool xconn_flowing(const struct xconn *c)
 {
-    return alive(c) && (c->state == ST_OPEN || c->state == ST_CLOSING);
+    return xconn_alive(c) && (c->state == ST_OPEN || c->state == ST_CLOSING);
 }
 
 /* One wake: connect or handshake steps, writes, reads (whose handlers queue more), writes. */
 static void io(struct xconn *c, unsigned events)
 {
     if (c->state == ST_CONNECTING) {
-        finish_connect(c);
+        xconn_finish_connect(c);
         return;
     }
     if (c->state == ST_HANDSHAKE) {
-        handshake(c);
-        if (!alive(c) || c->state == ST_HANDSHAKE)
+        xconn_handshake(c);
+        if (!xconn_alive(c) || c->state == ST_HANDSHAKE)
             return;
         /* records that came with the last handshake message wait in gnutls, where poll()
          * does not see them */
         events |= SYLK_FD_READ;
     }
-    if ((events & SYLK_FD_WRITE) && flowing(c) && !flush(c))
+    if ((events & SYLK_FD_WRITE) && xconn_flowing(c) && !flush(c))
         return;
     if (events & (SYLK_FD_READ | SYLK_FD_CLOSED))
         read_input(c);
-    if (flowing(c) && !flush(c))
+    if (xconn_flowing(c) && !flush(c))
         return;
-    if (alive(c) && c->state == ST_HANDSHAKE) { /* STARTTLS began in this wake */
-        handshake(c);
-        if (flowing(c)) /* done at once: what came with it waits in gnutls */
+    if (xconn_alive(c) && c->state == ST_HANDSHAKE) { /* STARTTLS began in this wake */
+        xconn_handshake(c);
+        if (xconn_flowing(c)) /* done at once: what came with it waits in gnutls */
             read_input(c);
-        if (flowing(c))
+        if (xconn_flowing(c))
             flush(c);
     }
-    if (alive(c))
-        update_watch(c);
+    if (xconn_alive(c))
+        xconn_update_watch(c);
 }
 
-static void on_watch(sylk_fd_watch *w, int fd, unsigned events, void *user_data)
+void xconn_on_watch(sylk_fd_watch *w, int fd, unsigned events, void *user_data)
 {
     struct xconn *c = user_data;
     (void)w, (void)fd;
-    enter(c);
-    if (alive(c))
+    xconn_enter(c);
+    if (xconn_alive(c))
         io(c, events);
-    leave(c);
+    xconn_leave(c);
 }
 
 /* ------------------------------------------------------------------- making --- */
@@ -842,55 +557,37 @@ static void on_watch(sylk_fd_watch *w, int fd, unsigned events, void *user_data)
 struct xconn *xconn_accept(int fd, const char *peer, bool direct_tls,
                            const struct xconn_params *params)
 {
-    struct xconn *c = conn_new(params);
+    struct xconn *c = xconn_new(params);
     c->fd = fd;
     c->peer = g_strdup(peer);
     c->state = ST_OPEN;
-    c->watch = xgw_host()->fd_watch_add(fd, SYLK_FD_READ, on_watch, c);
-    if (!c->parser || !c->watch || (direct_tls && !start_tls(c, true))) {
+    c->watch = xgw_host()->fd_watch_add(fd, SYLK_FD_READ, xconn_on_watch, c);
+    if (!c->parser || !c->watch || (direct_tls && !xconn_start_tls(c, true))) {
         xconn_free(c);
         return NULL;
     }
     return c;
 }
 
-struct xconn *xconn_connect(const struct xconn_address *addresses, size_t count, bool direct_tls,
-                            const char *server_name, const struct xconn_params *params)
-{
-    struct xconn *c = conn_new(params);
-    c->state = ST_CONNECTING;
-    c->direct_tls = direct_tls;
-    c->server_name = g_strdup(server_name);
-    c->addrs = g_new0(struct xconn_address, MAX(count, 1));
-    for (size_t i = 0; i < count; i++) {
-        c->addrs[i].address = g_strdup(addresses[i].address);
-        c->addrs[i].port = addresses[i].port;
-    }
-    c->naddrs = count;
-    /* the first attempt is made from the loop: `closed` never comes inside this call */
-    c->timer = xgw_host()->timer_add(0, false, on_first_attempt, c);
-    return c;
-}
-
 void xconn_flush_now(struct xconn *c)
 {
-    if (!flowing(c))
+    if (!xconn_flowing(c))
         return;
-    enter(c);
+    xconn_enter(c);
     flush(c);
-    leave(c);
+    xconn_leave(c);
 }
 
 void xconn_shutdown(struct xconn *c)
 {
     if (!c)
         return;
-    if (flowing(c) && c->ours) {
+    if (xconn_flowing(c) && c->ours) {
         c->freed = true; /* no more callbacks, but for the writes' */
-        enter(c);
+        xconn_enter(c);
         send_footer(c);
         flush(c);
-        leave(c);
+        xconn_leave(c);
         return;
     }
     xconn_free(c);
