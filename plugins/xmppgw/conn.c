@@ -3,9 +3,9 @@
  * conn_tls.c, connecting in conn_connect.c). See conn.h.
  *
  * Every callback to the owner comes from an entry of our own (the fd watch, a timer), framed by
- * xconn_enter/xconn_leave so that the owner may free the connection inside it: the memory then goes when
- * the outermost entry returns. Writes only queue bytes and ask the watch for writability, so
- * nothing calls the owner back from inside xconn_send.
+ * xconn_enter/xconn_leave so that the owner may free the connection inside it: the memory then
+ * goes when the outermost entry returns. Writes only queue bytes and ask the watch for
+ * writability, so nothing calls the owner back from inside xconn_send.
  */
 #define XGW_LOG_DOMAIN "xmppgw-conn"
 #include "conn_priv.h"
