@@ -175,10 +175,26 @@ static bool has_type(const struct xmpp_node *n, const char *type)
     return g_strcmp0(xmpp_node_attr(n, "type"), type) == 0;
 }
 
+static unsigned child_elements(const struct xmpp_node *n)
+{
+    unsigned count = 0;
+    for (guint i = 0; n->children && i < n->children->len; i++)
+        count += ((const struct xmpp_node *)g_ptr_array_index(n->children, i))->kind ==
+                 XMPP_NODE_ELEMENT;
+    return count;
+}
+
 /* A checked stanza, in jabber:server, to one of our addresses. */
 static void deliver(struct xmpp_node *stanza, const struct xmpp_jid *to)
 {
     bool iq = strcmp(stanza->name, "iq") == 0;
+    bool request = iq && (has_type(stanza, "get") || has_type(stanza, "set"));
+    if (request && child_elements(stanza) != 1) { /* RFC 6120 §8.2.3 */
+        xgw_router_refuse(stanza, XMPP_STANZA_ERR_BAD_REQUEST,
+                          "an iq get or set has exactly one payload element");
+        xmpp_node_free(stanza);
+        return;
+    }
     if (is_muc_domain(to->domain)) {
         /* no MUC service yet; presence errors matter only for joins (not unavailable) */
         bool presence = strcmp(stanza->name, "presence") == 0;
@@ -188,8 +204,7 @@ static void deliver(struct xmpp_node *stanza, const struct xmpp_jid *to)
         xmpp_node_free(stanza);
         return;
     }
-    if (iq && !to->local && !to->resource && (has_type(stanza, "get") || has_type(stanza, "set")) &&
-        xgw_disco_handle(stanza))
+    if (request && !to->local && !to->resource && xgw_disco_handle(stanza))
         return;
     if (iq)
         xgw_iq_in(stanza);

@@ -328,6 +328,9 @@ static void on_secured(struct xconn *c, void *user_data)
     struct s2s_in *s = user_data;
     (void)c;
     s->secured = true;
+    /* RFC 6120 §5.4.3.3: what was learnt before TLS does not count (dialback included) */
+    g_hash_table_remove_all(s->verified);
+    g_ptr_array_set_size(s->checks, 0);
 }
 
 static void on_closed(struct xconn *c, const char *why, void *user_data)

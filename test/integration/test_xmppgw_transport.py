@@ -723,6 +723,48 @@ def test_bad_addresses(bad_input, gw_port):
     still_serving(bad_input)
 
 
+def test_bad_iq_payloads(bad_input, gw_port):
+    """An iq get or set needs exactly one payload element (RFC 6120 §8.2.3): bad-request."""
+    evil = bad_input.evil
+    s = authenticated_stream(evil, gw_port)
+    s.send("<iq type='get' id='e0' from='mallory@evil.test/r' to='sip.test'/>")
+    s.send("<iq type='get' id='e1' from='mallory@evil.test/r' to='sip.test'>"
+           "<ping xmlns='urn:xmpp:ping'/><query xmlns='jabber:iq:version'/></iq>")
+    got = {}
+    while len(got) < 2:
+        el = evil.stanzas.get(timeout=15)
+        if el.get("id") in ("e0", "e1"):
+            got[el.get("id")] = el
+    for el in got.values():
+        assert el.get("type") == "error" and stanza_error_condition(el) == "bad-request"
+    still_serving(bad_input)
+
+
+def test_dialback_before_starttls_does_not_count(server_factory, own_port, evil):
+    """RFC 6120 §5.4.3.3: after STARTTLS the stream starts again and what was negotiated
+    before (a verified domain) no longer counts."""
+    import ssl
+    gw = server_factory(plugin_configs={"xmppgw": gw_config(
+        own_port, {"evil.test": evil.port}, require_tls=False)}).start()
+    s = evil.open_stream(own_port)
+    assert s.features.find(f"{{{NS_TLS}}}starttls") is not None
+    assert evil.dialback(s) == "valid"
+    s.send(f"<starttls xmlns='{NS_TLS}'/>")
+    assert s.next().tag == q(NS_TLS, "proceed")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    s.sock = ctx.wrap_socket(s.sock, server_hostname=GW)
+    s.restart()
+    s.send(header("evil.test", GW))
+    assert s.read_header()["id"]
+    features = s.next()
+    assert features.find(f"{{{NS_TLS}}}starttls") is None  # not twice
+    s.send("<message from='mallory@evil.test' to='a@sip.test'><body>x</body></message>")
+    assert s.stream_error() == "not-authorized"
+    logged(gw, r"stream error not-authorized: evil\.test may not send")
+
+
 def test_bad_require_tls(server_factory, own_port):
     """require_tls: only STARTTLS is offered, and dialback before TLS is a policy-violation."""
     gw = server_factory(plugin_configs={"xmppgw": gw_config(own_port, {})}).start()
