@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -353,6 +354,43 @@ def test_component_handshake_against_fake_server(server_factory):
         s2 = fake.connections.get(timeout=15)  # after the backoff, a new handshake
         assert fake.handshakes == 2
         s2.close()
+    finally:
+        fake.stop()
+
+
+def test_component_unwritten_stanzas_go_on_next_connection(server_factory):
+    """The server stops reading, then resets the connection: the answers the gateway had not
+    handed to the kernel go, in order, on the next connection. Those the kernel had taken are
+    counted as sent (TCP; no stream management, XEP-0198): the reset loses them, and only them,
+    so what the server got on both connections is a prefix and a suffix of the answers with a
+    gap no larger than the kernel's buffers (net.ipv4.tcp_wmem's largest)."""
+    fake = FakeComponentServer(GW, "topsecret", rcvbuf=4096).start()
+    try:
+        cfg = {"general": {"domains": GW, "mode": "component", "component_host": "127.0.0.1",
+                           "component_port": fake.port, "component_secret": "topsecret",
+                           "send_buffer_kb": 32768}}
+        gw = server_factory(plugin_configs={"xmppgw": cfg}).start()
+        s1 = fake.connections.get(timeout=15)
+        pad = "x" * 2000
+        ids = [f"{pad}-{i}" for i in range(4000)]  # about 8.5 MB of answers
+        s1.send("".join(f"<iq type='get' id='{i}' from='alice@xmpp.test/x' to='sip.test'>"
+                        "<ping xmlns='urn:xmpp:ping'/></iq>" for i in ids))
+        time.sleep(2)  # all read and answered; the answers wait in the kernel and the gateway
+        first = [s1.next(timeout=10).get("id") for _ in range(20)]
+        s1.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s1.close()  # RST
+        logged(gw, r"component sip\.test: connection lost")
+        s2 = fake.connections.get(timeout=15)  # after the backoff
+        second = []
+        while not second or second[-1] != ids[-1]:
+            second.append(s2.next(timeout=15).get("id"))
+        assert first == ids[:20]
+        k = ids.index(second[0])
+        assert second == ids[k:]  # in order, none twice, up to the last one
+        wmem_max = int(open("/proc/sys/net/ipv4/tcp_wmem").read().split()[2])
+        lost = k - len(first)
+        assert 0 <= lost * 2000 <= wmem_max + 65536, f"{lost} answers lost in the kernel"
+        assert len(second) > 1000
     finally:
         fake.stop()
 

@@ -269,13 +269,16 @@ class FakeComponentServer:
     with `secret`, then hands the test each connection (`connections`, a queue of RawStream)
     to drive: send stanzas, read what the component writes, close it."""
 
-    def __init__(self, name, secret):
+    def __init__(self, name, secret, rcvbuf=None):
+        """rcvbuf: a small receive buffer for the connections (a server that reads slowly)."""
         self.name = name
         self.secret = secret
         self.connections = queue.Queue()
         self.handshakes = 0
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf:
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(4)
         self.port = self.listener.getsockname()[1]
