@@ -5,7 +5,7 @@ synchronous test code.
     reply = c.iq("get", "sip.test", "<ping xmlns='urn:xmpp:ping'/>")  # ElementTree of the answer
     reply.get("type"), error_condition(reply)
     c.send_message("bob@sip.test", "hello")
-    m = c.next_message(timeout=10)                                    # ElementTree or None
+    m = c.next_message(timeout=10)              # ElementTree (type='error' ones too) or None
     c.close()
 
 Each client owns a thread running its own asyncio loop; calls wait for their outcome with a
@@ -61,7 +61,8 @@ class XmppClient:
         failed = []
         xmpp.add_event_handler("session_start", lambda _: started.set())
         xmpp.add_event_handler("failed_auth", lambda _: (failed.append("auth"), started.set()))
-        xmpp.add_event_handler("message", lambda m: self.messages.put(copy.deepcopy(m.xml)))
+        for event in ("message", "message_error"):  # slixmpp tells errors apart
+            xmpp.add_event_handler(event, lambda m: self.messages.put(copy.deepcopy(m.xml)))
         self.xmpp = xmpp
         xmpp.connect(address=(host, port), disable_starttls=True, force_starttls=False)
         await asyncio.wait_for(started.wait(), timeout)
