@@ -693,6 +693,20 @@ static const struct sylk_config_option *find_plugin_option(const struct sylk_con
     return NULL;
 }
 
+/* The plugin's own check of a value (1.7), when its entry is large enough to have one. */
+static void plugin_check(struct ini *ini, const char *section, const char *key,
+                         const struct sylk_config_option *o, const char *value, GPtrArray *errors)
+{
+    size_t end = offsetof(struct sylk_config_option, validate) + sizeof(o->validate);
+    if (o->struct_size < end || !o->validate)
+        return;
+    char why[512] = "";
+    if (o->validate(value, why, sizeof why) < 0) {
+        why[sizeof why - 1] = '\0';
+        add_error(errors, ini, section, key, "%s", why[0] ? why : "bad value");
+    }
+}
+
 static void validate_plugin_value(struct ini *ini, const char *section, const char *key,
                                   const struct sylk_config_option *o, GPtrArray *errors)
 {
@@ -705,13 +719,18 @@ static void validate_plugin_value(struct ini *ini, const char *section, const ch
             add_error(errors, ini, section, key, "'%s' is not an integer", v);
         else if ((o->min || o->max) && (n < o->min || n > o->max))
             add_error(errors, ini, section, key, "%ld is outside %ld..%ld", n, o->min, o->max);
+        else
+            plugin_check(ini, section, key, o, v, errors);
         break;
     case SYLK_OPTION_BOOL:
         if (!parse_bool(v, &b))
             add_error(errors, ini, section, key, "'%s' is not a boolean (true/false)", v);
+        else
+            plugin_check(ini, section, key, o, v, errors);
         break;
     case SYLK_OPTION_STRING:
     case SYLK_OPTION_LIST:
+        plugin_check(ini, section, key, o, v, errors);
         break;
     }
 }

@@ -16,6 +16,14 @@
  * domain but ours in component mode, `to` in one of our domains (`domains`, or
  * `muc_prefix.DOMAIN`). The mapping hands the transport stanzas whose `from` is in one of
  * our domains and whose `to` is remote.
+ *
+ * Stanzas cross in the jabber:server namespace (XMPP_NS_SERVER), whatever the stream: the
+ * transport translates those of a component stream both ways (and takes jabber:client or no
+ * namespace from the mapping as well).
+ *
+ * Shutdown: the transport first reports every xgw_sent_fn still due, then calls
+ * xgw_mapping_shutdown; what the mapping sends from there is written best effort and its
+ * `sent` is never called.
  */
 #ifndef XMPPGW_GATEWAY_H
 #define XMPPGW_GATEWAY_H

@@ -134,7 +134,7 @@ def test_check_config_validates_plugin_files(tmp_path):
     r = subprocess.run([SERVER_BIN, "--config", str(path), "--check-config",
                         "--plugins-dir", PLUGINS_DIR], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "configuration OK (2 plugins)" in r.stdout  # echo and conference
+    assert "configuration OK (3 plugins)" in r.stdout  # echo, conference and xmppgw
 
 
 def test_port_in_use_fails_cleanly(server_factory):

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <netinet/in.h>
@@ -231,6 +232,46 @@ static void test_plugin_config(void)
     g_assert_nonnull(strstr(g_ptr_array_index(errors, 1), "bad.ini:3: [echo] colour: unknown"));
 }
 
+/* A value checker: only "red" or "blue". */
+static int colour_check(const char *value, char *why, size_t why_size)
+{
+    if (strcmp(value, "red") == 0 || strcmp(value, "blue") == 0)
+        return 0;
+    g_snprintf(why, why_size, "'%s' is neither red nor blue", value);
+    return -EINVAL;
+}
+
+static const struct sylk_config_option checked_options[] = {
+    SYLK_OPTION(.section = "paint", .key = "colour", .type = SYLK_OPTION_STRING,
+                .validate = colour_check),
+    SYLK_OPTION(.section = "paint", .key = "coats", .type = SYLK_OPTION_INT, .min = 1, .max = 3,
+                .validate = colour_check),
+    SYLK_OPTION_END,
+};
+
+/* (1.7) an option's validate callback refuses a value with its reason, at the value's line; it
+ * is not called for a value whose type is already wrong. */
+static void test_plugin_config_validate(void)
+{
+    g_autofree char *good = write_temp("paint.ini", "[paint]\ncolour = blue\n");
+    g_autofree char *dir = g_path_get_dirname(good);
+    g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+    struct sylk_config *c = sylk_plugin_config_load(dir, "paint", checked_options, errors);
+    g_assert_nonnull(c);
+    g_assert_cmpuint(errors->len, ==, 0);
+    sylk_plugin_config_free(c);
+
+    g_autofree char *bad = write_temp("badpaint.ini", "[paint]\n; a comment\ncolour = green\n"
+                                                      "coats = 7\n");
+    c = sylk_plugin_config_load(dir, "badpaint", checked_options, errors);
+    g_assert_null(c);
+    g_assert_cmpuint(errors->len, ==, 2);
+    g_assert_nonnull(strstr(g_ptr_array_index(errors, 0),
+                            "badpaint.ini:3: [paint] colour: 'green' is neither red nor blue"));
+    g_assert_nonnull(strstr(g_ptr_array_index(errors, 1), "badpaint.ini:4: [paint] coats: 7 is "
+                                                          "outside 1..3"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -239,5 +280,6 @@ int main(int argc, char **argv)
     g_test_add_func("/config/errors", test_errors);
     g_test_add_func("/config/netmask", test_netmask);
     g_test_add_func("/config/plugin", test_plugin_config);
+    g_test_add_func("/config/plugin-validate", test_plugin_config_validate);
     return g_test_run();
 }

@@ -42,7 +42,9 @@ extern "C" {
  *        plugin's: a refresh or an un-SUBSCRIBE asks it for the current state); to struct
  *        sylk_host: fd_watch_add, fd_watch_update, fd_watch_remove (a protocol plugin's
  *        sockets on the main loop), resolve, resolve_cancel (SRV and A/AAAA without
- *        blocking), subscribe, unsubscribe (SUBSCRIBE as the subscriber).
+ *        blocking), subscribe, unsubscribe (SUBSCRIBE as the subscriber); to struct
+ *        sylk_config_option: validate (a plugin's own check of a value, reported with
+ *        file:line).
  */
 #define SYLK_ABI_MAJOR 1
 #define SYLK_ABI_MINOR 7
@@ -82,6 +84,14 @@ struct sylk_config_option {
     enum sylk_option_type type;
     long min, max; /* for SYLK_OPTION_INT; ignored when min == max == 0 */
     const char *description;
+    /* --- 1.7 --- */
+    /**
+     * Checks a value beyond its type (one of a few words, an address, a list of routes), when
+     * the server loads the file (--check-config too) and after the type check passed: 0, or a
+     * negative errno with the reason written into `why` (at most why_size bytes with its NUL),
+     * which the server reports with the file and line. NULL: no check.
+     */
+    int (*validate)(const char *value, char *why, size_t why_size);
 };
 
 /**

@@ -1,0 +1,122 @@
+"""XMPP clients for the gateway's tests: slixmpp (Debian python3-slixmpp 1.8) driven from
+synchronous test code.
+
+    c = XmppClient("alice@xmpp.test", "alicepw", prosody.c2s_port)   # logged in, available
+    reply = c.iq("get", "sip.test", "<ping xmlns='urn:xmpp:ping'/>")  # ElementTree of the answer
+    reply.get("type"), error_condition(reply)
+    c.send_message("bob@sip.test", "hello")
+    m = c.next_message(timeout=10)              # ElementTree (type='error' ones too) or None
+    c.close()
+
+Each client owns a thread running its own asyncio loop; calls wait for their outcome with a
+timeout. Plain TCP to prosody's c2s port on 127.0.0.1 (no STARTTLS, PLAIN auth allowed by the
+test's prosody config). Answers and messages are returned as xml.etree elements in the
+jabber:client namespace (CLIENT_NS).
+"""
+import asyncio
+import copy
+import queue
+import threading
+import xml.etree.ElementTree as ET
+
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
+
+CLIENT_NS = "jabber:client"
+STANZAS_NS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+
+def q(name, ns=CLIENT_NS):
+    return f"{{{ns}}}{name}"
+
+
+def error_condition(stanza):
+    """The stanza error condition of an answer ('service-unavailable'), or None."""
+    err = stanza.find(q("error"))
+    if err is None:
+        return None
+    for child in err:
+        if child.tag.startswith(f"{{{STANZAS_NS}}}") and not child.tag.endswith("}text"):
+            return child.tag.split("}")[1]
+    return None
+
+
+class XmppClient:
+    def __init__(self, jid, password, port, host="127.0.0.1", timeout=20):
+        self.messages = queue.Queue()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self._run(self._connect(jid, password, host, port, timeout), timeout + 5)
+
+    def _run(self, coro, timeout):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _connect(self, jid, password, host, port, timeout):
+        xmpp = slixmpp.ClientXMPP(jid, password)
+        xmpp.register_plugin("xep_0030")
+        xmpp.register_plugin("xep_0199")
+        xmpp['feature_mechanisms'].unencrypted_plain = True
+        started = asyncio.Event()
+        failed = []
+        xmpp.add_event_handler("session_start", lambda _: started.set())
+        xmpp.add_event_handler("failed_auth", lambda _: (failed.append("auth"), started.set()))
+        for event in ("message", "message_error"):  # slixmpp tells errors apart
+            xmpp.add_event_handler(event, lambda m: self.messages.put(copy.deepcopy(m.xml)))
+        self.xmpp = xmpp
+        xmpp.connect(address=(host, port), disable_starttls=True, force_starttls=False)
+        await asyncio.wait_for(started.wait(), timeout)
+        if failed:
+            raise AssertionError(f"{jid}: authentication failed")
+        xmpp.send_presence()
+
+    def iq(self, type_, to, payload_xml, timeout=20):
+        """Sends <iq type=type_ to=to>payload</iq>; returns the answer (result or error) as an
+        element, or raises TimeoutError."""
+        async def run():
+            iq = self.xmpp.Iq()
+            iq["type"] = type_
+            iq["to"] = to
+            iq.append(ET.fromstring(payload_xml))
+            try:
+                answer = await iq.send(timeout=timeout)
+            except IqError as e:
+                answer = e.iq
+            except IqTimeout:
+                raise TimeoutError(f"no answer to the iq for {to} within {timeout}s")
+            return copy.deepcopy(answer.xml)
+        return self._run(run(), timeout + 5)
+
+    def ping(self, to, timeout=20):
+        return self.iq("get", to, "<ping xmlns='urn:xmpp:ping'/>", timeout)
+
+    def send_message(self, to, body, mtype="chat", mid=None):
+        def send():
+            m = self.xmpp.make_message(mto=to, mbody=body, mtype=mtype)
+            if mid:
+                m["id"] = mid
+            m.send()
+        self.loop.call_soon_threadsafe(send)
+
+    def next_message(self, timeout=10):
+        try:
+            return self.messages.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self):
+        async def bye():
+            self.xmpp.disconnect(wait=1.0)
+            await asyncio.sleep(0.2)
+            # slixmpp leaves its filter task waiting: end it here, not at interpreter exit
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            self._run(bye(), 5)
+        except Exception:  # noqa: BLE001 - a client already cut off
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
