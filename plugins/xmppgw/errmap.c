@@ -1,0 +1,113 @@
+/*
+ * errmap.c — RFC 7247 §7 error mapping. See errmap.h.
+ */
+#include "errmap.h"
+
+#include <glib.h>
+
+static const struct {
+    int status;
+    const char *reason;
+} to_sip[XMPP_STANZA_ERR_COUNT] = {
+    [XMPP_STANZA_ERR_BAD_REQUEST] = {400, "Bad Request"},
+    [XMPP_STANZA_ERR_CONFLICT] = {400, "Bad Request"},
+    [XMPP_STANZA_ERR_FEATURE_NOT_IMPLEMENTED] = {501, "Not Implemented"},
+    [XMPP_STANZA_ERR_FORBIDDEN] = {403, "Forbidden"},
+    [XMPP_STANZA_ERR_GONE] = {410, "Gone"},
+    [XMPP_STANZA_ERR_INTERNAL_SERVER_ERROR] = {500, "Server Internal Error"},
+    [XMPP_STANZA_ERR_ITEM_NOT_FOUND] = {404, "Not Found"},
+    [XMPP_STANZA_ERR_JID_MALFORMED] = {484, "Address Incomplete"},
+    [XMPP_STANZA_ERR_NOT_ACCEPTABLE] = {406, "Not Acceptable"},
+    [XMPP_STANZA_ERR_NOT_ALLOWED] = {405, "Method Not Allowed"},
+    [XMPP_STANZA_ERR_NOT_AUTHORIZED] = {401, "Unauthorized"},
+    [XMPP_STANZA_ERR_POLICY_VIOLATION] = {403, "Forbidden"},
+    [XMPP_STANZA_ERR_RECIPIENT_UNAVAILABLE] = {480, "Temporarily Unavailable"},
+    [XMPP_STANZA_ERR_REDIRECT] = {302, "Moved Temporarily"},
+    [XMPP_STANZA_ERR_REGISTRATION_REQUIRED] = {400, "Bad Request"},
+    [XMPP_STANZA_ERR_REMOTE_SERVER_NOT_FOUND] = {404, "Not Found"},
+    [XMPP_STANZA_ERR_REMOTE_SERVER_TIMEOUT] = {408, "Request Timeout"},
+    [XMPP_STANZA_ERR_RESOURCE_CONSTRAINT] = {500, "Server Internal Error"},
+    [XMPP_STANZA_ERR_SERVICE_UNAVAILABLE] = {503, "Service Unavailable"},
+    [XMPP_STANZA_ERR_SUBSCRIPTION_REQUIRED] = {400, "Bad Request"},
+    [XMPP_STANZA_ERR_UNDEFINED_CONDITION] = {400, "Bad Request"},
+    [XMPP_STANZA_ERR_UNEXPECTED_REQUEST] = {491, "Request Pending"},
+};
+
+int xgw_sip_status_for(enum xmpp_stanza_condition cond, const char **reason)
+{
+    if ((unsigned)cond >= XMPP_STANZA_ERR_COUNT)
+        cond = XMPP_STANZA_ERR_UNDEFINED_CONDITION;
+    if (reason)
+        *reason = to_sip[cond].reason;
+    return to_sip[cond].status;
+}
+
+static const struct {
+    int status;
+    enum xmpp_stanza_condition cond;
+} to_xmpp[] = {
+    {300, XMPP_STANZA_ERR_REDIRECT},
+    {301, XMPP_STANZA_ERR_GONE},
+    {302, XMPP_STANZA_ERR_REDIRECT},
+    {305, XMPP_STANZA_ERR_REDIRECT},
+    {380, XMPP_STANZA_ERR_REDIRECT},
+    {400, XMPP_STANZA_ERR_BAD_REQUEST},
+    {401, XMPP_STANZA_ERR_NOT_AUTHORIZED},
+    {402, XMPP_STANZA_ERR_BAD_REQUEST},
+    {403, XMPP_STANZA_ERR_FORBIDDEN},
+    {404, XMPP_STANZA_ERR_ITEM_NOT_FOUND},
+    {405, XMPP_STANZA_ERR_NOT_ALLOWED},
+    {406, XMPP_STANZA_ERR_NOT_ACCEPTABLE},
+    {407, XMPP_STANZA_ERR_NOT_AUTHORIZED},
+    {408, XMPP_STANZA_ERR_REMOTE_SERVER_TIMEOUT},
+    {410, XMPP_STANZA_ERR_GONE},
+    {413, XMPP_STANZA_ERR_POLICY_VIOLATION},
+    {414, XMPP_STANZA_ERR_POLICY_VIOLATION},
+    {415, XMPP_STANZA_ERR_BAD_REQUEST},
+    {416, XMPP_STANZA_ERR_JID_MALFORMED},
+    {420, XMPP_STANZA_ERR_BAD_REQUEST},
+    {421, XMPP_STANZA_ERR_BAD_REQUEST},
+    {423, XMPP_STANZA_ERR_RESOURCE_CONSTRAINT},
+    {480, XMPP_STANZA_ERR_RECIPIENT_UNAVAILABLE},
+    {481, XMPP_STANZA_ERR_ITEM_NOT_FOUND},
+    {482, XMPP_STANZA_ERR_NOT_ACCEPTABLE},
+    {483, XMPP_STANZA_ERR_NOT_ACCEPTABLE},
+    {484, XMPP_STANZA_ERR_ITEM_NOT_FOUND},
+    {485, XMPP_STANZA_ERR_ITEM_NOT_FOUND},
+    {486, XMPP_STANZA_ERR_RECIPIENT_UNAVAILABLE},
+    {487, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE},
+    {488, XMPP_STANZA_ERR_NOT_ACCEPTABLE},
+    {489, XMPP_STANZA_ERR_BAD_REQUEST},
+    {491, XMPP_STANZA_ERR_UNEXPECTED_REQUEST},
+    {493, XMPP_STANZA_ERR_BAD_REQUEST},
+    {500, XMPP_STANZA_ERR_INTERNAL_SERVER_ERROR},
+    {501, XMPP_STANZA_ERR_FEATURE_NOT_IMPLEMENTED},
+    {502, XMPP_STANZA_ERR_REMOTE_SERVER_NOT_FOUND},
+    {503, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE},
+    {504, XMPP_STANZA_ERR_REMOTE_SERVER_TIMEOUT},
+    {505, XMPP_STANZA_ERR_NOT_ACCEPTABLE},
+    {513, XMPP_STANZA_ERR_POLICY_VIOLATION},
+    {600, XMPP_STANZA_ERR_RECIPIENT_UNAVAILABLE},
+    {603, XMPP_STANZA_ERR_FORBIDDEN},
+    {604, XMPP_STANZA_ERR_ITEM_NOT_FOUND},
+    {606, XMPP_STANZA_ERR_NOT_ACCEPTABLE},
+};
+
+enum xmpp_stanza_condition xgw_condition_for(int sip_status)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(to_xmpp); i++)
+        if (to_xmpp[i].status == sip_status)
+            return to_xmpp[i].cond;
+    switch (sip_status / 100) {
+    case 3:
+        return XMPP_STANZA_ERR_REDIRECT;
+    case 4:
+        return XMPP_STANZA_ERR_BAD_REQUEST;
+    case 5:
+        return XMPP_STANZA_ERR_INTERNAL_SERVER_ERROR;
+    case 6:
+        return XMPP_STANZA_ERR_SERVICE_UNAVAILABLE;
+    default:
+        return XMPP_STANZA_ERR_UNDEFINED_CONDITION;
+    }
+}
