@@ -1,167 +1,22 @@
 /*
- * config.c — INI loading with GKeyFile and schema validation with file:line errors.
+ * config.c — the server's configuration file (see config.h): its schema (sections, options
+ * and their kinds), defaults, values checked and applied with file:line errors, options
+ * checked against each other; and the address masks of trusted_peers. INI reading is in
+ * config_ini.c, plugin files in config_plugin.c.
  *
- * GKeyFile knows neither ';' comments (common in INI files, used by SylkServer) nor line
- * numbers, so each file is scanned once first: ';' comment lines become '#' ones, and the line
- * of every section and key is remembered for error messages. Lists are comma-separated.
+ * Thread: main thread (loaded before anything else runs; immutable after).
  */
 #define G_LOG_DOMAIN "sylk-config"
 #include "config.h"
 
+#include "config_ini.h"
 #include "log.h"
 #include "media/codec.h"
 #include "sylk-build-config.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <string.h>
-
-/* A parsed INI file with the line of every section and key. */
-struct ini {
-    char *path;
-    GKeyFile *kf;
-    GHashTable *lines; /* "section" or "section\nkey" → line number */
-};
-
-static void ini_free(struct ini *ini)
-{
-    if (!ini)
-        return;
-    g_free(ini->path);
-    if (ini->kf)
-        g_key_file_free(ini->kf);
-    if (ini->lines)
-        g_hash_table_destroy(ini->lines);
-    g_free(ini);
-}
-
-static unsigned ini_line(const struct ini *ini, const char *section, const char *key)
-{
-    g_autofree char *k = key ? g_strdup_printf("%s\n%s", section, key) : g_strdup(section);
-    return GPOINTER_TO_UINT(g_hash_table_lookup(ini->lines, k));
-}
-
-static void G_GNUC_PRINTF(5, 6)
-    add_error(GPtrArray *errors, const struct ini *ini, const char *section, const char *key,
-              const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *why = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    unsigned line = section ? ini_line(ini, section, key) : 0;
-    if (key)
-        g_ptr_array_add(errors,
-                        g_strdup_printf("%s:%u: [%s] %s: %s", ini->path, line, section, key, why));
-    else if (section)
-        g_ptr_array_add(errors, g_strdup_printf("%s:%u: [%s]: %s", ini->path, line, section, why));
-    else
-        g_ptr_array_add(errors, g_strdup_printf("%s: %s", ini->path, why));
-}
-
-/* Rewrites ';' comments for GKeyFile and records line numbers. */
-static char *ini_prescan(const char *text, GHashTable *lines)
-{
-    GString *out = g_string_new(NULL);
-    g_auto(GStrv) rows = g_strsplit(text, "\n", -1);
-    g_autofree char *section = NULL;
-    for (unsigned i = 0; rows[i]; i++) {
-        char *row = rows[i];
-        const char *s = row + strspn(row, " \t");
-        if (*s == ';') {
-            g_string_append_printf(out, "#%s\n", s + 1);
-            continue;
-        }
-        g_string_append_printf(out, "%s\n", row);
-        if (*s == '[') {
-            const char *end = strchr(s, ']');
-            if (end) {
-                g_free(section);
-                section = g_strndup(s + 1, (gsize)(end - s - 1));
-                g_hash_table_insert(lines, g_strdup(section), GUINT_TO_POINTER(i + 1));
-            }
-        } else if (*s && *s != '#' && section) {
-            const char *eq = strchr(s, '=');
-            if (eq) {
-                g_autofree char *key = g_strstrip(g_strndup(s, (gsize)(eq - s)));
-                g_hash_table_insert(lines, g_strdup_printf("%s\n%s", section, key),
-                                    GUINT_TO_POINTER(i + 1));
-            }
-        }
-    }
-    return g_string_free(out, FALSE);
-}
-
-/* Returns NULL when the file cannot be read or parsed (error added). */
-static struct ini *ini_load(const char *path, GPtrArray *errors)
-{
-    struct ini *ini = g_new0(struct ini, 1);
-    ini->path = g_strdup(path);
-    ini->lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-    g_autofree char *text = NULL;
-    g_autoptr(GError) err = NULL;
-    if (!g_file_get_contents(path, &text, NULL, &err)) {
-        add_error(errors, ini, NULL, NULL, "cannot read: %s", err->message);
-        ini_free(ini);
-        return NULL;
-    }
-    g_autofree char *clean = ini_prescan(text, ini->lines);
-    ini->kf = g_key_file_new();
-    if (!g_key_file_load_from_data(ini->kf, clean, (gsize)-1, G_KEY_FILE_NONE, &err)) {
-        add_error(errors, ini, NULL, NULL, "not a valid INI file: %s", err->message);
-        ini_free(ini);
-        return NULL;
-    }
-    return ini;
-}
-
-static char *ini_value(const struct ini *ini, const char *section, const char *key)
-{
-    char *v = g_key_file_get_value(ini->kf, section, key, NULL);
-    return v ? g_strstrip(v) : NULL;
-}
-
-static char **split_list(const char *value)
-{
-    g_auto(GStrv) parts = g_strsplit(value, ",", -1);
-    GPtrArray *out = g_ptr_array_new();
-    for (unsigned i = 0; parts[i]; i++) {
-        char *p = g_strstrip(parts[i]);
-        if (*p)
-            g_ptr_array_add(out, g_strdup(p));
-    }
-    g_ptr_array_add(out, NULL);
-    return (char **)g_ptr_array_free(out, FALSE);
-}
-
-static bool parse_bool(const char *v, bool *out)
-{
-    static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
-    for (size_t i = 0; i < G_N_ELEMENTS(yes); i++) {
-        if (g_ascii_strcasecmp(v, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (g_ascii_strcasecmp(v, no[i]) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool parse_long(const char *v, long *out)
-{
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end)
-        return false;
-    *out = n;
-    return true;
-}
 
 bool sylk_netmask_parse(const char *text, struct sylk_netmask *mask)
 {
@@ -170,7 +25,7 @@ bool sylk_netmask_parse(const char *text, struct sylk_netmask *mask)
     long prefix = -1;
     if (slash) {
         *slash = '\0';
-        if (!parse_long(slash + 1, &prefix) || prefix < 0)
+        if (!sylk_ini_parse_long(slash + 1, &prefix) || prefix < 0)
             return false;
     }
     memset(mask, 0, sizeof(*mask));
@@ -308,6 +163,7 @@ static const struct option server_options[] = {
 
 /* The default preference: fullband, wideband, then narrowband. */
 static const char *const default_codecs[] = {"opus", "G722", "speex", "PCMU", "PCMA", NULL};
+
 static const char *const srtp_modes[] = {"disabled", "optional", "mandatory", NULL};
 
 void sylk_config_defaults(struct sylk_server_config *cfg)
@@ -393,22 +249,22 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
         *FIELD(cfg, o, char *) = resolve_path(cfg->dir, value);
         return NULL;
     case K_BOOL:
-        if (!parse_bool(value, FIELD(cfg, o, bool)))
+        if (!sylk_ini_parse_bool(value, FIELD(cfg, o, bool)))
             return g_strdup_printf("'%s' is not a boolean (true/false)", value);
         return NULL;
     case K_PORT:
-        if (!parse_long(value, &n) || n < 0 || n > 65535)
+        if (!sylk_ini_parse_long(value, &n) || n < 0 || n > 65535)
             return g_strdup_printf("'%s' is not a port number (0-65535, 0 disables)", value);
         *FIELD(cfg, o, unsigned) = (unsigned)n;
         return NULL;
     case K_SIZE:
-        if (!parse_long(value, &n) || n < 1024 || n > 16 * 1024 * 1024)
+        if (!sylk_ini_parse_long(value, &n) || n < 1024 || n > 16 * 1024 * 1024)
             return g_strdup_printf("'%s' is not a size in bytes between 1024 and 16777216", value);
         *FIELD(cfg, o, unsigned) = (unsigned)n;
         return NULL;
     case K_LIST:
         g_strfreev(*FIELD(cfg, o, char **));
-        *FIELD(cfg, o, char **) = split_list(value);
+        *FIELD(cfg, o, char **) = sylk_ini_split_list(value);
         return NULL;
     case K_LEVEL:
         if (!sylk_log_level_parse(value, FIELD(cfg, o, GLogLevelFlags)))
@@ -429,7 +285,7 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
         *FIELD(cfg, o, char *) = g_strdup(value);
         return NULL;
     case K_APP_MAP: {
-        g_auto(GStrv) items = split_list(value);
+        g_auto(GStrv) items = sylk_ini_split_list(value);
         GPtrArray *map = g_ptr_array_new_with_free_func(app_mapping_free);
         for (unsigned i = 0; items[i]; i++) {
             char *colon = strrchr(items[i], ':');
@@ -447,7 +303,7 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
         return NULL;
     }
     case K_NETMASKS: {
-        g_auto(GStrv) items = split_list(value);
+        g_auto(GStrv) items = sylk_ini_split_list(value);
         g_array_set_size(cfg->trusted_peers, 0);
         for (unsigned i = 0; items[i]; i++) {
             struct sylk_netmask m;
@@ -460,8 +316,9 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
     case K_RANGE: {
         long lo, hi;
         g_auto(GStrv) parts = g_strsplit(value, ":", 2);
-        if (!parts[0] || !parts[1] || !parse_long(g_strstrip(parts[0]), &lo) ||
-            !parse_long(g_strstrip(parts[1]), &hi) || lo < 1024 || hi > 65535 || hi < lo + 1)
+        if (!parts[0] || !parts[1] || !sylk_ini_parse_long(g_strstrip(parts[0]), &lo) ||
+            !sylk_ini_parse_long(g_strstrip(parts[1]), &hi) || lo < 1024 || hi > 65535 ||
+            hi < lo + 1)
             return g_strdup_printf("'%s' is not a port range LOW:HIGH within 1024:65535", value);
         cfg->rtp_port_min = (unsigned)(lo + (lo & 1)); /* RTP ports are even */
         cfg->rtp_port_max = (unsigned)hi;
@@ -470,7 +327,7 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
         return NULL;
     }
     case K_CODECS: {
-        char **codecs = split_list(value);
+        char **codecs = sylk_ini_split_list(value);
         if (!codecs[0]) {
             g_strfreev(codecs);
             return g_strdup("no codec listed");
@@ -488,12 +345,12 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
         return NULL;
     }
     case K_SECONDS:
-        if (!parse_long(value, &n) || n < 0 || n > 3600)
+        if (!sylk_ini_parse_long(value, &n) || n < 0 || n > 3600)
             return g_strdup_printf("'%s' is not a number of seconds (0-3600, 0 disables)", value);
         *FIELD(cfg, o, unsigned) = (unsigned)n;
         return NULL;
     case K_THREADS:
-        if (!parse_long(value, &n) || n < 0 || n > 64)
+        if (!sylk_ini_parse_long(value, &n) || n < 0 || n > 64)
             return g_strdup_printf("'%s' is not a thread count (0-64, 0: one per CPU)", value);
         *FIELD(cfg, o, unsigned) = (unsigned)n;
         return NULL;
@@ -508,12 +365,12 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
     case K_HTTP_URL:
         return apply_http_url(FIELD(cfg, o, char *), value);
     case K_CONNS:
-        if (!parse_long(value, &n) || n < 0 || n > 100000)
+        if (!sylk_ini_parse_long(value, &n) || n < 0 || n > 100000)
             return g_strdup_printf("'%s' is not a number of connections (0-100000)", value);
         *FIELD(cfg, o, unsigned) = (unsigned)n;
         return NULL;
     case K_BUFFER:
-        if (!parse_long(value, &n) || n < 0 || (n > 0 && n < 65536) || n > (1L << 30))
+        if (!sylk_ini_parse_long(value, &n) || n < 0 || (n > 0 && n < 65536) || n > (1L << 30))
             return g_strdup_printf("'%s' is not a buffer size in bytes (65536-1073741824, or 0 "
                                    "for the kernel's default)",
                                    value);
@@ -533,50 +390,53 @@ static const struct option *find_option(const char *section, const char *key)
     return NULL;
 }
 
-static void load_domain(struct sylk_server_config *cfg, struct ini *ini, const char *section,
+static void load_domain(struct sylk_server_config *cfg, struct sylk_ini *ini, const char *section,
                         GPtrArray *errors)
 {
     const char *name = section + strlen("domain ");
     while (*name == ' ')
         name++;
     if (!*name) {
-        add_error(errors, ini, section, NULL, "domain section without a domain name");
+        sylk_ini_error(errors, ini, section, NULL, "domain section without a domain name");
         return;
     }
     g_auto(GStrv) keys = g_key_file_get_keys(ini->kf, section, NULL, NULL);
     char **apps = NULL;
     for (unsigned i = 0; keys && keys[i]; i++) {
         if (strcmp(keys[i], "applications") != 0) {
-            add_error(errors, ini, section, keys[i], "unknown key (known: applications)");
+            sylk_ini_error(errors, ini, section, keys[i], "unknown key (known: applications)");
             continue;
         }
-        g_autofree char *v = ini_value(ini, section, keys[i]);
+        g_autofree char *v = sylk_ini_value(ini, section, keys[i]);
         g_strfreev(apps);
-        apps = split_list(v);
+        apps = sylk_ini_split_list(v);
     }
     g_hash_table_replace(cfg->domains, g_ascii_strdown(name, -1), apps ? apps : g_new0(char *, 1));
 }
 
-static void check_consistency(struct sylk_server_config *cfg, struct ini *ini, GPtrArray *errors)
+static void check_consistency(struct sylk_server_config *cfg, struct sylk_ini *ini,
+                              GPtrArray *errors)
 {
     if (cfg->udp_port && cfg->tcp_port && cfg->udp_port != cfg->tcp_port)
-        add_error(errors, ini, "sip", "tcp_port",
-                  "must equal udp_port (%u) or be 0: UDP and TCP share one listening URL",
-                  cfg->udp_port);
+        sylk_ini_error(errors, ini, "sip", "tcp_port",
+                       "must equal udp_port (%u) or be 0: UDP and TCP share one listening URL",
+                       cfg->udp_port);
     if (!cfg->udp_port && !cfg->tcp_port && !cfg->tls_port)
-        add_error(errors, ini, "sip", "udp_port", "every SIP transport is disabled");
+        sylk_ini_error(errors, ini, "sip", "udp_port", "every SIP transport is disabled");
     if (cfg->tls_port && !cfg->tls_certificate)
-        add_error(errors, ini, "sip", "tls_port", "TLS needs tls_certificate");
+        sylk_ini_error(errors, ini, "sip", "tls_port", "TLS needs tls_certificate");
     if (cfg->tls_certificate && !g_file_test(cfg->tls_certificate, G_FILE_TEST_IS_REGULAR))
-        add_error(errors, ini, "sip", "tls_certificate", "no such file: %s", cfg->tls_certificate);
+        sylk_ini_error(errors, ini, "sip", "tls_certificate", "no such file: %s",
+                       cfg->tls_certificate);
     if (cfg->tls_ca && !g_file_test(cfg->tls_ca, G_FILE_TEST_IS_REGULAR))
-        add_error(errors, ini, "sip", "tls_ca", "no such file: %s", cfg->tls_ca);
+        sylk_ini_error(errors, ini, "sip", "tls_ca", "no such file: %s", cfg->tls_ca);
     if (cfg->msrp_certificate && !g_file_test(cfg->msrp_certificate, G_FILE_TEST_IS_REGULAR))
-        add_error(errors, ini, "msrp", "certificate", "no such file: %s", cfg->msrp_certificate);
+        sylk_ini_error(errors, ini, "msrp", "certificate", "no such file: %s",
+                       cfg->msrp_certificate);
     if (cfg->web_certificate && !g_file_test(cfg->web_certificate, G_FILE_TEST_IS_REGULAR))
-        add_error(errors, ini, "web", "certificate", "no such file: %s", cfg->web_certificate);
+        sylk_ini_error(errors, ini, "web", "certificate", "no such file: %s", cfg->web_certificate);
     if (cfg->web_max_connections == 0)
-        add_error(errors, ini, "web", "max_connections", "must be at least 1");
+        sylk_ini_error(errors, ini, "web", "max_connections", "must be at least 1");
     if (!cfg->advertised_ip)
         cfg->advertised_ip = g_strdup(cfg->local_ip);
     if (!cfg->web_local_ip)
@@ -590,7 +450,7 @@ bool sylk_config_load(struct sylk_server_config *cfg, const char *path, GPtrArra
     g_free(cfg->dir);
     cfg->path = g_canonicalize_filename(path, NULL);
     cfg->dir = g_path_get_dirname(cfg->path);
-    struct ini *ini = ini_load(path, errors);
+    struct sylk_ini *ini = sylk_ini_load(path, errors);
     if (!ini)
         return false;
 
@@ -603,25 +463,25 @@ bool sylk_config_load(struct sylk_server_config *cfg, const char *path, GPtrArra
         }
         if (strcmp(section, "server") && strcmp(section, "sip") && strcmp(section, "rtp") &&
             strcmp(section, "msrp") && strcmp(section, "web")) {
-            add_error(errors, ini, section, NULL,
-                      "unknown section (known: server, sip, rtp, msrp, web, domain NAME)");
+            sylk_ini_error(errors, ini, section, NULL,
+                           "unknown section (known: server, sip, rtp, msrp, web, domain NAME)");
             continue;
         }
         g_auto(GStrv) keys = g_key_file_get_keys(ini->kf, section, NULL, NULL);
         for (unsigned k = 0; keys && keys[k]; k++) {
             const struct option *o = find_option(section, keys[k]);
             if (!o) {
-                add_error(errors, ini, section, keys[k], "unknown key");
+                sylk_ini_error(errors, ini, section, keys[k], "unknown key");
                 continue;
             }
-            g_autofree char *value = ini_value(ini, section, keys[k]);
+            g_autofree char *value = sylk_ini_value(ini, section, keys[k]);
             g_autofree char *why = apply_option(cfg, o, value ? value : "");
             if (why)
-                add_error(errors, ini, section, keys[k], "%s", why);
+                sylk_ini_error(errors, ini, section, keys[k], "%s", why);
         }
     }
     check_consistency(cfg, ini, errors);
-    ini_free(ini);
+    sylk_ini_free(ini);
     return errors->len == before;
 }
 
@@ -650,207 +510,4 @@ void sylk_config_clear(struct sylk_server_config *cfg)
     if (cfg->domains)
         g_hash_table_destroy(cfg->domains);
     memset(cfg, 0, sizeof(*cfg));
-}
-
-/* ------------------------------------------------------------ plugin configuration --- */
-
-struct sylk_config {
-    struct ini *ini;     /* NULL when the plugin has no file */
-    GHashTable *strings; /* "section\nkey" → char *, values handed out */
-    GHashTable *lists;   /* "section\nkey" → char ** */
-    char **sections;
-};
-
-/* Entries are stepped through by their struct_size so that fields can be appended later. */
-static const struct sylk_config_option *next_option(const struct sylk_config_option *o)
-{
-    return (const struct sylk_config_option *)((const char *)o + o->struct_size);
-}
-
-/* A table whose entries do not say their size cannot be walked safely. */
-static bool options_valid(const struct sylk_config_option *opts)
-{
-    size_t min = offsetof(struct sylk_config_option, description) + sizeof(opts->description);
-    for (const struct sylk_config_option *o = opts;; o = next_option(o)) {
-        if (o->struct_size < min || o->struct_size > 4096)
-            return false;
-        if (!o->key)
-            return true;
-    }
-}
-
-static const struct sylk_config_option *find_plugin_option(const struct sylk_config_option *opts,
-                                                           const char *section, const char *key)
-{
-    bool named = false;
-    for (const struct sylk_config_option *o = opts; o->key; o = next_option(o))
-        named |= o->section && strcmp(o->section, section) == 0;
-    for (const struct sylk_config_option *o = opts; o->key; o = next_option(o)) {
-        bool section_ok = o->section ? strcmp(o->section, section) == 0 : !named;
-        if (section_ok && strcmp(o->key, key) == 0)
-            return o;
-    }
-    return NULL;
-}
-
-/* The plugin's own check of a value (1.7), when its entry is large enough to have one. */
-static void plugin_check(struct ini *ini, const char *section, const char *key,
-                         const struct sylk_config_option *o, const char *value, GPtrArray *errors)
-{
-    size_t end = offsetof(struct sylk_config_option, validate) + sizeof(o->validate);
-    if (o->struct_size < end || !o->validate)
-        return;
-    char why[512] = "";
-    if (o->validate(value, why, sizeof why) < 0) {
-        why[sizeof why - 1] = '\0';
-        add_error(errors, ini, section, key, "%s", why[0] ? why : "bad value");
-    }
-}
-
-static void validate_plugin_value(struct ini *ini, const char *section, const char *key,
-                                  const struct sylk_config_option *o, GPtrArray *errors)
-{
-    g_autofree char *v = ini_value(ini, section, key);
-    long n;
-    bool b;
-    switch (o->type) {
-    case SYLK_OPTION_INT:
-        if (!parse_long(v, &n))
-            add_error(errors, ini, section, key, "'%s' is not an integer", v);
-        else if ((o->min || o->max) && (n < o->min || n > o->max))
-            add_error(errors, ini, section, key, "%ld is outside %ld..%ld", n, o->min, o->max);
-        else
-            plugin_check(ini, section, key, o, v, errors);
-        break;
-    case SYLK_OPTION_BOOL:
-        if (!parse_bool(v, &b))
-            add_error(errors, ini, section, key, "'%s' is not a boolean (true/false)", v);
-        else
-            plugin_check(ini, section, key, o, v, errors);
-        break;
-    case SYLK_OPTION_STRING:
-    case SYLK_OPTION_LIST:
-        plugin_check(ini, section, key, o, v, errors);
-        break;
-    }
-}
-
-struct sylk_config *sylk_plugin_config_load(const char *dir, const char *name,
-                                            const struct sylk_config_option *options,
-                                            GPtrArray *errors)
-{
-    struct sylk_config *c = g_new0(struct sylk_config, 1);
-    c->strings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    c->lists = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_strfreev);
-    g_autofree char *file = g_strdup_printf("%s.ini", name);
-    g_autofree char *path = g_build_filename(dir, file, NULL);
-    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
-        c->sections = g_new0(char *, 1);
-        return c;
-    }
-    guint before = errors->len;
-    if (options && !options_valid(options)) {
-        g_ptr_array_add(errors, g_strdup_printf("%s: the plugin's option table has entries "
-                                                "without struct_size (use SYLK_OPTION)",
-                                                path));
-        sylk_plugin_config_free(c);
-        return NULL;
-    }
-    c->ini = ini_load(path, errors);
-    if (!c->ini) {
-        sylk_plugin_config_free(c);
-        return NULL;
-    }
-    c->sections = g_key_file_get_groups(c->ini->kf, NULL);
-    for (unsigned s = 0; options && c->sections[s]; s++) {
-        g_auto(GStrv) keys = g_key_file_get_keys(c->ini->kf, c->sections[s], NULL, NULL);
-        for (unsigned k = 0; keys && keys[k]; k++) {
-            const struct sylk_config_option *o =
-                find_plugin_option(options, c->sections[s], keys[k]);
-            if (!o)
-                add_error(errors, c->ini, c->sections[s], keys[k], "unknown key");
-            else
-                validate_plugin_value(c->ini, c->sections[s], keys[k], o, errors);
-        }
-    }
-    if (errors->len != before) {
-        sylk_plugin_config_free(c);
-        return NULL;
-    }
-    return c;
-}
-
-void sylk_plugin_config_free(struct sylk_config *config)
-{
-    if (!config)
-        return;
-    ini_free(config->ini);
-    g_hash_table_destroy(config->strings);
-    g_hash_table_destroy(config->lists);
-    g_strfreev(config->sections);
-    g_free(config);
-}
-
-/* The raw value, cached so the pointer lives as long as the config. */
-static const char *plugin_value(struct sylk_config *c, const char *section, const char *key)
-{
-    if (!c || !c->ini || !section || !key)
-        return NULL;
-    g_autofree char *k = g_strdup_printf("%s\n%s", section, key);
-    const char *cached = g_hash_table_lookup(c->strings, k);
-    if (cached)
-        return cached;
-    char *v = ini_value(c->ini, section, key);
-    if (!v)
-        return NULL;
-    g_hash_table_insert(c->strings, g_steal_pointer(&k), v);
-    return v;
-}
-
-const char *sylk_plugin_config_get_string(struct sylk_config *config, const char *section,
-                                          const char *key, const char *fallback)
-{
-    const char *v = plugin_value(config, section, key);
-    return v ? v : fallback;
-}
-
-long sylk_plugin_config_get_int(struct sylk_config *config, const char *section, const char *key,
-                                long fallback)
-{
-    const char *v = plugin_value(config, section, key);
-    long n;
-    return v && parse_long(v, &n) ? n : fallback;
-}
-
-bool sylk_plugin_config_get_bool(struct sylk_config *config, const char *section, const char *key,
-                                 bool fallback)
-{
-    const char *v = plugin_value(config, section, key);
-    bool b;
-    return v && parse_bool(v, &b) ? b : fallback;
-}
-
-size_t sylk_plugin_config_get_list(struct sylk_config *config, const char *section, const char *key,
-                                   const char *const **items)
-{
-    static const char *const empty[] = {NULL};
-    const char *v = plugin_value(config, section, key);
-    if (!v) {
-        *items = empty;
-        return 0;
-    }
-    g_autofree char *k = g_strdup_printf("%s\n%s", section, key);
-    char **list = g_hash_table_lookup(config->lists, k);
-    if (!list) {
-        list = split_list(v);
-        g_hash_table_insert(config->lists, g_steal_pointer(&k), list);
-    }
-    *items = (const char *const *)list;
-    return g_strv_length(list);
-}
-
-size_t sylk_plugin_config_sections(struct sylk_config *config, const char *const **sections)
-{
-    *sections = (const char *const *)config->sections;
-    return g_strv_length(config->sections);
 }

@@ -1,7 +1,8 @@
 /*
  * session.h — INVITE dialogs: incoming offers handed to a plugin, answers built by the core,
  * late offers, re-INVITEs, BYE/CANCEL, outgoing INVITEs, and the RTP sockets of their audio
- * streams. Main thread.
+ * streams. Main thread. Made of parts (session.c the dialog, and the parts session_internal.h
+ * lists).
  *
  * Lifetime: a session lives from the INVITE until nua reports the call terminated; then the
  * plugin's `ended` runs, the handle is unbound and destroyed, and the session is freed.
