@@ -145,17 +145,19 @@ static void route_incoming(struct sylk_sip_stack *stack, nua_event_t event, nua_
 
 /*
  * A request sofia-sip parsed leniently where RFC 3261's syntax is strict (wire.c) gets 400
- * with the reason; true when it did.
+ * with the reason, one of another SIP version 505; true when it did.
  */
 static bool reject_malformed(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh,
                              const sip_t *sip)
 {
-    const char *problem = sylk_wire_request_problem(stack->wire, sip);
-    if (!problem)
+    const char *problem;
+    int status = sylk_wire_request_problem(stack->wire, sip, &problem);
+    if (!status)
         return false;
-    g_info("%s %s: 400 Bad Request: %s", sip->sip_request->rq_method_name,
-           sip->sip_call_id ? sip->sip_call_id->i_id : "(no Call-ID)", problem);
-    sylk_sip_reject_unowned(nua, nh, 400, "Bad Request", problem);
+    const char *phrase = status == 505 ? "Version Not Supported" : "Bad Request";
+    g_info("%s %s: %d %s: %s", sip->sip_request->rq_method_name,
+           sip->sip_call_id ? sip->sip_call_id->i_id : "(no Call-ID)", status, phrase, problem);
+    sylk_sip_reject_unowned(nua, nh, status, phrase, problem);
     return true;
 }
 

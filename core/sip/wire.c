@@ -16,6 +16,7 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_parser.h>
 #include <sofia-sip/su_alloc.h>
+#include <sofia-sip/su_string.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@ struct sylk_wire {
     /* the class of a Via parsed leniently: sofia's own in all but its address, which marks it
      * through whatever nta does to the Via (it adds received and rport) */
     struct msg_hclass_s via_lenient;
+    /* likewise, the classes of a request line and of a Via whose SIP version is not 2.0 (see
+     * request_line_d) */
+    struct msg_hclass_s request_other_version, via_other_version;
 };
 
 /* RFC 3261 token characters, which sofia's method parser narrows (no '+' nor '`'). */
@@ -135,6 +139,16 @@ static issize_t request_line_d(su_home_t *home, msg_header_t *h, char *s, isize_
         g_autofree char *shown = g_strescape(line, NULL);
         g_info("malformed request line \"%.200s\": %s; answering 400", shown, problem);
         rq->rq_url->url_type = url_invalid;
+    } else if (!su_casematch(rq->rq_version, sip_version_2_0)) {
+        /* nta answers another version 505 itself, but before it has looked at the Via: the
+         * response goes to the Via's sent-by as written, without received or rport (RFC 3261
+         * 18.2.2), so a UDP sender behind another address never gets it. Taken as 2.0 and
+         * marked by its class, the request reaches us and is answered 505 the usual way. */
+        struct sylk_wire *w =
+            (struct sylk_wire *)((char *)h->sh_class - offsetof(struct sylk_wire, request));
+        g_info("request line \"%.200s\": SIP version %s; answering 505", line, rq->rq_version);
+        rq->rq_version = sip_version_2_0;
+        h->sh_class = &w->request_other_version;
     }
     return 0;
 }
@@ -163,11 +177,33 @@ static char *without_empty_parts(su_home_t *home, const char *s)
     return r;
 }
 
+/* "SIP/7.0/UDP" as "SIP/2.0/UDP": nta drops a request whose Via names a protocol its transport
+ * does not speak, before anything could answer it 505 (see request_line_d). */
+static void via_version_as_2_0(su_home_t *home, msg_header_t *h, struct sylk_wire *w)
+{
+    for (msg_header_t *v = h; v; v = v->sh_next) {
+        sip_via_t *via = (sip_via_t *)v;
+        const char *p = via->v_protocol;
+        const char *slash = p ? strchr(p, '/') : NULL;
+        const char *second = slash ? strchr(slash + 1, '/') : NULL;
+        if (!second || g_ascii_strncasecmp(p, "SIP/", 4) != 0 ||
+            g_ascii_strncasecmp(p, "SIP/2.0/", 8) == 0)
+            continue;
+        via->v_protocol = su_sprintf(home, "SIP/2.0%s", second);
+        v->sh_class = &w->via_other_version;
+    }
+}
+
 static issize_t via_d(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
 {
     char *copy = su_strndup(home, s, slen);
-    if (sip_via_class->hc_parse(home, h, s, slen) >= 0)
+    /* this parser is only ever the `via` class of a struct sylk_wire */
+    struct sylk_wire *w =
+        (struct sylk_wire *)((char *)h->sh_class - offsetof(struct sylk_wire, via));
+    if (sip_via_class->hc_parse(home, h, s, slen) >= 0) {
+        via_version_as_2_0(home, h, w);
         return 0;
+    }
     /* Without a Via nta cannot answer at all (it drops the request): parse the Via without
      * its empty parts; sylk_wire_request_problem then answers 400. */
     char *clean = copy ? without_empty_parts(home, copy) : NULL;
@@ -175,9 +211,6 @@ static issize_t via_d(su_home_t *home, msg_header_t *h, char *s, isize_t slen)
     h->sh_next = NULL;
     if (!clean || sip_via_class->hc_parse(home, h, clean, (isize_t)strlen(clean)) < 0)
         return -1;
-    /* this parser is only ever the `via` class of a struct sylk_wire */
-    struct sylk_wire *w =
-        (struct sylk_wire *)((char *)h->sh_class - offsetof(struct sylk_wire, via));
     for (msg_header_t *v = h; v; v = v->sh_next)
         v->sh_class = &w->via_lenient;
     return 0;
@@ -260,17 +293,19 @@ static bool also(msg_mclass_t *mc, msg_hclass_t *known, msg_hclass_t *extra)
 struct sylk_wire *sylk_wire_new(void)
 {
     struct sylk_wire *w = g_new0(struct sylk_wire, 1);
-    /* room for the three entries shadow() and also() add */
-    w->mclass = msg_mclass_clone(sip_default_mclass(), sip_default_mclass()->mc_hash_size + 3, 0);
+    /* room for the four entries shadow() and also() add */
+    w->mclass = msg_mclass_clone(sip_default_mclass(), sip_default_mclass()->mc_hash_size + 4, 0);
     if (!w->mclass) {
         g_free(w);
         return NULL;
     }
     w->request = *sip_request_class;
     w->request.hc_parse = request_line_d;
+    w->request_other_version = w->request;
     w->via = *sip_via_class;
     w->via.hc_parse = via_d;
     w->via_lenient = *sip_via_class;
+    w->via_other_version = *sip_via_class;
     w->cseq = *sip_cseq_class;
     w->cseq.hc_parse = cseq_d;
     w->status = *sip_status_class;
@@ -279,7 +314,8 @@ struct sylk_wire *sylk_wire_new(void)
     w->mclass->mc_status->hr_class = &w->status;
     if (!shadow(w->mclass, sip_via_class, &w->via) ||
         !shadow(w->mclass, sip_cseq_class, &w->cseq) ||
-        !also(w->mclass, &w->via, &w->via_lenient)) {
+        !also(w->mclass, &w->via, &w->via_lenient) ||
+        !also(w->mclass, &w->via, &w->via_other_version)) {
         sylk_wire_free(w);
         return NULL;
     }
@@ -353,13 +389,26 @@ const char *sylk_wire_request_line_problem(const char *line, size_t len)
     return ws < end ? "whitespace after the SIP version" : NULL;
 }
 
-const char *sylk_wire_request_problem(const struct sylk_wire *wire, const sip_t *sip)
+int sylk_wire_request_problem(const struct sylk_wire *wire, const sip_t *sip, const char **why)
 {
-    for (const sip_via_t *v = sip ? sip->sip_via : NULL; wire && v; v = v->v_next) {
-        if (v->v_common->h_class == &wire->via_lenient)
-            return "malformed Via (empty parameters or list items)";
+    *why = NULL;
+    if (!wire || !sip)
+        return 0;
+    bool other_version =
+        sip->sip_request && sip->sip_request->rq_common->h_class == &wire->request_other_version;
+    for (const sip_via_t *v = sip->sip_via; v; v = v->v_next)
+        other_version |= v->v_common->h_class == &wire->via_other_version;
+    if (other_version) {
+        *why = "SIP version other than 2.0";
+        return 505;
     }
-    return NULL;
+    for (const sip_via_t *v = sip->sip_via; v; v = v->v_next) {
+        if (v->v_common->h_class == &wire->via_lenient) {
+            *why = "malformed Via (empty parameters or list items)";
+            return 400;
+        }
+    }
+    return 0;
 }
 
 /* "type/subtype" (or its wildcards) against an Accept value, q=0 meaning "not this". */

@@ -33,9 +33,12 @@ msg_mclass_t const *sylk_wire_mclass(const struct sylk_wire *wire);
 /** The message flags nta must parse with (NTATAG_SIPFLAGS): raw header bytes are kept. */
 unsigned sylk_wire_sip_flags(void);
 
-/** Why a received request's Via headers do not follow RFC 3261 (they were parsed leniently), or
- * NULL. */
-const char *sylk_wire_request_problem(const struct sylk_wire *wire, const sip_t *sip);
+/**
+ * The status a received request gets for what the class let through: 505 for a SIP version
+ * other than 2.0 (nta would answer it before applying received/rport to the Via: see
+ * request_line_d), 400 for Via headers parsed leniently; 0 when none, `*why` saying which.
+ */
+int sylk_wire_request_problem(const struct sylk_wire *wire, const sip_t *sip, const char **why);
 
 /**
  * Why a raw request line breaks RFC 3261's "Method SP Request-URI SP SIP-Version CRLF" (one SP

@@ -259,6 +259,38 @@ def test_method_with_every_token_character(torture_server, transport):
     assert "INVITE" in (header(answer, "allow") or "")
 
 
+def test_badvers_answer_reaches_the_sender_over_udp(tmp_path):
+    """RFC 4475 3.1.2.16 with its own Via (sent-by c.example.com, no rport), only the
+    Request-URI pointed at us: the 505 must go to the source address at the sent-by port (RFC
+    3261 18.2.2, 'received'). Sent from 127.0.0.N:5060 so that that is where we listen. nta
+    used to answer it before looking at the Via, to c.example.com itself: nothing came back.
+    A server of its own: the parametrized case sent the same transaction (482 merged)."""
+    import random
+    torture_server = Server(tmp_path).start()
+    from rfc4475_wire import _rewrite_request_line
+    raw = load("badvers")
+    first, crlf, rest = raw.partition(b"\r\n")
+    msg = _rewrite_request_line(first, f"127.0.0.1:{torture_server.sip_port}".encode()) + crlf + rest
+    assert b"Via:     SIP/7.0/UDP c.example.com;branch=" in msg  # the RFC's Via, untouched
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for _ in range(20):  # a free 127.0.0.N:5060
+        try:
+            sock.bind((f"127.0.0.{random.randint(2, 250)}", 5060))
+            break
+        except OSError:
+            continue
+    sock.settimeout(ANSWER_WAIT)
+    try:
+        sock.sendto(msg, ("127.0.0.1", torture_server.sip_port))
+        answer, _ = sock.recvfrom(65535)
+        assert answer.startswith(b"SIP/2.0 505 "), answer
+        assert b"received=" in answer, answer
+        assert options_answered(torture_server)
+    finally:
+        sock.close()
+        assert torture_server.stop() == 0
+
+
 def invite(server, ua, sdp, extra=()):
     call = ua.invite(f"sip:echo@{server.uri_host}", sdp=sdp, extra=extra)
     if call.response.status == 200:
