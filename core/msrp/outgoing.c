@@ -59,6 +59,8 @@ static bool throttle(gint64 *last)
 static void message_done(struct sylk_msrp_session *s, struct outgoing *msg)
 {
     g_queue_remove(&s->send_queue, msg);
+    if (msg->body)
+        s->queued_bytes -= g_bytes_get_size(msg->body);
     if (s->events->sent)
         s->events->sent(s, msg->message_id, msg->token, msg->status, s->user_data);
     g_hash_table_remove(s->outgoing, msg->message_id);
@@ -282,15 +284,24 @@ void sylk_msrp_out_fail_all(struct sylk_msrp_session *s, int status)
     g_list_free(msgs);
 }
 
+bool sylk_msrp_session_has_room(const struct sylk_msrp_session *s, size_t len)
+{
+    return s->queued_bytes + len <= SYLK_MSRP_MAX_QUEUED_BYTES;
+}
+
 const char *sylk_msrp_session_send_message(struct sylk_msrp_session *s, const char *content_type,
                                            GBytes *body, int fd, uint64_t size, void *token)
 {
     if (!s->have_peer || s->gone)
         return NULL;
+    if (body && !sylk_msrp_session_has_room(s, g_bytes_get_size(body)))
+        return NULL;
     struct outgoing *msg = g_new0(struct outgoing, 1);
     msg->message_id = sylk_msrp_session_ident(s, 16);
     msg->content_type = g_strdup(content_type ? content_type : "text/plain");
     msg->body = body ? g_bytes_ref(body) : NULL;
+    if (body)
+        s->queued_bytes += g_bytes_get_size(body);
     msg->fd = body ? -1 : fd;
     msg->size = body ? g_bytes_get_size(body) : size;
     msg->status = 200;

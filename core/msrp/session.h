@@ -48,6 +48,10 @@
 #define SYLK_MSRP_MAX_IN_PROGRESS   16         /* messages being reassembled at once */
 #define SYLK_MSRP_HIGH_WATER        (1u << 20) /* unwritten bytes before chunking pauses */
 #define SYLK_MSRP_PROGRESS_MS       200        /* progress events at most this often */
+/* Bytes of in-memory messages a session may hold unsent or unacknowledged: a peer that stops
+ * reading, or is away within its reconnect window, cannot make the server hold without bound
+ * what others send it (a room's chat, screen images). Files sent from disk do not count. */
+#define SYLK_MSRP_MAX_QUEUED_BYTES (16u << 20)
 
 struct sylk_msrp_session;
 
@@ -135,9 +139,13 @@ void sylk_msrp_session_set_chunk_size(struct sylk_msrp_session *s, size_t bytes)
  */
 int sylk_msrp_session_receive_file(struct sylk_msrp_session *s, int fd);
 
+/** Whether `len` more bytes of in-memory messages stay within SYLK_MSRP_MAX_QUEUED_BYTES. */
+bool sylk_msrp_session_has_room(const struct sylk_msrp_session *s, size_t len);
+
 /**
  * Sends a message; returns its Message-ID (owned by the session until `sent` reports it), or
- * NULL when the peer's path is not known yet or the session is over (`closed`). Without a
+ * NULL when the peer's path is not known yet, the session is over (`closed`) or its in-memory
+ * messages would pass SYLK_MSRP_MAX_QUEUED_BYTES (see sylk_msrp_session_has_room). Without a
  * connection the message waits for one. Either `body` is set, or the
  * message is the `size` bytes of `fd` from offset 0 (the session then owns fd and closes it).
  * `token` comes back in `sent` and `progress`.

@@ -55,6 +55,7 @@ struct sylk_msrp_session {
     /* outgoing.c */
     GHashTable *outgoing;     /* Message-ID -> struct outgoing */
     GQueue send_queue;        /* struct outgoing with chunks still to make, in order */
+    uint64_t queued_bytes;    /* bodies in memory of the messages in `outgoing` */
     GHashTable *transactions; /* transaction id -> struct transaction */
     guint sweep;              /* 1 s timer while transactions are pending */
     uint64_t next_seq;        /* order of the messages, kept when they are sent again */

@@ -43,8 +43,9 @@ struct sylk_stream {
     struct sylk_msrp_session *msrp; /* an accepted chat or file-transfer stream */
     struct sylk_chat_handler chat;
     void *chat_data;
-    bool in_message;   /* inside chat.message: chat_refuse may set refuse_status */
-    int refuse_status; /* 0, or the MSRP status the plugin refused the message with */
+    bool in_message;       /* inside chat.message: chat_refuse may set refuse_status */
+    int refuse_status;     /* 0, or the MSRP status the plugin refused the message with */
+    gint64 full_warned_at; /* last warning that the peer had too much waiting (chat_send) */
     /* file transfer */
     struct sylk_file_selector selector; /* parsed on first use */
     bool selector_parsed, selector_bad;

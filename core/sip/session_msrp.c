@@ -274,6 +274,25 @@ static GBytes *chat_payload(const char *from, const char *to, const char *const 
     return wrapped;
 }
 
+/* A peer that does not take what it is sent (it stopped reading, or is away within its
+ * reconnect window) gets no more than SYLK_MSRP_MAX_QUEUED_BYTES held for it: -ENOBUFS, and a
+ * warning at most every 10 s per stream. */
+static int has_room(sylk_stream *st, GBytes *payload)
+{
+    size_t len = g_bytes_get_size(payload);
+    if (sylk_msrp_session_has_room(st->msrp, len))
+        return 0;
+    gint64 now = g_get_monotonic_time();
+    if (now - st->full_warned_at >= 10 * G_USEC_PER_SEC) {
+        st->full_warned_at = now;
+        g_warning("session %s: chat messages of %u bytes or more wait for the peer; one of %zu "
+                  "bytes refused (and others for 10 s, unlogged)",
+                  st->session->request ? st->session->request->info.call_id : "?",
+                  SYLK_MSRP_MAX_QUEUED_BYTES, len);
+    }
+    return -ENOBUFS;
+}
+
 int sylk_stream_chat_send(sylk_stream *st, const struct sylk_chat_send_params *params)
 {
     struct sylk_chat_send_params p = {0};
@@ -288,6 +307,9 @@ int sylk_stream_chat_send(sylk_stream *st, const struct sylk_chat_send_params *p
     const char *type;
     g_autoptr(GBytes) payload = chat_payload(p.cpim_from, p.cpim_to, p.cpim_headers, p.content_type,
                                              p.body, p.body_len, &type);
+    rc = has_room(st, payload);
+    if (rc < 0)
+        return rc;
     return sylk_msrp_session_send_message(st->msrp, type, payload, -1, 0, p.token) ? 0 : -ENOTCONN;
 }
 
@@ -314,6 +336,9 @@ int sylk_stream_chat_send_composing(sylk_stream *st, const struct sylk_chat_comp
     const char *type;
     g_autoptr(GBytes) payload = chat_payload(p.cpim_from, p.cpim_to, p.cpim_headers,
                                              SYLK_COMPOSING_TYPE, xml, strlen(xml), &type);
+    rc = has_room(st, payload);
+    if (rc < 0)
+        return rc;
     return sylk_msrp_session_send_message(st->msrp, type, payload, -1, 0, NULL) ? 0 : -ENOTCONN;
 }
 

@@ -339,6 +339,37 @@ static void send_in_chunks(struct fixture *fx, gconstpointer data)
     g_assert_null(sylk_msrp_session_send(fx->s, "text/plain", "z", 1)); /* over */
 }
 
+/* What waits for a peer that takes nothing is bounded: past SYLK_MSRP_MAX_QUEUED_BYTES in
+ * memory, a message is refused; once the peer has taken what waited, there is room again. */
+static void queued_bytes_are_bounded(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    size_t mb = 1u << 20;
+    g_autofree char *body = g_malloc0(mb);
+    unsigned fit = SYLK_MSRP_MAX_QUEUED_BYTES / mb;
+    for (unsigned i = 0; i < fit; i++) /* the peer has not connected: all of it waits */
+        g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", body, mb));
+    g_assert_false(sylk_msrp_session_has_room(fx->s, 1));
+    g_assert_null(sylk_msrp_session_send(fx->s, "text/plain", "x", 1));
+    /* the peer connects and answers everything it is sent */
+    g_autofree char *hello = to_session(fx, chunk("tidq100", PEER, "m9", "1-2/2", "", "hi", '$'));
+    send_text(fx, hello);
+    expect_response(fx, "tidq100", 200);
+    gint64 deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+    while (!sylk_msrp_session_has_room(fx->s, mb) && g_get_monotonic_time() < deadline) {
+        struct sylk_msrp_frame f;
+        g_assert_true(next_frame(fx, &f));
+        g_autofree char *resp =
+            g_strdup_printf("MSRP %s 200 OK\r\nTo-Path: %s\r\nFrom-Path: %s\r\n-------%s$\r\n",
+                            f.transaction_id, sylk_msrp_session_uri(fx->s), PEER, f.transaction_id);
+        send_text(fx, resp);
+        sylk_msrp_frame_clear(&f);
+        pump(1);
+    }
+    g_assert_true(sylk_msrp_session_has_room(fx->s, mb));
+    g_assert_nonnull(sylk_msrp_session_send(fx->s, "text/plain", "x", 1));
+}
+
 /* Chunks nobody answers fail their message with 408 once the transaction time is up. */
 static void unanswered_chunks_fail_408(struct fixture *fx, gconstpointer data)
 {
@@ -819,6 +850,8 @@ int main(int argc, char **argv)
                limits_abort_and_silence, teardown);
     g_test_add("/msrp-session/send-in-chunks", struct fixture, NULL, setup, send_in_chunks,
                teardown);
+    g_test_add("/msrp-session/queued-bytes-are-bounded", struct fixture, NULL, setup,
+               queued_bytes_are_bounded, teardown);
     g_test_add("/msrp-session/unanswered-chunks-fail-408", struct fixture, NULL, setup,
                unanswered_chunks_fail_408, teardown);
     g_test_add("/msrp-session/refused-message-gets-its-status", struct fixture, NULL, setup,

@@ -449,7 +449,8 @@ struct sylk_host {
                              void *user_data);
     /**
      * Sends a message on an accepted chat stream: 0, -EINVAL (not a chat stream, bad params),
-     * -ENOTCONN (the peer has not connected yet, or went away).
+     * -ENOTCONN (the peer has not connected yet, or went away), -ENOBUFS (the peer is not
+     * taking what it is sent: 16 MiB of messages already wait for it; since 1.7).
      */
     int (*chat_send)(sylk_stream *stream, const struct sylk_chat_send_params *params);
 
