@@ -58,12 +58,24 @@ void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const cha
     nua_handle_destroy(nh);
 }
 
+/* A From/To value: "Name <uri>" as it is; a bare URI goes in <>, so that its parameters
+ * (sip:juliet@example.com;gr=balcony) stay the URI's and do not become the header's (RFC 3261
+ * §20.10). */
+static char *address_value(su_home_t *home, const char *address)
+{
+    if (!address || strchr(address, '<'))
+        return su_strdup(home, address);
+    return su_sprintf(home, "<%s>", address);
+}
+
 nua_handle_t *sylk_sip_handle_new(struct sylk_sip_stack *stack, struct sylk_owner *owner,
                                   const char *request_uri, const char *from, const char *to)
 {
     su_home_t home[1] = {SU_HOME_INIT(home)};
-    sip_from_t *f = sip_from_make(home, from);
-    sip_to_t *t = sip_to_make(home, to);
+    const char *fv = address_value(home, from);
+    const char *tv = address_value(home, to);
+    sip_from_t *f = fv ? sip_from_make(home, fv) : NULL;
+    sip_to_t *t = tv ? sip_to_make(home, tv) : NULL;
     url_t *target =
         request_uri ? url_hdup(home, URL_STRING_MAKE(request_uri)->us_url) : (t ? t->a_url : NULL);
     nua_handle_t *nh = NULL;

@@ -66,8 +66,9 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack);
 struct sylk_sip_stack *sylk_sip_stack_get(void);
 
 /**
- * A handle for a request the server originates. `to` and `from` are "Name <uri>" or bare URIs;
- * the Request-URI is `request_uri` when given, else the URI of `to`. NULL when unparsable.
+ * A handle for a request the server originates. `to` and `from` are "Name <uri>" or bare URIs
+ * (a bare URI's parameters are the URI's: it is put in <>); the Request-URI is `request_uri`
+ * when given, else the URI of `to`. NULL when unparsable.
  */
 nua_handle_t *sylk_sip_handle_new(struct sylk_sip_stack *stack, struct sylk_owner *owner,
                                   const char *request_uri, const char *from, const char *to);
