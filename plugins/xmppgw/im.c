@@ -17,7 +17,11 @@
  * answered with the XEP-0184 receipt the sender asked for. A 200 to a MESSAGE comes from the
  * recipient's user agent (RFC 3428 §7 asks relays and store-and-forward servers to answer
  * 202), so it is the "received by the recipient's client" XEP-0184 means; a 202 or other 2xx
- * gets no receipt. (Nothing is ever "displayed": that is XEP-0333, not carried.) Messages of
+ * gets no receipt. (Nothing is ever "displayed": that is XEP-0333, not carried.) A 415 to a
+ * MESSAGE in another type than text/plain (CPIM, HTML) is followed by one more in text/plain
+ * with the message's text, as RFC 3428 §7 lets a UAC do (many SIP user agents take nothing
+ * else); a 415 to an is-composing one (after its CPIM wrapping went) makes the conversation
+ * stop sending chat states to SIP. A chat state that fails is only logged. Messages of
  * type groupchat get service-unavailable; error messages answer our SIP MESSAGEs or are
  * dropped; messages with neither text nor a chat state (receipts, markers) are dropped.
  *
@@ -57,10 +61,17 @@ struct pending_out {
     guint serial;
     struct xmpp_node *stanza; /* the message, without children but <request/> */
     bool receipt;
+    bool composing; /* an is-composing MESSAGE: its failure is only logged */
+    char *from_uri; /* the MESSAGE's From and To, for a second try */
+    char *to_uri;
+    char *headers;    /* its extra headers, or NULL */
+    char *retry_type; /* after a 415: the type of the second try, or NULL for none */
+    GString *retry_body;
 };
 
 struct conversation {
-    bool sip_active; /* we told SIP "active" and not yet idle */
+    bool sip_active;       /* we told SIP "active" and not yet idle */
+    bool sip_no_composing; /* the SIP side refused is-composing (415): none is sent */
     gint64 sip_active_at;
     bool sip_composes;             /* the SIP side sent is-composing */
     enum xgw_chat_state xmpp_last; /* last standalone state sent to XMPP */
@@ -311,7 +322,58 @@ static void pending_out_free(gpointer p)
 {
     struct pending_out *po = p;
     xmpp_node_free(po->stanza);
+    g_free(po->from_uri);
+    g_free(po->to_uri);
+    g_free(po->headers);
+    g_free(po->retry_type);
+    if (po->retry_body)
+        g_string_free(po->retry_body, TRUE);
     g_free(po);
+}
+
+static void on_sip_result(int status, const char *reason, void *user_data);
+
+/* Sends the MESSAGE of po: 0, or the core's negative error. */
+static int message_send(struct pending_out *po, const char *type, const GString *body)
+{
+    const struct sylk_message_params params = {
+        .struct_size = sizeof(params),
+        .from = po->from_uri,
+        .to = po->to_uri,
+        .content_type = type,
+        .body = body->str,
+        .body_len = body->len,
+        .extra_headers = po->headers,
+        .result = on_sip_result,
+        .user_data = GUINT_TO_POINTER(po->serial),
+    };
+    return xgw_host()->message_send(&params);
+}
+
+/* After a 415: the second try, in text/plain (or is-composing unwrapped). True when sent. */
+static bool send_again(struct pending_out *po)
+{
+    if (!po->retry_type)
+        return false;
+    g_autofree char *type = g_steal_pointer(&po->retry_type);
+    g_autoptr(GString) body = g_steal_pointer(&po->retry_body);
+    LOG(SYLK_LOG_INFO, "MESSAGE from %s to %s refused 415: sending it again as %s", po->from_uri,
+        po->to_uri, type);
+    return message_send(po, type, body) == 0;
+}
+
+/* The SIP side takes no is-composing: the conversation stops sending them. */
+static void composing_refused(const struct pending_out *po)
+{
+    struct xmpp_jid x, s;
+    if (xmpp_jid_parse(xmpp_node_attr(po->stanza, "from"), &x, NULL) == 0 &&
+        xmpp_jid_parse(xmpp_node_attr(po->stanza, "to"), &s, NULL) == 0) {
+        struct conversation *c = conversation(&x, &s, false);
+        if (c)
+            c->sip_no_composing = true;
+        xmpp_jid_clear(&s);
+    }
+    xmpp_jid_clear(&x);
 }
 
 static void on_sip_result(int status, const char *reason, void *user_data)
@@ -322,8 +384,14 @@ static void on_sip_result(int status, const char *reason, void *user_data)
     const char *id = xmpp_node_attr(po->stanza, "id");
     LOG(status < 300 ? SYLK_LOG_DEBUG : SYLK_LOG_INFO, "message %s from %s: SIP %d %s",
         id ? id : "-", xmpp_node_attr(po->stanza, "from"), status, reason ? reason : "");
+    if (status == 415 && send_again(po))
+        return; /* its result comes to this callback again */
     struct xmpp_node *reply = NULL;
-    if (status >= 300) {
+    if (po->composing) {
+        /* a lost typing notice is harmless: no error for the sender */
+        if (status == 415)
+            composing_refused(po);
+    } else if (status >= 300) {
         g_autofree char *text = g_strdup_printf("SIP %d %s", status, reason ? reason : "");
         reply = xmpp_stanza_error_reply(po->stanza, xgw_condition_for(status), text);
     } else if (status == 200 && po->receipt) {
@@ -366,11 +434,38 @@ static bool composing_wanted(struct conversation *c, enum xgw_chat_state state, 
     if (*active && c->sip_active &&
         now - c->sip_active_at < (gint64)XGW_COMPOSING_REFRESH / 2 * G_USEC_PER_SEC)
         return false; /* still fresh on the SIP side */
-    if (!*active && !c->sip_active)
+    if (c->sip_no_composing || (!*active && !c->sip_active))
         return false;
     c->sip_active = *active;
     c->sip_active_at = now;
     return true;
+}
+
+/* The MESSAGE's body and *type for content (or an is-composing document when content is
+ * NULL); po gets the extra headers and what a 415 would be answered with. */
+static GString *message_body(struct pending_out *po, const struct xgw_xmpp_content *content,
+                             bool composing_active, char **type)
+{
+    g_autofree char *now = xgw_datetime_now();
+    bool cpim = xgw_config()->use_cpim;
+    if (content) {
+        GString *body = xgw_sip_body_for(content, cpim, po->from_uri, po->to_uri, now, type);
+        po->headers = xgw_sip_headers_for(content);
+        if (content->body && !g_str_has_prefix(*type, "text/plain")) {
+            po->retry_type = g_strdup("text/plain;charset=utf-8");
+            po->retry_body = g_string_new(content->body);
+        }
+        return body;
+    }
+    g_autofree char *doc = xgw_composing_format(composing_active, XGW_COMPOSING_REFRESH, now);
+    if (!cpim) {
+        *type = g_strdup(XGW_COMPOSING_TYPE);
+        return g_string_new(doc);
+    }
+    po->retry_type = g_strdup(XGW_COMPOSING_TYPE);
+    po->retry_body = g_string_new(doc);
+    *type = g_strdup("message/cpim");
+    return xgw_cpim_format(po->from_uri, po->to_uri, now, XGW_COMPOSING_TYPE, doc, strlen(doc));
 }
 
 static void send_to_sip(const struct xmpp_node *stanza, const struct xmpp_jid *from,
@@ -389,44 +484,20 @@ static void send_to_sip(const struct xmpp_node *stanza, const struct xmpp_jid *f
         refuse(stanza, XMPP_STANZA_ERR_RESOURCE_CONSTRAINT, NULL);
         return;
     }
-    g_autofree char *now = xgw_datetime_now();
-    g_autofree char *type = NULL;
-    g_autofree char *headers = NULL;
-    GString *body;
-    bool cpim = xgw_config()->use_cpim;
-    if (content) {
-        body = xgw_sip_body_for(content, cpim, from_uri, to_uri, now, &type);
-        headers = xgw_sip_headers_for(content);
-    } else {
-        g_autofree char *doc = xgw_composing_format(composing_active, XGW_COMPOSING_REFRESH, now);
-        if (cpim) {
-            type = g_strdup("message/cpim");
-            body = xgw_cpim_format(from_uri, to_uri, now, XGW_COMPOSING_TYPE, doc, strlen(doc));
-        } else {
-            type = g_strdup(XGW_COMPOSING_TYPE);
-            body = g_string_new(doc);
-        }
-    }
     struct pending_out *po = g_new0(struct pending_out, 1);
     po->serial = next_serial();
     po->stanza = keep_for_reply(stanza);
     po->receipt = content && content->receipt_request;
+    po->composing = !content;
+    po->from_uri = g_steal_pointer(&from_uri);
+    po->to_uri = g_steal_pointer(&to_uri);
+    g_autofree char *type = NULL;
+    GString *body = message_body(po, content, composing_active, &type);
     g_hash_table_insert(im.out, GUINT_TO_POINTER(po->serial), po);
-    const struct sylk_message_params params = {
-        .struct_size = sizeof(params),
-        .from = from_uri,
-        .to = to_uri,
-        .content_type = type,
-        .body = body->str,
-        .body_len = body->len,
-        .extra_headers = headers,
-        .result = on_sip_result,
-        .user_data = GUINT_TO_POINTER(po->serial),
-    };
-    int rc = xgw_host()->message_send(&params);
+    int rc = message_send(po, type, body);
     g_string_free(body, TRUE);
     if (rc < 0) {
-        LOG(SYLK_LOG_WARNING, "MESSAGE from %s to %s not sent: %d", from_uri, to_uri, rc);
+        LOG(SYLK_LOG_WARNING, "MESSAGE from %s to %s not sent: %d", po->from_uri, po->to_uri, rc);
         g_hash_table_remove(im.out, GUINT_TO_POINTER(po->serial));
         refuse(stanza, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
     }

@@ -671,6 +671,58 @@ static void chat_states_both_ways(void)
     teardown();
 }
 
+/* A SIP UA that takes text/plain only (baresip): a 415 to CPIM or HTML is followed by the text
+ * in text/plain, whose outcome is the message's; a 415 to is-composing (wrapped, then not)
+ * only stops chat states for the conversation: no error for a typing notice. */
+static void message_415_falls_back_to_text(void)
+{
+    setup();
+    fake.config.use_cpim = true;
+    const char *romeo = "romeo@xmpp.example/balcony", *alice = "alice@sip.example";
+    struct xmpp_node *m = stanza_new("message", romeo, alice, "chat", "t1");
+    add_text(m, "body", "plain please");
+    xmpp_node_add_element(m, "urn:xmpp:receipts", "request");
+    xgw_message_in(m);
+    struct sent_message *s = message_at(0);
+    g_assert_cmpstr(s->type, ==, "message/cpim");
+    s->params.result(415, "Unsupported Media Type", s->params.user_data);
+    g_assert_cmpuint(fake.messages->len, ==, 2);
+    s = message_at(1);
+    g_assert_cmpstr(s->type, ==, "text/plain;charset=utf-8");
+    g_assert_cmpstr(s->body, ==, "plain please");
+    g_assert_cmpstr(s->from, ==, "sip:romeo@xmpp.example;gr=balcony");
+    g_assert_cmpstr(s->to, ==, "sip:alice@sip.example");
+    g_assert_cmpuint(fake.stanzas->len, ==, 0);
+    s->params.result(200, "OK", s->params.user_data);
+    g_assert_cmpuint(fake.stanzas->len, ==, 1); /* the receipt, for the second try's 200 */
+    g_assert_nonnull(strstr(stanza_at(0)->xml, "<received xmlns='urn:xmpp:receipts' id='t1'/>"));
+    /* a 415 to the text/plain try is final: bad-request */
+    m = stanza_new("message", romeo, alice, "chat", "t2");
+    add_text(m, "body", "again");
+    xgw_message_in(m);
+    s = message_at(2);
+    s->params.result(415, "Unsupported Media Type", s->params.user_data);
+    s = message_at(3);
+    s->params.result(415, "Unsupported Media Type", s->params.user_data);
+    g_assert_cmpuint(fake.messages->len, ==, 4);
+    g_assert_cmpuint(fake.stanzas->len, ==, 2);
+    g_assert_nonnull(strstr(stanza_at(1)->xml, "id='t2' type='error'><error type='modify'>"
+                                               "<bad-request"));
+    /* is-composing: CPIM, then unwrapped, then nothing more for this conversation */
+    xgw_message_in(chat_state(romeo, alice, "composing"));
+    s = message_at(4);
+    g_assert_cmpstr(s->type, ==, "message/cpim");
+    s->params.result(415, "Unsupported Media Type", s->params.user_data);
+    s = message_at(5);
+    g_assert_cmpstr(s->type, ==, "application/im-iscomposing+xml");
+    s->params.result(415, "Unsupported Media Type", s->params.user_data);
+    g_assert_cmpuint(fake.stanzas->len, ==, 2); /* no error for a chat state */
+    xgw_message_in(chat_state(romeo, alice, "paused"));
+    xgw_message_in(chat_state(romeo, alice, "composing"));
+    g_assert_cmpuint(fake.messages->len, ==, 6);
+    teardown();
+}
+
 /* ------------------------------------------------------------- presence --- */
 
 static sylk_subscription *sip_subscribe(const char *from, const char *ruri)
@@ -938,6 +990,7 @@ int main(int argc, char **argv)
     g_test_add_func("/xmpp_gateway/message/sip_refused", message_sip_refused);
     g_test_add_func("/xmpp_gateway/message/resource_kept", message_resource_kept);
     g_test_add_func("/xmpp_gateway/message/xmpp_to_sip", message_xmpp_to_sip);
+    g_test_add_func("/xmpp_gateway/message/415_falls_back_to_text", message_415_falls_back_to_text);
     g_test_add_func("/xmpp_gateway/chat_states", chat_states_both_ways);
     g_test_add_func("/xmpp_gateway/presence/sip_watches_xmpp", presence_sip_watches_xmpp);
     g_test_add_func("/xmpp_gateway/presence/sip_watch_refused", presence_sip_watch_refused);
