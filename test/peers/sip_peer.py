@@ -14,6 +14,7 @@ out reaches it, and it sends requests of its own to the server:
     sub.notify(pidf_body)                        # NOTIFY active; returns the final response
     sub.terminate("rejected")                    # NOTIFY terminated;reason=rejected
     sub.events.get(timeout=10)                   # ("refresh", expires) / ("unsubscribe", 0)
+                                                 # / ("after-end", expires) once terminated
     # as a client of the server
     r = peer.request("MESSAGE", "sip:juliet@xmpp.test", from_uri="sip:alice@sip.test", body=...)
     w = peer.subscribe("sip:juliet@xmpp.test", from_uri="sip:alice@sip.test", expires=60)
@@ -334,6 +335,7 @@ class SipPeer:
         n = self.notifiers.get(req.get("Call-ID"))
         if n is not None and req.tag("To"):
             if n.state == "terminated":
+                n.events.put(("after-end", expires))  # a subscriber that did not stop
                 self.respond(req, 481)
                 return
             n.expires = min(expires, n.expires) if expires else 0
