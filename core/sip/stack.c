@@ -42,9 +42,24 @@ struct sylk_sip_stack *sylk_sip_stack_get(void)
     return server ? &server->sip : NULL;
 }
 
-const char *sylk_sip_phrase(nua_handle_t *nh, const char *phrase)
+const char *sylk_sip_phrase(int status, const char *phrase)
 {
-    return phrase ? su_strdup(nua_handle_home(nh), phrase) : NULL;
+    const char *standard = sip_status_phrase(status);
+    if (!phrase || (standard && strcmp(phrase, standard) == 0))
+        return standard;
+    struct sylk_sip_stack *stack = sylk_sip_stack_get();
+    GHashTable *phrases = stack ? stack->phrases : NULL;
+    const char *kept = phrases ? g_hash_table_lookup(phrases, phrase) : NULL;
+    if (kept)
+        return kept;
+    if (!phrases || g_hash_table_size(phrases) >= SYLK_SIP_MAX_PHRASES) {
+        g_warning("more than %d reason phrases: '%s' answered with the standard one",
+                  SYLK_SIP_MAX_PHRASES, phrase);
+        return standard ? standard : "";
+    }
+    char *copy = g_strdup(phrase);
+    g_hash_table_add(phrases, copy);
+    return copy;
 }
 
 void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const char *reason,
@@ -53,7 +68,7 @@ void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const cha
     struct sylk_server *server = sylk_server_get();
     g_autofree char *w =
         warning ? g_strdup_printf("399 %s \"%s\"", server->config.advertised_ip, warning) : NULL;
-    nua_respond(nh, status, sylk_sip_phrase(nh, reason), NUTAG_WITH_THIS(nua),
+    nua_respond(nh, status, sylk_sip_phrase(status, reason), NUTAG_WITH_THIS(nua),
                 TAG_IF(w, SIPTAG_WARNING_STR(w)), TAG_END());
     nua_handle_destroy(nh);
 }
@@ -332,6 +347,7 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
 {
     const struct sylk_server_config *c = &server->config;
     stack->server = server;
+    stack->phrases = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     su_init();
     sylk_log_redirect_sofia(&server->log, c->trace_sip);
     stack->root = su_glib_root_create(stack);
@@ -433,6 +449,7 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
     }
     sylk_wire_free(stack->wire); /* after nua: its messages refer to the classes */
     stack->wire = NULL;
+    g_clear_pointer(&stack->phrases, g_hash_table_unref); /* after nua: its responses too */
     sylk_log_unredirect_sofia();
     su_deinit();
     g_free(stack->tls_dir);
