@@ -128,7 +128,7 @@ def start_gateway(workdir, mode, gw_port, prosody, proxy_uri, dns, domain=GW, **
 def env(request, tmp_path_factory, dns, gw_port):
     mode = request.param
     p = Prosody(tmp_path_factory.mktemp(f"prosody-{mode}"), wrapper=dns.wrapper(),
-                dns_jitter=False,
+                dns_jitter=False, offline=False,
                 components={GW: SECRET, BARE: SECRET} if mode == "component" else None)
     for user in USERS:
         p.register(user, f"{user}pw")
@@ -857,3 +857,45 @@ def test_prosody_restart(e):
         receipts.add(m.find(f"{{{RECEIPTS}}}received").get("id"))
     assert receipts == {"back0", "back1", "back2"}
     assert e.gw.alive()
+
+
+def test_retransmitted_message_gets_the_same_answer(e):
+    """A MESSAGE retransmitted after its final response (the gateway answers after its 2 s
+    hold; over UDP the request is sent again meanwhile and after) gets that response again from
+    the transaction, reason phrase included (a phrase of the plugin's own too), long after the
+    core let the request go."""
+    from sip_client import SipUA, serialize
+    ua = SipUA(("127.0.0.1", e.gw.sip_port))
+    juliet = e.client("juliet", "408")
+    try:
+        for frm, uri, status, phrase in [
+                (GW, f"sip:juliet@{XMPP}", 200, "OK"),
+                (GW, f"sip:nobody@{XMPP}", 503, "Service Unavailable"),
+                ("elsewhere.test", f"sip:juliet@{XMPP}", 403, "From Domain Not Served")]:
+            req = ua.new_request("MESSAGE", uri, body=b"again", content_type="text/plain",
+                                 from_uri=f"sip:alice@{frm}")
+            first = ua.transaction(req, timeout=10)
+            assert (first.status, first.reason) == (status, phrase)
+            for _ in range(2):
+                ua.sock.sendto(serialize(req), ua.server)
+                again = ua.wait(lambda m: not m.is_request and m.branch() == req.branch(), 5)
+                assert again is not None, ua.trace()
+                assert (again.status, again.reason) == (status, phrase)
+        # a 408 (juliet answers remote-server-timeout): nta holds a 408 to a non-INVITE
+        # request back (RFC 4320) and sends it, encoding it then, when the request comes again
+        req = ua.new_request("MESSAGE", f"sip:juliet@{XMPP}", body=b"slow",
+                             content_type="text/plain", from_uri=f"sip:alice@{GW}")
+        result = []
+        t = threading.Thread(target=lambda: result.append(ua.transaction(req, timeout=15)))
+        t.start()
+        m = juliet.next_message(10, lambda m: body_of(m) == "slow")
+        assert m is not None
+        juliet.send_raw(f"<message type='error' id='{m.get('id')}' to='{m.get('from')}'>"
+                        f"<error type='wait'><remote-server-timeout xmlns='{STANZAS}'/></error>"
+                        "</message>")
+        t.join(20)
+        assert result and (result[0].status, result[0].reason) == (408, "Request Timeout"), \
+            ua.trace()
+        assert e.gw.alive()
+    finally:
+        ua.close()

@@ -16,7 +16,9 @@ pid (test/peers/dns_server.py: a private /etc/resolv.conf, so that prosody finds
 through DNS SRV records of the test's own DNS server). `dns_jitter=False` loads a module of the
 instance's own that turns off the random delay (up to 1 s per query, 2 s per retry) prosody's
 legacy resolver puts before each DNS query: an unknown domain (SRV _xmpps-server, SRV
-_xmpp-server, then A and AAAA) otherwise takes up to 3 s, at random, to fail.
+_xmpp-server, then A and AAAA) otherwise takes up to 3 s, at random, to fail. `offline=False`
+turns off the offline message storage prosody loads by itself: a message to a user without an
+online resource then gets an error (service-unavailable) instead of waiting for his next login.
 
 Never run `prosody --version` on 0.12: it starts the system instance.
 """
@@ -75,7 +77,7 @@ def make_certificate(directory, host):
 class Prosody:
     def __init__(self, workdir, domain="xmpp.test", components=None, s2s=True,
                  require_encryption=True, tls=True, wrapper=(), ports=None, extra="",
-                 dns_jitter=True):
+                 dns_jitter=True, offline=True):
         self.dir = os.path.join(str(workdir), f"prosody-{domain}")
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
@@ -87,6 +89,7 @@ class Prosody:
         self.wrapper = list(wrapper)
         self.extra = extra
         self.dns_jitter = dns_jitter
+        self.offline = offline
         ports = ports or {}
         self.c2s_port = ports.get("c2s") or _free_tcp_port()
         self.s2s_port = ports.get("s2s") or _free_tcp_port()
@@ -107,6 +110,8 @@ class Prosody:
             for host in [self.domain] + list(self.components):
                 make_certificate(os.path.join(self.dir, "certs"), host)
         disabled = [] if self.s2s else ["s2s"]
+        if not self.offline:  # prosody loads mod_offline by itself (offline message storage)
+            disabled.append("offline")
         plugin_paths = []
         if not self.dns_jitter:
             plugin_paths.append(self.dir)
