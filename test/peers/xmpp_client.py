@@ -2,6 +2,7 @@
 synchronous test code.
 
     c = XmppClient("alice@xmpp.test", "alicepw", prosody.c2s_port)   # logged in, available
+                                                # (its initial presence came back to it)
     reply = c.iq("get", "sip.test", "<ping xmlns='urn:xmpp:ping'/>")  # ElementTree of the answer
     reply.get("type"), error_condition(reply)
     c.send_message("bob@sip.test", "hello")
@@ -85,7 +86,13 @@ class XmppClient:
         if failed:
             raise AssertionError(f"{jid}: authentication failed")
         await xmpp.get_roster(timeout=timeout)
+        # available once the server has our initial presence: it comes back to us (RFC 6121
+        # §4.2.2); a message to the bare JID sent before would find no available resource
+        online = asyncio.Event()
+        xmpp.add_event_handler("presence", lambda p: online.set()
+                               if p["from"] == xmpp.boundjid else None)
         xmpp.send_presence()
+        await asyncio.wait_for(online.wait(), timeout)
 
     def iq(self, type_, to, payload_xml, timeout=20):
         """Sends <iq type=type_ to=to>payload</iq>; returns the answer (result or error) as an
