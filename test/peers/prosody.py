@@ -19,6 +19,7 @@ legacy resolver puts before each DNS query: an unknown domain (SRV _xmpps-server
 _xmpp-server, then A and AAAA) otherwise takes up to 3 s, at random, to fail. `offline=False`
 turns off the offline message storage prosody loads by itself: a message to a user without an
 online resource then gets an error (service-unavailable) instead of waiting for his next login.
+`log_level` ("debug" by default) is the least level written to the log.
 
 Never run `prosody --version` on 0.12: it starts the system instance.
 """
@@ -77,7 +78,7 @@ def make_certificate(directory, host):
 class Prosody:
     def __init__(self, workdir, domain="xmpp.test", components=None, s2s=True,
                  require_encryption=True, tls=True, wrapper=(), ports=None, extra="",
-                 dns_jitter=True, offline=True):
+                 dns_jitter=True, offline=True, log_level="debug"):
         self.dir = os.path.join(str(workdir), f"prosody-{domain}")
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
@@ -90,6 +91,7 @@ class Prosody:
         self.extra = extra
         self.dns_jitter = dns_jitter
         self.offline = offline
+        self.log_level = log_level
         ports = ports or {}
         self.c2s_port = ports.get("c2s") or _free_tcp_port()
         self.s2s_port = ports.get("s2s") or _free_tcp_port()
@@ -122,7 +124,7 @@ class Prosody:
             "run_as_root = true",
             f'pidfile = "{self.pid_path}"',
             f'data_path = "{os.path.join(self.dir, "data")}"',
-            f'log = {{ debug = "{self.log_path}" }}',
+            f'log = {{ {self.log_level} = "{self.log_path}" }}',
             'interfaces = { "127.0.0.1" }',
             'local_interfaces = { "127.0.0.1" }',
             f"c2s_ports = {{ {self.c2s_port} }}",
