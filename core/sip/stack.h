@@ -43,7 +43,8 @@ struct sylk_sip_stack {
     guint media_check;    /* one 1 s timer for every session's RTP timeout (session.c) */
     GList *subscriptions; /* struct sylk_subscription * */
     GList *referrals;     /* struct sylk_referral * */
-    GList *messages;      /* struct sylk_message * awaiting the plugin's response */
+    GQueue messages;      /* struct sylk_message * awaiting the plugin's response, oldest first */
+    guint messages_timer; /* their one response timeout (message.c) */
     GList *outgoing;      /* struct sylk_outgoing_message * awaiting a final response */
     GList *subscribers;   /* struct sylk_outgoing_subscription *, until ended */
     bool shutting_down;
