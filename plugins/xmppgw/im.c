@@ -67,6 +67,8 @@ struct pending_out {
     char *headers;    /* its extra headers, or NULL */
     char *retry_type; /* after a 415: the type of the second try, or NULL for none */
     GString *retry_body;
+    char *first_type; /* while it waits for its turn (XGW_SIP_WINDOW): what it sends first */
+    GString *first_body;
 };
 
 struct conversation {
@@ -83,6 +85,9 @@ static struct {
     GHashTable *out;           /* serial -> struct pending_out */
     GHashTable *conversations; /* "xmpp-bare sip-bare" -> struct conversation */
     guint serial;
+    guint in_flight; /* MESSAGEs of `out` in transaction */
+    GQueue waiting;  /* serials of `out` waiting for their turn, oldest first */
+    bool paused;     /* we asked the transport to stop reading (xgw_inbound_pause) */
 } im;
 
 static guint next_serial(void)
@@ -328,10 +333,14 @@ static void pending_out_free(gpointer p)
     g_free(po->retry_type);
     if (po->retry_body)
         g_string_free(po->retry_body, TRUE);
+    g_free(po->first_type);
+    if (po->first_body)
+        g_string_free(po->first_body, TRUE);
     g_free(po);
 }
 
 static void on_sip_result(int status, const char *reason, void *user_data);
+static void send_waiting(void);
 
 /* Sends the MESSAGE of po: 0, or the core's negative error. */
 static int message_send(struct pending_out *po, const char *type, const GString *body)
@@ -401,6 +410,8 @@ static void on_sip_result(int status, const char *reason, void *user_data)
     if (reply)
         xgw_send(reply, NULL, NULL);
     g_hash_table_remove(im.out, user_data);
+    im.in_flight--;
+    send_waiting();
 }
 
 static void refuse(const struct xmpp_node *stanza, enum xmpp_stanza_condition cond,
@@ -420,6 +431,36 @@ static struct xmpp_node *keep_for_reply(const struct xmpp_node *stanza)
         if (xmpp_node_attr(stanza, attrs[i]))
             xmpp_node_set_attr(keep, attrs[i], xmpp_node_attr(stanza, attrs[i]));
     return keep;
+}
+
+/* Starts what waits, in order, while the window has room; pauses or resumes reading XMPP. */
+static void send_waiting(void)
+{
+    while (im.in_flight < XGW_SIP_WINDOW && !g_queue_is_empty(&im.waiting)) {
+        gpointer key = g_queue_pop_head(&im.waiting);
+        struct pending_out *po = g_hash_table_lookup(im.out, key);
+        if (!po)
+            continue;
+        g_autofree char *type = g_steal_pointer(&po->first_type);
+        g_autoptr(GString) body = g_steal_pointer(&po->first_body);
+        int rc = message_send(po, type, body);
+        if (rc < 0) {
+            LOG(SYLK_LOG_WARNING, "MESSAGE from %s to %s not sent: %d", po->from_uri, po->to_uri,
+                rc);
+            refuse(po->stanza, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
+            g_hash_table_remove(im.out, key);
+            continue;
+        }
+        im.in_flight++;
+    }
+    guint waiting = g_queue_get_length(&im.waiting);
+    if (!im.paused && waiting >= XGW_SIP_WAITING_HIGH) {
+        im.paused = true;
+        xgw_inbound_pause(true);
+    } else if (im.paused && waiting <= XGW_SIP_WAITING_LOW) {
+        im.paused = false;
+        xgw_inbound_pause(false);
+    }
 }
 
 /* The is-composing MESSAGE for a chat state, or nothing (state unchanged, or idle with no
@@ -491,16 +532,10 @@ static void send_to_sip(const struct xmpp_node *stanza, const struct xmpp_jid *f
     po->composing = !content;
     po->from_uri = g_steal_pointer(&from_uri);
     po->to_uri = g_steal_pointer(&to_uri);
-    g_autofree char *type = NULL;
-    GString *body = message_body(po, content, composing_active, &type);
+    po->first_body = message_body(po, content, composing_active, &po->first_type);
     g_hash_table_insert(im.out, GUINT_TO_POINTER(po->serial), po);
-    int rc = message_send(po, type, body);
-    g_string_free(body, TRUE);
-    if (rc < 0) {
-        LOG(SYLK_LOG_WARNING, "MESSAGE from %s to %s not sent: %d", po->from_uri, po->to_uri, rc);
-        g_hash_table_remove(im.out, GUINT_TO_POINTER(po->serial));
-        refuse(stanza, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
-    }
+    g_queue_push_tail(&im.waiting, GUINT_TO_POINTER(po->serial));
+    send_waiting();
 }
 
 void xgw_im_xmpp_message(struct xmpp_node *stanza)
@@ -552,11 +587,24 @@ void xgw_im_init(void)
     im.in = g_hash_table_new_full(NULL, NULL, NULL, pending_in_free);
     im.out = g_hash_table_new_full(NULL, NULL, NULL, pending_out_free);
     im.conversations = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_queue_init(&im.waiting);
+    im.in_flight = 0;
+    im.paused = false;
 }
 
 void xgw_im_shutdown(void)
 {
-    /* the core answered the MESSAGEs still waiting (503) and reported the ones it sent */
+    /* the core answered the MESSAGEs still waiting (503) and reported the ones it sent;
+     * those that never had their turn are refused here */
+    for (GList *l = im.waiting.head; l; l = l->next) {
+        struct pending_out *po = g_hash_table_lookup(im.out, l->data);
+        if (po)
+            refuse(po->stanza, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE, "gateway shutting down");
+    }
+    g_queue_clear(&im.waiting);
+    if (im.paused)
+        xgw_inbound_pause(false);
+    im.paused = false;
     g_clear_pointer(&im.in, g_hash_table_unref);
     g_clear_pointer(&im.out, g_hash_table_unref);
     g_clear_pointer(&im.conversations, g_hash_table_unref);
