@@ -96,6 +96,11 @@ void sylk_log_install(struct sylk_log *log)
     g_log_set_writer_func(write_line, log, NULL);
 }
 
+bool sylk_log_would_write(const struct sylk_log *log, GLogLevelFlags level)
+{
+    return level_enabled(log, level);
+}
+
 void sylk_log_set_level(struct sylk_log *log, GLogLevelFlags level)
 {
     log->max_level = level;

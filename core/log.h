@@ -22,6 +22,9 @@ bool sylk_log_level_parse(const char *name, GLogLevelFlags *level);
 /** Installs the writer; `log` must outlive every logging call. */
 void sylk_log_install(struct sylk_log *log);
 
+/** True when a message at `level` would be written (callers skip formatting it otherwise). */
+bool sylk_log_would_write(const struct sylk_log *log, GLogLevelFlags level);
+
 void sylk_log_set_level(struct sylk_log *log, GLogLevelFlags level);
 
 /** Sends sofia-sip's logs to ours; with trace_sip, every SIP message in and out is logged. */

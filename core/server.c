@@ -337,6 +337,7 @@ int sylk_server_main(const struct sylk_server_options *o)
     /* What plugins forgot; their code is still mapped, and the loop no longer runs. */
     sylk_fd_watches_clear(&server->fd_watches, &server->plugins);
     sylk_resolver_clear(&server->resolver, &server->plugins);
+    sylk_timers_clear(&server->timers);
     end_port_burst(server);
     {
         g_autofree char *counters = sylk_server_counters_text(&server->counters);

@@ -16,6 +16,7 @@
 #include "net/resolve.h"
 #include "plugin/fdwatch.h"
 #include "plugin/loader.h"
+#include "plugin/timers.h"
 #include "sip/stack.h"
 #include "xml_log.h"
 
@@ -66,6 +67,7 @@ struct sylk_server {
     struct sylk_port_burst port_burst;
     struct sylk_memtrim memtrim;
     struct sylk_fd_watches fd_watches; /* plugins' descriptors on the main loop */
+    struct sylk_timers timers;         /* plugins' timers on the main loop */
     struct sylk_resolver resolver;     /* plugins' name resolutions under way */
     bool stopping;
 };

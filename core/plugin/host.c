@@ -23,18 +23,14 @@
 #include <glib.h>
 #include <string.h>
 
-struct sylk_timer {
-    guint source;
-    bool repeat;
-    sylk_timer_fn fn;
-    void *user_data;
-};
-
 static void host_logv(const char *domain, enum sylk_log_level level, const char *format, va_list ap)
 {
     static const GLogLevelFlags map[] = {G_LOG_LEVEL_CRITICAL, G_LOG_LEVEL_WARNING,
                                          G_LOG_LEVEL_INFO, G_LOG_LEVEL_DEBUG};
     GLogLevelFlags l = (unsigned)level < G_N_ELEMENTS(map) ? map[level] : G_LOG_LEVEL_DEBUG;
+    struct sylk_server *server = sylk_server_get();
+    if (server && !sylk_log_would_write(&server->log, l))
+        return; /* a gateway logs per message at debug level: not formatted unless written */
     g_autofree char *d = g_strdup_printf("plugin-%s", domain ? domain : "?");
     g_logv(d, l, format, ap);
 }
@@ -47,31 +43,14 @@ static void host_log(const char *domain, enum sylk_log_level level, const char *
     va_end(ap);
 }
 
-static gboolean timer_fire(gpointer data)
-{
-    struct sylk_timer *t = data;
-    bool repeat = t->repeat;
-    t->fn(t, t->user_data);
-    /* A repeating timer lives until cancelled; a one-shot one is freed by GLib now. */
-    return repeat ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
 static sylk_timer *timer_add(unsigned interval_ms, bool repeat, sylk_timer_fn fn, void *ud)
 {
-    if (!fn)
-        return NULL;
-    struct sylk_timer *t = g_new0(struct sylk_timer, 1);
-    t->repeat = repeat;
-    t->fn = fn;
-    t->user_data = ud;
-    t->source = g_timeout_add_full(G_PRIORITY_DEFAULT, interval_ms, timer_fire, t, g_free);
-    return t;
+    return sylk_timers_add(&sylk_server_get()->timers, interval_ms, repeat, fn, ud);
 }
 
 static void timer_cancel(sylk_timer *t)
 {
-    if (t)
-        g_source_remove(t->source); /* frees t through the destroy notify */
+    sylk_timers_cancel(&sylk_server_get()->timers, t);
 }
 
 static const char *config_get_string(sylk_config *c, const char *s, const char *k, const char *f)

@@ -22,11 +22,14 @@
 
 struct sylk_message {
     struct sylk_pending base; /* first; base.answered: by the core before the plugin did */
+    GList *link;              /* in stack->messages */
+    gint64 deadline;          /* monotonic µs: the core answers for the plugin from then */
 };
 
 struct sylk_outgoing_message {
     struct sylk_owner owner;
     struct sylk_sip_stack *stack;
+    GList *link; /* in stack->outgoing */
     nua_handle_t *nh;
     void (*result)(int status, const char *reason, void *user_data);
     void *user_data;
@@ -34,20 +37,34 @@ struct sylk_outgoing_message {
 
 static void message_free(struct sylk_message *m)
 {
-    m->base.stack->messages = g_list_remove(m->base.stack->messages, m);
+    g_queue_delete_link(&m->base.stack->messages, m->link);
     sylk_pending_clear(&m->base);
     g_free(m);
 }
 
-/* The core answers for a silent plugin; the handle stays until the plugin answers too. */
-static gboolean response_timeout(gpointer data)
+/* The core answers for a silent plugin; the handle stays until the plugin answers too. Every
+ * MESSAGE has the same time to wait, so the queue (in arrival order) is in deadline order: one
+ * timer for all of them, ticking each second while any waits, instead of a GLib source each,
+ * which every main loop iteration would visit (a gateway holds thousands). */
+static gboolean response_timeouts(gpointer data)
 {
-    struct sylk_message *m = data;
-    m->base.timer = 0;
-    g_warning("MESSAGE %s: application did not respond within %d s", m->base.request->info.call_id,
-              RESPONSE_TIMEOUT_S);
-    sylk_pending_answer(&m->base, 500, "Application Did Not Respond");
-    return G_SOURCE_REMOVE;
+    struct sylk_sip_stack *stack = data;
+    gint64 now = g_get_monotonic_time();
+    for (GList *l = stack->messages.head; l; l = l->next) {
+        struct sylk_message *m = l->data;
+        if (m->deadline > now)
+            break;
+        if (m->base.answered)
+            continue;
+        g_warning("MESSAGE %s: application did not respond within %d s",
+                  m->base.request->info.call_id, RESPONSE_TIMEOUT_S);
+        sylk_pending_answer(&m->base, 500, "Application Did Not Respond");
+    }
+    if (g_queue_is_empty(&stack->messages)) {
+        stack->messages_timer = 0;
+        return G_SOURCE_REMOVE;
+    }
+    return G_SOURCE_CONTINUE;
 }
 
 static struct sylk_message *message_new(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_t *nh,
@@ -55,8 +72,11 @@ static struct sylk_message *message_new(struct sylk_sip_stack *stack, nua_t *nua
 {
     struct sylk_message *m = g_new0(struct sylk_message, 1);
     sylk_pending_init(&m->base, SYLK_OWNER_MESSAGE_IN, stack, nua, nh, session, req);
-    sylk_pending_set_timeout(&m->base, RESPONSE_TIMEOUT_S, response_timeout);
-    stack->messages = g_list_prepend(stack->messages, m);
+    m->deadline = g_get_monotonic_time() + (gint64)RESPONSE_TIMEOUT_S * G_USEC_PER_SEC;
+    g_queue_push_tail(&stack->messages, m);
+    m->link = stack->messages.tail;
+    if (!stack->messages_timer)
+        stack->messages_timer = g_timeout_add_seconds(1, response_timeouts, stack);
     return m;
 }
 
@@ -85,19 +105,22 @@ void sylk_message_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_s
 
 void sylk_message_abort_all(struct sylk_sip_stack *stack)
 {
-    for (GList *l = stack->messages; l; l = l->next)
+    for (GList *l = stack->messages.head; l; l = l->next)
         sylk_pending_answer(l->data, 503, "Server Shutting Down");
 }
 
 void sylk_message_free_all(struct sylk_sip_stack *stack)
 {
-    while (stack->messages)
-        message_free(stack->messages->data);
+    while (!g_queue_is_empty(&stack->messages))
+        message_free(g_queue_peek_head(&stack->messages));
+    if (stack->messages_timer)
+        g_source_remove(stack->messages_timer);
+    stack->messages_timer = 0;
 }
 
 void sylk_message_session_gone(struct sylk_sip_stack *stack, struct sylk_session *session)
 {
-    for (GList *l = stack->messages; l; l = l->next) {
+    for (GList *l = stack->messages.head; l; l = l->next) {
         struct sylk_message *m = l->data;
         if (m->base.session == session)
             sylk_pending_detach(&m->base);
@@ -120,7 +143,7 @@ int sylk_message_respond(sylk_message *m, int status, const char *reason)
 
 static void outgoing_free(struct sylk_outgoing_message *om)
 {
-    om->stack->outgoing = g_list_remove(om->stack->outgoing, om);
+    om->stack->outgoing = g_list_delete_link(om->stack->outgoing, om->link);
     if (om->nh) {
         nua_handle_bind(om->nh, NULL);
         nua_handle_destroy(om->nh);
@@ -152,6 +175,7 @@ int sylk_message_send(const struct sylk_message_params *params)
         return -EINVAL;
     }
     stack->outgoing = g_list_prepend(stack->outgoing, om);
+    om->link = stack->outgoing;
     su_home_t home[1] = {SU_HOME_INIT(home)};
     sip_payload_t *pl = sip_payload_create(home, p->body, (isize_t)p->body_len);
     nua_message(om->nh, SIPTAG_CONTENT_TYPE_STR(p->content_type), SIPTAG_PAYLOAD(pl),

@@ -49,7 +49,7 @@ int sylk_pending_answer_tags(struct sylk_pending *p, int status, const char *rea
         return -ENOTCONN;
     ta_list ta;
     ta_start(ta, tag, value);
-    nua_respond(p->nh, status, sylk_sip_phrase(p->nh, reason ? reason : sip_status_phrase(status)),
+    nua_respond(p->nh, status, sylk_sip_phrase(status, reason ? reason : sip_status_phrase(status)),
                 NUTAG_WITH_SAVED(p->saved), ta_tags(ta));
     (void)ta_end(ta); /* the macro ends in ", 0" */
     return 0;

@@ -51,7 +51,7 @@ void sylk_session_set_end(struct sylk_session *s, int status, const char *reason
     if (s->end_status)
         return;
     s->end_status = status;
-    s->end_reason = g_strdup(sylk_sip_phrase(s->nh, reason ? reason : sip_status_phrase(status)));
+    s->end_reason = g_strdup(sylk_sip_phrase(status, reason ? reason : sip_status_phrase(status)));
 }
 
 /* The single exit: tell the plugin, release everything, destroy the handle. */
@@ -97,7 +97,7 @@ void sylk_session_respond_error(struct sylk_session *s, int status, const char *
     sylk_session_set_end(s, status, reason);
     s->state = S_ENDING;
     /* RFC 3261 21.4.13: a 415 lists the body types we take, which for INVITE is SDP */
-    nua_respond(s->nh, status, sylk_sip_phrase(s->nh, reason ? reason : sip_status_phrase(status)),
+    nua_respond(s->nh, status, sylk_sip_phrase(status, reason ? reason : sip_status_phrase(status)),
                 TAG_IF(w, SIPTAG_WARNING_STR(w)),
                 TAG_IF(status == 415, SIPTAG_ACCEPT_STR("application/sdp")), TAG_END());
 }

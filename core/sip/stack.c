@@ -42,9 +42,24 @@ struct sylk_sip_stack *sylk_sip_stack_get(void)
     return server ? &server->sip : NULL;
 }
 
-const char *sylk_sip_phrase(nua_handle_t *nh, const char *phrase)
+const char *sylk_sip_phrase(int status, const char *phrase)
 {
-    return phrase ? su_strdup(nua_handle_home(nh), phrase) : NULL;
+    const char *standard = sip_status_phrase(status);
+    if (!phrase || (standard && strcmp(phrase, standard) == 0))
+        return standard;
+    struct sylk_sip_stack *stack = sylk_sip_stack_get();
+    GHashTable *phrases = stack ? stack->phrases : NULL;
+    const char *kept = phrases ? g_hash_table_lookup(phrases, phrase) : NULL;
+    if (kept)
+        return kept;
+    if (!phrases || g_hash_table_size(phrases) >= SYLK_SIP_MAX_PHRASES) {
+        g_warning("more than %d reason phrases: '%s' answered with the standard one",
+                  SYLK_SIP_MAX_PHRASES, phrase);
+        return standard ? standard : "";
+    }
+    char *copy = g_strdup(phrase);
+    g_hash_table_add(phrases, copy);
+    return copy;
 }
 
 void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const char *reason,
@@ -53,17 +68,29 @@ void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const cha
     struct sylk_server *server = sylk_server_get();
     g_autofree char *w =
         warning ? g_strdup_printf("399 %s \"%s\"", server->config.advertised_ip, warning) : NULL;
-    nua_respond(nh, status, sylk_sip_phrase(nh, reason), NUTAG_WITH_THIS(nua),
+    nua_respond(nh, status, sylk_sip_phrase(status, reason), NUTAG_WITH_THIS(nua),
                 TAG_IF(w, SIPTAG_WARNING_STR(w)), TAG_END());
     nua_handle_destroy(nh);
+}
+
+/* A From/To value: "Name <uri>" as it is; a bare URI goes in <>, so that its parameters
+ * (sip:juliet@example.com;gr=balcony) stay the URI's and do not become the header's (RFC 3261
+ * §20.10). */
+static char *address_value(su_home_t *home, const char *address)
+{
+    if (!address || strchr(address, '<'))
+        return su_strdup(home, address);
+    return su_sprintf(home, "<%s>", address);
 }
 
 nua_handle_t *sylk_sip_handle_new(struct sylk_sip_stack *stack, struct sylk_owner *owner,
                                   const char *request_uri, const char *from, const char *to)
 {
     su_home_t home[1] = {SU_HOME_INIT(home)};
-    sip_from_t *f = sip_from_make(home, from);
-    sip_to_t *t = sip_to_make(home, to);
+    const char *fv = address_value(home, from);
+    const char *tv = address_value(home, to);
+    sip_from_t *f = fv ? sip_from_make(home, fv) : NULL;
+    sip_to_t *t = tv ? sip_to_make(home, tv) : NULL;
     url_t *target =
         request_uri ? url_hdup(home, URL_STRING_MAKE(request_uri)->us_url) : (t ? t->a_url : NULL);
     nua_handle_t *nh = NULL;
@@ -322,6 +349,7 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
 {
     const struct sylk_server_config *c = &server->config;
     stack->server = server;
+    stack->phrases = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     su_init();
     sylk_log_redirect_sofia(&server->log, c->trace_sip);
     stack->root = su_glib_root_create(stack);
@@ -423,6 +451,7 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
     }
     sylk_wire_free(stack->wire); /* after nua: its messages refer to the classes */
     stack->wire = NULL;
+    g_clear_pointer(&stack->phrases, g_hash_table_unref); /* after nua: its responses too */
     sylk_log_unredirect_sofia();
     su_deinit();
     g_free(stack->tls_dir);

@@ -43,7 +43,8 @@ struct sylk_sip_stack {
     guint media_check;    /* one 1 s timer for every session's RTP timeout (session.c) */
     GList *subscriptions; /* struct sylk_subscription * */
     GList *referrals;     /* struct sylk_referral * */
-    GList *messages;      /* struct sylk_message * awaiting the plugin's response */
+    GQueue messages;      /* struct sylk_message * awaiting the plugin's response, oldest first */
+    guint messages_timer; /* their one response timeout (message.c) */
     GList *outgoing;      /* struct sylk_outgoing_message * awaiting a final response */
     GList *subscribers;   /* struct sylk_outgoing_subscription *, until ended */
     bool shutting_down;
@@ -51,6 +52,7 @@ struct sylk_sip_stack {
     char *tls_dir;
     struct sylk_wire *wire;               /* the message class nta parses with (wire.c) */
     struct sylk_sip_transport *transport; /* UDP buffer, connection limits; NULL: none */
+    GHashTable *phrases;                  /* reason phrases kept for nta (sylk_sip_phrase) */
 };
 
 /** Creates the stack and binds the transports; false with `error` set on failure. */
@@ -66,17 +68,25 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack);
 struct sylk_sip_stack *sylk_sip_stack_get(void);
 
 /**
- * A handle for a request the server originates. `to` and `from` are "Name <uri>" or bare URIs;
- * the Request-URI is `request_uri` when given, else the URI of `to`. NULL when unparsable.
+ * A handle for a request the server originates. `to` and `from` are "Name <uri>" or bare URIs
+ * (a bare URI's parameters are the URI's: it is put in <>); the Request-URI is `request_uri`
+ * when given, else the URI of `to`. NULL when unparsable.
  */
 nua_handle_t *sylk_sip_handle_new(struct sylk_sip_stack *stack, struct sylk_owner *owner,
                                   const char *request_uri, const char *from, const char *to);
 
+/* Distinct reason phrases kept (sylk_sip_phrase); past this many the standard one is used. */
+#define SYLK_SIP_MAX_PHRASES 1024
+
 /**
- * nua keeps the reason phrase pointer until it sends the response, later: this copies it into
- * the handle's memory, which lives at least as long.
+ * A reason phrase for nua_respond that lives as long as the server: nua and nta keep a pointer to
+ * it (sip_status_create does not copy it) in the response, which its server transaction keeps
+ * and encodes again for a retransmitted request long after the handle is gone (RFC 3261 §17.2.2:
+ * 32 s over UDP). The status's standard phrase is sofia's static text; others are kept once each
+ * in the stack, at most SYLK_SIP_MAX_PHRASES (then the standard phrase, logged). NULL: the
+ * standard phrase.
  */
-const char *sylk_sip_phrase(nua_handle_t *nh, const char *phrase);
+const char *sylk_sip_phrase(int status, const char *phrase);
 
 /** Answers a request that has no owner yet and destroys its handle. */
 void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const char *reason,

@@ -24,6 +24,14 @@
 #define READ_PER_WAKE (256 * 1024) /* then other connections get their turn */
 #define TLS_CHUNK     16384
 
+/* Every connection, and whether the mapping asked them all to stop reading (xgw_inbound_pause
+ * in gateway.h: the SIP side is behind, so TCP pushes back on the XMPP peers instead of the
+ * gateway refusing their stanzas). */
+static struct {
+    GList *all;
+    bool paused;
+} conns;
+
 /* ----------------------------------------------------------------- lifetime --- */
 
 struct xconn *xconn_new(const struct xconn_params *p)
@@ -38,12 +46,15 @@ struct xconn *xconn_new(const struct xconn_params *p)
     struct xmpp_stream_limits limits = {p->max_stanza_bytes, XMPP_STREAM_DEFAULT_MAX_DEPTH};
     c->parser = xmpp_stream_parser_new(p->content_ns, &limits);
     c->last_activity = g_get_monotonic_time();
+    conns.all = g_list_prepend(conns.all, c);
+    c->link = conns.all;
     return c;
 }
 
 static void destroy(struct xconn *c)
 {
     xconn_teardown(c, NULL);
+    conns.all = g_list_delete_link(conns.all, c->link);
     xmpp_stream_parser_free(c->parser);
     xmpp_stream_header_free(c->ours);
     g_byte_array_unref(c->out);
@@ -127,6 +138,7 @@ void xconn_teardown(struct xconn *c, const char *why)
     c->state = ST_DEAD;
     xconn_cancel_timer(&c->timer);
     xconn_cancel_timer(&c->defer);
+    xconn_cancel_timer(&c->resume);
     xconn_close_socket(c);
     fail_marks(c);
     if (!c->freed && c->p.handler->closed) {
@@ -262,8 +274,12 @@ void xconn_update_watch(struct xconn *c)
         events = SYLK_FD_WRITE;
     else if (c->state == ST_HANDSHAKE)
         events = gnutls_record_get_direction(c->tls) ? SYLK_FD_WRITE : SYLK_FD_READ;
-    else if (c->out_off < c->out->len)
-        events |= SYLK_FD_WRITE;
+    else {
+        if (conns.paused)
+            events = 0;
+        if (c->out_off < c->out->len)
+            events |= SYLK_FD_WRITE;
+    }
     xgw_host()->fd_watch_update(c->watch, events);
 }
 
@@ -498,6 +514,8 @@ static void read_input(struct xconn *c)
         xmpp_stream_feed(c->parser, buf, (size_t)n);
         process_events(c);
         total += (size_t)n;
+        if (conns.paused)
+            return; /* the rest waits in the kernel (or in gnutls: see xgw_inbound_pause) */
         if (total >= READ_PER_WAKE && !(c->tls && gnutls_record_check_pending(c->tls)))
             return;
     }
@@ -550,6 +568,37 @@ void xconn_on_watch(sylk_fd_watch *w, int fd, unsigned events, void *user_data)
     if (xconn_alive(c))
         io(c, events);
     xconn_leave(c);
+}
+
+/* ---------------------------------------------------------------- pausing --- */
+
+static void on_resume(sylk_timer *t, void *user_data)
+{
+    struct xconn *c = user_data;
+    (void)t;
+    c->resume = NULL;
+    xconn_enter(c);
+    if (xconn_flowing(c) && !conns.paused)
+        io(c, SYLK_FD_READ);
+    xconn_leave(c);
+}
+
+void xgw_inbound_pause(bool paused)
+{
+    if (conns.paused == paused)
+        return;
+    conns.paused = paused;
+    XGW_LOG(SYLK_LOG_INFO, "%s reading XMPP streams: %s", paused ? "pausing" : "resuming",
+            paused ? "too many messages waiting for SIP" : "the SIP side caught up");
+    for (GList *l = conns.all; l; l = l->next) {
+        struct xconn *c = l->data;
+        if (!xconn_flowing(c))
+            continue;
+        xconn_update_watch(c);
+        /* records gnutls already decrypted are not seen by poll(): read them from the loop */
+        if (!paused && !c->resume && c->tls && gnutls_record_check_pending(c->tls))
+            c->resume = xgw_host()->timer_add(0, false, on_resume, c);
+    }
 }
 
 /* ------------------------------------------------------------------- making --- */

@@ -52,8 +52,10 @@ struct xconn {
     struct xconn_address *addrs;
     size_t naddrs, next_addr;
     char *connect_error;
-    sylk_timer *timer; /* connect attempt, or close wait */
-    sylk_timer *defer; /* a failure noticed inside a call of the owner, acted on from the loop */
+    sylk_timer *timer;  /* connect attempt, or close wait */
+    sylk_timer *defer;  /* a failure noticed inside a call of the owner, acted on from the loop */
+    sylk_timer *resume; /* reading resumed: what gnutls holds is read from the loop */
+    GList *link;        /* in the list of every connection (conn.c) */
     gint64 last_activity;
     int busy;
     bool freed;

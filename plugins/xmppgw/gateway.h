@@ -84,6 +84,14 @@ typedef void (*xgw_sent_fn)(int status, enum xmpp_stanza_condition condition, vo
  */
 void xgw_send(struct xmpp_node *stanza, xgw_sent_fn sent, void *user_data);
 
+/**
+ * Stops (true) or resumes (false) reading every XMPP stream: the mapping's backpressure when
+ * the SIP side is behind. Stanzas already read are still delivered; what is not read yet waits
+ * in the kernel, so TCP slows the XMPP peers down and nothing is refused or lost. Writing goes
+ * on. Connections made while paused start paused.
+ */
+void xgw_inbound_pause(bool paused);
+
 /* ------------------------------------------------------------------ SIP -> mapping --- */
 
 /* The plugin's SIP callbacks (struct sylk_plugin in xmppgw.c) go straight to the mapping. */

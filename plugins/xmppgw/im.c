@@ -17,7 +17,11 @@
  * answered with the XEP-0184 receipt the sender asked for. A 200 to a MESSAGE comes from the
  * recipient's user agent (RFC 3428 §7 asks relays and store-and-forward servers to answer
  * 202), so it is the "received by the recipient's client" XEP-0184 means; a 202 or other 2xx
- * gets no receipt. (Nothing is ever "displayed": that is XEP-0333, not carried.) Messages of
+ * gets no receipt. (Nothing is ever "displayed": that is XEP-0333, not carried.) A 415 to a
+ * MESSAGE in another type than text/plain (CPIM, HTML) is followed by one more in text/plain
+ * with the message's text, as RFC 3428 §7 lets a UAC do (many SIP user agents take nothing
+ * else); a 415 to an is-composing one (after its CPIM wrapping went) makes the conversation
+ * stop sending chat states to SIP. A chat state that fails is only logged. Messages of
  * type groupchat get service-unavailable; error messages answer our SIP MESSAGEs or are
  * dropped; messages with neither text nor a chat state (receipts, markers) are dropped.
  *
@@ -57,10 +61,19 @@ struct pending_out {
     guint serial;
     struct xmpp_node *stanza; /* the message, without children but <request/> */
     bool receipt;
+    bool composing; /* an is-composing MESSAGE: its failure is only logged */
+    char *from_uri; /* the MESSAGE's From and To, for a second try */
+    char *to_uri;
+    char *headers;    /* its extra headers, or NULL */
+    char *retry_type; /* after a 415: the type of the second try, or NULL for none */
+    GString *retry_body;
+    char *first_type; /* while it waits for its turn (XGW_SIP_WINDOW): what it sends first */
+    GString *first_body;
 };
 
 struct conversation {
-    bool sip_active; /* we told SIP "active" and not yet idle */
+    bool sip_active;       /* we told SIP "active" and not yet idle */
+    bool sip_no_composing; /* the SIP side refused is-composing (415): none is sent */
     gint64 sip_active_at;
     bool sip_composes;             /* the SIP side sent is-composing */
     enum xgw_chat_state xmpp_last; /* last standalone state sent to XMPP */
@@ -72,6 +85,9 @@ static struct {
     GHashTable *out;           /* serial -> struct pending_out */
     GHashTable *conversations; /* "xmpp-bare sip-bare" -> struct conversation */
     guint serial;
+    guint in_flight; /* MESSAGEs of `out` in transaction */
+    GQueue waiting;  /* serials of `out` waiting for their turn, oldest first */
+    bool paused;     /* we asked the transport to stop reading (xgw_inbound_pause) */
 } im;
 
 static guint next_serial(void)
@@ -311,7 +327,62 @@ static void pending_out_free(gpointer p)
 {
     struct pending_out *po = p;
     xmpp_node_free(po->stanza);
+    g_free(po->from_uri);
+    g_free(po->to_uri);
+    g_free(po->headers);
+    g_free(po->retry_type);
+    if (po->retry_body)
+        g_string_free(po->retry_body, TRUE);
+    g_free(po->first_type);
+    if (po->first_body)
+        g_string_free(po->first_body, TRUE);
     g_free(po);
+}
+
+static void on_sip_result(int status, const char *reason, void *user_data);
+static void send_waiting(void);
+
+/* Sends the MESSAGE of po: 0, or the core's negative error. */
+static int message_send(struct pending_out *po, const char *type, const GString *body)
+{
+    const struct sylk_message_params params = {
+        .struct_size = sizeof(params),
+        .from = po->from_uri,
+        .to = po->to_uri,
+        .content_type = type,
+        .body = body->str,
+        .body_len = body->len,
+        .extra_headers = po->headers,
+        .result = on_sip_result,
+        .user_data = GUINT_TO_POINTER(po->serial),
+    };
+    return xgw_host()->message_send(&params);
+}
+
+/* After a 415: the second try, in text/plain (or is-composing unwrapped). True when sent. */
+static bool send_again(struct pending_out *po)
+{
+    if (!po->retry_type)
+        return false;
+    g_autofree char *type = g_steal_pointer(&po->retry_type);
+    g_autoptr(GString) body = g_steal_pointer(&po->retry_body);
+    LOG(SYLK_LOG_INFO, "MESSAGE from %s to %s refused 415: sending it again as %s", po->from_uri,
+        po->to_uri, type);
+    return message_send(po, type, body) == 0;
+}
+
+/* The SIP side takes no is-composing: the conversation stops sending them. */
+static void composing_refused(const struct pending_out *po)
+{
+    struct xmpp_jid x, s;
+    if (xmpp_jid_parse(xmpp_node_attr(po->stanza, "from"), &x, NULL) == 0 &&
+        xmpp_jid_parse(xmpp_node_attr(po->stanza, "to"), &s, NULL) == 0) {
+        struct conversation *c = conversation(&x, &s, false);
+        if (c)
+            c->sip_no_composing = true;
+        xmpp_jid_clear(&s);
+    }
+    xmpp_jid_clear(&x);
 }
 
 static void on_sip_result(int status, const char *reason, void *user_data)
@@ -322,8 +393,14 @@ static void on_sip_result(int status, const char *reason, void *user_data)
     const char *id = xmpp_node_attr(po->stanza, "id");
     LOG(status < 300 ? SYLK_LOG_DEBUG : SYLK_LOG_INFO, "message %s from %s: SIP %d %s",
         id ? id : "-", xmpp_node_attr(po->stanza, "from"), status, reason ? reason : "");
+    if (status == 415 && send_again(po))
+        return; /* its result comes to this callback again */
     struct xmpp_node *reply = NULL;
-    if (status >= 300) {
+    if (po->composing) {
+        /* a lost typing notice is harmless: no error for the sender */
+        if (status == 415)
+            composing_refused(po);
+    } else if (status >= 300) {
         g_autofree char *text = g_strdup_printf("SIP %d %s", status, reason ? reason : "");
         reply = xmpp_stanza_error_reply(po->stanza, xgw_condition_for(status), text);
     } else if (status == 200 && po->receipt) {
@@ -333,6 +410,8 @@ static void on_sip_result(int status, const char *reason, void *user_data)
     if (reply)
         xgw_send(reply, NULL, NULL);
     g_hash_table_remove(im.out, user_data);
+    im.in_flight--;
+    send_waiting();
 }
 
 static void refuse(const struct xmpp_node *stanza, enum xmpp_stanza_condition cond,
@@ -354,6 +433,36 @@ static struct xmpp_node *keep_for_reply(const struct xmpp_node *stanza)
     return keep;
 }
 
+/* Starts what waits, in order, while the window has room; pauses or resumes reading XMPP. */
+static void send_waiting(void)
+{
+    while (im.in_flight < XGW_SIP_WINDOW && !g_queue_is_empty(&im.waiting)) {
+        gpointer key = g_queue_pop_head(&im.waiting);
+        struct pending_out *po = g_hash_table_lookup(im.out, key);
+        if (!po)
+            continue;
+        g_autofree char *type = g_steal_pointer(&po->first_type);
+        g_autoptr(GString) body = g_steal_pointer(&po->first_body);
+        int rc = message_send(po, type, body);
+        if (rc < 0) {
+            LOG(SYLK_LOG_WARNING, "MESSAGE from %s to %s not sent: %d", po->from_uri, po->to_uri,
+                rc);
+            refuse(po->stanza, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
+            g_hash_table_remove(im.out, key);
+            continue;
+        }
+        im.in_flight++;
+    }
+    guint waiting = g_queue_get_length(&im.waiting);
+    if (!im.paused && waiting >= XGW_SIP_WAITING_HIGH) {
+        im.paused = true;
+        xgw_inbound_pause(true);
+    } else if (im.paused && waiting <= XGW_SIP_WAITING_LOW) {
+        im.paused = false;
+        xgw_inbound_pause(false);
+    }
+}
+
 /* The is-composing MESSAGE for a chat state, or nothing (state unchanged, or idle with no
  * active to end). */
 static bool composing_wanted(struct conversation *c, enum xgw_chat_state state, bool *active)
@@ -366,11 +475,38 @@ static bool composing_wanted(struct conversation *c, enum xgw_chat_state state, 
     if (*active && c->sip_active &&
         now - c->sip_active_at < (gint64)XGW_COMPOSING_REFRESH / 2 * G_USEC_PER_SEC)
         return false; /* still fresh on the SIP side */
-    if (!*active && !c->sip_active)
+    if (c->sip_no_composing || (!*active && !c->sip_active))
         return false;
     c->sip_active = *active;
     c->sip_active_at = now;
     return true;
+}
+
+/* The MESSAGE's body and *type for content (or an is-composing document when content is
+ * NULL); po gets the extra headers and what a 415 would be answered with. */
+static GString *message_body(struct pending_out *po, const struct xgw_xmpp_content *content,
+                             bool composing_active, char **type)
+{
+    g_autofree char *now = xgw_datetime_now();
+    bool cpim = xgw_config()->use_cpim;
+    if (content) {
+        GString *body = xgw_sip_body_for(content, cpim, po->from_uri, po->to_uri, now, type);
+        po->headers = xgw_sip_headers_for(content);
+        if (content->body && !g_str_has_prefix(*type, "text/plain")) {
+            po->retry_type = g_strdup("text/plain;charset=utf-8");
+            po->retry_body = g_string_new(content->body);
+        }
+        return body;
+    }
+    g_autofree char *doc = xgw_composing_format(composing_active, XGW_COMPOSING_REFRESH, now);
+    if (!cpim) {
+        *type = g_strdup(XGW_COMPOSING_TYPE);
+        return g_string_new(doc);
+    }
+    po->retry_type = g_strdup(XGW_COMPOSING_TYPE);
+    po->retry_body = g_string_new(doc);
+    *type = g_strdup("message/cpim");
+    return xgw_cpim_format(po->from_uri, po->to_uri, now, XGW_COMPOSING_TYPE, doc, strlen(doc));
 }
 
 static void send_to_sip(const struct xmpp_node *stanza, const struct xmpp_jid *from,
@@ -389,47 +525,17 @@ static void send_to_sip(const struct xmpp_node *stanza, const struct xmpp_jid *f
         refuse(stanza, XMPP_STANZA_ERR_RESOURCE_CONSTRAINT, NULL);
         return;
     }
-    g_autofree char *now = xgw_datetime_now();
-    g_autofree char *type = NULL;
-    g_autofree char *headers = NULL;
-    GString *body;
-    bool cpim = xgw_config()->use_cpim;
-    if (content) {
-        body = xgw_sip_body_for(content, cpim, from_uri, to_uri, now, &type);
-        headers = xgw_sip_headers_for(content);
-    } else {
-        g_autofree char *doc = xgw_composing_format(composing_active, XGW_COMPOSING_REFRESH, now);
-        if (cpim) {
-            type = g_strdup("message/cpim");
-            body = xgw_cpim_format(from_uri, to_uri, now, XGW_COMPOSING_TYPE, doc, strlen(doc));
-        } else {
-            type = g_strdup(XGW_COMPOSING_TYPE);
-            body = g_string_new(doc);
-        }
-    }
     struct pending_out *po = g_new0(struct pending_out, 1);
     po->serial = next_serial();
     po->stanza = keep_for_reply(stanza);
     po->receipt = content && content->receipt_request;
+    po->composing = !content;
+    po->from_uri = g_steal_pointer(&from_uri);
+    po->to_uri = g_steal_pointer(&to_uri);
+    po->first_body = message_body(po, content, composing_active, &po->first_type);
     g_hash_table_insert(im.out, GUINT_TO_POINTER(po->serial), po);
-    const struct sylk_message_params params = {
-        .struct_size = sizeof(params),
-        .from = from_uri,
-        .to = to_uri,
-        .content_type = type,
-        .body = body->str,
-        .body_len = body->len,
-        .extra_headers = headers,
-        .result = on_sip_result,
-        .user_data = GUINT_TO_POINTER(po->serial),
-    };
-    int rc = xgw_host()->message_send(&params);
-    g_string_free(body, TRUE);
-    if (rc < 0) {
-        LOG(SYLK_LOG_WARNING, "MESSAGE from %s to %s not sent: %d", from_uri, to_uri, rc);
-        g_hash_table_remove(im.out, GUINT_TO_POINTER(po->serial));
-        refuse(stanza, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
-    }
+    g_queue_push_tail(&im.waiting, GUINT_TO_POINTER(po->serial));
+    send_waiting();
 }
 
 void xgw_im_xmpp_message(struct xmpp_node *stanza)
@@ -481,11 +587,24 @@ void xgw_im_init(void)
     im.in = g_hash_table_new_full(NULL, NULL, NULL, pending_in_free);
     im.out = g_hash_table_new_full(NULL, NULL, NULL, pending_out_free);
     im.conversations = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_queue_init(&im.waiting);
+    im.in_flight = 0;
+    im.paused = false;
 }
 
 void xgw_im_shutdown(void)
 {
-    /* the core answered the MESSAGEs still waiting (503) and reported the ones it sent */
+    /* the core answered the MESSAGEs still waiting (503) and reported the ones it sent;
+     * those that never had their turn are refused here */
+    for (GList *l = im.waiting.head; l; l = l->next) {
+        struct pending_out *po = g_hash_table_lookup(im.out, l->data);
+        if (po)
+            refuse(po->stanza, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE, "gateway shutting down");
+    }
+    g_queue_clear(&im.waiting);
+    if (im.paused)
+        xgw_inbound_pause(false);
+    im.paused = false;
     g_clear_pointer(&im.in, g_hash_table_unref);
     g_clear_pointer(&im.out, g_hash_table_unref);
     g_clear_pointer(&im.conversations, g_hash_table_unref);

@@ -24,6 +24,15 @@
 #define XGW_MAX_PENDING       10000 /* messages waiting for their outcome, each direction */
 #define XGW_MAX_CONVERSATIONS 10000 /* chat-state memories */
 
+/* XMPP -> SIP flow control: at most XGW_SIP_WINDOW MESSAGEs are in transaction at once (over
+ * UDP a burst beyond what the next hop's socket buffer holds is lost and retransmitted at
+ * 0.5, 1, 2 s...: throughput falls to nothing); the others wait in order. From
+ * XGW_SIP_WAITING_HIGH waiting the gateway stops reading XMPP streams (TCP slows the senders
+ * down), and reads again once they are down to XGW_SIP_WAITING_LOW. */
+#define XGW_SIP_WINDOW       256
+#define XGW_SIP_WAITING_HIGH 1024
+#define XGW_SIP_WAITING_LOW  256
+
 /** The SIP request's parties as JIDs: 0, or the SIP status to refuse it with (*reason). */
 int xgw_map_sip_parties(const struct sylk_request_info *info, struct xmpp_jid *from,
                         struct xmpp_jid *to, const char **reason);

@@ -12,6 +12,12 @@ netstrings of JSON commands ({"command": "dial", "params": "sip:…", "token": "
     b.wait_event("CALL_ESTABLISHED")
     …
     b.stop()
+
+For SIP MESSAGE: `aor` sets the account's address (e.g. "sip:alice@bare.test", with
+`account_params=';outbound="sip:127.0.0.1:5060"'` for its outbound proxy), `contacts` fills the
+contacts file (the first is the current contact, which the contact module's `message` command
+writes to), and `cons_port` loads the cons module: `b.console()` is a TCP connection to it,
+where baresip writes what it prints, received MESSAGEs included (`peer: "text"`).
 """
 import glob
 import json
@@ -76,13 +82,15 @@ def tone_analysis(rate, samples, threshold=300):
 
 class Baresip:
     def __init__(self, workdir, sip_port, rtp_start, ctrl_port, codecs="PCMU", user="alice",
-                 tone_freq=440.0, extra_account_params="", modules=("g711", "g722")):
+                 tone_freq=440.0, extra_account_params="", modules=("g711", "g722"), aor=None,
+                 contacts=(), cons_port=None):
         self.dir = os.path.abspath(str(workdir))
         os.makedirs(self.dir, exist_ok=True)
         self.snd_dir = os.path.join(self.dir, "snd")
         os.makedirs(self.snd_dir, exist_ok=True)
         self.sip_port, self.ctrl_port = sip_port, ctrl_port
-        self.aor = f"sip:{user}@127.0.0.1:{sip_port}"
+        self.aor = aor or f"sip:{user}@127.0.0.1:{sip_port}"
+        self.cons_port = cons_port
         self.wav = write_tone_wav(os.path.join(self.dir, "tone48k.wav"), freq=tone_freq)
         self.log_path = os.path.join(self.dir, "baresip.log")
         self.proc = None
@@ -113,13 +121,15 @@ class Baresip:
                   "module_app contact.so", "module_app menu.so", "module_app ctrl_tcp.so",
                   f"ctrl_tcp_listen 127.0.0.1:{ctrl_port}",
                   f"snd_path {self.snd_dir}"]
+        if cons_port:
+            lines += ["module cons.so", f"cons_listen 127.0.0.1:{cons_port}"]
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write("\n".join(lines) + "\n")
         with open(os.path.join(self.dir, "accounts"), "w") as f:
             f.write(f"<{self.aor}>;regint=0;answermode=auto;audio_codecs={codecs}"
                     f"{extra_account_params}\n")
         with open(os.path.join(self.dir, "contacts"), "w") as f:
-            f.write("")
+            f.write("".join(f"<{c}>\n" for c in contacts))
 
     # -- process ------------------------------------------------------------------------------
     def start(self, timeout=10):
@@ -164,6 +174,10 @@ class Baresip:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+    def console(self, timeout=5):
+        """A TCP connection to the cons module (what baresip prints arrives on it)."""
+        return socket.create_connection(("127.0.0.1", self.cons_port), timeout=timeout)
 
     # -- ctrl_tcp -----------------------------------------------------------------------------
     def _pump(self, timeout):

@@ -13,7 +13,13 @@ server-to-server off (component-only tests). `require_encryption` is prosody's
 s2s_require_encryption (default true, as prosody's); `tls=False` gives prosody no certificate,
 so it offers no STARTTLS at all. `wrapper` runs prosody under another command that keeps its
 pid (test/peers/dns_server.py: a private /etc/resolv.conf, so that prosody finds the gateway
-through DNS SRV records of the test's own DNS server).
+through DNS SRV records of the test's own DNS server). `dns_jitter=False` loads a module of the
+instance's own that turns off the random delay (up to 1 s per query, 2 s per retry) prosody's
+legacy resolver puts before each DNS query: an unknown domain (SRV _xmpps-server, SRV
+_xmpp-server, then A and AAAA) otherwise takes up to 3 s, at random, to fail. `offline=False`
+turns off the offline message storage prosody loads by itself: a message to a user without an
+online resource then gets an error (service-unavailable) instead of waiting for his next login.
+`log_level` ("debug" by default) is the least level written to the log.
 
 Never run `prosody --version` on 0.12: it starts the system instance.
 """
@@ -25,6 +31,15 @@ import time
 
 PROSODY = "/usr/bin/prosody"
 PROSODYCTL = "/usr/bin/prosodyctl"
+
+
+# net.dns (prosody's resolver without lua-unbound) delays each query by math.random() * jitter
+# seconds; its resolvers share one class table, where the defaults live.
+NOJITTER_MODULE = """\
+local class = getmetatable(require "net.dns".resolver());
+class.jitter, class.retry_jitter = false, false;
+module:log("info", "DNS query jitter off");
+"""
 
 
 def _free_tcp_port():
@@ -62,7 +77,8 @@ def make_certificate(directory, host):
 
 class Prosody:
     def __init__(self, workdir, domain="xmpp.test", components=None, s2s=True,
-                 require_encryption=True, tls=True, wrapper=(), ports=None, extra=""):
+                 require_encryption=True, tls=True, wrapper=(), ports=None, extra="",
+                 dns_jitter=True, offline=True, log_level="debug"):
         self.dir = os.path.join(str(workdir), f"prosody-{domain}")
         os.makedirs(os.path.join(self.dir, "data"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "certs"), exist_ok=True)
@@ -73,6 +89,9 @@ class Prosody:
         self.tls = tls
         self.wrapper = list(wrapper)
         self.extra = extra
+        self.dns_jitter = dns_jitter
+        self.offline = offline
+        self.log_level = log_level
         ports = ports or {}
         self.c2s_port = ports.get("c2s") or _free_tcp_port()
         self.s2s_port = ports.get("s2s") or _free_tcp_port()
@@ -93,11 +112,19 @@ class Prosody:
             for host in [self.domain] + list(self.components):
                 make_certificate(os.path.join(self.dir, "certs"), host)
         disabled = [] if self.s2s else ["s2s"]
+        if not self.offline:  # prosody loads mod_offline by itself (offline message storage)
+            disabled.append("offline")
+        plugin_paths = []
+        if not self.dns_jitter:
+            plugin_paths.append(self.dir)
+            modules.append("dns_nojitter")
+            with open(os.path.join(self.dir, "mod_dns_nojitter.lua"), "w") as f:
+                f.write(NOJITTER_MODULE)
         lines = [
             "run_as_root = true",
             f'pidfile = "{self.pid_path}"',
             f'data_path = "{os.path.join(self.dir, "data")}"',
-            f'log = {{ debug = "{self.log_path}" }}',
+            f'log = {{ {self.log_level} = "{self.log_path}" }}',
             'interfaces = { "127.0.0.1" }',
             'local_interfaces = { "127.0.0.1" }',
             f"c2s_ports = {{ {self.c2s_port} }}",
@@ -107,6 +134,7 @@ class Prosody:
             "http_ports = { }",
             "https_ports = { }",
             f'certificates = "{os.path.join(self.dir, "certs")}"',
+            "plugin_paths = { " + "; ".join(f'"{d}"' for d in plugin_paths) + " }",
             "modules_enabled = { " + "; ".join(f'"{m}"' for m in modules) + " }",
             "modules_disabled = { " + "; ".join(f'"{m}"' for m in disabled) + " }",
             'authentication = "internal_plain"',

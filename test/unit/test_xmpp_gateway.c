@@ -61,6 +61,7 @@ static struct {
     GPtrArray *timers;   /* struct sylk_timer * */
     GPtrArray *outgoing; /* struct sylk_outgoing_subscription * */
     struct xgw_config config;
+    GArray *pauses; /* bool: xgw_inbound_pause calls, in order */
 } fake;
 
 static void fake_log(const char *domain, enum sylk_log_level level, const char *format, ...)
@@ -251,6 +252,11 @@ bool xgw_is_our_domain(const char *domain)
     return g_ascii_strcasecmp(domain, "sip.example") == 0;
 }
 
+void xgw_inbound_pause(bool paused)
+{
+    g_array_append_val(fake.pauses, paused);
+}
+
 void xgw_send(struct xmpp_node *stanza, xgw_sent_fn sent, void *user_data)
 {
     struct sent_stanza *s = g_new0(struct sent_stanza, 1);
@@ -294,6 +300,7 @@ static void setup(void)
     fake.messages = g_ptr_array_new_with_free_func(sent_message_free);
     fake.timers = g_ptr_array_new_with_free_func(g_free);
     fake.outgoing = g_ptr_array_new_with_free_func(outgoing_free);
+    fake.pauses = g_array_new(FALSE, FALSE, sizeof(bool));
     static char *domains[] = {"sip.example", NULL};
     fake.config = (struct xgw_config){.domains = domains, .use_cpim = false};
     g_assert_cmpint(xgw_mapping_init(), ==, 0);
@@ -318,6 +325,7 @@ static void teardown(void)
     g_ptr_array_unref(fake.messages);
     g_ptr_array_unref(fake.timers);
     g_ptr_array_unref(fake.outgoing);
+    g_array_unref(fake.pauses);
 }
 
 static struct sent_stanza *stanza_at(guint i)
@@ -671,6 +679,58 @@ static void chat_states_both_ways(void)
     teardown();
 }
 
+/* A SIP UA that takes text/plain only (baresip): a 415 to CPIM or HTML is followed by the text
+ * in text/plain, whose outcome is the message's; a 415 to is-composing (wrapped, then not)
+ * only stops chat states for the conversation: no error for a typing notice. */
+static void message_415_falls_back_to_text(void)
+{
+    setup();
+    fake.config.use_cpim = true;
+    const char *romeo = "romeo@xmpp.example/balcony", *alice = "alice@sip.example";
+    struct xmpp_node *m = stanza_new("message", romeo, alice, "chat", "t1");
+    add_text(m, "body", "plain please");
+    xmpp_node_add_element(m, "urn:xmpp:receipts", "request");
+    xgw_message_in(m);
+    struct sent_message *s = message_at(0);
+    g_assert_cmpstr(s->type, ==, "message/cpim");
+    s->params.result(415, "Unsupported Media Type", s->params.user_data);
+    g_assert_cmpuint(fake.messages->len, ==, 2);
+    s = message_at(1);
+    g_assert_cmpstr(s->type, ==, "text/plain;charset=utf-8");
+    g_assert_cmpstr(s->body, ==, "plain please");
+    g_assert_cmpstr(s->from, ==, "sip:romeo@xmpp.example;gr=balcony");
+    g_assert_cmpstr(s->to, ==, "sip:alice@sip.example");
+    g_assert_cmpuint(fake.stanzas->len, ==, 0);
+    s->params.result(200, "OK", s->params.user_data);
+    g_assert_cmpuint(fake.stanzas->len, ==, 1); /* the receipt, for the second try's 200 */
+    g_assert_nonnull(strstr(stanza_at(0)->xml, "<received xmlns='urn:xmpp:receipts' id='t1'/>"));
+    /* a 415 to the text/plain try is final: bad-request */
+    m = stanza_new("message", romeo, alice, "chat", "t2");
+    add_text(m, "body", "again");
+    xgw_message_in(m);
+    s = message_at(2);
+    s->params.result(415, "Unsupported Media Type", s->params.user_data);
+    s = message_at(3);
+    s->params.result(415, "Unsupported Media Type", s->params.user_data);
+    g_assert_cmpuint(fake.messages->len, ==, 4);
+    g_assert_cmpuint(fake.stanzas->len, ==, 2);
+    g_assert_nonnull(strstr(stanza_at(1)->xml, "id='t2' type='error'><error type='modify'>"
+                                               "<bad-request"));
+    /* is-composing: CPIM, then unwrapped, then nothing more for this conversation */
+    xgw_message_in(chat_state(romeo, alice, "composing"));
+    s = message_at(4);
+    g_assert_cmpstr(s->type, ==, "message/cpim");
+    s->params.result(415, "Unsupported Media Type", s->params.user_data);
+    s = message_at(5);
+    g_assert_cmpstr(s->type, ==, "application/im-iscomposing+xml");
+    s->params.result(415, "Unsupported Media Type", s->params.user_data);
+    g_assert_cmpuint(fake.stanzas->len, ==, 2); /* no error for a chat state */
+    xgw_message_in(chat_state(romeo, alice, "paused"));
+    xgw_message_in(chat_state(romeo, alice, "composing"));
+    g_assert_cmpuint(fake.messages->len, ==, 6);
+    teardown();
+}
+
 /* ------------------------------------------------------------- presence --- */
 
 static sylk_subscription *sip_subscribe(const char *from, const char *ruri)
@@ -930,6 +990,39 @@ static void presence_xmpp_watch_ends(void)
     teardown();
 }
 
+/* XMPP -> SIP flow control: 2,000 messages at once are sent XGW_SIP_WINDOW at a time, in
+ * order; reading XMPP pauses at XGW_SIP_WAITING_HIGH waiting and resumes at _LOW; none is
+ * refused or lost. */
+static void message_flow_control(void)
+{
+    setup();
+    enum { N = 2000 };
+    for (int i = 0; i < N; i++) {
+        g_autofree char *id = g_strdup_printf("f%d", i);
+        struct xmpp_node *m =
+            stanza_new("message", "romeo@xmpp.example/balcony", "alice@sip.example", "chat", id);
+        g_autofree char *text = g_strdup_printf("message %d", i);
+        add_text(m, "body", text);
+        xgw_message_in(m);
+        g_assert_cmpuint(fake.messages->len, ==, MIN(i + 1, XGW_SIP_WINDOW));
+    }
+    g_assert_cmpuint(fake.pauses->len, ==, 1);
+    g_assert_true(g_array_index(fake.pauses, bool, 0));
+    /* answered in order, one by one: each answer lets the next one go */
+    for (guint i = 0; i < N; i++) {
+        g_assert_cmpuint(fake.messages->len, ==, MIN(i + XGW_SIP_WINDOW, N));
+        struct sent_message *s = message_at(i);
+        g_autofree char *text = g_strdup_printf("message %u", i);
+        g_assert_cmpstr(s->body, ==, text);
+        s->params.result(200, "OK", s->params.user_data);
+        guint waiting = N - MIN(i + 1 + XGW_SIP_WINDOW, N);
+        g_assert_cmpuint(fake.pauses->len, ==, waiting > XGW_SIP_WAITING_LOW ? 1 : 2);
+    }
+    g_assert_false(g_array_index(fake.pauses, bool, 1));
+    g_assert_cmpuint(fake.stanzas->len, ==, 0); /* no error, no receipt (none asked) */
+    teardown();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -938,6 +1031,8 @@ int main(int argc, char **argv)
     g_test_add_func("/xmpp_gateway/message/sip_refused", message_sip_refused);
     g_test_add_func("/xmpp_gateway/message/resource_kept", message_resource_kept);
     g_test_add_func("/xmpp_gateway/message/xmpp_to_sip", message_xmpp_to_sip);
+    g_test_add_func("/xmpp_gateway/message/415_falls_back_to_text", message_415_falls_back_to_text);
+    g_test_add_func("/xmpp_gateway/message/flow_control", message_flow_control);
     g_test_add_func("/xmpp_gateway/chat_states", chat_states_both_ways);
     g_test_add_func("/xmpp_gateway/presence/sip_watches_xmpp", presence_sip_watches_xmpp);
     g_test_add_func("/xmpp_gateway/presence/sip_watch_refused", presence_sip_watch_refused);
