@@ -47,6 +47,7 @@ struct conn {
     gint64 waiting;           /* since when bytes came in with nothing sent back; 0: not */
     bool shut;                /* refused or cut: sofia closes it */
     bool fresh;               /* found by the scan under way */
+    bool served;              /* while fresh: we already answered on it */
 };
 
 struct other {
@@ -361,9 +362,25 @@ static gboolean gone_other(gpointer key, gpointer value, gpointer data)
     return ((struct other *)value)->generation != *(unsigned *)data;
 }
 
-static int by_inode(gconstpointer a, gconstpointer b)
+/* Whether we already answered on c: a client in use keeps its place before silent ones. */
+static bool served(const struct conn *c)
+{
+    struct tcp_info info;
+    socklen_t len = sizeof(info);
+    memset(&info, 0, sizeof(info));
+    return getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0 &&
+           len >= offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(info.tcpi_bytes_acked) &&
+           info.tcpi_bytes_acked > 0;
+}
+
+/* Connections we answered on first, then by inode: about the order they were accepted in,
+ * not exactly (the kernel hands inode numbers out in per-CPU batches), which is why a
+ * connection in use must not depend on it. */
+static int by_use_then_inode(gconstpointer a, gconstpointer b)
 {
     const struct conn *x = *(struct conn *const *)a, *y = *(struct conn *const *)b;
+    if (x->served != y->served)
+        return x->served ? -1 : 1;
     return x->inode < y->inode ? -1 : x->inode > y->inode;
 }
 
@@ -381,7 +398,11 @@ static void enforce_per_ip(struct sylk_sip_transport *t, GPtrArray *fresh, gint6
                 open, c->peer,
                 GUINT_TO_POINTER(GPOINTER_TO_UINT(g_hash_table_lookup(open, c->peer)) + 1));
     }
-    g_ptr_array_sort(fresh, by_inode); /* about the order they were accepted in */
+    for (guint i = 0; i < fresh->len; i++) {
+        struct conn *c = g_ptr_array_index(fresh, i);
+        c->served = served(c);
+    }
+    g_ptr_array_sort(fresh, by_use_then_inode);
     for (guint i = 0; i < fresh->len; i++) {
         struct conn *c = g_ptr_array_index(fresh, i);
         unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(open, c->peer));
