@@ -105,27 +105,13 @@ static void file_finished(struct sylk_msrp_session *s, int status, const char *s
         s->events->file_received(s, status, sha1, n, s->user_data);
 }
 
-static bool read_file_at(int fd, uint64_t off, uint8_t *buf, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        got += (size_t)r;
-    }
-    return true;
-}
-
 /* Hashes what is contiguous from the start: in order, each chunk as it lands. */
 static bool hash_file_upto(struct incoming *in, uint64_t end)
 {
     uint8_t buf[FILE_READ_BLOCK];
     while (in->hashed < end) {
         size_t n = (size_t)MIN(end - in->hashed, (uint64_t)sizeof(buf));
-        if (!read_file_at(in->fd, in->hashed, buf, n))
+        if (!sylk_msrp_read_file_at(in->fd, in->hashed, buf, n))
             return false;
         g_checksum_update(in->sha1, buf, n);
         in->hashed += n;

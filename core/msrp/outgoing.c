@@ -115,21 +115,6 @@ static gboolean sweep_transactions(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-/* Reads [off, off+n) of a file message; false on a read error or a file that shrank. */
-static bool read_file_at(int fd, uint64_t off, uint8_t *buf, size_t n)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        got += (size_t)r;
-    }
-    return true;
-}
-
 /*
  * Makes the next chunk of `msg` and queues it. The message's state is updated before the
  * bytes go to the connection, which may close (and rewind every message) while sending.
@@ -144,7 +129,7 @@ static void send_chunk(struct sylk_msrp_session *s, struct outgoing *msg)
         data = (const uint8_t *)g_bytes_get_data(msg->body, NULL) + off;
     } else if (n) {
         buf = g_malloc(n);
-        if (!read_file_at(msg->fd, off, buf, n)) {
+        if (!sylk_msrp_read_file_at(msg->fd, off, buf, n)) {
             g_warning("MSRP session %s: cannot read the file being sent at %" G_GUINT64_FORMAT
                       ": message %s fails",
                       s->session_id, off, msg->message_id);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <gnutls/crypto.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_NICKNAME       256 /* bytes of a Use-Nickname value */
 #define RECONNECT_FIRST_MS 250 /* active side: the wait after a failed reconnect, doubling */
@@ -507,4 +508,19 @@ int sylk_msrp_session_receive_file(struct sylk_msrp_session *s, int fd)
         return -EBUSY;
     s->file_fd = fd;
     return 0;
+}
+
+/* Reads [off, off+n) of a file message; false on a read error or a file that shrank. */
+bool sylk_msrp_read_file_at(int fd, uint64_t off, uint8_t *buf, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        got += (size_t)r;
+    }
+    return true;
 }

@@ -71,6 +71,10 @@ GBytes *sylk_msrp_session_request(const char *tid, const char *method, const cha
                                   const void *body, size_t len, char flag);
 /** A response or REPORT out on the session's connection, or held until there is one. */
 void sylk_msrp_session_out(struct sylk_msrp_session *s, GBytes *wire);
+
+/** Reads [off, off+n) of a file (sending it, or hashing what was received); false on a read
+ * error or a file that shrank. */
+bool sylk_msrp_read_file_at(int fd, uint64_t off, uint8_t *buf, size_t n);
 /** Answers a request (unless Failure-Report says not to), on the session's connection. */
 void sylk_msrp_session_respond(struct sylk_msrp_session *s, const struct sylk_msrp_frame *f,
                                int status);

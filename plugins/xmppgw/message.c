@@ -219,32 +219,13 @@ struct xmpp_node *xgw_message_from_sip(const char *from, const char *to, const c
     return m;
 }
 
-/* The <body/> in lang, else the first without xml:lang, else the first. */
-static const struct xmpp_node *pick_body(const struct xmpp_node *m, const char *lang)
-{
-    const struct xmpp_node *first = NULL, *plain = NULL;
-    for (guint i = 0; m->children && i < m->children->len; i++) {
-        const struct xmpp_node *c = g_ptr_array_index(m->children, i);
-        if (!xmpp_node_is(c, m->ns, "body"))
-            continue;
-        const char *l = xmpp_node_attr_ns(c, XMPP_NS_XML, "lang");
-        if (lang && l && g_ascii_strcasecmp(l, lang) == 0)
-            return c;
-        if (!first)
-            first = c;
-        if (!l && !plain)
-            plain = c;
-    }
-    return plain ? plain : first;
-}
-
 void xgw_xmpp_content_read(const struct xmpp_node *m, struct xgw_xmpp_content *out)
 {
     memset(out, 0, sizeof(*out));
     const char *lang = xmpp_node_attr_ns(m, XMPP_NS_XML, "lang");
     if (xgw_lang_tag_valid(lang))
         out->lang = g_strdup(lang);
-    const struct xmpp_node *body = pick_body(m, lang);
+    const struct xmpp_node *body = xmpp_node_child_in_lang(m, m->ns, "body", lang);
     if (body)
         out->body = xmpp_node_text(body);
     const struct xmpp_node *html = xmpp_node_child(m, XGW_NS_XHTML_IM, "html");

@@ -64,24 +64,6 @@ enum xgw_show xgw_show_from_activity(const char *a)
     return XGW_SHOW_NONE;
 }
 
-static const struct xmpp_node *pick_status(const struct xmpp_node *s, const char *lang)
-{
-    const struct xmpp_node *first = NULL, *plain = NULL;
-    for (guint i = 0; s->children && i < s->children->len; i++) {
-        const struct xmpp_node *c = g_ptr_array_index(s->children, i);
-        if (!xmpp_node_is(c, s->ns, "status"))
-            continue;
-        const char *l = xmpp_node_attr_ns(c, XMPP_NS_XML, "lang");
-        if (lang && l && g_ascii_strcasecmp(l, lang) == 0)
-            return c;
-        if (!first)
-            first = c;
-        if (!l && !plain)
-            plain = c;
-    }
-    return plain ? plain : first;
-}
-
 bool xgw_presence_read(const struct xmpp_node *stanza, struct xgw_presence *out)
 {
     memset(out, 0, sizeof(*out));
@@ -103,7 +85,7 @@ bool xgw_presence_read(const struct xmpp_node *stanza, struct xgw_presence *out)
                 out->show = (enum xgw_show)s;
     }
     const char *lang = xmpp_node_attr_ns(stanza, XMPP_NS_XML, "lang");
-    const struct xmpp_node *status = pick_status(stanza, lang);
+    const struct xmpp_node *status = xmpp_node_child_in_lang(stanza, stanza->ns, "status", lang);
     if (status) {
         out->status = xmpp_node_text(status);
         const char *l = xmpp_node_attr_ns(status, XMPP_NS_XML, "lang");

@@ -212,6 +212,25 @@ struct xmpp_node *xmpp_node_child(const struct xmpp_node *node, const char *ns, 
     return NULL;
 }
 
+const struct xmpp_node *xmpp_node_child_in_lang(const struct xmpp_node *node, const char *ns,
+                                                const char *name, const char *lang)
+{
+    const struct xmpp_node *first = NULL, *plain = NULL;
+    for (guint i = 0; node->children && i < node->children->len; i++) {
+        const struct xmpp_node *c = g_ptr_array_index(node->children, i);
+        if (!xmpp_node_is(c, ns, name))
+            continue;
+        const char *l = xmpp_node_attr_ns(c, XMPP_NS_XML, "lang");
+        if (lang && l && g_ascii_strcasecmp(l, lang) == 0)
+            return c;
+        if (!first)
+            first = c;
+        if (!l && !plain)
+            plain = c;
+    }
+    return plain ? plain : first;
+}
+
 struct xmpp_node *xmpp_node_child_in(const struct xmpp_node *node, const char *ns)
 {
     if (!node || !node->children)

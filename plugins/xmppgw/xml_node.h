@@ -93,6 +93,14 @@ bool xmpp_node_is(const struct xmpp_node *node, const char *ns, const char *name
 /** The first child element named name in namespace ns (NULL: none), or NULL. */
 struct xmpp_node *xmpp_node_child(const struct xmpp_node *node, const char *ns, const char *name);
 
+/**
+ * Of the child elements named name in namespace ns, the one whose xml:lang is lang
+ * (case-insensitive; lang may be NULL), else the first without xml:lang, else the first
+ * (RFC 6120 §8.1.4: <body/>, <status/>, <subject/> repeated per language), or NULL.
+ */
+const struct xmpp_node *xmpp_node_child_in_lang(const struct xmpp_node *node, const char *ns,
+                                                const char *name, const char *lang);
+
 /** The first child element in namespace ns whatever its name (stanza error conditions). */
 struct xmpp_node *xmpp_node_child_in(const struct xmpp_node *node, const char *ns);
 
