@@ -14,6 +14,7 @@
 #include "server.h"
 #include "sip/message.h"
 #include "sip/referral.h"
+#include "sip/referrer.h"
 #include "sip/request.h"
 #include "sip/session.h"
 #include "sip/subscriber.h"
@@ -286,4 +287,7 @@ void sylk_host_fill(struct sylk_host *h)
     h->resolve_cancel = sylk_resolve_cancel;
     h->subscribe = sylk_subscriber_subscribe;
     h->unsubscribe = sylk_subscriber_unsubscribe;
+    h->chat_send_nickname = sylk_stream_chat_send_nickname;
+    h->refer = sylk_referrer_refer;
+    h->refer_cancel = sylk_referrer_cancel;
 }

@@ -185,6 +185,14 @@ struct sylk_chat_handler {
      * peer) or not (its failure status; 408 for no answer in 30 s or a lost connection).
      */
     void (*sent)(sylk_stream *stream, void *token, int status, void *user_data);
+    /* --- 1.8 --- */
+    /**
+     * The outcome of chat_send_nickname with its `token`: the status of the peer's response
+     * to the NICKNAME (200 granted, 425 in use or reserved, 423 too long, 403 not allowed,
+     * 501 not supported…), or 408 when no response came within 30 s or the connection it was
+     * sent on was lost. Called once per request; not after the session ended.
+     */
+    void (*nickname_result)(sylk_stream *stream, void *token, int status, void *user_data);
 };
 
 /** An RFC 5547 file description: a=file-selector and a=file-transfer-id. (1.3) */
@@ -290,6 +298,43 @@ struct sylk_subscribe_params {
     unsigned expires;          /* seconds to ask for (nua refreshes about half way); 0: 3600 */
     const char *extra_headers; /* "Name: value\r\n…" added to the SUBSCRIBE, or NULL */
     const struct sylk_outgoing_subscription_handler *handler; /* required */
+    void *user_data;
+};
+
+/** Events of a REFER the plugin sent (refer). (1.8) */
+struct sylk_outgoing_referral_handler {
+    uint32_t struct_size; /* sizeof(struct sylk_outgoing_referral_handler) */
+    /**
+     * A NOTIFY of the REFER's implicit subscription (the core answers it 200): the status and
+     * phrase of its message/sipfrag body ("SIP/2.0 180 Ringing": 180, "Ringing"). Called for
+     * every NOTIFY with a sipfrag, the final one (>= 200) included, before `ended`.
+     */
+    void (*progress)(sylk_outgoing_referral *referral, int status, const char *reason,
+                     void *user_data);
+    /**
+     * Over, once; the handle is invalid once this returns. `status`: the final sipfrag status
+     * (200 when the referred request succeeded, its failure otherwise), or the REFER's own
+     * failure (>= 300; 408 when it got no answer), or 408 "No NOTIFY" when no final NOTIFY
+     * came within 32 s of the REFER's 2xx or of the last NOTIFY, or 200 when the subscription
+     * was terminated without a final sipfrag, or 503 when the server shuts down. `reason`:
+     * the phrase, may be NULL.
+     */
+    void (*ended)(sylk_outgoing_referral *referral, int status, const char *reason,
+                  void *user_data);
+};
+
+/** A REFER the plugin originates (refer), out of dialog (RFC 3515, RFC 4579). (1.8) */
+struct sylk_refer_params {
+    uint32_t struct_size;    /* sizeof(struct sylk_refer_params) */
+    const char *from;        /* From, "Name <sip:a@b>" or a bare URI */
+    const char *to;          /* To, same forms */
+    const char *request_uri; /* NULL: the URI of `to` */
+    /** Refer-To: a URI ("sip:bob@example.com") or a name-addr whose URI may carry a method
+     * ("<sip:bob@example.com;method=BYE>", RFC 4579); INVITE when it has none. Required. */
+    const char *refer_to;
+    const char *referred_by;   /* Referred-By (RFC 3892), same forms; NULL: the From's */
+    const char *extra_headers; /* "Name: value\r\n…" added to the REFER, or NULL */
+    const struct sylk_outgoing_referral_handler *handler; /* required */
     void *user_data;
 };
 
@@ -597,6 +642,32 @@ struct sylk_host {
      * inside notify and ended).
      */
     int (*unsubscribe)(sylk_outgoing_subscription *subscription);
+
+    /* --- ABI 1.8: nicknames sent (RFC 7701), REFER as the referrer (RFC 3515) --- */
+    /**
+     * Sends an MSRP NICKNAME request (RFC 7701: Use-Nickname, quoted; "" asks to clear it) on
+     * a chat stream of a session the plugin originated or accepted; the peer's status comes to
+     * the chat handler's `nickname_result` with `token` (any value, NULL included). Without a
+     * connection yet (or during a reconnect) it waits for one, like chat_send. 0, -EINVAL (not
+     * a chat stream, NULL nickname, over 256 bytes or not UTF-8), -ENOTCONN (the stream is
+     * refused or disabled, its MSRP session is over, or the session is ending), -EOPNOTSUPP
+     * (the peer's a=chatroom does not list "nickname").
+     */
+    int (*chat_send_nickname)(sylk_stream *stream, const char *nickname, void *token);
+    /**
+     * Sends an out-of-dialog REFER (RFC 3515) through the outbound proxy (or to the
+     * Request-URI's host), like message_send. The core answers the NOTIFYs of its implicit
+     * subscription and reports them to handler->progress; handler->ended always comes once,
+     * never inside this call (unless refer_cancel comes first). NULL on a bad argument (from,
+     * to, refer_to or handler missing, unparsable addresses, a Refer-To with a line break) or
+     * while the server shuts down.
+     */
+    sylk_outgoing_referral *(*refer)(const struct sylk_refer_params *params);
+    /**
+     * Forgets a REFER: no callback comes for it afterwards and the handle is invalid; NOTIFYs
+     * that still come for it are answered 481. NULL is ignored; not from inside its `ended`.
+     */
+    void (*refer_cancel)(sylk_outgoing_referral *referral);
 };
 
 #ifdef __cplusplus
