@@ -15,6 +15,11 @@ out reaches it, and it sends requests of its own to the server:
     sub.terminate("rejected")                    # NOTIFY terminated;reason=rejected
     sub.events.get(timeout=10)                   # ("refresh", expires) / ("unsubscribe", 0)
                                                  # / ("after-end", expires) once terminated
+    peer.refer_rule = lambda req: 202            # a REFER's answer (RFC 3515); 2xx makes the
+    ref = peer.referrals.get(timeout=10)         # implicit subscription, a Notifier with Event
+    ref.notify(b"SIP/2.0 100 Trying\r\n", content_type="message/sipfrag")   # refer;
+    ref.terminate("noresource", body=b"SIP/2.0 200 OK\r\n")                # refusals
+                                                 # come as ("refused", req)
     # as a client of the server
     r = peer.request("MESSAGE", "sip:juliet@xmpp.test", from_uri="sip:alice@sip.test", body=...)
     w = peer.subscribe("sip:juliet@xmpp.test", from_uri="sip:alice@sip.test", expires=60)
@@ -190,10 +195,12 @@ class SipPeer:
         self.watches = {}           # call-id -> Watch
         self.messages = queue.Queue()
         self.subscriptions = queue.Queue()
+        self.referrals = queue.Queue()
         self.requests = queue.Queue()  # every request received, answered or not (diagnostics)
         self.log = []
         self.message_rule = lambda req: 200
         self.subscribe_rule = lambda req: (200, 60)
+        self.refer_rule = lambda req: 202
         self.first_notify = lambda notifier: notifier.notify(wait=False)
         self.running = False
         self.thread = None
@@ -318,6 +325,8 @@ class SipPeer:
             self.messages.put(req)
         elif req.method == "SUBSCRIBE":
             self._on_subscribe(req)
+        elif req.method == "REFER" and not req.tag("To"):
+            self._on_refer(req)
         elif req.method == "NOTIFY":
             w = self.watches.get(req.get("Call-ID"))
             self.respond(req, 200 if w else 481)
@@ -366,6 +375,21 @@ class SipPeer:
                      to_tag=n.local_tag)
         self.subscriptions.put(n)
         self.first_notify(n)
+
+    def _on_refer(self, req):
+        """An out-of-dialog REFER: refer_rule's status; a 2xx starts the implicit "refer"
+        subscription (RFC 3515 section 2.4.4), whose NOTIFYs the test sends."""
+        status = self.refer_rule(req)
+        if status >= 300:
+            self.respond(req, status)
+            self.referrals.put(("refused", req))
+            return
+        n = Notifier(self, req, 60)
+        n.event = "refer"
+        n.content_type = "message/sipfrag"
+        self.notifiers[n.call_id] = n
+        self.respond(req, status, headers=[("Contact", f"<{self.contact}>")], to_tag=n.local_tag)
+        self.referrals.put(n)
 
     # -- client side ---------------------------------------------------------------------
     def send_request(self, msg, dest=None, wait=True, timeout=10):
