@@ -44,6 +44,7 @@ struct xgw_config {
     bool trace_xmpp;              /* every stanza in and out logged at debug level */
     unsigned sip_session_timeout; /* seconds (issue 14: MSRP chat sessions) */
     bool use_cpim;                /* XMPP -> SIP MESSAGE bodies wrapped in message/cpim */
+    bool use_msrp_for_chat;       /* XMPP chat messages open MSRP chat sessions (chat.c) */
 };
 
 const struct sylk_host *xgw_host(void);
