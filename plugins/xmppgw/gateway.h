@@ -98,6 +98,9 @@ void xgw_inbound_pause(bool paused);
 /* The plugin's SIP callbacks (struct sylk_plugin in xmppgw.c) go straight to the mapping. */
 void xgw_sip_message_in(sylk_message *message);
 void xgw_sip_subscription_in(sylk_subscription *subscription);
+/* An INVITE: a chat session (chat.c); offers with audio are refused 488 until Jingle's part
+ * takes them. */
+void xgw_sip_session_in(sylk_session *session);
 
 /* -------------------------------------------------------------- plugin lifecycle --- */
 

@@ -142,6 +142,15 @@ static void incoming_subscription(sylk_subscription *subscription)
     xgw_sip_subscription_in(subscription);
 }
 
+static void incoming_session(sylk_session *session)
+{
+    if (!gw.running) {
+        gw.host->session_reject(session, 503, "XMPP Gateway Not Configured");
+        return;
+    }
+    xgw_sip_session_in(session);
+}
+
 static const char *const xmppgw_events[] = {"presence", NULL};
 
 static const struct sylk_plugin plugin =
@@ -149,7 +158,8 @@ static const struct sylk_plugin plugin =
                      .description =
                          "SIP <-> XMPP gateway (server-to-server with dialback, or XEP-0114)",
                      .events = xmppgw_events, .config_options = xgw_options, .init = xmppgw_init,
-                     .shutdown = xmppgw_shutdown, .incoming_subscription = incoming_subscription,
+                     .shutdown = xmppgw_shutdown, .incoming_session = incoming_session,
+                     .incoming_subscription = incoming_subscription,
                      .incoming_sip_message = incoming_sip_message);
 
 SYLK_PLUGIN_EXPORT const struct sylk_plugin *sylk_plugin_entry(void)
