@@ -12,7 +12,8 @@
  * follow wait (at most XGW_CHAT_MAX_QUEUED, in order) until the session is established, then
  * go as chat_send text/plain in CPIM (From/To as the MESSAGE path maps them). When the INVITE
  * fails (final >= 300, no answer, ended before being established) every waiting message goes,
- * in order, through im.c's MESSAGE path, whose error stanzas and receipts then apply; so does
+ * in order, through im.c's MESSAGE path, whose error stanzas and receipts then apply (and the
+ * conversation stays on MESSAGE for XGW_CHAT_REFUSED_S when it failed with a status); so does
  * a message chat_send refuses or whose `sent` reports a failure, and every message still
  * waiting for its `sent` when the session ends: nothing is lost (a message whose 200 was on
  * its way when the session ended may arrive twice). An XEP-0184 request is answered once
@@ -71,9 +72,34 @@ struct chat {
 };
 
 static struct {
-    GHashTable *chats; /* key -> struct chat */
+    GHashTable *chats;   /* key -> struct chat */
+    GHashTable *refused; /* key -> gint64 (monotonic us): no INVITE for it until then */
     bool stopping;
 } cs;
+
+/* After an INVITE of ours failed, the conversation stays on MESSAGE for this long: the SIP
+ * side said it takes no session, and asking again with every message would only delay them. */
+#define XGW_CHAT_REFUSED_S 300
+
+static bool refused_lately(const char *key)
+{
+    gpointer until = g_hash_table_lookup(cs.refused, key);
+    if (!until)
+        return false;
+    if (*(gint64 *)until > g_get_monotonic_time())
+        return true;
+    g_hash_table_remove(cs.refused, key);
+    return false;
+}
+
+static void remember_refusal(const char *key)
+{
+    if (g_hash_table_size(cs.refused) >= XGW_CHAT_MAX_SESSIONS)
+        g_hash_table_remove_all(cs.refused); /* a memory, not a promise */
+    gint64 *until = g_new(gint64, 1);
+    *until = g_get_monotonic_time() + (gint64)XGW_CHAT_REFUSED_S * G_USEC_PER_SEC;
+    g_hash_table_replace(cs.refused, g_strdup(key), until);
+}
 
 static char *chat_key(const struct xmpp_jid *sip, const struct xmpp_jid *xmpp)
 {
@@ -285,7 +311,8 @@ bool xgw_chat_xmpp_message(struct xmpp_node *stanza)
     bool text = xgw_xmpp_content_has_text(&content);
     char *key = chat_key(&to, &from);
     struct chat *c = g_hash_table_lookup(cs.chats, key);
-    if (!c && text && !cs.stopping && g_hash_table_size(cs.chats) < XGW_CHAT_MAX_SESSIONS)
+    if (!c && text && !cs.stopping && g_hash_table_size(cs.chats) < XGW_CHAT_MAX_SESSIONS &&
+        !refused_lately(key))
         c = start_outgoing(&from, &to, g_steal_pointer(&key));
     g_free(key);
     if (!c || c->phase == CHAT_ENDING)
@@ -433,6 +460,8 @@ static void on_ended(sylk_session *session, int status, const char *reason, void
     LOG(SYLK_LOG_INFO, "chat %s: ended %d %s%s", c->key, status, reason ? reason : "",
         c->was_up ? "" : " before it was established: its messages go by MESSAGE");
     g_hash_table_steal(cs.chats, c->key);
+    if (!c->was_up && status >= 300)
+        remember_refusal(c->key);
     fall_back(c);
     if (c->was_up && !c->xmpp_ended && c->xmpp_to)
         to_xmpp(state_message(c, XGW_CHAT_GONE));
@@ -505,12 +534,14 @@ void xgw_chat_sip_session(sylk_session *session)
 void xgw_chat_init(void)
 {
     cs.chats = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, NULL);
+    cs.refused = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     cs.stopping = false;
 }
 
 void xgw_chat_shutdown(void)
 {
     cs.stopping = true;
+    g_clear_pointer(&cs.refused, g_hash_table_unref);
     if (!cs.chats)
         return;
     LOG(SYLK_LOG_INFO, "chat sessions stop: %u left", g_hash_table_size(cs.chats));

@@ -224,6 +224,11 @@ def test_refused_invite_falls_back_to_message(e):
     receipt = romeo.next_message(10, match=lambda m: m.find(f"{{{RECEIPTS}}}received")
                                  is not None)
     assert receipt is not None
+    # the SIP side takes no session: the conversation stays on MESSAGE, no INVITE again
+    romeo.send_message(f"bob@{GW}", "later")
+    m = e.peer.messages.get(timeout=10)
+    assert m.body.endswith(b"later")
+    assert e.peer.invites.empty()
 
 
 def test_sip_initiated_chat_session(e):
