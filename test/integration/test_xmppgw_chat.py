@@ -298,3 +298,41 @@ def test_without_msrp_for_chat_messages_stay_messages(e):
         bodies.append(m.body.rpartition(b"\r\n\r\n")[2].decode())
     assert bodies == [f"p{i}" for i in range(3)]
     assert e.peer.invites.empty()
+
+
+COMPOSING = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+             '<isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing">'
+             '<state>active</state><contenttype>text/plain</contenttype>'
+             '<refresh>60</refresh></isComposing>')
+
+
+def test_chat_states_and_xmpp_gone(e):
+    """On a session: romeo's <composing/> reaches the SIP side as is-composing active over
+    MSRP, the SIP side's is-composing reaches romeo as <composing/>, and romeo's <gone/> ends
+    the session with BYE."""
+    listener = EchoServer(tls=False, echo=False).start()
+    e.peer.invite_rule = lambda req: (200, msrp_answer(listener))
+    try:
+        romeo = e.client("romeo", "orchard")
+        romeo.send_message(f"erin@{GW}", "hello")
+        invite, answer = e.peer.invites.get(timeout=10)
+        wait_for(lambda: len(listener.received) >= 1, 10, e.gw.log()[-3000:])
+        romeo.send_raw(f"<message xmlns='jabber:client' to='erin@{GW}' type='chat'>"
+                       f"<composing xmlns='{CHATSTATES}'/></message>")
+        wait_for(lambda: len(listener.received) >= 2, 10, e.gw.log()[-3000:])
+        headers, content, body = cpim_parse(listener.received[1].body)
+        assert content.get("Content-Type").startswith("application/im-iscomposing+xml")
+        assert b"<state>active</state>" in body, body
+        conn = listener.connections[0]
+        assert conn.send_message(COMPOSING, content_type="application/im-iscomposing+xml",
+                                 to_path=listener.received[0].from_path).ok
+        m = romeo.next_message(10, match=lambda m: chat_state(m, "composing"))
+        assert m is not None and m.get("from").startswith(f"erin@{GW}"), e.gw.log()[-3000:]
+        romeo.send_raw(f"<message xmlns='jabber:client' to='erin@{GW}' type='chat'>"
+                       f"<gone xmlns='{CHATSTATES}'/></message>")
+        bye = e.peer.byes.get(timeout=IDLE - 1)  # before the idle timer could have sent it
+        assert bye.get("Call-ID") == invite.get("Call-ID")
+        logged(e.gw, r"chat erin@sip\.test romeo@xmpp\.test: the XMPP side is gone")
+        assert e.peer.messages.empty()
+    finally:
+        listener.stop()
