@@ -163,6 +163,7 @@ int sylk_endpoint_answer(sylk_media_endpoint *ep, const char *offer_sdp, const c
     }
     ep->local.m[line].port = sylk_rtp_port(ep->stream.rtp);
     ep->local.m[line].rtcp_port = ep->local.m[line].port + 1;
+    sylk_sdp_clear(&ep->remote); /* from an answer that failed to apply */
     ep->remote = offer;
     ep->line = line;
     rc = apply(ep);
