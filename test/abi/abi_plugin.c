@@ -14,7 +14,7 @@
  *   ABI_CHECK_1_8           logs what SYLK_HOST_HAS says of the 1.8 members, for the host
  *                           table and for a copy claiming the 1.7 size; answers a MESSAGE
  *                           with what two 1.8 functions say of bad arguments:
- *                           200 "nickname -22 refer null"
+ *                           200 "nickname -22 refer null endpoint -22 -22 null"
  *
  * Built against the frozen 1.0 headers (test/abi/sdk-1.0) with no override, it is the
  * compatibility check: a plugin compiled for ABI 1.0 must keep loading and working in every
@@ -78,14 +78,21 @@ static void check_host_has(const struct sylk_host *h)
 #endif
 
 #ifdef ABI_CHECK_1_8
-/* The three members 1.8 appended, as SYLK_HOST_HAS sees them in `h`: "111". */
-static void has_1_8(const struct sylk_host *h, char out[4])
+/* The nine members 1.8 appended, as SYLK_HOST_HAS sees them in `h`: "111111111". */
+static void has_1_8(const struct sylk_host *h, char out[10])
 {
-    const bool has[] = {SYLK_HOST_HAS(h, chat_send_nickname), SYLK_HOST_HAS(h, refer),
-                        SYLK_HOST_HAS(h, refer_cancel)};
-    for (size_t i = 0; i < 3; i++)
+    const bool has[] = {SYLK_HOST_HAS(h, chat_send_nickname),
+                        SYLK_HOST_HAS(h, refer),
+                        SYLK_HOST_HAS(h, refer_cancel),
+                        SYLK_HOST_HAS(h, media_endpoint_new),
+                        SYLK_HOST_HAS(h, media_endpoint_answer),
+                        SYLK_HOST_HAS(h, media_endpoint_offer),
+                        SYLK_HOST_HAS(h, media_endpoint_set_answer),
+                        SYLK_HOST_HAS(h, media_endpoint_stream),
+                        SYLK_HOST_HAS(h, media_endpoint_free)};
+    for (size_t i = 0; i < 9; i++)
         out[i] = has[i] ? '1' : '0';
-    out[3] = '\0';
+    out[9] = '\0';
 }
 
 static void check_host_has(const struct sylk_host *h)
@@ -94,7 +101,7 @@ static void check_host_has(const struct sylk_host *h)
     memset(&older, 0, sizeof(older));
     memcpy(&older, h, h->struct_size < sizeof(older) ? h->struct_size : sizeof(older));
     older.struct_size = offsetof(struct sylk_host, unsubscribe) + sizeof(older.unsubscribe);
-    char now[4], before[4];
+    char now[10], before[10];
     has_1_8(h, now);
     has_1_8(&older, before);
     h->log(ABI_NAME, SYLK_LOG_INFO,
@@ -106,9 +113,13 @@ static void check_host_has(const struct sylk_host *h)
 static void answer_1_8(sylk_message *message)
 {
     struct sylk_refer_params p = {.struct_size = sizeof(p), .from = "sip:a@example.com"};
-    char reason[64];
-    snprintf(reason, sizeof(reason), "nickname %d refer %s",
-             host->chat_send_nickname(NULL, "nick", NULL), host->refer(&p) ? "handle" : "null");
+    char reason[96];
+    const char *sdp = NULL;
+    host->media_endpoint_free(NULL);
+    snprintf(reason, sizeof(reason), "nickname %d refer %s endpoint %d %d %s",
+             host->chat_send_nickname(NULL, "nick", NULL), host->refer(&p) ? "handle" : "null",
+             host->media_endpoint_answer(NULL, "v=0", &sdp), host->media_endpoint_offer(NULL, &sdp),
+             host->media_endpoint_stream(NULL) ? "stream" : "null");
     host->message_respond(message, 200, reason);
 }
 #endif

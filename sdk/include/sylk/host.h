@@ -338,6 +338,16 @@ struct sylk_refer_params {
     void *user_data;
 };
 
+/** Events of a media endpoint (media_endpoint_new). (1.8) */
+struct sylk_media_endpoint_handler {
+    uint32_t struct_size; /* sizeof(struct sylk_media_endpoint_handler) */
+    /** An RFC 4733 digit received (as sylk_session_handler.dtmf). */
+    void (*dtmf)(sylk_media_endpoint *endpoint, char digit, unsigned duration_ms, void *user_data);
+    /** No RTP came for [rtp] timeout seconds since the endpoint was negotiated (or since the
+     *  last packet); called once. XEP-0177 ends such a session with <timeout/>. */
+    void (*timeout)(sylk_media_endpoint *endpoint, void *user_data);
+};
+
 /** The host function table. */
 struct sylk_host {
     uint32_t struct_size; /* sizeof(struct sylk_host) in the server */
@@ -668,6 +678,52 @@ struct sylk_host {
      * that still come for it are answered 481. NULL is ignored; not from inside its `ended`.
      */
     void (*refer_cancel)(sylk_outgoing_referral *referral);
+    /*
+     * Media endpoints: one RTP audio stream on the [rtp] port range and [sip] local_ip that
+     * belongs to no SIP session (a gateway's other leg, e.g. Jingle). It is negotiated with SDP
+     * text the plugin writes or reads (one audio m= line; others are refused), against the same
+     * [rtp] audio_codecs and srtp policy as a session's audio, and its stream is used like a
+     * session's audio stream: a 2-participant mixer of it and a call's audio bridges the two
+     * legs, each in its own codec (the mixer transcodes).
+     */
+    /**
+     * A new endpoint with its RTP/RTCP ports bound, not yet negotiated (it sends nothing).
+     * `handler` may be NULL. NULL when no RTP port pair is free.
+     */
+    sylk_media_endpoint *(*media_endpoint_new)(const struct sylk_media_endpoint_handler *handler,
+                                               void *user_data);
+    /**
+     * Answers an SDP offer: the first usable audio m= line gets our port and the first codec
+     * of [rtp] audio_codecs it lists (telephone-event kept when offered), the other lines are
+     * refused (port 0); media starts at once. `*answer` is our SDP, valid until the next call
+     * on the endpoint or its free. 0, -EINVAL (NULL argument or not SDP), -ENOTSUP (no usable
+     * audio line: no common codec, a refused connection address or SRTP policy), -EALREADY
+     * (already negotiated or offered).
+     */
+    int (*media_endpoint_answer)(sylk_media_endpoint *endpoint, const char *offer_sdp,
+                                 const char **answer);
+    /**
+     * Our offer: one audio line with every codec of [rtp] audio_codecs and telephone-event
+     * 101 (and an SDES key unless [rtp] srtp = disabled), valid as media_endpoint_answer's. The
+     * peer's answer goes to media_endpoint_set_answer. 0, -EINVAL, -EALREADY.
+     */
+    int (*media_endpoint_offer)(sylk_media_endpoint *endpoint, const char **offer);
+    /**
+     * The answer to media_endpoint_offer; media starts at once. 0, -EINVAL (NULL or not SDP),
+     * -ENOTSUP (no audio line or no codec of ours, or the SRTP answer does not match),
+     * -EALREADY (no offer outstanding).
+     */
+    int (*media_endpoint_set_answer)(sylk_media_endpoint *endpoint, const char *answer_sdp);
+    /**
+     * The endpoint as a stream: mixer_add, mixer_remove, mixer_mute, mixer_hold, play_file,
+     * play_tone, play_stop, audio_loopback, stream_type (SYLK_MEDIA_AUDIO), stream_direction,
+     * stream_enabled (once negotiated) and stream_codec take it; stream_session gives NULL.
+     * Valid until media_endpoint_free. NULL for NULL.
+     */
+    sylk_stream *(*media_endpoint_stream)(sylk_media_endpoint *endpoint);
+    /** Closes the endpoint's sockets (it leaves its mixer); no callback comes afterwards.
+     *  NULL is ignored. */
+    void (*media_endpoint_free)(sylk_media_endpoint *endpoint);
 };
 
 #ifdef __cplusplus
