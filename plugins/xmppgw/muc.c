@@ -105,8 +105,8 @@ static struct xmpp_node *presence_error(const char *from, const char *to, const 
                                         const char *text)
 {
     struct xmpp_node *req = xmpp_node_new(XMPP_NS_SERVER, "presence");
-    xmpp_node_set_attr(req, "from", to);
-    xmpp_node_set_attr(req, "to", from);
+    xmpp_node_set_attr(req, "from", from); /* the join, as the occupant sent it */
+    xmpp_node_set_attr(req, "to", to);
     if (id)
         xmpp_node_set_attr(req, "id", id);
     struct xmpp_node *reply = xmpp_stanza_error_reply(req, cond, text);

@@ -392,12 +392,15 @@ int xgw_muc_sip_say(struct muc_join *j, const char *to_uri, const char *body, si
 {
     if (!j->chat)
         return -ENOTCONN;
+    /* name-addr form: the room reads the address inside <> (its sender check, F.2) */
+    g_autofree char *from = g_strdup_printf("<%s>", j->user_uri);
+    g_autofree char *to = g_strdup_printf("<%s>", to_uri ? to_uri : j->room_uri);
     struct sylk_chat_send_params p = {.struct_size = sizeof(p),
                                       .content_type = "text/plain",
                                       .body = body,
                                       .body_len = len,
-                                      .cpim_from = j->user_uri,
-                                      .cpim_to = to_uri ? to_uri : j->room_uri};
+                                      .cpim_from = from,
+                                      .cpim_to = to};
     return xgw_host()->chat_send(j->chat, &p);
 }
 
