@@ -12,7 +12,9 @@ application); a SIP participant joins the room with our own SIP UA and MSRP clie
 (test/peers/sip_client.py, msrp_client.py) as in test_conference.py, and a SIP watcher reads the
 room's conference-info.
 """
+import copy
 import os
+import queue
 import time
 import xml.etree.ElementTree as ET
 
@@ -24,7 +26,9 @@ from msrp_client import MsrpClient, answer_path, cpim_parse, cpim_wrap, make_req
     msrp_sdp_offer
 from prosody import Prosody
 from sip_client import SipUA
-from xmpp_client import XmppClient, error_condition, q as cq
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+from xmpp_client import CLIENT_NS, XmppClient, error_condition, q as cq
 
 GW = "sip.test"
 MUC = f"conference.{GW}"
@@ -47,6 +51,12 @@ class Env:
     def client(self, user, resource="r"):
         c = XmppClient(f"{user}@{XMPP}/{resource}", f"{user}pw", self.prosody.c2s_port)
         c.xmpp.register_plugin("xep_0045")
+        # every room presence, raw (slixmpp's "presence" event misses some of them)
+        c.room_presences = queue.Queue()
+        c.xmpp.register_handler(Callback(
+            "room presences", MatchXPath(f"{{{CLIENT_NS}}}presence"),
+            lambda p: c.room_presences.put(copy.deepcopy(p.xml)) if MUC in str(p["from"])
+            else None))
         self.clients.append(c)
         return c
 
@@ -186,7 +196,7 @@ def item(p):
 def presence_from(c, jid, timeout=10, unavailable=False):
     def match(p):
         return p.get("from") == jid and (p.get("type") == "unavailable") == unavailable
-    return c.next_presence(timeout, match=match)
+    return c._next(c.room_presences, timeout, match)
 
 
 def bodies(c, text, wait=2.0):
@@ -384,7 +394,7 @@ def test_bad_nicknames(e):
     item-not-found."""
     juliet = e.client("juliet")
     juliet.send_raw(f"<presence to='nowhere@{MUC}'><x xmlns='{MUC_NS}'/></presence>")
-    p = juliet.next_presence(10, match=lambda p: p.get("type") == "error")
+    p = juliet._next(juliet.room_presences, 10, lambda p: p.get("type") == "error")
     assert p is not None and error_condition(p) == "jid-malformed"
     juliet.send_message(f"nowhere@{MUC}", "anyone?", mtype="groupchat")
     m = juliet.next_message(10, match=lambda m: m.get("type") == "error")
