@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_NICKNAME       256 /* bytes of a Use-Nickname value */
 #define RECONNECT_FIRST_MS 250 /* active side: the wait after a failed reconnect, doubling */
 #define RECONNECT_MAX_MS   4000
 
@@ -152,6 +151,7 @@ static void cancel_reconnect(struct sylk_msrp_session *s)
 
 static void log_rewind(struct sylk_msrp_session *s)
 {
+    sylk_msrp_nick_lost(s);
     unsigned messages, chunks = sylk_msrp_out_rewind(s, &messages);
     if (chunks || messages)
         g_info("MSRP session %s: %u unacknowledged chunk%s of %u message%s to send again",
@@ -191,6 +191,8 @@ static void bind_conn(struct sylk_msrp_session *s, struct sylk_msrp_conn *c, boo
         sylk_msrp_conn_send(c, held);
         g_bytes_unref(held);
     }
+    if (s->ep.conn == c)
+        sylk_msrp_nick_flush(s);
 }
 
 /* Nobody came back in time, or the first connect failed: everything pending fails. */
@@ -202,6 +204,7 @@ static void give_up(struct sylk_msrp_session *s, const char *why)
     g_queue_clear_full(&s->control, (GDestroyNotify)g_bytes_unref);
     sylk_msrp_in_drop_all(s, 408);
     sylk_msrp_out_fail_all(s, 408);
+    sylk_msrp_nick_fail_all(s, 408);
     if (s->events->closed)
         s->events->closed(s, s->user_data);
 }
@@ -324,7 +327,7 @@ static void on_nickname(struct sylk_msrp_session *s, struct sylk_msrp_frame *f)
         return;
     }
     g_autofree char *nick = unquote(v);
-    if (strlen(nick) > MAX_NICKNAME || !g_utf8_validate(nick, -1, NULL)) {
+    if (strlen(nick) > SYLK_MSRP_MAX_NICKNAME || !g_utf8_validate(nick, -1, NULL)) {
         sylk_msrp_session_out(s,
                               sylk_msrp_format_response(f, 423, "Nickname too long or not UTF-8"));
         return;
@@ -353,7 +356,8 @@ static void on_frame(struct sylk_msrp_endpoint *ep, struct sylk_msrp_conn *c,
 {
     struct sylk_msrp_session *s = (struct sylk_msrp_session *)ep;
     if (!f->method) {
-        sylk_msrp_out_response(s, f);
+        if (!sylk_msrp_nick_response(s, f))
+            sylk_msrp_out_response(s, f);
         sylk_msrp_frame_clear(f);
         return;
     }
@@ -407,6 +411,7 @@ struct sylk_msrp_session *sylk_msrp_session_new(struct sylk_msrp_transport *tran
     s->user_data = user_data;
     s->file_fd = -1;
     g_queue_init(&s->control);
+    g_queue_init(&s->nicknames);
     s->incoming = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, sylk_msrp_incoming_free);
     s->delivered = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     g_queue_init(&s->delivered_order);
@@ -426,6 +431,7 @@ void sylk_msrp_session_free(struct sylk_msrp_session *s)
     if (s->sweep)
         g_source_remove(s->sweep);
     g_queue_clear_full(&s->control, (GDestroyNotify)g_bytes_unref);
+    sylk_msrp_nick_free_all(s);
     g_queue_clear(&s->send_queue);
     g_hash_table_destroy(s->transactions);
     g_hash_table_destroy(s->outgoing);

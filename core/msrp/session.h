@@ -52,6 +52,7 @@
  * reading, or is away within its reconnect window, cannot make the server hold without bound
  * what others send it (a room's chat, screen images). Files sent from disk do not count. */
 #define SYLK_MSRP_MAX_QUEUED_BYTES (16u << 20)
+#define SYLK_MSRP_MAX_NICKNAME     256 /* bytes of a Use-Nickname value, unquoted */
 
 struct sylk_msrp_session;
 
@@ -91,6 +92,11 @@ struct sylk_msrp_session_events {
      */
     void (*file_received)(struct sylk_msrp_session *s, int status, const char *sha1_hex,
                           uint64_t size, void *user_data);
+    /**
+     * (may be NULL) The response status to a NICKNAME of send_nickname, or 408 (none within
+     * the transaction time, the connection it went on was lost, or the session gave up).
+     */
+    void (*nickname_result)(struct sylk_msrp_session *s, void *token, int status, void *user_data);
 };
 
 /**
@@ -152,6 +158,14 @@ bool sylk_msrp_session_has_room(const struct sylk_msrp_session *s, size_t len);
  */
 const char *sylk_msrp_session_send_message(struct sylk_msrp_session *s, const char *content_type,
                                            GBytes *body, int fd, uint64_t size, void *token);
+
+/**
+ * Sends a NICKNAME request (RFC 7701) for `nickname` ("" clears it); `nickname_result`
+ * reports its status with `token`. Without a connection it waits for one. 0, -EINVAL (over
+ * SYLK_MSRP_MAX_NICKNAME bytes, not UTF-8, a line break), -ENOTCONN (no peer path yet, or the
+ * session is over).
+ */
+int sylk_msrp_session_send_nickname(struct sylk_msrp_session *s, const char *nickname, void *token);
 
 /** sylk_msrp_session_send_message of a copy of `body`, no token. */
 const char *sylk_msrp_session_send(struct sylk_msrp_session *s, const char *content_type,

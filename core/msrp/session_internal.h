@@ -2,7 +2,8 @@
  * session_internal.h — what the three parts of an MSRP session share (see session.h):
  * session.c (the session, its connection: binding, loss, reconnects, giving up; requests
  * dispatched), outgoing.c (messages we send: chunks, transactions, sending again after a
- * reconnect) and incoming.c (SENDs received: reassembly, files, REPORTs, duplicates).
+ * reconnect), incoming.c (SENDs received: reassembly, files, REPORTs, duplicates) and
+ * nickname.c (NICKNAME requests we send).
  * Not a public header: only core/msrp/ includes it.
  *
  * Thread: main thread.
@@ -59,6 +60,9 @@ struct sylk_msrp_session {
     GHashTable *transactions; /* transaction id -> struct transaction */
     guint sweep;              /* 1 s timer while transactions are pending */
     uint64_t next_seq;        /* order of the messages, kept when they are sent again */
+
+    /* nickname.c */
+    GQueue nicknames; /* NICKNAME requests sent or waiting for a connection, in order */
 };
 
 /* ------------------------------------------------------------------ session.c --- */
@@ -102,5 +106,18 @@ void sylk_msrp_incoming_free(gpointer incoming);
 void sylk_msrp_in_send(struct sylk_msrp_session *s, const struct sylk_msrp_frame *f);
 /** Every message being received is dropped; a file's owner hears `status`. */
 void sylk_msrp_in_drop_all(struct sylk_msrp_session *s, int status);
+
+/* ----------------------------------------------------------------- nickname.c --- */
+
+/** A connection is bound: the NICKNAMEs waiting for one go. */
+void sylk_msrp_nick_flush(struct sylk_msrp_session *s);
+/** The connection is gone: NICKNAMEs sent on it fail 408; those waiting keep waiting. */
+void sylk_msrp_nick_lost(struct sylk_msrp_session *s);
+/** Every NICKNAME fails with `status`. */
+void sylk_msrp_nick_fail_all(struct sylk_msrp_session *s, int status);
+/** A response to one of our NICKNAMEs is reported (true); false when it is not one. */
+bool sylk_msrp_nick_response(struct sylk_msrp_session *s, const struct sylk_msrp_frame *f);
+/** Forgets them all without a word (the session is freed). */
+void sylk_msrp_nick_free_all(struct sylk_msrp_session *s);
 
 #endif

@@ -12,8 +12,10 @@
 #include "net/resolve.h"
 #include "plugin/fdwatch.h"
 #include "server.h"
+#include "sip/endpoint.h"
 #include "sip/message.h"
 #include "sip/referral.h"
+#include "sip/referrer.h"
 #include "sip/request.h"
 #include "sip/session.h"
 #include "sip/subscriber.h"
@@ -286,4 +288,13 @@ void sylk_host_fill(struct sylk_host *h)
     h->resolve_cancel = sylk_resolve_cancel;
     h->subscribe = sylk_subscriber_subscribe;
     h->unsubscribe = sylk_subscriber_unsubscribe;
+    h->chat_send_nickname = sylk_stream_chat_send_nickname;
+    h->refer = sylk_referrer_refer;
+    h->refer_cancel = sylk_referrer_cancel;
+    h->media_endpoint_new = sylk_endpoint_new;
+    h->media_endpoint_answer = sylk_endpoint_answer;
+    h->media_endpoint_offer = sylk_endpoint_offer;
+    h->media_endpoint_set_answer = sylk_endpoint_set_answer;
+    h->media_endpoint_stream = sylk_endpoint_stream;
+    h->media_endpoint_free = sylk_endpoint_free;
 }

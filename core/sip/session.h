@@ -65,6 +65,7 @@ bool sylk_stream_enabled(sylk_stream *st);
 const char *sylk_stream_remote_attribute(sylk_stream *st, const char *name);
 int sylk_stream_set_local_attribute(sylk_stream *st, const char *name, const char *value);
 int sylk_stream_chat_send_composing(sylk_stream *st, const struct sylk_chat_composing *composing);
+int sylk_stream_chat_send_nickname(sylk_stream *st, const char *nickname, void *token);
 int sylk_stream_file_info(sylk_stream *st, struct sylk_file_info *info);
 int sylk_stream_file_receive(sylk_stream *st, const char *path, const struct sylk_file_handler *h,
                              void *user_data);

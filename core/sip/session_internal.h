@@ -34,8 +34,9 @@ enum state {
 };
 
 struct sylk_stream {
-    struct sylk_session *session;
-    unsigned index; /* m= line */
+    struct sylk_session *session;         /* NULL for a media endpoint's stream */
+    struct sylk_media_endpoint *endpoint; /* the endpoint (endpoint.c) it is, or NULL */
+    unsigned index;                       /* m= line */
     struct sylk_rtp_socket *rtp;
     char codec[32];
     bool keyed; /* SRTP contexts exist, made from these two keys */

@@ -190,8 +190,8 @@ int sylk_stream_rtp(sylk_stream *st, struct sylk_rtp_socket **out)
 {
     if (!st || sylk_stream_type(st) != SYLK_MEDIA_AUDIO)
         return -EINVAL;
-    if (!st->rtp || st->session->state == S_ENDING)
-        return -ENOTCONN;
+    if (!st->rtp || (st->session && st->session->state == S_ENDING))
+        return -ENOTCONN; /* an endpoint's stream (no session) has RTP until it is freed */
     *out = st->rtp;
     return 0;
 }

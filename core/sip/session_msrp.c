@@ -147,6 +147,17 @@ static int chat_nickname(struct sylk_msrp_session *ms, const char *nickname, voi
     return status >= 200 && status <= 599 ? status : 500;
 }
 
+static void chat_nickname_result(struct sylk_msrp_session *ms, void *token, int status, void *ud)
+{
+    struct sylk_stream *st = ud;
+    (void)ms;
+    if (status / 100 != 2)
+        g_info("session %s: NICKNAME refused or unanswered: %d",
+               st->session->request ? st->session->request->info.call_id : "?", status);
+    if (st->chat.nickname_result)
+        st->chat.nickname_result(st, token, status, st->chat_data);
+}
+
 static void file_progress(struct sylk_msrp_session *ms, void *token, uint64_t bytes, uint64_t total,
                           void *ud)
 {
@@ -174,6 +185,7 @@ static const struct sylk_msrp_session_events chat_events = {
     .sent = chat_sent,
     .closed = chat_closed,
     .nickname = chat_nickname,
+    .nickname_result = chat_nickname_result,
     .progress = file_progress,
     .file_received = file_received,
 };
@@ -311,6 +323,33 @@ int sylk_stream_chat_send(sylk_stream *st, const struct sylk_chat_send_params *p
     if (rc < 0)
         return rc;
     return sylk_msrp_session_send_message(st->msrp, type, payload, -1, 0, p.token) ? 0 : -ENOTCONN;
+}
+
+/* RFC 7701 section 4: the chat room lists "nickname" in a=chatroom when it takes NICKNAME. */
+static bool peer_takes_nicknames(sylk_stream *st)
+{
+    const char *room = sylk_stream_remote_attribute(st, "chatroom");
+    if (!room)
+        return false;
+    g_auto(GStrv) tokens = g_strsplit_set(room, " \t", -1);
+    for (char **t = tokens; *t; t++) {
+        if (g_ascii_strcasecmp(*t, "nickname") == 0)
+            return true;
+    }
+    return false;
+}
+
+int sylk_stream_chat_send_nickname(sylk_stream *st, const char *nickname, void *token)
+{
+    if (!nickname || strlen(nickname) > SYLK_MSRP_MAX_NICKNAME ||
+        !g_utf8_validate(nickname, -1, NULL))
+        return -EINVAL;
+    int rc = msrp_usable(st, SYLK_MEDIA_CHAT);
+    if (rc < 0)
+        return rc;
+    if (!peer_takes_nicknames(st))
+        return -EOPNOTSUPP;
+    return sylk_msrp_session_send_nickname(st->msrp, nickname, token);
 }
 
 int sylk_stream_chat_refuse(sylk_stream *st, int status)

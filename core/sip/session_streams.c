@@ -10,6 +10,7 @@
 
 #include "media/rtp.h"
 #include "msrp/session.h"
+#include "sip/endpoint.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -41,6 +42,8 @@ void sylk_session_add_stream(struct sylk_session *s, unsigned index)
 const struct sylk_sdp_media *sylk_session_stream_local(sylk_stream *st)
 {
     struct sylk_session *s = st->session;
+    if (st->endpoint)
+        return sylk_endpoint_local(st->endpoint);
     if (st->index < s->local.count)
         return &s->local.m[st->index];
     return st->index < s->remote.count ? &s->remote.m[st->index] : NULL;
@@ -58,6 +61,8 @@ sylk_stream *sylk_session_stream(sylk_session *s, size_t index)
 
 enum sylk_media_type sylk_stream_type(sylk_stream *st)
 {
+    if (st && st->endpoint)
+        return SYLK_MEDIA_AUDIO; /* before its negotiation too */
     const struct sylk_sdp_media *m = st ? sylk_session_stream_local(st) : NULL;
     return m ? m->type : SYLK_MEDIA_UNKNOWN;
 }
@@ -66,6 +71,10 @@ enum sylk_direction sylk_stream_direction(sylk_stream *st)
 {
     if (!st)
         return SYLK_DIR_INACTIVE;
+    if (st->endpoint) {
+        const struct sylk_sdp_media *m = sylk_endpoint_local(st->endpoint);
+        return m ? m->direction : SYLK_DIR_INACTIVE;
+    }
     if (st->index < st->session->local.count)
         return st->session->local.m[st->index].direction;
     return sylk_sdp_reverse(st->session->remote.m[st->index].direction);
@@ -73,6 +82,8 @@ enum sylk_direction sylk_stream_direction(sylk_stream *st)
 
 bool sylk_stream_enabled(sylk_stream *st)
 {
+    if (st && st->endpoint)
+        return sylk_endpoint_active(st->endpoint);
     if (!st || st->session->state == S_ENDING || st->index >= st->session->local.count)
         return false;
     return st->session->local.m[st->index].port != 0;
@@ -102,7 +113,7 @@ static char **msrp_attribute(struct sylk_sdp_media *m, const char *name)
 
 const char *sylk_stream_remote_attribute(sylk_stream *st, const char *name)
 {
-    if (!st || st->index >= st->session->remote.count)
+    if (!st || st->endpoint || st->index >= st->session->remote.count)
         return NULL;
     char **value = msrp_attribute(&st->session->remote.m[st->index], name);
     return value ? *value : NULL;

@@ -8,6 +8,7 @@
 #include "server.h"
 #include "sip/message.h"
 #include "sip/referral.h"
+#include "sip/referrer.h"
 #include "sip/request.h"
 #include "sip/router.h"
 #include "sip/session.h"
@@ -224,6 +225,10 @@ static void on_owned_event(struct sylk_owner *owner, nua_event_t event, int stat
         sylk_subscriber_on_event((struct sylk_outgoing_subscription *)owner, event, status, phrase,
                                  sip, tags);
         break;
+    case SYLK_OWNER_REFERRER:
+        sylk_referrer_on_event((struct sylk_outgoing_referral *)owner, event, status, phrase, sip,
+                               tags);
+        break;
     case SYLK_OWNER_MESSAGE_IN:
         break;
     }
@@ -421,6 +426,7 @@ void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack)
     sylk_referral_terminate_all(stack);
     sylk_subscription_terminate_all(stack);
     sylk_subscriber_end_all(stack); /* their handles go: nua un-SUBSCRIBEs the active ones */
+    sylk_referrer_end_all(stack);
     sylk_session_terminate_all(stack);
     nua_shutdown(stack->nua);
 }
@@ -436,6 +442,7 @@ void sylk_sip_stack_destroy(struct sylk_sip_stack *stack)
     stack->media_check = 0;
     sylk_subscription_drop_all(stack);
     sylk_subscriber_end_all(stack);
+    sylk_referrer_end_all(stack);
     sylk_referral_terminate_all(stack);
     sylk_message_abort_all(stack);
     sylk_message_free_outgoing(stack);

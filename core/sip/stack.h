@@ -28,6 +28,7 @@ enum sylk_owner_kind {
     SYLK_OWNER_SUBSCRIPTION,
     SYLK_OWNER_REFERRAL,
     SYLK_OWNER_SUBSCRIBER, /* a SUBSCRIBE a plugin sent (subscriber.c) */
+    SYLK_OWNER_REFERRER,   /* a REFER a plugin sent (referrer.c) */
 };
 
 struct sylk_owner {
@@ -47,6 +48,7 @@ struct sylk_sip_stack {
     guint messages_timer; /* their one response timeout (message.c) */
     GList *outgoing;      /* struct sylk_outgoing_message * awaiting a final response */
     GList *subscribers;   /* struct sylk_outgoing_subscription *, until ended */
+    GList *referrers;     /* struct sylk_outgoing_referral *, until ended */
     bool shutting_down;
     bool shutdown_done;
     char *tls_dir;

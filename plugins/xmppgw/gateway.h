@@ -44,6 +44,7 @@ struct xgw_config {
     bool trace_xmpp;              /* every stanza in and out logged at debug level */
     unsigned sip_session_timeout; /* seconds (issue 14: MSRP chat sessions) */
     bool use_cpim;                /* XMPP -> SIP MESSAGE bodies wrapped in message/cpim */
+    bool use_msrp_for_chat;       /* XMPP chat messages open MSRP chat sessions (chat.c) */
 };
 
 const struct sylk_host *xgw_host(void);
@@ -97,6 +98,9 @@ void xgw_inbound_pause(bool paused);
 /* The plugin's SIP callbacks (struct sylk_plugin in xmppgw.c) go straight to the mapping. */
 void xgw_sip_message_in(sylk_message *message);
 void xgw_sip_subscription_in(sylk_subscription *subscription);
+/* An INVITE: a chat session (chat.c); offers with audio are refused 488 until Jingle's part
+ * takes them. */
+void xgw_sip_session_in(sylk_session *session);
 
 /* -------------------------------------------------------------- plugin lifecycle --- */
 

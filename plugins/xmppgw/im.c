@@ -30,7 +30,11 @@
  * to XMPP (no repeats, XEP-0085 §5.2); content messages to XMPP carry <active/> once the SIP
  * side has used is-composing (XEP-0085 §5.1). Memories unused for XGW_CONVERSATION_IDLE_S are
  * forgotten.
+ *
+ * With use_msrp_for_chat, chat messages go to chat.c first (RFC 7573 sessions); what it does not
+ * take, and what it gives back when a session fails, comes here (xgw_im_xmpp_message_by_sip).
  */
+#include "chat.h"
 #include "chatstate.h"
 #include "cpim.h"
 #include "errmap.h"
@@ -538,7 +542,8 @@ static void send_to_sip(const struct xmpp_node *stanza, const struct xmpp_jid *f
     send_waiting();
 }
 
-void xgw_im_xmpp_message(struct xmpp_node *stanza)
+/* An XMPP message on to SIP; `sessions`: a chat session (chat.c) may take it first. */
+static void xmpp_message(struct xmpp_node *stanza, bool sessions)
 {
     const char *type = xmpp_node_attr(stanza, "type");
     struct xmpp_jid from = {0}, to = {0};
@@ -556,6 +561,10 @@ void xgw_im_xmpp_message(struct xmpp_node *stanza)
     if (xmpp_jid_parse(xmpp_node_attr(stanza, "from"), &from, NULL) < 0 ||
         xmpp_jid_parse(xmpp_node_attr(stanza, "to"), &to, NULL) < 0 || !to.local) {
         refuse(stanza, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE, NULL);
+        goto out;
+    }
+    if (sessions && xgw_config()->use_msrp_for_chat && xgw_chat_xmpp_message(stanza)) {
+        stanza = NULL; /* the chat session's now */
         goto out;
     }
     xgw_xmpp_content_read(stanza, &content);
@@ -578,6 +587,16 @@ out:
     xmpp_jid_clear(&from);
     xmpp_jid_clear(&to);
     xmpp_node_free(stanza);
+}
+
+void xgw_im_xmpp_message(struct xmpp_node *stanza)
+{
+    xmpp_message(stanza, true);
+}
+
+void xgw_im_xmpp_message_by_sip(struct xmpp_node *stanza)
+{
+    xmpp_message(stanza, false);
 }
 
 /* ------------------------------------------------------------------- life --- */

@@ -5,9 +5,10 @@
  * XMPP stanzas go by kind: messages to im.c; presence to s2x.c (what our SIP users watch) and
  * x2s.c (who watches our SIP users), each taking the types it handles; an <iq/> get or set the
  * transport did not answer gets service-unavailable (RFC 6120 §8.2.3: every one is answered).
- * SIP MESSAGEs go to im.c, SUBSCRIBEs to s2x.c.
+ * SIP MESSAGEs go to im.c, SUBSCRIBEs to s2x.c, INVITEs to chat.c.
  */
 #include "mapping.h"
+#include "chat.h"
 
 #include <errno.h>
 #include <string.h>
@@ -141,6 +142,11 @@ void xgw_sip_message_in(sylk_message *message)
     xgw_im_sip_message(message);
 }
 
+void xgw_sip_session_in(sylk_session *session)
+{
+    xgw_chat_sip_session(session);
+}
+
 void xgw_sip_subscription_in(sylk_subscription *subscription)
 {
     xgw_s2x_subscription(subscription);
@@ -157,6 +163,7 @@ void xgw_mapping_counts(struct xgw_mapping_counts *counts)
 int xgw_mapping_init(void)
 {
     xgw_im_init();
+    xgw_chat_init();
     xgw_s2x_init();
     xgw_x2s_init();
     return 0;
@@ -172,5 +179,6 @@ void xgw_mapping_shutdown(void)
                 c.pending_in, c.pending_out, c.s2x, c.x2s);
     xgw_x2s_shutdown();
     xgw_s2x_shutdown();
+    xgw_chat_shutdown(); /* what waits goes by MESSAGE: before im.c stops */
     xgw_im_shutdown();
 }

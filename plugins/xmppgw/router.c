@@ -7,6 +7,7 @@
 #include "component.h"
 #include "disco.h"
 #include "jid.h"
+#include "muc.h"
 #include "ns.h"
 #include "s2s.h"
 
@@ -195,13 +196,8 @@ static void deliver(struct xmpp_node *stanza, const struct xmpp_jid *to)
         xmpp_node_free(stanza);
         return;
     }
-    if (is_muc_domain(to->domain)) {
-        /* no MUC service yet; presence errors matter only for joins (not unavailable) */
-        bool presence = strcmp(stanza->name, "presence") == 0;
-        if (!(presence && has_type(stanza, "unavailable")) && !has_type(stanza, "result"))
-            xgw_router_refuse(stanza, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE,
-                              "no multi-user chat service yet");
-        xmpp_node_free(stanza);
+    if (is_muc_domain(to->domain)) { /* the multi-user chat service (muc.c) */
+        xgw_muc_in(stanza);
         return;
     }
     if (request && !to->local && !to->resource && xgw_disco_handle(stanza))

@@ -142,6 +142,7 @@ const struct sylk_config_option xgw_options[] = {
     OPT("log_presence", SYLK_OPTION_BOOL),
     OPT("sip_session_timeout", SYLK_OPTION_INT, .min = 1, .max = 604800),
     OPT("use_cpim", SYLK_OPTION_BOOL),
+    OPT("use_msrp_for_chat", SYLK_OPTION_BOOL),
     SYLK_OPTION_END,
 };
 
@@ -294,6 +295,7 @@ int xgw_settings_load(sylk_config *file, struct xgw_settings *s, struct xgw_conf
     c->trace_xmpp = get_bool(file, "trace_xmpp", false);
     c->sip_session_timeout = (unsigned)get_int(file, "sip_session_timeout", 86400);
     c->use_cpim = get_bool(file, "use_cpim", true);
+    c->use_msrp_for_chat = get_bool(file, "use_msrp_for_chat", true);
 
     s->mode = strcmp(get_string(file, "mode", "s2s"), "component") == 0 ? XGW_MODE_COMPONENT
                                                                         : XGW_MODE_S2S;

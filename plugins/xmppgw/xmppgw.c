@@ -16,6 +16,7 @@
 #include "component.h"
 #include "conn.h"
 #include "gateway.h"
+#include "muc.h"
 #include "router.h"
 #include "s2s.h"
 #include "settings.h"
@@ -67,6 +68,7 @@ static void stop_transport(void)
         xgw_component_quiesce();
     xgw_router_quiesce();
     xgw_mapping_shutdown();
+    xgw_muc_shutdown();
     if (gw.settings.mode == XGW_MODE_S2S)
         xgw_s2s_stop();
     else
@@ -96,6 +98,8 @@ static int xmppgw_init(const struct sylk_host *host, sylk_config *file)
     rc = xconn_tls_init(&gw.settings, host->spool_dir(), gw.config.domains[0], &why);
     if (rc == 0)
         rc = xgw_mapping_init();
+    if (rc == 0)
+        xgw_muc_init();
     if (rc < 0) {
         XGW_LOG(SYLK_LOG_ERROR, "%s", why ? why : "the mapping did not start");
         xconn_tls_shutdown();
@@ -142,6 +146,15 @@ static void incoming_subscription(sylk_subscription *subscription)
     xgw_sip_subscription_in(subscription);
 }
 
+static void incoming_session(sylk_session *session)
+{
+    if (!gw.running) {
+        gw.host->session_reject(session, 503, "XMPP Gateway Not Configured");
+        return;
+    }
+    xgw_sip_session_in(session);
+}
+
 static const char *const xmppgw_events[] = {"presence", NULL};
 
 static const struct sylk_plugin plugin =
@@ -149,7 +162,8 @@ static const struct sylk_plugin plugin =
                      .description =
                          "SIP <-> XMPP gateway (server-to-server with dialback, or XEP-0114)",
                      .events = xmppgw_events, .config_options = xgw_options, .init = xmppgw_init,
-                     .shutdown = xmppgw_shutdown, .incoming_subscription = incoming_subscription,
+                     .shutdown = xmppgw_shutdown, .incoming_session = incoming_session,
+                     .incoming_subscription = incoming_subscription,
                      .incoming_sip_message = incoming_sip_message);
 
 SYLK_PLUGIN_EXPORT const struct sylk_plugin *sylk_plugin_entry(void)

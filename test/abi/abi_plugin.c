@@ -11,6 +11,10 @@
  *   ABI_CHECK_1_7           logs what SYLK_HOST_HAS says of the 1.7 members, for the host
  *                           table and for a copy claiming the 1.6 size; answers a MESSAGE
  *                           through resolve (an IP literal): 200 "Resolved ADDRESS:PORT"
+ *   ABI_CHECK_1_8           logs what SYLK_HOST_HAS says of the 1.8 members, for the host
+ *                           table and for a copy claiming the 1.7 size; answers a MESSAGE
+ *                           with what two 1.8 functions say of bad arguments:
+ *                           200 "nickname -22 refer null endpoint -22 -22 null"
  *
  * Built against the frozen 1.0 headers (test/abi/sdk-1.0) with no override, it is the
  * compatibility check: a plugin compiled for ABI 1.0 must keep loading and working in every
@@ -73,6 +77,53 @@ static void check_host_has(const struct sylk_host *h)
 }
 #endif
 
+#ifdef ABI_CHECK_1_8
+/* The nine members 1.8 appended, as SYLK_HOST_HAS sees them in `h`: "111111111". */
+static void has_1_8(const struct sylk_host *h, char out[10])
+{
+    const bool has[] = {SYLK_HOST_HAS(h, chat_send_nickname),
+                        SYLK_HOST_HAS(h, refer),
+                        SYLK_HOST_HAS(h, refer_cancel),
+                        SYLK_HOST_HAS(h, media_endpoint_new),
+                        SYLK_HOST_HAS(h, media_endpoint_answer),
+                        SYLK_HOST_HAS(h, media_endpoint_offer),
+                        SYLK_HOST_HAS(h, media_endpoint_set_answer),
+                        SYLK_HOST_HAS(h, media_endpoint_stream),
+                        SYLK_HOST_HAS(h, media_endpoint_free)};
+    for (size_t i = 0; i < 9; i++)
+        out[i] = has[i] ? '1' : '0';
+    out[9] = '\0';
+}
+
+static void check_host_has(const struct sylk_host *h)
+{
+    struct sylk_host older;
+    memset(&older, 0, sizeof(older));
+    memcpy(&older, h, h->struct_size < sizeof(older) ? h->struct_size : sizeof(older));
+    older.struct_size = offsetof(struct sylk_host, unsubscribe) + sizeof(older.unsubscribe);
+    char now[10], before[10];
+    has_1_8(h, now);
+    has_1_8(&older, before);
+    h->log(ABI_NAME, SYLK_LOG_INFO,
+           "SYLK_HOST_HAS 1.8 members: %s; in a 1.7 table: %s (unsubscribe %d)", now, before,
+           SYLK_HOST_HAS(&older, unsubscribe));
+}
+
+/* Bad arguments only: the functions are reached through the table and answer as documented. */
+static void answer_1_8(sylk_message *message)
+{
+    struct sylk_refer_params p = {.struct_size = sizeof(p), .from = "sip:a@example.com"};
+    char reason[96];
+    const char *sdp = NULL;
+    host->media_endpoint_free(NULL);
+    snprintf(reason, sizeof(reason), "nickname %d refer %s endpoint %d %d %s",
+             host->chat_send_nickname(NULL, "nick", NULL), host->refer(&p) ? "handle" : "null",
+             host->media_endpoint_answer(NULL, "v=0", &sdp), host->media_endpoint_offer(NULL, &sdp),
+             host->media_endpoint_stream(NULL) ? "stream" : "null");
+    host->message_respond(message, 200, reason);
+}
+#endif
+
 static void abi_message(sylk_message *message)
 {
     const struct sylk_request_info *req = host->message_request(message);
@@ -84,6 +135,10 @@ static void abi_message(sylk_message *message)
 #ifdef ABI_CHECK_1_7
     if (!host->resolve(NULL, NULL, "192.0.2.1", 5269, resolved, message))
         host->message_respond(message, 500, "resolve refused");
+    return;
+#endif
+#ifdef ABI_CHECK_1_8
+    answer_1_8(message);
     return;
 #endif
     host->message_respond(message, 200, "OK");
@@ -109,7 +164,7 @@ static int abi_init(const struct sylk_host *h, sylk_config *config)
 #else
     h->log(ABI_NAME, SYLK_LOG_INFO, "running on host ABI %u.%u", (unsigned)h->abi_major,
            (unsigned)h->abi_minor);
-#ifdef ABI_CHECK_1_7
+#if defined(ABI_CHECK_1_7) || defined(ABI_CHECK_1_8)
     check_host_has(h);
 #endif
     return 0;

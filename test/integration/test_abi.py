@@ -1,7 +1,8 @@
 """Plugin ABI checks: the loader refuses incompatible plugins with a clear log line, unloads one
 whose init fails, keeps serving the others, and still runs a plugin built against the frozen
 SDK 1.0 headers (test/abi/sdk-1.0); a plugin built against the current headers sees the 1.7
-members through SYLK_HOST_HAS (and not in a table claiming the 1.6 size) and calls one.
+members through SYLK_HOST_HAS (and not in a table claiming the 1.6 size) and calls one; the
+same for the 1.8 members against a table claiming the 1.7 size.
 
 The test plugins are built by the main build from test/abi/abi_plugin.c into build/test/abi/;
 the SIP side is test/peers/sip_client.py.
@@ -28,13 +29,13 @@ def abi_server(server_factory, tmp_path):
     plugins = tmp_path / "plugins"
     (plugins / "echo").mkdir(parents=True)
     shutil.copy(ECHO_SO, plugins / "echo" / "echo.so")
-    for name in BAD_PLUGINS + ["abi_init_fails", "abi_v1_0", "abi_v1_7"]:
+    for name in BAD_PLUGINS + ["abi_init_fails", "abi_v1_0", "abi_v1_7", "abi_v1_8"]:
         src = os.path.join(ABI_DIR, name + ".so")
         assert os.path.exists(src), f"{src} not built (test/abi/meson.build)"
         shutil.copy(src, plugins / (name + ".so"))
     srv = server_factory(plugins_dir=str(plugins), config={"server": {
         "application_map": "echo:echo,v10:abi_v1_0,initfail:abi_init_fails,"
-                           "newer:abi_newer_minor,v17:abi_v1_7"}})
+                           "newer:abi_newer_minor,v17:abi_v1_7,v18:abi_v1_8"}})
     srv.start()
     srv.plugins_path = str(plugins)
     return srv
@@ -138,6 +139,21 @@ def test_sdk_1_7_members_through_sylk_host_has(abi_server):
         resp = ua.request("MESSAGE", f"sip:v17@{abi_server.uri_host}", body="x",
                           content_type="text/plain")
         assert (resp.status, resp.reason) == (200, "Resolved 192.0.2.1:5269"), str(resp)
+    finally:
+        ua.close()
+
+
+def test_sdk_1_8_members_through_sylk_host_has(abi_server):
+    """SYLK_HOST_HAS is true for each 1.8 member of the server's table and false for each in a
+    copy whose struct_size is 1.7's (where unsubscribe, the last 1.7 member, stays true); the
+    plugin reaches two 1.8 functions, which refuse bad arguments as host.h says."""
+    assert "SYLK_HOST_HAS 1.8 members: 111111111; in a 1.7 table: 000000000 (unsubscribe 1)" in \
+        abi_server.log(), abi_server.log()[-3000:]
+    ua = SipUA(("127.0.0.1", abi_server.sip_port))
+    try:
+        resp = ua.request("MESSAGE", f"sip:v18@{abi_server.uri_host}", body="x",
+                          content_type="text/plain")
+        assert (resp.status, resp.reason) == (200, "nickname -22 refer null endpoint -22 -22 null"), str(resp)
     finally:
         ua.close()
 

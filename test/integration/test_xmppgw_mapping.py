@@ -95,8 +95,11 @@ class Env:
 
 
 def gateway_config(mode, gw_port, prosody, domain=GW, **more):
+    # use_msrp_for_chat = no: these tests are about the MESSAGE mapping (RFC 7572); with the
+    # default, chat messages would first try an MSRP session (test_xmppgw_chat.py) and reach
+    # MESSAGE only through the fallback after the SIP peer's refusal.
     general = {"domains": domain, "trace_xmpp": True, "log_presence": True,
-               "connect_timeout": 10}
+               "connect_timeout": 10, "use_msrp_for_chat": False}
     if mode == "s2s":
         general.update(local_ip="127.0.0.1", local_port=gw_port,
                        static_routes=f"{XMPP}=127.0.0.1:{prosody.s2s_port}")

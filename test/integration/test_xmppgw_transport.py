@@ -202,11 +202,14 @@ def test_disco_items_version_and_refusals(prosody, gateway, clients):
     assert error_condition(other) == "service-unavailable"
 
 
-def test_muc_domain_is_service_unavailable(prosody, gateway, clients):
-    """conference.sip.test is ours (its own s2s stream) but has no MUC service yet."""
+def test_muc_domain_has_its_own_stream(prosody, gateway, clients):
+    """conference.sip.test is ours, on its own s2s stream: the MUC service (muc.c) answers its
+    rooms' disco; an iq it does not handle gets service-unavailable from the room."""
     gw = gateway({"xmpp.test": prosody.s2s_port})
     alice = clients(prosody)
     r = alice.iq("get", f"room@conference.{GW}", f"<query xmlns='{DISCO_INFO}'/>")
+    assert r.get("type") == "result" and r.get("from") == f"room@conference.{GW}"
+    r = alice.iq("get", f"room@conference.{GW}", "<query xmlns='jabber:iq:last'/>")
     assert error_condition(r) == "service-unavailable"
     assert r.get("from") == f"room@conference.{GW}"
     logged(gw, rf"xmpp\.test verified by dialback for conference\.{GW}")

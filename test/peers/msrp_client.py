@@ -503,10 +503,13 @@ class MsrpConnection:
 
     auto_respond: answer incoming SENDs with 200 (per Failure-Report) and unknown methods
     with 501. auto_report: send a REPORT when a complete message asked for Success-Report:
-    yes. on_message(conn, msg) / on_frame(conn, frame) run in the I/O thread."""
+    yes. on_message(conn, msg) / on_frame(conn, frame) run in the I/O thread.
+    on_nickname(conn, frame, nickname) answers a NICKNAME (RFC 7701) with the status it
+    returns; its Use-Nickname is handed over unquoted (None when missing). Without it a
+    NICKNAME gets 501 like any unknown method."""
 
     def __init__(self, sock=None, local_uri=None, auto_respond=True, auto_report=True,
-                 name="msrp", max_log=100000, on_message=None, on_frame=None):
+                 name="msrp", max_log=100000, on_message=None, on_frame=None, on_nickname=None):
         self.name = name
         self.sock = None
         self.local_uri = local_uri
@@ -515,6 +518,7 @@ class MsrpConnection:
         self.auto_report = auto_report
         self.on_message = on_message   # set before the I/O thread starts: no frame is missed
         self.on_frame = on_frame
+        self.on_nickname = on_nickname
         self.parser = FrameParser()
         self.log = collections.deque(maxlen=max_log)   # (time, '<<' | '>>', frame or bytes)
         self.messages_received = 0
@@ -662,6 +666,9 @@ class MsrpConnection:
                 if self.auto_respond and wants_response(f, 200):
                     self.respond(f, 200, "OK")
                 self._assemble(f)
+            elif f.method == "NICKNAME" and self.on_nickname:
+                status = self.on_nickname(self, f, unquote_nickname(f.headers.get("Use-Nickname")))
+                self.respond(f, status, "OK" if status == 200 else "Nickname Usage Failed")
             elif f.method != "REPORT" and self.auto_respond and wants_response(f, 501):
                 self.respond(f, 501, "Method not understood")
         if self.on_frame:
@@ -965,6 +972,20 @@ class MsrpConnection:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def unquote_nickname(value):
+    """A Use-Nickname value (RFC 7701: a quoted-string, RFC 4975's escapes) unquoted; an
+    unquoted value as it is; None stays None."""
+    if value is None or len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        return value
+    out, i, inner = [], 0, value[1:-1]
+    while i < len(inner):
+        if inner[i] == "\\" and i + 1 < len(inner):
+            i += 1
+        out.append(inner[i])
+        i += 1
+    return "".join(out)
 
 
 def _tcp_state(sock):

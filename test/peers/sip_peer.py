@@ -15,6 +15,14 @@ out reaches it, and it sends requests of its own to the server:
     sub.terminate("rejected")                    # NOTIFY terminated;reason=rejected
     sub.events.get(timeout=10)                   # ("refresh", expires) / ("unsubscribe", 0)
                                                  # / ("after-end", expires) once terminated
+    peer.invite_rule = lambda req: (200, sdp)    # an INVITE's answer: status and SDP body (a
+    inv = peer.invites.get(timeout=10)           # 2xx gets our Contact); every INVITE lands in
+    bye = peer.byes.get(timeout=10)              # `invites`, every BYE (answered 200) in `byes`
+    peer.refer_rule = lambda req: 202            # a REFER's answer (RFC 3515); 2xx makes the
+    ref = peer.referrals.get(timeout=10)         # implicit subscription, a Notifier with Event
+    ref.notify(b"SIP/2.0 100 Trying\r\n", content_type="message/sipfrag")   # refer;
+    ref.terminate("noresource", body=b"SIP/2.0 200 OK\r\n")                # refusals
+                                                 # come as ("refused", req)
     # as a client of the server
     r = peer.request("MESSAGE", "sip:juliet@xmpp.test", from_uri="sip:alice@sip.test", body=...)
     w = peer.subscribe("sip:juliet@xmpp.test", from_uri="sip:alice@sip.test", expires=60)
@@ -190,10 +198,15 @@ class SipPeer:
         self.watches = {}           # call-id -> Watch
         self.messages = queue.Queue()
         self.subscriptions = queue.Queue()
+        self.referrals = queue.Queue()
+        self.invites = queue.Queue()
+        self.byes = queue.Queue()
         self.requests = queue.Queue()  # every request received, answered or not (diagnostics)
         self.log = []
         self.message_rule = lambda req: 200
         self.subscribe_rule = lambda req: (200, 60)
+        self.refer_rule = lambda req: 202
+        self.invite_rule = lambda req: (480, None)
         self.first_notify = lambda notifier: notifier.notify(wait=False)
         self.running = False
         self.thread = None
@@ -283,7 +296,7 @@ class SipPeer:
             if n is not None:
                 n.notify_responses.put(msg)
 
-    def respond(self, req, status, reason=None, headers=(), to_tag=None):
+    def respond(self, req, status, reason=None, headers=(), to_tag=None, body=None):
         m = SipMessage()
         m.status = status
         m.reason = reason or REASONS.get(status, "Status")
@@ -298,6 +311,8 @@ class SipPeer:
         m.headers.append(("To", to))
         m.headers += [("Call-ID", req.get("Call-ID")), ("CSeq", req.get("CSeq"))]
         m.headers.extend(headers)
+        if body:
+            m.body = body if isinstance(body, bytes) else body.encode()
         data = serialize(m)
         with self.lock:
             self.answered[(req.get("Call-ID"), req.get("CSeq"), req.branch())] = data
@@ -318,6 +333,8 @@ class SipPeer:
             self.messages.put(req)
         elif req.method == "SUBSCRIBE":
             self._on_subscribe(req)
+        elif req.method == "REFER" and not req.tag("To"):
+            self._on_refer(req)
         elif req.method == "NOTIFY":
             w = self.watches.get(req.get("Call-ID"))
             self.respond(req, 200 if w else 481)
@@ -325,6 +342,11 @@ class SipPeer:
                 if w.remote_tag is None:
                     w.remote_tag = req.tag("From")
                 w.notifies.put(req)
+        elif req.method == "INVITE" and not req.tag("To"):
+            self._on_invite(req)
+        elif req.method == "BYE":
+            self.respond(req, 200)
+            self.byes.put(req)
         elif req.method == "ACK":
             pass
         else:
@@ -366,6 +388,30 @@ class SipPeer:
                      to_tag=n.local_tag)
         self.subscriptions.put(n)
         self.first_notify(n)
+
+    def _on_invite(self, req):
+        """An initial INVITE: invite_rule's status and SDP (a 2xx carries our Contact)."""
+        status, sdp = self.invite_rule(req)
+        headers = []
+        if status < 300:
+            headers = [("Contact", f"<{self.contact}>"), ("Content-Type", "application/sdp")]
+        m = self.respond(req, status, headers=headers, body=sdp if status < 300 else None)
+        self.invites.put((req, m))
+
+    def _on_refer(self, req):
+        """An out-of-dialog REFER: refer_rule's status; a 2xx starts the implicit "refer"
+        subscription (RFC 3515 section 2.4.4), whose NOTIFYs the test sends."""
+        status = self.refer_rule(req)
+        if status >= 300:
+            self.respond(req, status)
+            self.referrals.put(("refused", req))
+            return
+        n = Notifier(self, req, 60)
+        n.event = "refer"
+        n.content_type = "message/sipfrag"
+        self.notifiers[n.call_id] = n
+        self.respond(req, status, headers=[("Contact", f"<{self.contact}>")], to_tag=n.local_tag)
+        self.referrals.put(n)
 
     # -- client side ---------------------------------------------------------------------
     def send_request(self, msg, dest=None, wait=True, timeout=10):

@@ -36,6 +36,10 @@
  *       TITLE frees it ("web free TITLE"). Items left are freed at shutdown.
  *   MESSAGE with X-Probe: echo-listen, resolve …, resolve-cancel …, subscribe …, unsubscribe …
  *       → SDK 1.7: fd watches, name resolution, outgoing subscriptions (probe_net.c).
+ *   INVITE to sip:nickprobe@… with chat; MESSAGE with X-Probe: refer …, refer-cancel …
+ *       → SDK 1.8: NICKNAMEs sent, REFERs sent (probe_sdk18.c).
+ *   MESSAGE with X-Probe: endpoint-…; INVITE to sip:epbridge-TAG@… → SDK 1.8 media endpoints
+ *       bridged with a call (probe_endpoint.c).
  *
  * Every step is logged under "plugin-probe" so tests can follow it. Main thread only.
  */
@@ -44,7 +48,9 @@
 #include <string.h>
 #include <sylk/sylk.h>
 
+#include "probe_endpoint.h"
 #include "probe_net.h"
+#include "probe_sdk18.h"
 
 static const struct sylk_host *host;
 
@@ -236,8 +242,9 @@ static void probe_message(sylk_message *message)
         dial(probe, host->message_request(message)->to_uri);
     if (probe && g_str_has_prefix(probe, "web-"))
         web_probe(probe, host->message_request(message));
-    if (probe)
-        probe_net_command(host, probe, host->message_request(message));
+    if (probe && !probe_net_command(host, probe, host->message_request(message)) &&
+        !probe_sdk18_command(host, probe, host->message_request(message)))
+        probe_endpoint_command(host, probe, host->message_request(message));
     host->timer_add(100, false, deferred_answer, message);
 }
 
@@ -559,6 +566,8 @@ static void probe_session(sylk_session *session)
         chat_probe(session);
         return;
     }
+    if (probe_sdk18_session(host, session, user) || probe_endpoint_session(host, session, user))
+        return;
     if (strcmp(user, "filesink") == 0 || strcmp(user, "filesource") == 0) {
         file_probe(session, strcmp(user, "filesink") == 0);
         return;
@@ -578,6 +587,8 @@ static void probe_shutdown(void)
     g_hash_table_destroy(mixers);
     g_hash_table_destroy(web_items);
     probe_net_shutdown();
+    probe_sdk18_shutdown();
+    probe_endpoint_shutdown();
 }
 
 static void web_item_free(gpointer item)

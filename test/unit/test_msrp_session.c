@@ -34,6 +34,8 @@ struct fixture {
     unsigned progress_calls;
     unsigned sent_calls;
     size_t overflow_in_message; /* on_message queues this many bytes on the connection */
+    int nick_status;            /* nickname_result: 0 until it came */
+    void *nick_token;
 };
 
 static int on_message(struct sylk_msrp_session *s, const struct sylk_msrp_received *m, void *ud)
@@ -96,7 +98,16 @@ static void on_closed(struct sylk_msrp_session *s, void *ud)
     ((struct fixture *)ud)->closed = true;
 }
 
+static void on_nickname_result(struct sylk_msrp_session *s, void *token, int status, void *ud)
+{
+    struct fixture *fx = ud;
+    (void)s;
+    fx->nick_status = status;
+    fx->nick_token = token;
+}
+
 static const struct sylk_msrp_session_events events = {
+    .nickname_result = on_nickname_result,
     .message = on_message,
     .sent = on_sent,
     .closed = on_closed,
@@ -839,6 +850,77 @@ static void active_side_reconnects(struct fixture *fx, gconstpointer data)
     close(lfd);
 }
 
+/* Waits until nickname_result came (5 s at most). */
+static int nick_result(struct fixture *fx)
+{
+    for (int i = 0; i < 5000 && !fx->nick_status; i++)
+        pump(1);
+    return fx->nick_status;
+}
+
+/*
+ * RFC 7701 as we send it: To-Path, From-Path, Use-Nickname quoted and nothing else; made
+ * before the peer bound a connection, it goes once one is there; its response's status comes
+ * back with its token; no response is 408, and so is a lost connection.
+ */
+static void nickname_sent(struct fixture *fx, gconstpointer data)
+{
+    (void)data;
+    char long_name[258];
+    memset(long_name, 'x', 257);
+    long_name[257] = '\0';
+    g_assert_cmpint(sylk_msrp_session_send_nickname(fx->s, long_name, NULL), ==, -EINVAL);
+    g_assert_cmpint(sylk_msrp_session_send_nickname(fx->s, "\xff", NULL), ==, -EINVAL);
+    g_assert_cmpint(sylk_msrp_session_send_nickname(fx->s, "bob \"B\"", fx), ==, 0);
+    pump(50);
+    g_assert_cmpuint(fx->in->len, ==, 0); /* nothing before the connection is bound */
+    g_autofree char *hello = empty_send(fx, "tidk001");
+    send_text(fx, hello);
+    struct sylk_msrp_frame f;
+    /* the NICKNAME and the 200 to the SEND that bound the connection, in either order */
+    g_assert_true(next_frame(fx, &f));
+    if (!f.method) {
+        g_assert_cmpint(f.status, ==, 200);
+        sylk_msrp_frame_clear(&f);
+        g_assert_true(next_frame(fx, &f));
+    } else {
+        expect_response(fx, "tidk001", 200);
+    }
+    g_assert_cmpstr(f.method, ==, "NICKNAME");
+    g_assert_cmpuint(f.headers->len, ==, 3);
+    g_assert_cmpstr(sylk_msrp_header(&f, "To-Path"), ==, PEER);
+    g_assert_cmpstr(sylk_msrp_header(&f, "From-Path"), ==, sylk_msrp_session_uri(fx->s));
+    g_assert_cmpstr(sylk_msrp_header(&f, "Use-Nickname"), ==, "\"bob \\\"B\\\"\"");
+    g_assert_null(f.body);
+    g_autofree char *resp = g_strdup_printf(
+        "MSRP %s 425 Nickname Usage Failed\r\nTo-Path: %s\r\nFrom-Path: %s\r\n-------%s$\r\n",
+        f.transaction_id, sylk_msrp_session_uri(fx->s), PEER, f.transaction_id);
+    sylk_msrp_frame_clear(&f);
+    send_text(fx, resp);
+    g_assert_cmpint(nick_result(fx), ==, 425);
+    g_assert_true(fx->nick_token == fx);
+
+    sylk_msrp_session_set_transaction_timeout(fx->s, 1);
+    fx->nick_status = 0;
+    g_assert_cmpint(sylk_msrp_session_send_nickname(fx->s, "", NULL), ==, 0);
+    g_assert_true(next_frame(fx, &f)); /* not answered */
+    g_assert_cmpstr(sylk_msrp_header(&f, "Use-Nickname"), ==, "\"\"");
+    sylk_msrp_frame_clear(&f);
+    pump(1500);
+    g_assert_cmpint(nick_result(fx), ==, 408);
+
+    fx->nick_status = 0;
+    sylk_msrp_session_set_transaction_timeout(fx->s, 30); /* the loss, not the timer, fails it */
+    g_assert_cmpint(sylk_msrp_session_send_nickname(fx->s, "carol", NULL), ==, 0);
+    g_assert_true(next_frame(fx, &f));
+    sylk_msrp_frame_clear(&f);
+    sylk_msrp_session_set_reconnect_timeout(fx->s, 30); /* a loss, not the end of the session */
+    close(fx->fd);                                      /* lost with the request on it */
+    fx->fd = -1;
+    g_assert_cmpint(nick_result(fx), ==, 408);
+    fx->fd = connect_peer(fx);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -858,6 +940,7 @@ int main(int argc, char **argv)
                refused_message_gets_its_status, teardown);
     g_test_add("/msrp-session/nickname-requests", struct fixture, NULL, setup, nickname_requests,
                teardown);
+    g_test_add("/msrp-session/nickname-sent", struct fixture, NULL, setup, nickname_sent, teardown);
     g_test_add("/msrp-session/file-received-out-of-order", struct fixture, NULL, setup,
                file_received_out_of_order, teardown);
     g_test_add("/msrp-session/file-aborted", struct fixture, NULL, setup, file_aborted, teardown);

@@ -185,6 +185,14 @@ struct sylk_chat_handler {
      * peer) or not (its failure status; 408 for no answer in 30 s or a lost connection).
      */
     void (*sent)(sylk_stream *stream, void *token, int status, void *user_data);
+    /* --- 1.8 --- */
+    /**
+     * The outcome of chat_send_nickname with its `token`: the status of the peer's response
+     * to the NICKNAME (200 granted, 425 in use or reserved, 423 too long, 403 not allowed,
+     * 501 not supported…), or 408 when no response came within 30 s or the connection it was
+     * sent on was lost. Called once per request; not after the session ended.
+     */
+    void (*nickname_result)(sylk_stream *stream, void *token, int status, void *user_data);
 };
 
 /** An RFC 5547 file description: a=file-selector and a=file-transfer-id. (1.3) */
@@ -291,6 +299,53 @@ struct sylk_subscribe_params {
     const char *extra_headers; /* "Name: value\r\n…" added to the SUBSCRIBE, or NULL */
     const struct sylk_outgoing_subscription_handler *handler; /* required */
     void *user_data;
+};
+
+/** Events of a REFER the plugin sent (refer). (1.8) */
+struct sylk_outgoing_referral_handler {
+    uint32_t struct_size; /* sizeof(struct sylk_outgoing_referral_handler) */
+    /**
+     * A NOTIFY of the REFER's implicit subscription (the core answers it 200): the status and
+     * phrase of its message/sipfrag body ("SIP/2.0 180 Ringing": 180, "Ringing"). Called for
+     * every NOTIFY with a sipfrag, the final one (>= 200) included, before `ended`.
+     */
+    void (*progress)(sylk_outgoing_referral *referral, int status, const char *reason,
+                     void *user_data);
+    /**
+     * Over, once; the handle is invalid once this returns. `status`: the final sipfrag status
+     * (200 when the referred request succeeded, its failure otherwise), or the REFER's own
+     * failure (>= 300; 408 when it got no answer), or 408 "No NOTIFY" when no final NOTIFY
+     * came within 32 s of the REFER's 2xx or of the last NOTIFY, or 200 when the subscription
+     * was terminated without a final sipfrag, or 503 when the server shuts down. `reason`:
+     * the phrase, may be NULL.
+     */
+    void (*ended)(sylk_outgoing_referral *referral, int status, const char *reason,
+                  void *user_data);
+};
+
+/** A REFER the plugin originates (refer), out of dialog (RFC 3515, RFC 4579). (1.8) */
+struct sylk_refer_params {
+    uint32_t struct_size;    /* sizeof(struct sylk_refer_params) */
+    const char *from;        /* From, "Name <sip:a@b>" or a bare URI */
+    const char *to;          /* To, same forms */
+    const char *request_uri; /* NULL: the URI of `to` */
+    /** Refer-To: a URI ("sip:bob@example.com") or a name-addr whose URI may carry a method
+     * ("<sip:bob@example.com;method=BYE>", RFC 4579); INVITE when it has none. Required. */
+    const char *refer_to;
+    const char *referred_by;   /* Referred-By (RFC 3892), same forms; NULL: the From's */
+    const char *extra_headers; /* "Name: value\r\n…" added to the REFER, or NULL */
+    const struct sylk_outgoing_referral_handler *handler; /* required */
+    void *user_data;
+};
+
+/** Events of a media endpoint (media_endpoint_new). (1.8) */
+struct sylk_media_endpoint_handler {
+    uint32_t struct_size; /* sizeof(struct sylk_media_endpoint_handler) */
+    /** An RFC 4733 digit received (as sylk_session_handler.dtmf). */
+    void (*dtmf)(sylk_media_endpoint *endpoint, char digit, unsigned duration_ms, void *user_data);
+    /** No RTP came for [rtp] timeout seconds since the endpoint was negotiated (or since the
+     *  last packet); called once. XEP-0177 ends such a session with <timeout/>. */
+    void (*timeout)(sylk_media_endpoint *endpoint, void *user_data);
 };
 
 /** The host function table. */
@@ -597,6 +652,78 @@ struct sylk_host {
      * inside notify and ended).
      */
     int (*unsubscribe)(sylk_outgoing_subscription *subscription);
+
+    /* --- ABI 1.8: nicknames sent (RFC 7701), REFER as the referrer (RFC 3515) --- */
+    /**
+     * Sends an MSRP NICKNAME request (RFC 7701: Use-Nickname, quoted; "" asks to clear it) on
+     * a chat stream of a session the plugin originated or accepted; the peer's status comes to
+     * the chat handler's `nickname_result` with `token` (any value, NULL included). Without a
+     * connection yet (or during a reconnect) it waits for one, like chat_send. 0, -EINVAL (not
+     * a chat stream, NULL nickname, over 256 bytes or not UTF-8), -ENOTCONN (the stream is
+     * refused or disabled, its MSRP session is over, or the session is ending), -EOPNOTSUPP
+     * (the peer's a=chatroom does not list "nickname").
+     */
+    int (*chat_send_nickname)(sylk_stream *stream, const char *nickname, void *token);
+    /**
+     * Sends an out-of-dialog REFER (RFC 3515) through the outbound proxy (or to the
+     * Request-URI's host), like message_send. The core answers the NOTIFYs of its implicit
+     * subscription and reports them to handler->progress; handler->ended always comes once,
+     * never inside this call (unless refer_cancel comes first). NULL on a bad argument (from,
+     * to, refer_to or handler missing, unparsable addresses, a Refer-To with a line break) or
+     * while the server shuts down.
+     */
+    sylk_outgoing_referral *(*refer)(const struct sylk_refer_params *params);
+    /**
+     * Forgets a REFER: no callback comes for it afterwards and the handle is invalid; NOTIFYs
+     * that still come for it are answered 481. NULL is ignored; not from inside its `ended`.
+     */
+    void (*refer_cancel)(sylk_outgoing_referral *referral);
+    /*
+     * Media endpoints: one RTP audio stream on the [rtp] port range and [sip] local_ip that
+     * belongs to no SIP session (a gateway's other leg, e.g. Jingle). It is negotiated with SDP
+     * text the plugin writes or reads (one audio m= line; others are refused), against the same
+     * [rtp] audio_codecs and srtp policy as a session's audio, and its stream is used like a
+     * session's audio stream: a 2-participant mixer of it and a call's audio bridges the two
+     * legs, each in its own codec (the mixer transcodes).
+     */
+    /**
+     * A new endpoint with its RTP/RTCP ports bound, not yet negotiated (it sends nothing).
+     * `handler` may be NULL. NULL when no RTP port pair is free.
+     */
+    sylk_media_endpoint *(*media_endpoint_new)(const struct sylk_media_endpoint_handler *handler,
+                                               void *user_data);
+    /**
+     * Answers an SDP offer: the first usable audio m= line gets our port and the first codec
+     * of [rtp] audio_codecs it lists (telephone-event kept when offered), the other lines are
+     * refused (port 0); media starts at once. `*answer` is our SDP, valid until the next call
+     * on the endpoint or its free. 0, -EINVAL (NULL argument or not SDP), -ENOTSUP (no usable
+     * audio line: no common codec, a refused connection address or SRTP policy), -EALREADY
+     * (already negotiated or offered).
+     */
+    int (*media_endpoint_answer)(sylk_media_endpoint *endpoint, const char *offer_sdp,
+                                 const char **answer);
+    /**
+     * Our offer: one audio line with every codec of [rtp] audio_codecs and telephone-event
+     * 101 (and an SDES key unless [rtp] srtp = disabled), valid as media_endpoint_answer's. The
+     * peer's answer goes to media_endpoint_set_answer. 0, -EINVAL, -EALREADY.
+     */
+    int (*media_endpoint_offer)(sylk_media_endpoint *endpoint, const char **offer);
+    /**
+     * The answer to media_endpoint_offer; media starts at once. 0, -EINVAL (NULL or not SDP),
+     * -ENOTSUP (no audio line or no codec of ours, or the SRTP answer does not match),
+     * -EALREADY (no offer outstanding).
+     */
+    int (*media_endpoint_set_answer)(sylk_media_endpoint *endpoint, const char *answer_sdp);
+    /**
+     * The endpoint as a stream: mixer_add, mixer_remove, mixer_mute, mixer_hold, play_file,
+     * play_tone, play_stop, audio_loopback, stream_type (SYLK_MEDIA_AUDIO), stream_direction,
+     * stream_enabled (once negotiated) and stream_codec take it; stream_session gives NULL.
+     * Valid until media_endpoint_free. NULL for NULL.
+     */
+    sylk_stream *(*media_endpoint_stream)(sylk_media_endpoint *endpoint);
+    /** Closes the endpoint's sockets (it leaves its mixer); no callback comes afterwards.
+     *  NULL is ignored. */
+    void (*media_endpoint_free)(sylk_media_endpoint *endpoint);
 };
 
 #ifdef __cplusplus

@@ -45,9 +45,14 @@ extern "C" {
  *        blocking), subscribe, unsubscribe (SUBSCRIBE as the subscriber); to struct
  *        sylk_config_option: validate (a plugin's own check of a value, reported with
  *        file:line).
+ *   1.8  appended to struct sylk_host: chat_send_nickname (MSRP NICKNAME, RFC 7701), refer,
+ *        refer_cancel (REFER as the referrer, RFC 3515), media_endpoint_new,
+ *        media_endpoint_answer, media_endpoint_offer, media_endpoint_set_answer,
+ *        media_endpoint_stream, media_endpoint_free (an RTP audio leg without a SIP
+ *        session); to struct sylk_chat_handler: nickname_result.
  */
 #define SYLK_ABI_MAJOR 1
-#define SYLK_ABI_MINOR 7
+#define SYLK_ABI_MINOR 8
 
 /** The name of the one symbol a plugin exports. */
 #define SYLK_PLUGIN_ENTRY_SYMBOL "sylk_plugin_entry"

@@ -40,6 +40,10 @@ typedef struct sylk_fd_watch sylk_fd_watch;
 typedef struct sylk_resolve sylk_resolve;
 /** A SUBSCRIBE dialog where the server is the subscriber (ABI 1.7). */
 typedef struct sylk_outgoing_subscription sylk_outgoing_subscription;
+/** A REFER the server sent as the referrer, with its implicit subscription (ABI 1.8). */
+typedef struct sylk_outgoing_referral sylk_outgoing_referral;
+/** An RTP audio endpoint not tied to a SIP session (ABI 1.8). */
+typedef struct sylk_media_endpoint sylk_media_endpoint;
 
 /** Log levels for sylk_host.log. */
 enum sylk_log_level {

@@ -1,0 +1,401 @@
+"""XMPP multi-user chat (XEP-0045) through the gateway into the conference plugin's rooms
+(RFC 7702): room@conference.sip.test is the room sip:room@sip.test of the same server.
+
+XMPP side: a private prosody 0.12 (xmpp.test) with slixmpp clients that join with slixmpp's own
+xep_0045 (join_muc_wait: it wants the self-presence with status 110 and a subject message, and
+recognises a join error only with <x xmlns='http://jabber.org/protocol/muc'/>); prosody finds
+sip.test and conference.sip.test by SRV records of a private dnsmasq.
+
+SIP side: the gateway's INVITE and SUBSCRIBE for sip:room@sip.test find the server itself by the
+_sip._udp.sip.test SRV record of the same dnsmasq, and reach the conference plugin (the default
+application); a SIP participant joins the room with our own SIP UA and MSRP client
+(test/peers/sip_client.py, msrp_client.py) as in test_conference.py, and a SIP watcher reads the
+room's conference-info.
+"""
+import copy
+import os
+import queue
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import Server, free_port, write_ini
+from dns_server import DnsServer
+from msrp_client import MsrpClient, answer_path, cpim_parse, cpim_wrap, make_request, \
+    msrp_sdp_offer
+from prosody import Prosody
+from sip_client import SipUA
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+from xmpp_client import CLIENT_NS, XmppClient, error_condition, q as cq
+
+GW = "sip.test"
+MUC = f"conference.{GW}"
+XMPP = "xmpp.test"
+USERS = ("juliet", "romeo", "nurse")
+MUC_NS = "http://jabber.org/protocol/muc"
+MUC_USER = "http://jabber.org/protocol/muc#user"
+DELAY = "urn:xmpp:delay"
+DISCO_INFO = "http://jabber.org/protocol/disco#info"
+CI = "{urn:ietf:params:xml:ns:conference-info}"
+
+
+# ---------------------------------------------------------------------------------- peers ---
+
+class Env:
+    def __init__(self, prosody, gw):
+        self.prosody, self.gw = prosody, gw
+        self.clients, self.members = [], []
+
+    def client(self, user, resource="r"):
+        c = XmppClient(f"{user}@{XMPP}/{resource}", f"{user}pw", self.prosody.c2s_port)
+        c.xmpp.register_plugin("xep_0045")
+        # every room presence, raw (slixmpp's "presence" event misses some of them)
+        c.room_presences = queue.Queue()
+        c.xmpp.register_handler(Callback(
+            "room presences", MatchXPath(f"{{{CLIENT_NS}}}presence"),
+            lambda p: c.room_presences.put(copy.deepcopy(p.xml)) if MUC in str(p["from"])
+            else None))
+        self.clients.append(c)
+        return c
+
+    def member(self, user, room):
+        m = Member(self.gw, user, room)
+        self.members.append(m)
+        return m
+
+    def close(self):
+        for m in self.members:
+            m.close()
+        for c in self.clients:
+            c.close()
+        self.clients, self.members = [], []
+
+
+class Member:
+    """A SIP participant (sip:user@sip.test) with an MSRP chat stream in sip:room@sip.test."""
+
+    def __init__(self, server, user, room):
+        self.ua = SipUA(("127.0.0.1", server.sip_port), user=user)
+        self.uri = f"sip:{user}@{GW}"
+        self.room = f"sip:{room}@{GW}"
+        self.msrp = MsrpClient(tls=True)
+        self.dialog = None
+
+    def join(self):
+        offer = msrp_sdp_offer("127.0.0.1", self.msrp.local_port, self.msrp.sdp_path,
+                               accept_types=("message/cpim",))
+        self.dialog = self.ua.invite(self.room, sdp=offer, from_uri=self.uri)
+        assert self.dialog.response.status == 200, self.dialog.response
+        self.dialog.ack()
+        self.msrp.connect(answer_path(self.dialog.response.body))
+        self.msrp.send_empty()
+
+    def nickname(self, name):
+        f = self.msrp.send_frame(make_request("NICKNAME", self.msrp.to_path,
+                                              [self.msrp.local_uri],
+                                              [("Use-Nickname", f'"{name}"')]))
+        return self.msrp.wait_response(f.transaction_id).status
+
+    def say(self, text, to=None):
+        body = cpim_wrap(self.uri, to or self.room, text)
+        return self.msrp.send_message(body, content_type="message/cpim")
+
+    def messages(self, text, wait=2.0):
+        """Every chat message whose payload is `text` within `wait` s: [(cpim headers, body)]."""
+        found, deadline = [], time.time() + wait
+        while time.time() < deadline:
+            try:
+                m = self.msrp.receive_message(timeout=max(deadline - time.time(), 0.05))
+            except AssertionError:
+                break
+            try:
+                headers, _, body = cpim_parse(m.body)
+            except Exception:  # noqa: BLE001 - not CPIM
+                continue
+            if body == text.encode():
+                found.append(dict(headers))
+        return found
+
+    def close(self):
+        if self.dialog and self.dialog.response.status == 200:
+            try:
+                self.dialog.bye()
+            except Exception:  # noqa: BLE001 - the room ended it first
+                pass
+        self.msrp.close()
+        self.ua.close()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    gw_port = free_port(kinds=("tcp",))
+    workdir = tmp_path_factory.mktemp("gw")
+    gw = Server(workdir, config={"server": {"application_map": f"echo:echo, {XMPP}:xmppgw"}})
+    dns = DnsServer(tmp_path_factory.mktemp("dns"),
+                    srv=[(f"_xmpp-server._tcp.{GW}", f"gw.{GW}", gw_port, 10, 0),
+                         (f"_xmpp-server._tcp.{MUC}", f"gw.{GW}", gw_port, 10, 0),
+                         (f"_sip._udp.{GW}", f"gw.{GW}", gw.sip_port, 10, 0)],
+                    hosts=[(f"gw.{GW}", "127.0.0.1"), (GW, "127.0.0.1")], local="test").start()
+    p = Prosody(tmp_path_factory.mktemp("prosody"), wrapper=dns.wrapper(), dns_jitter=False,
+                offline=False)
+    for user in USERS:
+        p.register(user, f"{user}pw")
+    p.start()
+    write_ini(os.path.join(str(workdir), "xmppgw.ini"), {"general": {
+        "domains": GW, "trace_xmpp": True, "connect_timeout": 10, "local_ip": "127.0.0.1",
+        "local_port": gw_port, "static_routes": f"{XMPP}=127.0.0.1:{p.s2s_port}"}})
+    gw.wrapper = dns.wrapper()
+    gw.start()
+    gw.wait_log(f"s2s listening on 127.0.0.1 port {gw_port}")
+    e = Env(p, gw)
+    yield e
+    e.close()
+    try:
+        assert gw.stop() == 0, gw.log()[-3000:]
+    finally:
+        if gw.alive():
+            gw.proc.kill()
+        p.stop()
+        dns.stop()
+
+
+@pytest.fixture
+def e(env):
+    yield env
+    env.close()
+    assert env.gw.alive(), env.gw.log()[-3000:]
+
+
+# ------------------------------------------------------------------------------- helpers ---
+
+def muc(c):
+    return c.xmpp.plugin["xep_0045"]
+
+
+def join(c, room, nick, timeout=20, **kw):
+    """slixmpp's join: (self presence, subject message, occupant presences, history)."""
+    return c._run(muc(c).join_muc_wait(f"{room}@{MUC}", nick, timeout=timeout, **kw),
+                  timeout + 5)
+
+
+def others(occupants, me):
+    """The nicknames of join_muc_wait's occupants (its own presence is one of them) but me."""
+    return sorted(p["from"].resource for p in occupants if p["from"].resource != me)
+
+
+def status_codes(p):
+    return {int(s.get("code")) for s in p.findall(f"{{{MUC_USER}}}x/{{{MUC_USER}}}status")}
+
+
+def item(p):
+    return p.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}item")
+
+
+def presence_from(c, jid, timeout=10, unavailable=False):
+    def match(p):
+        return p.get("from") == jid and (p.get("type") == "unavailable") == unavailable
+    return c._next(c.room_presences, timeout, match)
+
+
+def bodies(c, text, wait=2.0):
+    """Every message with body `text` that c receives within `wait` s."""
+    found, deadline = [], time.time() + wait
+    while True:
+        m = c.next_message(max(deadline - time.time(), 0.01),
+                           match=lambda m: m.find(cq("body")) is not None and
+                           m.find(cq("body")).text == text)
+        if m is None:
+            return found
+        found.append(m)
+
+
+class Watcher:
+    """A SIP UA subscribed to a room's conference-info."""
+
+    def __init__(self, server, room):
+        self.ua = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+        r = self.ua.request("SUBSCRIBE", f"sip:{room}@{GW}", extra=[
+            ("Event", "conference"), ("Expires", "120"),
+            ("Accept", "application/conference-info+xml")])
+        assert r.status in (200, 202), r.text
+
+    def users(self, until, timeout=10):
+        """{entity: display-text} of the next NOTIFYs until until(users) holds."""
+        deadline, last = time.time() + timeout, None
+        while time.time() < deadline:
+            try:
+                n = self.ua.wait_request("NOTIFY", timeout=max(deadline - time.time(), 0.05))
+            except Exception:  # noqa: BLE001 - none within the time left
+                break
+            self.ua.respond(n, 200)
+            doc = ET.fromstring(n.body)
+            last = {u.get("entity"): (u.findtext(f"{CI}display-text") or "")
+                    for u in doc.findall(f"{CI}users/{CI}user")}
+            if until(last):
+                return last
+        raise AssertionError(f"conference-info never matched: last {last}")
+
+    def close(self):
+        self.ua.close()
+
+
+# --------------------------------------------------------------------------------- tests ---
+
+def test_disco_of_the_service_and_a_room(e):
+    """disco#info of conference.sip.test and of a room: conference/text, the muc feature."""
+    juliet = e.client("juliet")
+    for to in (MUC, f"anyroom@{MUC}"):
+        r = juliet.iq("get", to, f"<query xmlns='{DISCO_INFO}'/>")
+        assert r.get("type") == "result", ET.tostring(r)
+        q = r.find(f"{{{DISCO_INFO}}}query")
+        ids = [(i.get("category"), i.get("type")) for i in q.findall(f"{{{DISCO_INFO}}}identity")]
+        assert ("conference", "text") in ids
+        assert MUC_NS in [f.get("var") for f in q.findall(f"{{{DISCO_INFO}}}feature")]
+
+
+def test_join_creates_a_room(e):
+    """The first joiner creates the room: self-presence with 110 and 201, an empty subject;
+    the conference sees the XMPP user with its nickname."""
+    juliet = e.client("juliet")
+    me, subject, occupants, history = join(juliet, "capulet", "Juliet")
+    assert me.get("from") == f"capulet@{MUC}/Juliet"
+    codes = status_codes(me.xml)
+    assert {110, 201} <= codes, ET.tostring(me.xml)
+    assert item(me.xml).get("role") and item(me.xml).get("affiliation")
+    assert subject["subject"] == ""
+    assert others(occupants, "Juliet") == [] and history == []
+    w = Watcher(e.gw, "capulet")
+    try:
+        assert w.users(lambda u: u.get(f"sip:juliet@{XMPP}") == "Juliet")
+    finally:
+        w.close()
+
+
+def test_everyone_sees_everyone(e):
+    """A SIP participant and two XMPP occupants: the room's presences on the XMPP side (others
+    first, then self with 110, no 201 in an existing room), conference-info on the SIP side,
+    and leaves on both."""
+    carol = e.member("carol", "verona")
+    carol.join()
+    assert carol.nickname("Carol") == 200
+    juliet, romeo = e.client("juliet"), e.client("romeo")
+    me, _, occupants, _ = join(juliet, "verona", "Juliet")
+    assert 110 in status_codes(me.xml) and 201 not in status_codes(me.xml)
+    assert others(occupants, "Juliet") == ["Carol"]
+    me, _, occupants, _ = join(romeo, "verona", "Romeo")
+    assert others(occupants, "Romeo") == ["Carol", "Juliet"]
+    p = presence_from(juliet, f"verona@{MUC}/Romeo")
+    assert p is not None and item(p).get("role") == "participant"
+    w = Watcher(e.gw, "verona")
+    try:
+        w.users(lambda u: u.get(f"sip:juliet@{XMPP}") == "Juliet" and
+                u.get(f"sip:romeo@{XMPP}") == "Romeo" and u.get(carol.uri) == "Carol")
+        romeo.send_presence(to=f"verona@{MUC}/Romeo", ptype="unavailable")
+        gone = presence_from(juliet, f"verona@{MUC}/Romeo", unavailable=True)
+        assert gone is not None and item(gone).get("role") == "none"
+        w.users(lambda u: f"sip:romeo@{XMPP}" not in u and f"sip:juliet@{XMPP}" in u)
+    finally:
+        w.close()
+
+
+def test_groupchat_reaches_everyone_once(e):
+    """Groupchat from an XMPP occupant reaches the other occupant and the SIP participant once,
+    and comes back to its sender once with its id; MSRP from the SIP participant reaches both
+    XMPP occupants once, from room/<its nickname>."""
+    carol = e.member("carol", "hall")
+    carol.join()
+    assert carol.nickname("Carol") == 200
+    juliet, romeo = e.client("juliet"), e.client("romeo")
+    join(juliet, "hall", "Juliet")
+    join(romeo, "hall", "Romeo")
+    juliet.send_message(f"hall@{MUC}", "good morrow", mtype="groupchat", mid="gc-1")
+    for c in (juliet, romeo):
+        got = bodies(c, "good morrow")
+        assert len(got) == 1, [ET.tostring(m) for m in got]
+        assert got[0].get("from") == f"hall@{MUC}/Juliet" and got[0].get("type") == "groupchat"
+    assert bodies(juliet, "good morrow", 0.1) == []
+    seen = carol.messages("good morrow")
+    assert len(seen) == 1 and f"sip:juliet@{XMPP}" in seen[0]["From"], seen
+    assert carol.say("from the sip side").ok
+    for c in (juliet, romeo):
+        got = bodies(c, "from the sip side")
+        assert len(got) == 1 and got[0].get("from") == f"hall@{MUC}/Carol", \
+            [ET.tostring(m) for m in got]
+        assert got[0].find(f"{{{DELAY}}}delay") is None
+
+
+def test_private_messages_reach_only_their_target(e):
+    carol = e.member("carol", "orchard")
+    carol.join()
+    assert carol.nickname("Carol") == 200
+    juliet, romeo = e.client("juliet"), e.client("romeo")
+    join(juliet, "orchard", "Juliet")
+    join(romeo, "orchard", "Romeo")
+    juliet.send_message(f"orchard@{MUC}/Romeo", "for romeo only")
+    got = bodies(romeo, "for romeo only")
+    assert len(got) == 1 and got[0].get("from") == f"orchard@{MUC}/Juliet"
+    assert got[0].get("type") == "chat"
+    assert bodies(juliet, "for romeo only", 0.5) == []
+    assert carol.messages("for romeo only", 0.5) == []
+    juliet.send_message(f"orchard@{MUC}/Carol", "for carol only")
+    seen = carol.messages("for carol only")
+    assert len(seen) == 1 and seen[0]["To"] == f"<{carol.uri}>", seen
+    assert bodies(romeo, "for carol only", 0.5) == []
+    assert carol.say("back to juliet", to=f"sip:juliet@{XMPP}").ok
+    got = bodies(juliet, "back to juliet")
+    assert len(got) == 1 and got[0].get("from") == f"orchard@{MUC}/Carol"
+    assert got[0].get("type") == "chat"
+    assert bodies(romeo, "back to juliet", 0.5) == []
+
+
+def test_nickname_taken_is_a_conflict(e):
+    from slixmpp.exceptions import PresenceError
+    juliet, romeo = e.client("juliet"), e.client("romeo")
+    join(juliet, "tomb", "Juliet")
+    with pytest.raises(PresenceError) as err:
+        join(romeo, "tomb", "Juliet")
+    assert err.value.condition == "conflict"
+    assert err.value.presence["from"] == f"tomb@{MUC}/Juliet"
+
+
+def test_history_on_join(e):
+    carol = e.member("carol", "market")
+    carol.join()
+    assert carol.nickname("Carol") == 200
+    assert carol.say("said before").ok
+    juliet = e.client("juliet")
+    me, subject, occupants, history = join(juliet, "market", "Juliet")
+    assert [m["body"] for m in history] == ["said before"]
+    h = history[0]
+    assert h["from"] == f"market@{MUC}/Carol" and h["type"] == "groupchat"
+    assert h["delay"]["from"] == f"market@{MUC}" and h["delay"]["stamp"] is not None
+
+
+def test_leave_ends_the_sip_session(e):
+    carol = e.member("carol", "garden")
+    carol.join()
+    juliet = e.client("juliet")
+    join(juliet, "garden", "Juliet")
+    w = Watcher(e.gw, "garden")
+    try:
+        w.users(lambda u: f"sip:juliet@{XMPP}" in u)
+        juliet.send_presence(to=f"garden@{MUC}/Juliet", ptype="unavailable")
+        p = presence_from(juliet, f"garden@{MUC}/Juliet", unavailable=True)
+        assert p is not None and 110 in status_codes(p) and item(p).get("role") == "none"
+        w.users(lambda u: f"sip:juliet@{XMPP}" not in u)
+    finally:
+        w.close()
+
+
+def test_bad_nicknames(e):
+    """A join without a nickname: jid-malformed; a message to a room nobody is in:
+    item-not-found."""
+    juliet = e.client("juliet")
+    juliet.send_raw(f"<presence to='nowhere@{MUC}'><x xmlns='{MUC_NS}'/></presence>")
+    p = juliet._next(juliet.room_presences, 10, lambda p: p.get("type") == "error")
+    assert p is not None and error_condition(p) == "jid-malformed"
+    juliet.send_message(f"nowhere@{MUC}", "anyone?", mtype="groupchat")
+    m = juliet.next_message(10, match=lambda m: m.get("type") == "error")
+    assert m is not None and error_condition(m) in ("item-not-found", "not-acceptable")
