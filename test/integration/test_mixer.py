@@ -8,6 +8,7 @@ import os
 import socket
 import struct
 import threading
+import time
 import wave
 
 import pytest
@@ -65,6 +66,18 @@ class Participant:
         if not audio:
             return 0.0
         return 2 * math.sqrt(rtp_tone.goertzel_power(audio, rate, freq)) / len(audio)
+
+    def discard_pending(self, settle):
+        """Wait `settle` seconds for packets in flight, then drop what the socket holds."""
+        time.sleep(settle)
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.sock.recv(65536)
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.setblocking(True)
 
     def close(self):
         self.call.bye()
@@ -197,6 +210,9 @@ def test_caller_holding_the_conference_is_not_heard(probe, ua):
     held = reinvite(holder.call, offer.replace(b"a=sendrecv", b"a=sendonly"))
     assert held.status == 200 and b"a=recvonly" in held.body, held.text
     holder.call.ack()
+    # Packets the room sent before the hold took effect are not what this test is about: under
+    # ASan one silent packet from before the re-INVITE was still in the socket and counted.
+    holder.discard_pending(settle=0.1)
     talk_together([talker, holder], (600, 1400))  # 1400 Hz: the holder's music on hold
     assert talker.level(1400) < 200, f"music on hold was mixed in: {talker.level(1400)}"
     assert holder.report["received"] == 0, f"a holder was sent audio: {holder.report}"
