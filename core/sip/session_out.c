@@ -138,6 +138,9 @@ sylk_session *sylk_session_connect(const struct sylk_session_params *params)
             return NULL;
         }
     }
+    for (size_t i = 0; p->chatroom && i < s->local.count; i++)
+        if (p->media[i] == SYLK_MEDIA_CHAT && !strpbrk(p->chatroom, "\r\n"))
+            s->local.m[i].chatroom = g_strdup(p->chatroom);
     g_autofree char *sdp = sylk_sdp_print(&s->local, cfg()->advertised_ip, s->sess_id,
                                           s->sdp_version++, cfg()->audio_codecs);
     if (p->focus) {

@@ -103,14 +103,16 @@ static void session_ended(sylk_session *session, int status, const char *reason,
     room_remove(user_data);
 }
 
+/* What the room's chat takes (RFC 7701 a=chatroom), in its answers and in its own calls. */
+#define ROOM_CHAT_FEATURES "nickname private-messages com.ag-projects.screen-sharing"
+
 /* Room chat on a stream: CPIM only, both ways, with the room's attributes in our answer. */
 static void take_chat(struct participant *p, sylk_stream *chat)
 {
     host->chat_set_handler(chat, &conf_chat_handler, p);
     host->stream_set_local_attribute(chat, "accept-types", "message/cpim");
     host->stream_set_local_attribute(chat, "accept-wrapped-types", "*");
-    host->stream_set_local_attribute(chat, "chatroom",
-                                     "nickname private-messages com.ag-projects.screen-sharing");
+    host->stream_set_local_attribute(chat, "chatroom", ROOM_CHAT_FEATURES);
 }
 
 static bool chat_usable(sylk_stream *chat);
@@ -245,6 +247,7 @@ static void refer_invite(struct room *room, sylk_referral *referral, const char 
         .media_count = G_N_ELEMENTS(media),
         .extra_headers = headers,
         .focus = true,
+        .chatroom = ROOM_CHAT_FEATURES,
     };
     host->referral_accept(referral);
     host->referral_notify(referral, 100, "Trying");

@@ -27,6 +27,7 @@ static char *join_key(const char *user, const char *room)
 void xgw_muc_init(void)
 {
     joins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    xgw_muc_invite_init();
 }
 
 static void join_free(struct muc_join *j)
@@ -52,6 +53,7 @@ void xgw_muc_shutdown(void)
     for (GList *l = left; l; l = l->next)
         join_free(l->data);
     g_list_free(left);
+    xgw_muc_invite_shutdown();
     g_hash_table_destroy(joins);
     joins = NULL;
 }
@@ -204,6 +206,13 @@ static struct muc_join *find(const char *user, const char *room)
     return g_hash_table_lookup(joins, key);
 }
 
+/* room@muc_prefix.DOMAIN is sip:room@DOMAIN (the router only hands us MUC domains) */
+static char *room_uri_of(const struct xmpp_jid *to)
+{
+    const char *domain = to->domain + strlen(xgw_config()->muc_prefix) + 1;
+    return g_strdup_printf("sip:%s@%s", to->local, domain);
+}
+
 static bool nick_acceptable(const char *nick)
 {
     /* a nickname the room shows as is: no markup, no control characters */
@@ -230,8 +239,7 @@ static void join(const struct xmpp_node *p, const struct xmpp_jid *from, const s
     struct xmpp_jid bare = {.local = from->local, .domain = from->domain};
     j->user_uri = xmpp_jid_to_sip_uri(&bare, false, NULL);
     j->room = g_strdup(room);
-    const char *domain = to->domain + strlen(xgw_config()->muc_prefix) + 1;
-    j->room_uri = g_strdup_printf("sip:%s@%s", to->local, domain);
+    j->room_uri = room_uri_of(to);
     j->nick = g_strdup(to->resource);
     j->join_id = g_strdup(xmpp_node_attr(p, "id"));
     j->occupants = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -239,7 +247,10 @@ static void join(const struct xmpp_node *p, const struct xmpp_jid *from, const s
     g_hash_table_insert(joins, join_key(j->user, j->room), j);
     LOG(SYLK_LOG_INFO, "%s joins %s as %s (%s -> %s)", j->user, j->room, j->nick, j->user_uri,
         j->room_uri);
-    if (!j->user_uri || xgw_muc_sip_connect(j) < 0) {
+    sylk_session *invited = j->user_uri ? xgw_muc_invite_take(j->room_uri, j->user_uri) : NULL;
+    if (invited) {
+        xgw_muc_sip_adopt(j, invited); /* a failure is reported by its session's end */
+    } else if (!j->user_uri || xgw_muc_sip_connect(j) < 0) {
         xgw_muc_join_error(j, XMPP_STANZA_ERR_SERVICE_UNAVAILABLE, "the room cannot be reached");
         xgw_muc_forget(j);
     }
@@ -320,8 +331,10 @@ static void message_in(const struct xmpp_node *m, const struct xmpp_jid *to, con
         refuse(m, XMPP_STANZA_ERR_BAD_REQUEST); /* §7.5: private messages are not groupchat */
         return;
     }
-    if (!groupchat && !to->resource) { /* invitations, decline… */
-        refuse(m, XMPP_STANZA_ERR_FEATURE_NOT_IMPLEMENTED);
+    if (!groupchat && !to->resource) { /* invitations, declines */
+        g_autofree char *room_uri = room_uri_of(to);
+        if (!xgw_muc_invite_message(m, j && j->state == MUC_JOINED ? j : NULL, room_uri))
+            refuse(m, XMPP_STANZA_ERR_FEATURE_NOT_IMPLEMENTED);
         return;
     }
     if (!j || j->state != MUC_JOINED) {

@@ -68,11 +68,26 @@ void xgw_muc_entered(struct muc_join *j, bool created);
 /* muc_sip.c */
 /** The INVITE; 0 or -errno. */
 int xgw_muc_sip_connect(struct muc_join *j);
+/** The room's INVITE (its invitation, muc_invite.c) answered as the join's session; 0 or
+ * -errno (the session is refused or ends, and the join's failure is reported either way). */
+int xgw_muc_sip_adopt(struct muc_join *j, sylk_session *session);
 /** BYE (or CANCEL) and un-SUBSCRIBE; the session's end frees the join. */
 void xgw_muc_sip_leave(struct muc_join *j);
 /** Sends a message into the room (to_uri NULL) or privately to to_uri. */
 int xgw_muc_sip_say(struct muc_join *j, const char *to_uri, const char *body, size_t len);
 /** A nickname change. */
 int xgw_muc_sip_nick(struct muc_join *j, const char *nick);
+
+/* muc_invite.c (XEP-0045 §7.8.2 <-> RFC 4579 REFER) */
+void xgw_muc_invite_init(void);
+void xgw_muc_invite_shutdown(void);
+/** A message to a room's bare JID with <x muc#user/> (invite, decline) from an occupant (j) or
+ * anyone (j NULL); true when it was one (taken, answered). */
+bool xgw_muc_invite_message(const struct xmpp_node *m, struct muc_join *j, const char *room_uri);
+/** An incoming INVITE from one of our rooms (Contact isfocus) to an XMPP user: the room's
+ * invitation (true: taken); false for any other INVITE. */
+bool xgw_muc_invite_session(sylk_session *session);
+/** The room's ringing INVITE to user_uri, now the caller's (handler cleared), or NULL. */
+sylk_session *xgw_muc_invite_take(const char *room_uri, const char *user_uri);
 
 #endif

@@ -369,6 +369,34 @@ int xgw_muc_sip_connect(struct muc_join *j)
     return 0;
 }
 
+int xgw_muc_sip_adopt(struct muc_join *j, sylk_session *session)
+{
+    sylk_stream *chat = NULL;
+    size_t n = xgw_host()->session_stream_count(session);
+    for (size_t i = 0; i < n && !chat; i++) {
+        sylk_stream *st = xgw_host()->session_stream(session, i);
+        if (xgw_host()->stream_type(st) == SYLK_MEDIA_CHAT)
+            chat = st;
+    }
+    if (!chat) {
+        xgw_host()->session_reject(session, 488, "Not Acceptable Here");
+        return -EPROTO;
+    }
+    j->session = session;
+    j->chat = chat;
+    xgw_host()->session_set_handler(session, &session_handler, j);
+    xgw_host()->chat_set_handler(chat, &chat_handler, j);
+    j->state = MUC_CONNECTING;
+    int rc = xgw_host()->session_accept(session, &chat, 1); /* its audio is refused */
+    if (rc < 0) {
+        LOG(SYLK_LOG_WARNING, "%s: cannot answer the invitation of %s: %d", j->user, j->room_uri,
+            rc);
+        return rc; /* the core ends the session: on_ended reports the join's failure */
+    }
+    LOG(SYLK_LOG_INFO, "%s: joins %s on the room's invitation", j->user, j->room_uri);
+    return 0;
+}
+
 /* The session is over: the subscription goes too, then the join. */
 static void left(struct muc_join *j)
 {

@@ -152,7 +152,8 @@ static void incoming_session(sylk_session *session)
         gw.host->session_reject(session, 503, "XMPP Gateway Not Configured");
         return;
     }
-    xgw_sip_session_in(session);
+    if (!xgw_muc_invite_session(session)) /* one of our rooms calling an XMPP user */
+        xgw_sip_session_in(session);
 }
 
 static const char *const xmppgw_events[] = {"presence", NULL};

@@ -349,6 +349,8 @@ def test_refer_invite_and_bye(server, members, tmp_path):
             invite.get("Contact")
         offer = parse_msrp_sdp(invite.body)
         assert offer and offer["setup"] == "actpass", invite.text
+        # RFC 7701: the room's own call says its chat takes nicknames, as its answers do
+        assert b"a=chatroom:nickname private-messages" in invite.body, invite.text
         answer = sdp_offer(rtp.getsockname()[1]) + b"m=message" + msrp_sdp_offer(
             "127.0.0.1", listener.port, listener.uri, setup="passive",
             accept_types=("message/cpim",)).split(b"m=message", 1)[1]

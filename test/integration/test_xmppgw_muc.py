@@ -15,6 +15,7 @@ room's conference-info.
 import copy
 import os
 import queue
+import threading
 import time
 import xml.etree.ElementTree as ET
 
@@ -33,6 +34,7 @@ from xmpp_client import CLIENT_NS, XmppClient, error_condition, q as cq
 GW = "sip.test"
 MUC = f"conference.{GW}"
 XMPP = "xmpp.test"
+USERS_DOMAIN = "users.test"
 USERS = ("juliet", "romeo", "nurse")
 MUC_NS = "http://jabber.org/protocol/muc"
 MUC_USER = "http://jabber.org/protocol/muc#user"
@@ -133,25 +135,33 @@ def env(tmp_path_factory):
     gw_port = free_port(kinds=("tcp",))
     workdir = tmp_path_factory.mktemp("gw")
     gw = Server(workdir, config={"server": {"application_map": f"echo:echo, {XMPP}:xmppgw"}})
+    # bob@users.test: a SIP user the gateway serves whose calls reach this UA (invitations)
+    bob = SipUA(("127.0.0.1", gw.sip_port), user="bob")
     dns = DnsServer(tmp_path_factory.mktemp("dns"),
                     srv=[(f"_xmpp-server._tcp.{GW}", f"gw.{GW}", gw_port, 10, 0),
                          (f"_xmpp-server._tcp.{MUC}", f"gw.{GW}", gw_port, 10, 0),
-                         (f"_sip._udp.{GW}", f"gw.{GW}", gw.sip_port, 10, 0)],
-                    hosts=[(f"gw.{GW}", "127.0.0.1"), (GW, "127.0.0.1")], local="test").start()
+                         (f"_sip._udp.{GW}", f"gw.{GW}", gw.sip_port, 10, 0),
+                         # the room calling an XMPP user reaches the gateway, as through a proxy
+                         (f"_sip._udp.{XMPP}", f"gw.{GW}", gw.sip_port, 10, 0),
+                         (f"_sip._udp.{USERS_DOMAIN}", f"bob.{USERS_DOMAIN}", bob.port, 10, 0)],
+                    hosts=[(f"gw.{GW}", "127.0.0.1"), (GW, "127.0.0.1"),
+                           (f"bob.{USERS_DOMAIN}", "127.0.0.1")], local="test").start()
     p = Prosody(tmp_path_factory.mktemp("prosody"), wrapper=dns.wrapper(), dns_jitter=False,
                 offline=False)
     for user in USERS:
         p.register(user, f"{user}pw")
     p.start()
     write_ini(os.path.join(str(workdir), "xmppgw.ini"), {"general": {
-        "domains": GW, "trace_xmpp": True, "connect_timeout": 10, "local_ip": "127.0.0.1",
+        "domains": f"{GW}, {USERS_DOMAIN}", "trace_xmpp": True, "connect_timeout": 10, "local_ip": "127.0.0.1",
         "local_port": gw_port, "static_routes": f"{XMPP}=127.0.0.1:{p.s2s_port}"}})
     gw.wrapper = dns.wrapper()
     gw.start()
     gw.wait_log(f"s2s listening on 127.0.0.1 port {gw_port}")
     e = Env(p, gw)
+    e.bob = bob
     yield e
     e.close()
+    bob.close()
     try:
         assert gw.stop() == 0, gw.log()[-3000:]
     finally:
@@ -399,3 +409,116 @@ def test_bad_nicknames(e):
     juliet.send_message(f"nowhere@{MUC}", "anyone?", mtype="groupchat")
     m = juliet.next_message(10, match=lambda m: m.get("type") == "error")
     assert m is not None and error_condition(m) in ("item-not-found", "not-acceptable")
+
+
+# ---------------------------------------------------------------- mediated invitations ---
+
+def muc_user_child(m, name):
+    return m.find(f"{{{MUC_USER}}}x/{{{MUC_USER}}}{name}")
+
+
+def next_muc_user(c, room, name, timeout=10):
+    """The next message from room (bare JID) carrying <x muc#user><name/></x>."""
+    return c.next_message(timeout, match=lambda m: m.get("from") == room and
+                          muc_user_child(m, name) is not None)
+
+
+def send_invitation(c, room, to, reason=None, tag="invite", attr="to"):
+    inner = f"<reason>{reason}</reason>" if reason else ""
+    c.send_raw(f"<message to='{room}' id='inv{time.time_ns()}'><x xmlns='{MUC_USER}'>"
+               f"<{tag} {attr}='{to}'>{inner}</{tag}></x></message>")
+
+
+def refer_outcome(member, target, timeout=20):
+    """REFER (RFC 4579) from a SIP member to its room inviting target; the sipfrag status of the
+    final NOTIFY."""
+    r = member.ua.request("REFER", member.room, from_uri=member.uri,
+                          extra=[("Refer-To", f"<{target};method=INVITE>")])
+    assert r.status == 202, r.text
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        n = member.ua.wait_request("NOTIFY", timeout=max(deadline - time.time(), 0.05))
+        member.ua.respond(n, 200)
+        status = int(n.body.split()[1])
+        if status >= 200:
+            return status
+    raise AssertionError("no final NOTIFY")
+
+
+def test_invitation_to_a_sip_user_becomes_a_refer(e):
+    """An occupant's mediated invitation to a SIP address: the room calls it (a REFER from the
+    occupant, RFC 4579), Referred-By the occupant; its refusal comes back as a <decline/>."""
+    juliet = e.client("juliet")
+    join(juliet, "invite1", "Juliet")
+    room = f"invite1@{MUC}"
+    send_invitation(juliet, room, f"bob@{USERS_DOMAIN}", reason="come")
+    invite = e.bob.wait_request("INVITE", timeout=15)
+    assert f"sip:invite1@{GW}" in invite.get("From"), invite.text
+    assert f"sip:juliet@{XMPP}" in invite.get("Referred-By", ""), invite.text
+    assert "isfocus" in invite.get("Contact"), invite.text
+    e.bob.respond(invite, 486, "Busy Here")
+    d = next_muc_user(juliet, room, "decline", timeout=15)
+    assert d is not None, "no decline for the refused call"
+    decline = muc_user_child(d, "decline")
+    assert decline.get("from") == f"bob@{USERS_DOMAIN}"
+    assert "486" in decline.findtext(f"{{{MUC_USER}}}reason")
+
+
+def test_invitation_to_an_xmpp_user_is_sent_on_by_the_room(e):
+    """An occupant's invitation to another XMPP user goes from the room, naming the inviter;
+    a non-occupant's invitation is refused."""
+    juliet, nurse = e.client("juliet"), e.client("nurse")
+    join(juliet, "invite2", "Juliet")
+    room = f"invite2@{MUC}"
+    send_invitation(juliet, room, f"nurse@{XMPP}", reason="tea")
+    m = next_muc_user(nurse, room, "invite")
+    assert m is not None, "the invitation did not reach the invitee"
+    inv = muc_user_child(m, "invite")
+    assert inv.get("from") == f"juliet@{XMPP}/r"
+    assert inv.findtext(f"{{{MUC_USER}}}reason") == "tea"
+    send_invitation(nurse, room, f"romeo@{XMPP}")  # nurse is not in the room
+    err = nurse.next_message(10, match=lambda x: x.get("type") == "error")
+    assert err is not None and error_condition(err) == "not-acceptable", err
+
+
+def test_sip_participant_invites_an_xmpp_user_who_joins(e):
+    """A SIP participant's REFER for an XMPP address: the XMPP user gets the room's invitation
+    from the referrer; joining answers the room's call (the referrer's NOTIFY says 200) and the
+    user is an occupant the others see."""
+    alice = e.member("alice", "invite3")
+    alice.join()
+    assert alice.nickname("Alice") == 200
+    romeo = e.client("romeo")
+    room = f"invite3@{MUC}"
+    outcome = {}
+
+    t = threading.Thread(target=lambda: outcome.update(
+        status=refer_outcome(alice, f"sip:romeo@{XMPP}")))
+    t.start()
+    m = next_muc_user(romeo, room, "invite", timeout=15)
+    assert m is not None, "no invitation"
+    assert muc_user_child(m, "invite").get("from") == f"alice@{GW}"
+    me, _, occupants, _ = join(romeo, "invite3", "Romeo")
+    assert 110 in status_codes(me.xml)
+    assert others(occupants, "Romeo") == ["Alice"]
+    t.join(30)
+    assert outcome.get("status") == 200, outcome
+    romeo.send_raw(f"<message to='{room}' type='groupchat'><body>hi from romeo</body>"
+                   "</message>")
+    assert alice.messages("hi from romeo", wait=5), "the occupant's groupchat did not arrive"
+
+
+def test_declined_invitation_fails_the_refer(e):
+    """The XMPP invitee's <decline/> answers the room's call 603: the referrer's NOTIFY."""
+    alice = e.member("alice", "invite4")
+    alice.join()
+    nurse = e.client("nurse")
+    room = f"invite4@{MUC}"
+    outcome = {}
+    t = threading.Thread(target=lambda: outcome.update(
+        status=refer_outcome(alice, f"sip:nurse@{XMPP}")))
+    t.start()
+    assert next_muc_user(nurse, room, "invite", timeout=15) is not None
+    send_invitation(nurse, room, f"alice@{GW}", reason="busy", tag="decline")
+    t.join(30)
+    assert outcome.get("status") == 603, outcome

@@ -99,6 +99,10 @@ struct sylk_session_params {
     /* --- 1.5 --- */
     /** Our Contact carries isfocus (RFC 4579): the plugin is a conference focus. */
     bool focus;
+    /* --- 1.8 --- */
+    /** a=chatroom (RFC 7701) on the offer's chat streams, e.g. "nickname private-messages": a
+     * room calling a participant says what its chat takes. NULL: none. */
+    const char *chatroom;
 };
 
 /** A MESSAGE the plugin originates (message_send). The result callback is optional. */
