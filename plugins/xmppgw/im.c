@@ -7,9 +7,10 @@
  * for its condition (remote-server-not-found 404, remote-server-timeout 408,
  * service-unavailable 503). Once it is written, the response waits for an error stanza about it
  * (an XMPP server answers at once for an unknown user) until the next hop has answered a ping
- * written after it (barrier.h: one round trip), or XGW_MESSAGE_HOLD_MS when no answer comes:
- * until then the error maps to its status; after it the MESSAGE gets 200 ("accepted by the
- * next hop", RFC 3428 §7), and a later error can only be logged. No outcome within
+ * written after it (barrier.h: one round trip) and XGW_MESSAGE_GRACE_MS more for an error from
+ * the recipient's client, or XGW_MESSAGE_HOLD_MS when no answer comes: until then the error maps
+ * to its status; after it the MESSAGE gets 200 ("accepted by the next hop", RFC 3428 §7), and a
+ * later error can only be logged. No outcome within
  * XGW_MESSAGE_OUTCOME_MS: 408. An is-composing MESSAGE gets 200 at once (a typing notice lost
  * on the way is harmless).
  *
@@ -47,6 +48,9 @@
 
 #define LOG_DOMAIN              "xmppgw-im"
 #define XGW_MESSAGE_HOLD_MS     2000
+/* After the barrier: the recipient's own client may still refuse the message (its server
+ * routed it, the client answers with an error), one more hop away. */
+#define XGW_MESSAGE_GRACE_MS    250
 #define XGW_MESSAGE_OUTCOME_MS  25000 /* within the core's 30 s limit for our response */
 #define XGW_CONVERSATION_IDLE_S 900
 
@@ -209,7 +213,10 @@ static void on_barrier_passed(guint serial)
         return;
     LOG(SYLK_LOG_DEBUG, "message %s to %s: the next hop answered the ping after it", pi->id,
         pi->peer);
-    answer(pi, 200, "OK");
+    if (pi->timer)
+        xgw_host()->timer_cancel(pi->timer);
+    pi->timer = xgw_host()->timer_add(XGW_MESSAGE_GRACE_MS, false, on_in_timer,
+                                      GUINT_TO_POINTER(serial));
 }
 
 /* An error stanza about a message we sent: the MESSAGE it came from, when still waiting. */

@@ -442,9 +442,9 @@ static struct xmpp_node *iq_answer(const char *type, const char *from, const cha
     return iq;
 }
 
-/* Written messages are answered once the next hop answered a ping written after them (barrier.h),
- * without waiting for the hold; an error before the ping's answer still maps to its status; a
- * message written while a ping is in flight waits for the next ping. */
+/* Written messages are answered once the next hop answered a ping written after them (barrier.h)
+ * and a short grace passed, without waiting for the hold; an error before then still maps to its
+ * status; a message written while a ping is in flight waits for the next ping. */
 static void message_sip_barrier(void)
 {
     setup();
@@ -472,6 +472,9 @@ static void message_sip_barrier(void)
     xgw_iq_in(iq_answer("result", "xmpp.example", "sip.example", "other"));
     g_assert_cmpint(m1->status, ==, 0);
     xgw_iq_in(iq_answer("result", "xmpp.example", "sip.example", ping_id));
+    /* past the barrier, the recipient's client has the grace to refuse it; then 200 */
+    g_assert_cmpint(m1->status, ==, 0);
+    g_assert_cmpuint(fire_timers(250), ==, 1);
     g_assert_cmpint(m1->status, ==, 200);
     g_assert_cmpint(m2->status, ==, 0);
     /* the second ping, behind m2; m2's error comes before its answer */
@@ -494,9 +497,23 @@ static void message_sip_barrier(void)
     g_assert_cmpuint(fire_timers(2000), ==, 1);
     g_assert_cmpint(m3->status, ==, 200);
     xgw_iq_in(iq_answer("result", "xmpp.example", "sip.example", ping3)); /* late: ignored */
+    /* the barrier passed, then the recipient's client refuses it within the grace */
+    sylk_message *m4 =
+        sip_message("sip:alice@sip.example", "sip:romeo@xmpp.example", "text/plain", "four");
+    xgw_sip_message_in(m4);
+    stanza_at(6)->fn(0, 0, stanza_at(6)->user_data);
+    g_assert_cmpuint(fake.stanzas->len, ==, 8);
+    g_autofree char *ping4 = attr_of(stanza_at(7)->xml, "id");
+    xgw_iq_in(iq_answer("result", "xmpp.example", "sip.example", ping4));
+    g_autofree char *id4 = attr_of(stanza_at(6)->xml, "id");
+    xgw_message_in(error_stanza("message", "romeo@xmpp.example", "alice@sip.example", id4,
+                                XMPP_STANZA_ERR_FORBIDDEN));
+    g_assert_cmpint(m4->status, ==, 403);
+    g_assert_cmpuint(fire_timers(250), ==, 0); /* the grace went with the answer */
     sip_message_free(m1);
     sip_message_free(m2);
     sip_message_free(m3);
+    sip_message_free(m4);
     teardown();
 }
 
