@@ -5,10 +5,12 @@
  * SIP MESSAGE -> XMPP <message type='chat'>: the final response waits for the outcome. A
  * stanza the transport could not hand to the next XMPP hop is refused with the RFC 7247 status
  * for its condition (remote-server-not-found 404, remote-server-timeout 408,
- * service-unavailable 503). Once it is written, the response still waits XGW_MESSAGE_HOLD_MS
- * for an error stanza about it (an XMPP server answers at once for an unknown user): within
- * that time the error maps to its status; after it the MESSAGE gets 200 ("accepted by the next
- * hop", RFC 3428 §7), and a later error can only be logged. No outcome within
+ * service-unavailable 503). Once it is written, the response waits for an error stanza about it
+ * (an XMPP server answers at once for an unknown user) until the next hop has answered a ping
+ * written after it (barrier.h: one round trip) and XGW_MESSAGE_GRACE_MS more for an error from
+ * the recipient's client, or XGW_MESSAGE_HOLD_MS when no answer comes: until then the error maps
+ * to its status; after it the MESSAGE gets 200 ("accepted by the next hop", RFC 3428 §7), and a
+ * later error can only be logged. No outcome within
  * XGW_MESSAGE_OUTCOME_MS: 408. An is-composing MESSAGE gets 200 at once (a typing notice lost
  * on the way is harmless).
  *
@@ -34,6 +36,7 @@
  * With use_msrp_for_chat, chat messages go to chat.c first (RFC 7573 sessions); what it does not
  * take, and what it gives back when a session fails, comes here (xgw_im_xmpp_message_by_sip).
  */
+#include "barrier.h"
 #include "chat.h"
 #include "chatstate.h"
 #include "cpim.h"
@@ -45,6 +48,9 @@
 
 #define LOG_DOMAIN              "xmppgw-im"
 #define XGW_MESSAGE_HOLD_MS     2000
+/* After the barrier: the recipient's own client may still refuse the message (its server
+ * routed it, the client answers with an error), one more hop away. */
+#define XGW_MESSAGE_GRACE_MS    250
 #define XGW_MESSAGE_OUTCOME_MS  25000 /* within the core's 30 s limit for our response */
 #define XGW_CONVERSATION_IDLE_S 900
 
@@ -54,8 +60,9 @@
 struct pending_in {
     guint serial;
     sylk_message *message;
-    char *id;   /* the stanza's id */
-    char *peer; /* the stanza's to, bare: an error about it comes from there */
+    char *id;    /* the stanza's id */
+    char *peer;  /* the stanza's to, bare: an error about it comes from there */
+    char *local; /* the stanza's from domain (ours): the barrier's pair with peer's */
     sylk_timer *timer;
     bool written; /* the next hop has it: the hold runs */
 };
@@ -146,6 +153,7 @@ static void pending_in_free(gpointer p)
         xgw_host()->timer_cancel(pi->timer);
     g_free(pi->id);
     g_free(pi->peer);
+    g_free(pi->local);
     g_free(pi);
 }
 
@@ -193,6 +201,22 @@ static void on_in_sent(int status, enum xmpp_stanza_condition cond, void *user_d
     if (pi->timer)
         xgw_host()->timer_cancel(pi->timer);
     pi->timer = xgw_host()->timer_add(XGW_MESSAGE_HOLD_MS, false, on_in_timer, user_data);
+    const char *at = strchr(pi->peer, '@');
+    xgw_barrier_written(pi->local, at ? at + 1 : pi->peer, pi->serial);
+}
+
+/* The next hop answered a ping written after the message: an error about it would have come. */
+static void on_barrier_passed(guint serial)
+{
+    struct pending_in *pi = g_hash_table_lookup(im.in, GUINT_TO_POINTER(serial));
+    if (!pi || !pi->written)
+        return;
+    LOG(SYLK_LOG_DEBUG, "message %s to %s: the next hop answered the ping after it", pi->id,
+        pi->peer);
+    if (pi->timer)
+        xgw_host()->timer_cancel(pi->timer);
+    pi->timer = xgw_host()->timer_add(XGW_MESSAGE_GRACE_MS, false, on_in_timer,
+                                      GUINT_TO_POINTER(serial));
 }
 
 /* An error stanza about a message we sent: the MESSAGE it came from, when still waiting. */
@@ -225,7 +249,8 @@ static bool error_for_pending(const struct xmpp_node *stanza)
 }
 
 /* Sends a message on and waits for its outcome to answer the MESSAGE. */
-static void send_held(sylk_message *message, struct xmpp_node *stanza, const char *peer)
+static void send_held(sylk_message *message, struct xmpp_node *stanza, const char *peer,
+                      const char *local)
 {
     if (g_hash_table_size(im.in) >= XGW_MAX_PENDING) {
         LOG(SYLK_LOG_WARNING, "too many messages waiting for XMPP: refusing one to %s", peer);
@@ -238,6 +263,7 @@ static void send_held(sylk_message *message, struct xmpp_node *stanza, const cha
     pi->message = message;
     pi->id = g_strdup(xmpp_node_attr(stanza, "id"));
     pi->peer = g_strdup(peer);
+    pi->local = g_strdup(local);
     g_hash_table_insert(im.in, GUINT_TO_POINTER(pi->serial), pi);
     pi->timer = xgw_host()->timer_add(XGW_MESSAGE_OUTCOME_MS, false, on_in_timer,
                                       GUINT_TO_POINTER(pi->serial));
@@ -289,7 +315,7 @@ static void forward_sip(sylk_message *message, const struct sylk_request_info *i
         xgw_send(stanza, NULL, NULL);
         xgw_host()->message_respond(message, 200, "OK");
     } else {
-        send_held(message, stanza, peer);
+        send_held(message, stanza, peer, from->domain);
     }
 }
 
@@ -608,6 +634,7 @@ void xgw_im_init(void)
     im.conversations = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     g_queue_init(&im.waiting);
     im.in_flight = 0;
+    xgw_barrier_init(on_barrier_passed);
     im.paused = false;
 }
 
@@ -624,6 +651,7 @@ void xgw_im_shutdown(void)
     if (im.paused)
         xgw_inbound_pause(false);
     im.paused = false;
+    xgw_barrier_shutdown();
     g_clear_pointer(&im.in, g_hash_table_unref);
     g_clear_pointer(&im.out, g_hash_table_unref);
     g_clear_pointer(&im.conversations, g_hash_table_unref);

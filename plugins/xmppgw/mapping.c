@@ -10,6 +10,8 @@
 #include "mapping.h"
 #include "chat.h"
 
+#include "barrier.h"
+
 #include <errno.h>
 #include <string.h>
 
@@ -127,6 +129,10 @@ void xgw_presence_in(struct xmpp_node *stanza)
 
 void xgw_iq_in(struct xmpp_node *stanza)
 {
+    if (xgw_barrier_iq(stanza)) {
+        xmpp_node_free(stanza);
+        return;
+    }
     const char *type = xmpp_node_attr(stanza, "type");
     if (g_strcmp0(type, "get") == 0 || g_strcmp0(type, "set") == 0) {
         struct xmpp_node *reply =

@@ -430,6 +430,93 @@ static void message_sip_to_xmpp(void)
     teardown();
 }
 
+/* An iq of type result (or error) from `from` to `to` with `id`. */
+static struct xmpp_node *iq_answer(const char *type, const char *from, const char *to,
+                                   const char *id)
+{
+    struct xmpp_node *iq = xmpp_node_new(XMPP_NS_SERVER, "iq");
+    xmpp_node_set_attr(iq, "type", type);
+    xmpp_node_set_attr(iq, "from", from);
+    xmpp_node_set_attr(iq, "to", to);
+    xmpp_node_set_attr(iq, "id", id);
+    return iq;
+}
+
+/* Written messages are answered once the next hop answered a ping written after them (barrier.h)
+ * and a short grace passed, without waiting for the hold; an error before then still maps to its
+ * status; a message written while a ping is in flight waits for the next ping. */
+static void message_sip_barrier(void)
+{
+    setup();
+    sylk_message *m1 =
+        sip_message("sip:alice@sip.example", "sip:romeo@xmpp.example", "text/plain", "one");
+    sylk_message *m2 =
+        sip_message("sip:alice@sip.example", "sip:nobody@xmpp.example", "text/plain", "two");
+    sylk_message *m3 =
+        sip_message("sip:alice@sip.example", "sip:romeo@xmpp.example", "text/plain", "three");
+    xgw_sip_message_in(m1);
+    xgw_sip_message_in(m2);
+    stanza_at(0)->fn(0, 0, stanza_at(0)->user_data);
+    stanza_at(1)->fn(0, 0, stanza_at(1)->user_data);
+    /* one ping behind the first, the second waits for the next */
+    g_assert_cmpuint(fake.stanzas->len, ==, 3);
+    const char *ping = stanza_at(2)->xml;
+    g_autofree char *ping_id = attr_of(ping, "id");
+    g_autofree char *expect =
+        g_strdup_printf("<iq type='get' id='%s' from='sip.example' "
+                        "to='xmpp.example'><ping xmlns='urn:xmpp:ping'/></iq>",
+                        ping_id);
+    g_assert_cmpstr(ping, ==, expect);
+    g_assert_cmpint(m1->status, ==, 0);
+    /* the answer to a ping we did not send is not a barrier's */
+    xgw_iq_in(iq_answer("result", "xmpp.example", "sip.example", "other"));
+    g_assert_cmpint(m1->status, ==, 0);
+    xgw_iq_in(iq_answer("result", "xmpp.example", "sip.example", ping_id));
+    /* past the barrier, the recipient's client has the grace to refuse it; then 200 */
+    g_assert_cmpint(m1->status, ==, 0);
+    g_assert_cmpuint(fire_timers(250), ==, 1);
+    g_assert_cmpint(m1->status, ==, 200);
+    g_assert_cmpint(m2->status, ==, 0);
+    /* the second ping, behind m2; m2's error comes before its answer */
+    g_assert_cmpuint(fake.stanzas->len, ==, 4);
+    g_autofree char *ping2 = attr_of(stanza_at(3)->xml, "id");
+    g_assert_cmpstr(ping2, !=, ping_id);
+    g_autofree char *id2 = attr_of(stanza_at(1)->xml, "id");
+    xgw_message_in(error_stanza("message", "nobody@xmpp.example", "alice@sip.example", id2,
+                                XMPP_STANZA_ERR_SERVICE_UNAVAILABLE));
+    g_assert_cmpint(m2->status, ==, 503);
+    /* an error answer proves the order as well */
+    xgw_iq_in(iq_answer("error", "xmpp.example", "sip.example", ping2));
+    /* nothing in flight: the next message gets a ping of its own */
+    xgw_sip_message_in(m3);
+    stanza_at(4)->fn(0, 0, stanza_at(4)->user_data);
+    g_assert_cmpuint(fake.stanzas->len, ==, 6);
+    g_autofree char *ping3 = attr_of(stanza_at(5)->xml, "id");
+    g_assert_cmpint(m3->status, ==, 0);
+    /* unanswered: the hold answers it, and the pending state is gone */
+    g_assert_cmpuint(fire_timers(2000), ==, 1);
+    g_assert_cmpint(m3->status, ==, 200);
+    xgw_iq_in(iq_answer("result", "xmpp.example", "sip.example", ping3)); /* late: ignored */
+    /* the barrier passed, then the recipient's client refuses it within the grace */
+    sylk_message *m4 =
+        sip_message("sip:alice@sip.example", "sip:romeo@xmpp.example", "text/plain", "four");
+    xgw_sip_message_in(m4);
+    stanza_at(6)->fn(0, 0, stanza_at(6)->user_data);
+    g_assert_cmpuint(fake.stanzas->len, ==, 8);
+    g_autofree char *ping4 = attr_of(stanza_at(7)->xml, "id");
+    xgw_iq_in(iq_answer("result", "xmpp.example", "sip.example", ping4));
+    g_autofree char *id4 = attr_of(stanza_at(6)->xml, "id");
+    xgw_message_in(error_stanza("message", "romeo@xmpp.example", "alice@sip.example", id4,
+                                XMPP_STANZA_ERR_FORBIDDEN));
+    g_assert_cmpint(m4->status, ==, 403);
+    g_assert_cmpuint(fire_timers(250), ==, 0); /* the grace went with the answer */
+    sip_message_free(m1);
+    sip_message_free(m2);
+    sip_message_free(m3);
+    sip_message_free(m4);
+    teardown();
+}
+
 static void message_sip_errors(void)
 {
     setup();
@@ -1028,6 +1115,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/xmpp_gateway/message/sip_to_xmpp", message_sip_to_xmpp);
     g_test_add_func("/xmpp_gateway/message/sip_errors", message_sip_errors);
+    g_test_add_func("/xmpp_gateway/message/sip_barrier", message_sip_barrier);
     g_test_add_func("/xmpp_gateway/message/sip_refused", message_sip_refused);
     g_test_add_func("/xmpp_gateway/message/resource_kept", message_resource_kept);
     g_test_add_func("/xmpp_gateway/message/xmpp_to_sip", message_xmpp_to_sip);
