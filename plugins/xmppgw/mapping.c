@@ -11,6 +11,7 @@
 #include "chat.h"
 
 #include "barrier.h"
+#include "jingle.h"
 
 #include <errno.h>
 #include <string.h>
@@ -133,6 +134,10 @@ void xgw_iq_in(struct xmpp_node *stanza)
         xmpp_node_free(stanza);
         return;
     }
+    if (xgw_jingle_iq(stanza)) {
+        xmpp_node_free(stanza);
+        return;
+    }
     const char *type = xmpp_node_attr(stanza, "type");
     if (g_strcmp0(type, "get") == 0 || g_strcmp0(type, "set") == 0) {
         struct xmpp_node *reply =
@@ -170,6 +175,7 @@ int xgw_mapping_init(void)
 {
     xgw_im_init();
     xgw_chat_init();
+    xgw_jingle_init();
     xgw_s2x_init();
     xgw_x2s_init();
     return 0;
@@ -185,6 +191,7 @@ void xgw_mapping_shutdown(void)
                 c.pending_in, c.pending_out, c.s2x, c.x2s);
     xgw_x2s_shutdown();
     xgw_s2x_shutdown();
+    xgw_jingle_shutdown();
     xgw_chat_shutdown(); /* what waits goes by MESSAGE: before im.c stops */
     xgw_im_shutdown();
 }

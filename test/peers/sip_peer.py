@@ -200,6 +200,7 @@ class SipPeer:
         self.subscriptions = queue.Queue()
         self.referrals = queue.Queue()
         self.invites = queue.Queue()
+        self.ringing = {}           # (call-id, branch) -> an INVITE answered 1xx only
         self.byes = queue.Queue()
         self.requests = queue.Queue()  # every request received, answered or not (diagnostics)
         self.log = []
@@ -349,6 +350,11 @@ class SipPeer:
             self.byes.put(req)
         elif req.method == "ACK":
             pass
+        elif req.method == "CANCEL":  # RFC 3261 9.2: 200 to the CANCEL, 487 to the INVITE
+            self.respond(req, 200)
+            invite = self.ringing.pop((req.get("Call-ID"), req.branch()), None)
+            if invite is not None:
+                self.respond(invite, 487, "Request Terminated")
         else:
             self.respond(req, 200)
 
@@ -393,9 +399,13 @@ class SipPeer:
         """An initial INVITE: invite_rule's status and SDP (a 2xx carries our Contact)."""
         status, sdp = self.invite_rule(req)
         headers = []
-        if status < 300:
-            headers = [("Contact", f"<{self.contact}>"), ("Content-Type", "application/sdp")]
+        if status < 300:  # a 1xx without SDP (ringing, no final answer) has no Content-Type
+            headers = [("Contact", f"<{self.contact}>")]
+            if sdp is not None:
+                headers.append(("Content-Type", "application/sdp"))
         m = self.respond(req, status, headers=headers, body=sdp if status < 300 else None)
+        if status < 200:
+            self.ringing[(req.get("Call-ID"), req.branch())] = req
         self.invites.put((req, m))
 
     def _on_refer(self, req):

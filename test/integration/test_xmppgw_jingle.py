@@ -1,0 +1,224 @@
+"""XMPP gateway, Jingle audio (XEP-0166/0167, raw-UDP transport XEP-0177) <-> SIP audio
+(plugins/xmppgw/jingle.c): a Jingle call to a SIP user becomes an INVITE, the two legs are
+bridged by a mixer and each side hears the other's tone.
+
+XMPP side: a private prosody 0.12 serving xmpp.test, the gateway its external component
+(XEP-0114) for sip.test; slixmpp has no Jingle plugin, so the test client writes the Jingle IQs
+itself (XEP-0166 examples) and acknowledges the gateway's. Its media is test/peers/rtp_tone.py
+on the raw-UDP candidate it announced.
+
+SIP side: the gateway's `[sip] outbound_proxy` is a SIP peer of the test (test/peers/sip_peer.py)
+that answers the INVITE with the SDP of another rtp_tone socket, or refuses it.
+"""
+import copy
+import queue
+import re
+import socket
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import rtp_tone
+from conftest import Server
+from prosody import Prosody
+from sip_client import parse_sdp, sdp_offer
+from sip_peer import SipPeer
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+from xmpp_client import CLIENT_NS, XmppClient, error_condition
+
+GW = "sip.test"
+XMPP = "xmpp.test"
+SECRET = "s3cret"
+JINGLE = "urn:xmpp:jingle:1"
+RTP = "urn:xmpp:jingle:apps:rtp:1"
+RAW_UDP = "urn:xmpp:jingle:transports:raw-udp:1"
+ICE_UDP = "urn:xmpp:jingle:transports:ice-udp:1"
+RTP_INFO = "urn:xmpp:jingle:apps:rtp:info:1"
+JINGLE_ERRORS = "urn:xmpp:jingle:errors:1"
+CALLEE = f"bob@{GW}/phone"
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    p = Prosody(tmp_path_factory.mktemp("prosody"), s2s=False, dns_jitter=False,
+                offline=False, components={GW: SECRET})
+    p.register("juliet", "julietpw")
+    p.start()
+    peer = SipPeer().start()
+    workdir = tmp_path_factory.mktemp("gw")
+    gw = Server(workdir, config={
+        "server": {"application_map": f"{XMPP}:xmppgw"},
+        "sip": {"outbound_proxy": peer.uri}},
+        plugin_configs={"xmppgw": {"general": {
+            "domains": GW, "trace_xmpp": True, "mode": "component",
+            "component_host": "127.0.0.1", "component_port": p.component_port,
+            "component_secret": SECRET}}})
+    gw.start()
+    gw.wait_log(f"component {GW}: connected")
+    yield gw, peer, p
+    try:
+        assert gw.stop() == 0, gw.log()[-3000:]
+    finally:
+        if gw.alive():
+            gw.proc.kill()
+        peer.stop()
+        p.stop()
+
+
+class Caller:
+    """juliet@xmpp.test/r with a Jingle IQ inbox and an RTP socket for its raw-UDP candidate."""
+
+    def __init__(self, prosody):
+        self.c = XmppClient(f"juliet@{XMPP}/r", "julietpw", prosody.c2s_port)
+        self.jingles = queue.Queue()
+        self.c.xmpp.register_handler(Callback(
+            "jingle", MatchXPath(f"{{{CLIENT_NS}}}iq/{{{JINGLE}}}jingle"), self._on_jingle))
+        self.rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.rtp.bind(("127.0.0.1", 0))
+        self.sid = f"sid{time.time_ns()}"
+
+    def _on_jingle(self, iq):
+        self.jingles.put(copy.deepcopy(iq.xml))
+        iq.reply().send()  # the ack (XEP-0166 §6.2)
+
+    def jingle(self, action, inner="", timeout=20, sid=None):
+        return self.c.iq("set", CALLEE, f"<jingle xmlns='{JINGLE}' action='{action}' "
+                         f"sid='{sid or self.sid}' initiator='juliet@{XMPP}/r'>{inner}</jingle>",
+                         timeout)
+
+    def offer(self, transport=None):
+        port = self.rtp.getsockname()[1]
+        transport = transport or (
+            f"<transport xmlns='{RAW_UDP}'>"
+            f"<candidate component='1' generation='0' id='c1' ip='127.0.0.1' port='{port}'/>"
+            f"<candidate component='2' generation='0' id='c2' ip='127.0.0.1' port='{port + 1}'/>"
+            "</transport>")
+        return (f"<content creator='initiator' name='voice'>"
+                f"<description xmlns='{RTP}' media='audio'>"
+                "<payload-type id='0' name='PCMU' clockrate='8000'/></description>"
+                f"{transport}</content>")
+
+    def next_action(self, action, timeout=15):
+        """The next Jingle IQ from the gateway with this action (others are dropped)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                iq = self.jingles.get(timeout=max(deadline - time.time(), 0.05))
+            except queue.Empty:
+                break
+            j = iq.find(f"{{{JINGLE}}}jingle")
+            if j.get("action") == action and j.get("sid") == self.sid:
+                return iq, j
+        raise AssertionError(f"no {action} within {timeout}s")
+
+    def close(self):
+        self.rtp.close()
+        self.c.close()
+
+
+@pytest.fixture
+def caller(env):
+    gw, peer, prosody = env
+    peer.invite_rule = lambda req: (480, None)
+    for q_ in (peer.invites, peer.byes):
+        while not q_.empty():
+            q_.get_nowait()
+    c = Caller(prosody)
+    yield c
+    c.close()
+    assert gw.alive(), gw.log()[-3000:]
+
+
+def reason_of(jingle):
+    r = jingle.find(f"{{{JINGLE}}}reason")
+    return [el.tag.split("}")[1] for el in r if el.tag != f"{{{JINGLE}}}text"][0]
+
+
+def test_jingle_call_to_a_sip_user_is_bridged(env, caller):
+    """session-initiate -> ack, INVITE to sip:bob@sip.test from sip:juliet@xmpp.test;gr=r; the
+    SIP 200 -> session-accept (the initiator's content name, our raw-UDP candidates, PCMU);
+    each side hears the other's tone; the Jingle side's terminate -> BYE."""
+    gw, peer, _ = env
+    sip_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sip_rtp.bind(("127.0.0.1", 0))
+    peer.invite_rule = lambda req: (200, sdp_offer(sip_rtp.getsockname()[1]))
+    try:
+        ack = caller.jingle("session-initiate", caller.offer())
+        assert ack.get("type") == "result", ET.tostring(ack)
+        invite, _ = peer.invites.get(timeout=15)
+        assert "sip:bob@sip.test" in invite.get("To"), invite.text
+        assert re.search(r"sip:juliet@xmpp\.test;gr=r", invite.get("From")), invite.text
+        iq, j = caller.next_action("session-accept")
+        assert j.get("responder") == CALLEE
+        content = j.find(f"{{{JINGLE}}}content")
+        assert (content.get("creator"), content.get("name")) == ("initiator", "voice")
+        pts = content.findall(f"{{{RTP}}}description/{{{RTP}}}payload-type")
+        assert [(p.get("id"), p.get("name")) for p in pts] == [("0", "PCMU")], ET.tostring(j)
+        cand = content.find(f"{{{RAW_UDP}}}transport/{{{RAW_UDP}}}candidate[@component='1']")
+        assert cand is not None and cand.get("ip") == "127.0.0.1", ET.tostring(j)
+        sip_media = parse_sdp(invite.text)["media"][0]
+        reports = {}
+        legs = [("xmpp", "127.0.0.1", int(cand.get("port")), caller.rtp, 600),
+                ("sip", sip_media["c"], sip_media["port"], sip_rtp, 1100)]
+        threads = [threading.Thread(target=lambda n=n, h=h, p=p, s=s, f=f: reports.update(
+            {n: rtp_tone.run(h, p, "PCMU", 0, f, 2.5, sock=s)})) for n, h, p, s, f in legs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert reports["xmpp"]["dominant_hz"] == pytest.approx(1100, abs=30), reports["xmpp"]
+        assert reports["sip"]["dominant_hz"] == pytest.approx(600, abs=30), reports["sip"]
+        for r in reports.values():
+            assert r["received"] >= r["sent"] * 0.8, r
+        done = caller.jingle("session-terminate", f"<reason><success/></reason>")
+        assert done.get("type") == "result"
+        bye = peer.byes.get(timeout=10)
+        assert bye.get("Call-ID") == invite.get("Call-ID")
+    finally:
+        sip_rtp.close()
+
+
+def test_sip_refusal_ends_the_jingle_session_with_its_reason(env, caller):
+    """486 -> session-terminate <busy/>; 603 -> <decline/>; 404 -> <gone/>."""
+    _, peer, _ = env
+    for status, reason in ((486, "busy"), (603, "decline"), (404, "gone")):
+        caller.sid = f"sid{time.time_ns()}"
+        peer.invite_rule = lambda req, s=status: (s, None)
+        assert caller.jingle("session-initiate", caller.offer()).get("type") == "result"
+        _, j = caller.next_action("session-terminate")
+        assert reason_of(j) == reason, ET.tostring(j)
+
+
+def test_bad_jingle_requests(env, caller):
+    """An unknown session: item-not-found with <unknown-session/>; an ICE-only offer: ack then
+    terminate <unsupported-transports/>; no content: bad-request. A call ringing (SIP 180 ->
+    session-info <ringing/>): a ping (empty session-info) gets its result, an unknown action
+    bad-request, the caller's terminate cancels the INVITE."""
+    gw, peer, _ = env
+    r = caller.jingle("session-terminate", "<reason><success/></reason>", sid="nosuch")
+    assert r.get("type") == "error" and error_condition(r) == "item-not-found", ET.tostring(r)
+    assert r.find(f".//{{{JINGLE_ERRORS}}}unknown-session") is not None, ET.tostring(r)
+    ice = (f"<transport xmlns='{ICE_UDP}' ufrag='u' pwd='p'><candidate component='1' "
+           "foundation='1' generation='0' id='i1' ip='127.0.0.1' port='9' priority='1' "
+           "protocol='udp' type='host'/></transport>")
+    assert caller.jingle("session-initiate", caller.offer(ice)).get("type") == "result"
+    _, j = caller.next_action("session-terminate")
+    assert reason_of(j) == "unsupported-transports"
+    caller.sid = f"sid{time.time_ns()}"
+    r = caller.jingle("session-initiate", "")
+    assert r.get("type") == "error" and error_condition(r) == "bad-request", ET.tostring(r)
+    # a live (ringing) call: a ping, an unknown action
+    caller.sid = f"sid{time.time_ns()}"
+    peer.invite_rule = lambda req: (180, None)  # rings (a CANCEL gets its 487)
+    assert caller.jingle("session-initiate", caller.offer()).get("type") == "result"
+    _, j = caller.next_action("session-info")  # 180 -> <ringing/>
+    assert j.find(f"{{{RTP_INFO}}}ringing") is not None, ET.tostring(j)
+    assert caller.jingle("session-info").get("type") == "result"
+    r = caller.jingle("no-such-action")
+    assert r.get("type") == "error" and error_condition(r) == "bad-request", ET.tostring(r)
+    assert caller.jingle("session-terminate", "<reason><cancel/></reason>").get("type") == \
+        "result"
+    gw.wait_log("ended by the Jingle side")
