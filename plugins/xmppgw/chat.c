@@ -29,7 +29,9 @@
  * ends the session.
  */
 #include "chat.h"
+
 #include "chatstate.h"
+#include "jingle.h"
 #include "message.h"
 #include "ns.h"
 
@@ -495,9 +497,10 @@ void xgw_chat_sip_session(sylk_session *session)
     bool audio = false;
     sylk_stream *stream = chat_stream(session, &audio);
     g_autofree char *key = chat_key(&from, &to);
-    if (audio || !stream) {
-        /* audio (Jingle, XEP-0167) is jingle.c's when the gateway has it; here only chat */
-        LOG(SYLK_LOG_INFO, "INVITE %s: %s: 488", key, audio ? "audio offered" : "no chat stream");
+    if (audio) { /* a call: Jingle (jingle_out.c) */
+        xgw_jingle_sip_session(session, &from, &to);
+    } else if (!stream) {
+        LOG(SYLK_LOG_INFO, "INVITE %s: no chat stream: 488", key);
         xgw_host()->session_reject(session, 488, "Not Acceptable Here");
     } else if (g_hash_table_contains(cs.chats, key) || cs.stopping ||
                g_hash_table_size(cs.chats) >= XGW_CHAT_MAX_SESSIONS) {

@@ -5,6 +5,8 @@
 #ifndef XMPPGW_JINGLE_H
 #define XMPPGW_JINGLE_H
 
+#include "gateway.h"
+#include "jid.h"
 #include "xml_node.h"
 
 #include <stdbool.h>
@@ -15,6 +17,15 @@ void xgw_jingle_shutdown(void);
 
 /** An <iq/> to one of our users: true when it was a Jingle IQ set (answered here). */
 bool xgw_jingle_iq(const struct xmpp_node *iq);
+
+/** An INVITE with audio from SIP to an XMPP user (from, to: its parties, mapped): a Jingle
+ *  call (jingle_out.c). The session is answered or refused from here. */
+void xgw_jingle_sip_session(sylk_session *session, const struct xmpp_jid *from,
+                            const struct xmpp_jid *to);
+
+/** A message to one of our users: true when it was Jingle Message Initiation's (XEP-0353: a
+ *  proceed or reject for our propose, or the propose's bounce), answered here. */
+bool xgw_jingle_message(const struct xmpp_node *m);
 
 /** The Jingle <reason/> condition for a SIP final status (200: success). */
 const char *xgw_jingle_reason_for(int status);

@@ -106,6 +106,10 @@ int xgw_map_sip_parties(const struct sylk_request_info *info, struct xmpp_jid *f
 
 void xgw_message_in(struct xmpp_node *stanza)
 {
+    if (xgw_jingle_message(stanza)) { /* XEP-0353: a call's proceed, reject or bounce */
+        xmpp_node_free(stanza);
+        return;
+    }
     xgw_im_xmpp_message(stanza);
 }
 

@@ -222,3 +222,123 @@ def test_bad_jingle_requests(env, caller):
     assert caller.jingle("session-terminate", "<reason><cancel/></reason>").get("type") == \
         "result"
     gw.wait_log("ended by the Jingle side")
+
+
+# ------------------------------------------------------------------------ SIP -> Jingle ---
+
+JMI = "urn:xmpp:jingle-message:0"
+
+
+def sip_call(gw, to, rtp_sock, result):
+    """INVITE from sip:alice@sip.test with PCMU on rtp_sock, in a thread; result["dialog"]."""
+    from sip_client import SipUA
+    ua = SipUA(("127.0.0.1", gw.sip_port), user="alice")
+    result["ua"] = ua
+    result["dialog"] = ua.invite(to, sdp=sdp_offer(rtp_sock.getsockname()[1]), timeout=25,
+                                 from_uri=f"sip:alice@{GW}")
+
+
+def accept_content(caller):
+    port = caller.rtp.getsockname()[1]
+    return (f"<content creator='initiator' name='audio'><description xmlns='{RTP}' "
+            "media='audio'><payload-type id='0' name='PCMU' clockrate='8000'/></description>"
+            f"<transport xmlns='{RAW_UDP}'><candidate component='1' generation='0' id='a1' "
+            f"ip='127.0.0.1' port='{port}'/></transport></content>")
+
+
+def test_sip_call_to_an_xmpp_user_is_proposed_then_bridged(env, caller):
+    """An INVITE with audio to sip:juliet@xmpp.test: an XEP-0353 propose to her bare JID from
+    alice@sip.test; her <proceed/> brings the session-initiate (our raw-UDP offer) to that
+    resource; her session-accept answers the INVITE 200; tones both ways; the BYE ends the
+    Jingle session with <success/>."""
+    gw, _, _ = env
+    sip_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sip_rtp.bind(("127.0.0.1", 0))
+    result = {}
+    t = threading.Thread(target=sip_call, args=(gw, f"sip:juliet@{XMPP}", sip_rtp, result))
+    t.start()
+    try:
+        m = caller.c.next_message(15, match=lambda x: x.find(f"{{{JMI}}}propose") is not None)
+        assert m is not None, "no propose"
+        assert m.get("from") == f"alice@{GW}" and m.get("to") == f"juliet@{XMPP}"
+        propose = m.find(f"{{{JMI}}}propose")
+        assert propose.find(f"{{{RTP}}}description").get("media") == "audio"
+        caller.sid = propose.get("id")
+        caller.c.send_raw(f"<message to='alice@{GW}' type='chat'><proceed xmlns='{JMI}' "
+                          f"id='{caller.sid}'/></message>")
+        iq, j = caller.next_action("session-initiate")
+        assert iq.get("to") == f"juliet@{XMPP}/r" and j.get("initiator") == f"alice@{GW}"
+        content = j.find(f"{{{JINGLE}}}content")
+        names = [p.get("name") for p in content.findall(f"{{{RTP}}}description/{{{RTP}}}"
+                                                        "payload-type")]
+        assert "PCMU" in names, ET.tostring(j)
+        cand = content.find(f"{{{RAW_UDP}}}transport/{{{RAW_UDP}}}candidate[@component='1']")
+        r = caller.c.iq("set", f"alice@{GW}", f"<jingle xmlns='{JINGLE}' action='session-accept'"
+                        f" sid='{caller.sid}' responder='juliet@{XMPP}/r'>"
+                        f"{accept_content(caller)}</jingle>")
+        assert r.get("type") == "result", ET.tostring(r)
+        t.join(30)
+        d = result["dialog"]
+        assert d.response.status == 200, d.response.text
+        assert any(p.status == 180 for p in d.provisional), "the INVITE did not ring"
+        d.ack()
+        sip_media = parse_sdp(d.response.text)["media"][0]
+        reports = {}
+        legs = [("xmpp", "127.0.0.1", int(cand.get("port")), caller.rtp, 700),
+                ("sip", sip_media["c"], sip_media["port"], sip_rtp, 1300)]
+        threads = [threading.Thread(target=lambda n=n, h=h, p=p, s=s, f=f: reports.update(
+            {n: rtp_tone.run(h, p, "PCMU", 0, f, 2.5, sock=s)})) for n, h, p, s, f in legs]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(30)
+        assert reports["xmpp"]["dominant_hz"] == pytest.approx(1300, abs=30), reports["xmpp"]
+        assert reports["sip"]["dominant_hz"] == pytest.approx(700, abs=30), reports["sip"]
+        d.bye()
+        _, j = caller.next_action("session-terminate")
+        assert reason_of(j) == "success"
+    finally:
+        t.join(30)
+        if "ua" in result:
+            result["ua"].close()
+        sip_rtp.close()
+
+
+def test_sip_call_refused_on_the_xmpp_side(env, caller):
+    """A <reject/> to the propose answers the INVITE 603; with gr=r the session-initiate goes
+    straight to juliet@xmpp.test/r, and her session-terminate <busy/> answers it 486."""
+    gw, _, _ = env
+    sip_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sip_rtp.bind(("127.0.0.1", 0))
+    try:
+        result = {}
+        t = threading.Thread(target=sip_call, args=(gw, f"sip:juliet@{XMPP}", sip_rtp, result))
+        t.start()
+        m = caller.c.next_message(15, match=lambda x: x.find(f"{{{JMI}}}propose") is not None)
+        sid = m.find(f"{{{JMI}}}propose").get("id")
+        caller.c.send_raw(f"<message to='alice@{GW}' type='chat'><reject xmlns='{JMI}' "
+                          f"id='{sid}'/></message>")
+        t.join(30)
+        result["ua"].close()
+        assert result["dialog"].response.status == 603, result["dialog"].response.text
+        result = {}
+        t = threading.Thread(target=sip_call, args=(gw, f"sip:juliet@{XMPP};gr=r", sip_rtp,
+                                                    result))
+        t.start()
+        caller.sid = None
+        deadline = time.time() + 15
+        while caller.sid is None and time.time() < deadline:
+            iq = caller.jingles.get(timeout=15)
+            j = iq.find(f"{{{JINGLE}}}jingle")
+            if j.get("action") == "session-initiate":
+                caller.sid = j.get("sid")
+        assert caller.sid, "no session-initiate"
+        r = caller.c.iq("set", f"alice@{GW}", f"<jingle xmlns='{JINGLE}' "
+                        f"action='session-terminate' sid='{caller.sid}'><reason><busy/>"
+                        "</reason></jingle>")
+        assert r.get("type") == "result"
+        t.join(30)
+        result["ua"].close()
+        assert result["dialog"].response.status == 486, result["dialog"].response.text
+    finally:
+        sip_rtp.close()
