@@ -14,6 +14,9 @@
  * terminate with the reason for the status (xgw_jingle_reason_for). A session-terminate from the
  * caller cancels or ends the SIP call; a BYE ends the Jingle session (<success/>).
  *
+ * A session-initiate to room@muc_prefix.DOMAIN (muc.c hands it here) calls the conference room
+ * sip:room@DOMAIN: the caller's audio is in the room's mix.
+ *
  * Calls are found by (peer full JID, sid). A Jingle IQ for an unknown session gets
  * item-not-found with <unknown-session/> (XEP-0166 §10), an unknown action bad-request, a
  * session-info without payload (a ping) its result, other session-info payloads
@@ -390,12 +393,24 @@ static const char *answer_content(struct jcall *c, const struct xmpp_node *conte
     return c->content ? NULL : "general-error";
 }
 
+/* The callee's SIP address: a user's, or for room@muc_prefix.DOMAIN the room sip:room@DOMAIN
+ * (a Jingle caller joins the conference with its audio). */
+static char *callee_uri(const struct xmpp_jid *to)
+{
+    const char *prefix = xgw_config()->muc_prefix;
+    size_t n = prefix ? strlen(prefix) : 0;
+    if (n && strncmp(to->domain, prefix, n) == 0 && to->domain[n] == '.' &&
+        xgw_is_our_domain(to->domain + n + 1))
+        return g_strdup_printf("sip:%s@%s", to->local, to->domain + n + 1);
+    struct xmpp_jid callee = {.local = to->local, .domain = to->domain};
+    return xgw_map_sip_uri(&callee, false);
+}
+
 /* The SIP leg: an INVITE with audio from the caller's SIP address to the callee's. */
 static int call_sip(struct jcall *c, const struct xmpp_jid *from, const struct xmpp_jid *to)
 {
-    struct xmpp_jid callee = {.local = to->local, .domain = to->domain};
     g_autofree char *from_uri = xgw_map_sip_uri(from, true);
-    g_autofree char *to_uri = xgw_map_sip_uri(&callee, false);
+    g_autofree char *to_uri = callee_uri(to);
     enum sylk_media_type audio = SYLK_MEDIA_AUDIO;
     struct sylk_session_params p = {.struct_size = sizeof(p),
                                     .from = from_uri,

@@ -8,6 +8,7 @@
  */
 #include "muc.h"
 
+#include "jingle.h"
 #include "ns.h"
 #include "router.h"
 
@@ -165,6 +166,8 @@ void xgw_muc_entered(struct muc_join *j, bool created)
 
 static void answer_iq(const struct xmpp_node *iq, const struct xmpp_jid *to)
 {
+    if (to->local && xgw_jingle_iq(iq)) /* a Jingle call into the room (jingle.c) */
+        return;
     const char *type = xmpp_node_attr(iq, "type");
     if (g_strcmp0(type, "get") != 0 && g_strcmp0(type, "set") != 0)
         return;

@@ -522,3 +522,76 @@ def test_declined_invitation_fails_the_refer(e):
     send_invitation(nurse, room, f"alice@{GW}", reason="busy", tag="decline")
     t.join(30)
     assert outcome.get("status") == 603, outcome
+
+
+# ------------------------------------------------------------------- Jingle into a room ---
+
+JINGLE = "urn:xmpp:jingle:1"
+JINGLE_RTP = "urn:xmpp:jingle:apps:rtp:1"
+RAW_UDP = "urn:xmpp:jingle:transports:raw-udp:1"
+
+
+def test_jingle_caller_in_a_room_hears_the_others(e):
+    """A Jingle call to room@conference.sip.test joins the conference with audio: a SIP
+    participant with audio and the Jingle caller each hear the other's tone (mix-minus)."""
+    import socket
+    import rtp_tone
+    from sip_client import parse_sdp, sdp_offer
+    sip_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sip_rtp.bind(("127.0.0.1", 0))
+    x_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    x_rtp.bind(("127.0.0.1", 0))
+    ua = SipUA(("127.0.0.1", e.gw.sip_port), user="carol")
+    juliet = e.client("juliet")
+    jingles = queue.Queue()
+
+    def on_jingle(iq):
+        jingles.put(copy.deepcopy(iq.xml))
+        iq.reply().send()
+    juliet.xmpp.register_handler(Callback("jingle", MatchXPath(
+        f"{{{CLIENT_NS}}}iq/{{{JINGLE}}}jingle"), on_jingle))
+    try:
+        d = ua.invite(f"sip:jroom@{GW}", sdp=sdp_offer(sip_rtp.getsockname()[1]),
+                      from_uri=f"sip:carol@{GW}")
+        assert d.response.status == 200, d.response.text
+        d.ack()
+        port = x_rtp.getsockname()[1]
+        r = juliet.iq("set", f"jroom@{MUC}", (
+            f"<jingle xmlns='{JINGLE}' action='session-initiate' sid='room1' "
+            f"initiator='juliet@{XMPP}/r'><content creator='initiator' name='voice'>"
+            f"<description xmlns='{JINGLE_RTP}' media='audio'>"
+            "<payload-type id='0' name='PCMU' clockrate='8000'/></description>"
+            f"<transport xmlns='{RAW_UDP}'><candidate component='1' generation='0' id='c1' "
+            f"ip='127.0.0.1' port='{port}'/></transport></content></jingle>"))
+        assert r.get("type") == "result", ET.tostring(r)
+        accept = None
+        deadline = time.time() + 15
+        while accept is None and time.time() < deadline:
+            iq = jingles.get(timeout=15)
+            j = iq.find(f"{{{JINGLE}}}jingle")
+            if j.get("action") == "session-accept":
+                accept = j
+        assert accept is not None, "no session-accept"
+        cand = accept.find(f"{{{JINGLE}}}content/{{{RAW_UDP}}}transport/{{{RAW_UDP}}}"
+                           "candidate[@component='1']")
+        room_media = parse_sdp(d.response.text)["media"][0]
+        reports = {}
+        legs = [("xmpp", "127.0.0.1", int(cand.get("port")), x_rtp, 500),
+                ("sip", room_media["c"], room_media["port"], sip_rtp, 900)]
+        threads = [threading.Thread(target=lambda n=n, h=h, p=p, s=s, f=f: reports.update(
+            {n: rtp_tone.run(h, p, "PCMU", 0, f, 2.5, sock=s)})) for n, h, p, s, f in legs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert reports["xmpp"]["dominant_hz"] == pytest.approx(900, abs=30), reports["xmpp"]
+        assert reports["sip"]["dominant_hz"] == pytest.approx(500, abs=30), reports["sip"]
+        r = juliet.iq("set", f"jroom@{MUC}", f"<jingle xmlns='{JINGLE}' "
+                      "action='session-terminate' sid='room1'><reason><success/></reason>"
+                      "</jingle>")
+        assert r.get("type") == "result"
+        d.bye()
+    finally:
+        ua.close()
+        sip_rtp.close()
+        x_rtp.close()
