@@ -389,7 +389,8 @@ static const char *answer_content(struct jcall *c, const struct xmpp_node *conte
     rc = xgw_host()->media_endpoint_answer(c->endpoint, offer, &answer);
     if (rc < 0)
         return rc == -ENOTSUP ? "incompatible-parameters" : "general-error";
-    c->content = xgw_jingle_content_from_sdp(answer, c->creator, c->name);
+    c->content =
+        xgw_jingle_content_from_sdp(answer, c->creator, c->name, xgw_jingle_uses_ice(content));
     return c->content ? NULL : "general-error";
 }
 

@@ -1,9 +1,10 @@
 /*
- * jingle_sdp.c — Jingle RTP audio with raw-UDP to SDP and back (see jingle_sdp.h). Only what
- * the gateway's audio leg needs: one audio content, no SRTP (<encryption/> is not offered),
- * no ICE. SylkServer's bugs are avoided: the content's creator/name are echoed, candidates
- * carry generation and id (XEP-0177 requires both), opus says channels='2', and
- * telephone-event's "0-16" fmtp (not name=value) is left out rather than mangled.
+ * jingle_sdp.c — Jingle RTP audio with raw-UDP or ICE-UDP host candidates to SDP and back (see
+ * jingle_sdp.h). Only what the gateway's audio leg needs: one audio content, no SRTP
+ * (<encryption/> is not offered), ICE-UDP without connectivity checks (the best UDP candidate
+ * of each component is the address, as raw UDP's). SylkServer's bugs are avoided: the content's
+ * creator/name are echoed, candidates carry generation and id (XEP-0177 requires both), opus says
+ * channels='2', and telephone-event's "0-16" fmtp (not name=value) is left out rather than mangled.
  *
  * Thread: pure functions, any thread.
  */
@@ -59,16 +60,43 @@ static bool payload_lines(const struct xmpp_node *pt, GString *formats, GString 
     return true;
 }
 
-/* The raw-UDP candidate of `component`, or NULL. */
+/* The candidate of `component`: raw UDP has one; of ICE-UDP's, the UDP one of highest priority
+ * with a host candidate first (a server reaches the peer's own address; no checks are made). */
 static const struct xmpp_node *candidate(const struct xmpp_node *transport, long component)
 {
+    const struct xmpp_node *best = NULL;
+    long best_rank = -1;
     for (guint i = 0; transport->children && i < transport->children->len; i++) {
         const struct xmpp_node *c = g_ptr_array_index(transport->children, i);
-        if (xmpp_node_is(c, XGW_NS_JINGLE_RAW_UDP, "candidate") &&
-            num_attr(c, "component", 1, 2) == component)
+        if (!xmpp_node_is(c, transport->ns, "candidate") ||
+            num_attr(c, "component", 1, 2) != component)
+            continue;
+        if (strcmp(transport->ns, XGW_NS_JINGLE_RAW_UDP) == 0)
             return c;
+        if (g_ascii_strcasecmp(xmpp_node_attr(c, "protocol") ? xmpp_node_attr(c, "protocol") : "",
+                               "udp") != 0)
+            continue;
+        long priority = MAX(num_attr(c, "priority", 0, G_MAXINT32), 0);
+        long rank = (g_strcmp0(xmpp_node_attr(c, "type"), "host") == 0 ? 1L << 32 : 0) + priority;
+        if (rank > best_rank) {
+            best = c;
+            best_rank = rank;
+        }
     }
-    return NULL;
+    return best;
+}
+
+/* The content's raw-UDP or ICE-UDP <transport/>, or NULL. */
+static const struct xmpp_node *transport_of(const struct xmpp_node *content)
+{
+    const struct xmpp_node *t = xmpp_node_child(content, XGW_NS_JINGLE_RAW_UDP, "transport");
+    return t ? t : xmpp_node_child(content, XGW_NS_JINGLE_ICE_UDP, "transport");
+}
+
+bool xgw_jingle_uses_ice(const struct xmpp_node *content)
+{
+    const struct xmpp_node *t = transport_of(content);
+    return t && strcmp(t->ns, XGW_NS_JINGLE_ICE_UDP) == 0;
 }
 
 int xgw_jingle_to_sdp(const struct xmpp_node *content, char **sdp)
@@ -77,8 +105,7 @@ int xgw_jingle_to_sdp(const struct xmpp_node *content, char **sdp)
     const struct xmpp_node *desc = xmpp_node_child(content, XGW_NS_JINGLE_RTP, "description");
     if (!desc || g_strcmp0(xmpp_node_attr(desc, "media"), "audio") != 0)
         return XGW_JINGLE_BAD_APPLICATION;
-    const struct xmpp_node *transport =
-        xmpp_node_child(content, XGW_NS_JINGLE_RAW_UDP, "transport");
+    const struct xmpp_node *transport = transport_of(content);
     if (!transport)
         return XGW_JINGLE_BAD_TRANSPORT;
     const struct xmpp_node *rtp = candidate(transport, 1), *rtcp = candidate(transport, 2);
@@ -149,19 +176,41 @@ static void add_payloads(struct xmpp_node *desc, char **lines, const char *forma
 
 static void add_candidate(struct xmpp_node *t, const char *component, const char *ip, unsigned port)
 {
-    struct xmpp_node *c = xmpp_node_add_element(t, XGW_NS_JINGLE_RAW_UDP, "candidate");
+    struct xmpp_node *c = xmpp_node_add_element(t, t->ns, "candidate");
     char p[8], id[24];
     g_snprintf(p, sizeof(p), "%u", port);
     g_snprintf(id, sizeof(id), "gw%08x%s", g_random_int(), component);
     xmpp_node_set_attr(c, "component", component);
+    if (strcmp(t->ns, XGW_NS_JINGLE_ICE_UDP) == 0) { /* XEP-0176 §5.3: a host candidate */
+        xmpp_node_set_attr(c, "foundation", "1");
+        xmpp_node_set_attr(c, "network", "0");
+        /* RFC 8445 5.1.2.1: type preference 126 (host), local 65535, 256 - component */
+        char prio[16];
+        g_snprintf(prio, sizeof(prio), "%u",
+                   (126u << 24) + (65535u << 8) + 256u - (unsigned)atoi(component));
+        xmpp_node_set_attr(c, "priority", prio);
+        xmpp_node_set_attr(c, "protocol", "udp");
+        xmpp_node_set_attr(c, "type", "host");
+    }
     xmpp_node_set_attr(c, "generation", "0");
     xmpp_node_set_attr(c, "id", id);
     xmpp_node_set_attr(c, "ip", ip);
     xmpp_node_set_attr(c, "port", p);
 }
 
+/* RFC 8445 5.3: ufrag of at least 4 and pwd of at least 22 ice-chars. */
+static char *ice_token(unsigned len)
+{
+    static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *s = g_malloc(len + 1);
+    for (unsigned i = 0; i < len; i++)
+        s[i] = chars[g_random_int_range(0, 64)];
+    s[len] = '\0';
+    return s;
+}
+
 struct xmpp_node *xgw_jingle_content_from_sdp(const char *sdp, const char *creator,
-                                              const char *name)
+                                              const char *name, bool ice)
 {
     g_auto(GStrv) lines = g_strsplit(sdp, "\n", 0);
     const char *ip = NULL, *mline = NULL;
@@ -183,7 +232,13 @@ struct xmpp_node *xgw_jingle_content_from_sdp(const char *sdp, const char *creat
     struct xmpp_node *desc = xmpp_node_add_element(c, XGW_NS_JINGLE_RTP, "description");
     xmpp_node_set_attr(desc, "media", "audio");
     add_payloads(desc, lines, formats);
-    struct xmpp_node *t = xmpp_node_add_element(c, XGW_NS_JINGLE_RAW_UDP, "transport");
+    struct xmpp_node *t =
+        xmpp_node_add_element(c, ice ? XGW_NS_JINGLE_ICE_UDP : XGW_NS_JINGLE_RAW_UDP, "transport");
+    if (ice) {
+        g_autofree char *ufrag = ice_token(8), *pwd = ice_token(24);
+        xmpp_node_set_attr(t, "ufrag", ufrag);
+        xmpp_node_set_attr(t, "pwd", pwd);
+    }
     add_candidate(t, "1", ip, port);
     add_candidate(t, "2", ip, port + 1);
     return c;

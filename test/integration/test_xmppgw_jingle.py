@@ -137,6 +137,22 @@ def reason_of(jingle):
     return [el.tag.split("}")[1] for el in r if el.tag != f"{{{JINGLE}}}text"][0]
 
 
+def exchange_tones(xmpp_leg, sip_leg, xmpp_hz=600, sip_hz=1100):
+    """Each leg (host, port, socket) sends its tone for 2.5 s and hears the other's."""
+    reports = {}
+    legs = [("xmpp", *xmpp_leg, xmpp_hz), ("sip", *sip_leg, sip_hz)]
+    threads = [threading.Thread(target=lambda n=n, h=h, p=p, s=s, f=f: reports.update(
+        {n: rtp_tone.run(h, p, "PCMU", 0, f, 2.5, sock=s)})) for n, h, p, s, f in legs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert reports["xmpp"]["dominant_hz"] == pytest.approx(sip_hz, abs=30), reports["xmpp"]
+    assert reports["sip"]["dominant_hz"] == pytest.approx(xmpp_hz, abs=30), reports["sip"]
+    for r in reports.values():
+        assert r["received"] >= r["sent"] * 0.8, r
+
+
 def test_jingle_call_to_a_sip_user_is_bridged(env, caller):
     """session-initiate -> ack, INVITE to sip:bob@sip.test from sip:juliet@xmpp.test;gr=r; the
     SIP 200 -> session-accept (the initiator's content name, our raw-UDP candidates, PCMU);
@@ -160,23 +176,47 @@ def test_jingle_call_to_a_sip_user_is_bridged(env, caller):
         cand = content.find(f"{{{RAW_UDP}}}transport/{{{RAW_UDP}}}candidate[@component='1']")
         assert cand is not None and cand.get("ip") == "127.0.0.1", ET.tostring(j)
         sip_media = parse_sdp(invite.text)["media"][0]
-        reports = {}
-        legs = [("xmpp", "127.0.0.1", int(cand.get("port")), caller.rtp, 600),
-                ("sip", sip_media["c"], sip_media["port"], sip_rtp, 1100)]
-        threads = [threading.Thread(target=lambda n=n, h=h, p=p, s=s, f=f: reports.update(
-            {n: rtp_tone.run(h, p, "PCMU", 0, f, 2.5, sock=s)})) for n, h, p, s, f in legs]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert reports["xmpp"]["dominant_hz"] == pytest.approx(1100, abs=30), reports["xmpp"]
-        assert reports["sip"]["dominant_hz"] == pytest.approx(600, abs=30), reports["sip"]
-        for r in reports.values():
-            assert r["received"] >= r["sent"] * 0.8, r
+        exchange_tones(("127.0.0.1", int(cand.get("port")), caller.rtp),
+                       (sip_media["c"], sip_media["port"], sip_rtp))
         done = caller.jingle("session-terminate", f"<reason><success/></reason>")
         assert done.get("type") == "result"
         bye = peer.byes.get(timeout=10)
         assert bye.get("Call-ID") == invite.get("Call-ID")
+    finally:
+        sip_rtp.close()
+
+
+def test_jingle_call_with_ice_host_candidates(env, caller):
+    """An ICE-UDP offer (a relay and a TCP candidate beside the UDP host one): the host
+    candidate is used, the session-accept answers in ICE-UDP (ufrag, pwd, host candidates) and
+    the tones cross. No connectivity checks are made (see the README)."""
+    _, peer, _ = env
+    sip_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sip_rtp.bind(("127.0.0.1", 0))
+    peer.invite_rule = lambda req: (200, sdp_offer(sip_rtp.getsockname()[1]))
+    port = caller.rtp.getsockname()[1]
+    ice = (f"<transport xmlns='{ICE_UDP}' ufrag='8hhy' pwd='asd88fgpdd777uzjYhagZg'>"
+           "<candidate component='1' foundation='2' generation='0' id='r1' ip='10.9.9.9' "
+           "port='3478' priority='16777215' protocol='udp' type='relay'/>"
+           "<candidate component='1' foundation='3' generation='0' id='t1' ip='127.0.0.1' "
+           "port='9' priority='2130706431' protocol='tcp' type='host'/>"
+           "<candidate component='1' foundation='1' generation='0' id='h1' ip='127.0.0.1' "
+           f"port='{port}' priority='2130706430' protocol='udp' type='host'/></transport>")
+    try:
+        assert caller.jingle("session-initiate", caller.offer(ice)).get("type") == "result"
+        invite, _ = peer.invites.get(timeout=15)
+        _, j = caller.next_action("session-accept")
+        t = j.find(f"{{{JINGLE}}}content/{{{ICE_UDP}}}transport")
+        assert t is not None and len(t.get("ufrag")) >= 4 and len(t.get("pwd")) >= 22, \
+            ET.tostring(j)
+        cand = t.find(f"{{{ICE_UDP}}}candidate[@component='1']")
+        assert cand.get("type") == "host" and cand.get("protocol") == "udp"
+        sip_media = parse_sdp(invite.text)["media"][0]
+        exchange_tones(("127.0.0.1", int(cand.get("port")), caller.rtp),
+                       (sip_media["c"], sip_media["port"], sip_rtp))
+        assert caller.jingle("session-terminate", "<reason><success/></reason>").get("type") \
+            == "result"
+        peer.byes.get(timeout=10)
     finally:
         sip_rtp.close()
 
@@ -193,20 +233,26 @@ def test_sip_refusal_ends_the_jingle_session_with_its_reason(env, caller):
 
 
 def test_bad_jingle_requests(env, caller):
-    """An unknown session: item-not-found with <unknown-session/>; an ICE-only offer: ack then
-    terminate <unsupported-transports/>; no content: bad-request. A call ringing (SIP 180 ->
+    """An unknown session: item-not-found with <unknown-session/>; a transport that is neither
+    raw-UDP nor ICE-UDP: ack then terminate <unsupported-transports/>; no common codec:
+    <incompatible-parameters/>; no content: bad-request. A call ringing (SIP 180 ->
     session-info <ringing/>): a ping (empty session-info) gets its result, an unknown action
     bad-request, the caller's terminate cancels the INVITE."""
     gw, peer, _ = env
     r = caller.jingle("session-terminate", "<reason><success/></reason>", sid="nosuch")
     assert r.get("type") == "error" and error_condition(r) == "item-not-found", ET.tostring(r)
     assert r.find(f".//{{{JINGLE_ERRORS}}}unknown-session") is not None, ET.tostring(r)
-    ice = (f"<transport xmlns='{ICE_UDP}' ufrag='u' pwd='p'><candidate component='1' "
-           "foundation='1' generation='0' id='i1' ip='127.0.0.1' port='9' priority='1' "
-           "protocol='udp' type='host'/></transport>")
-    assert caller.jingle("session-initiate", caller.offer(ice)).get("type") == "result"
+    s5b = "<transport xmlns='urn:xmpp:jingle:transports:s5b:1' sid='x'/>"
+    assert caller.jingle("session-initiate", caller.offer(s5b)).get("type") == "result"
     _, j = caller.next_action("session-terminate")
     assert reason_of(j) == "unsupported-transports"
+    # no codec in common (XEP-0166: incompatible-parameters); no SIP call is made
+    caller.sid = f"sid{time.time_ns()}"
+    odd = caller.offer().replace("id='0' name='PCMU'", "id='98' name='x-nothing'")
+    assert caller.jingle("session-initiate", odd).get("type") == "result"
+    _, j = caller.next_action("session-terminate")
+    assert reason_of(j) == "incompatible-parameters", ET.tostring(j)
+    assert peer.invites.empty(), "a SIP call was made for an offer with no common codec"
     caller.sid = f"sid{time.time_ns()}"
     r = caller.jingle("session-initiate", "")
     assert r.get("type") == "error" and error_condition(r) == "bad-request", ET.tostring(r)
@@ -283,17 +329,8 @@ def test_sip_call_to_an_xmpp_user_is_proposed_then_bridged(env, caller):
         assert any(p.status == 180 for p in d.provisional), "the INVITE did not ring"
         d.ack()
         sip_media = parse_sdp(d.response.text)["media"][0]
-        reports = {}
-        legs = [("xmpp", "127.0.0.1", int(cand.get("port")), caller.rtp, 700),
-                ("sip", sip_media["c"], sip_media["port"], sip_rtp, 1300)]
-        threads = [threading.Thread(target=lambda n=n, h=h, p=p, s=s, f=f: reports.update(
-            {n: rtp_tone.run(h, p, "PCMU", 0, f, 2.5, sock=s)})) for n, h, p, s, f in legs]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join(30)
-        assert reports["xmpp"]["dominant_hz"] == pytest.approx(1300, abs=30), reports["xmpp"]
-        assert reports["sip"]["dominant_hz"] == pytest.approx(700, abs=30), reports["sip"]
+        exchange_tones(("127.0.0.1", int(cand.get("port")), caller.rtp),
+                       (sip_media["c"], sip_media["port"], sip_rtp), 700, 1300)
         d.bye()
         _, j = caller.next_action("session-terminate")
         assert reason_of(j) == "success"

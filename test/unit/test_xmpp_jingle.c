@@ -2,7 +2,8 @@
  * test_xmpp_jingle.c — plugins/xmppgw/jingle_sdp.c: a Jingle RTP audio content with a raw-UDP
  * transport (XEP-0167, XEP-0177) as an SDP offer, and an SDP answer as the session-accept's
  * content (the initiator's creator and name echoed, same payload ids, generation and id on
- * every candidate, opus with two channels); other transports and descriptions refused.
+ * every candidate, opus with two channels); ICE-UDP host candidates both ways; other
+ * transports and descriptions refused.
  */
 #include "jingle_sdp.h"
 
@@ -59,9 +60,70 @@ static void offer_from_raw_udp(void)
     xmpp_node_free(c);
 }
 
+static struct xmpp_node *ice_candidate(struct xmpp_node *t, const char *component, const char *type,
+                                       const char *protocol, const char *priority, const char *ip,
+                                       const char *port)
+{
+    struct xmpp_node *cand = xmpp_node_add_element(t, XGW_NS_JINGLE_ICE_UDP, "candidate");
+    const char *attrs[][2] = {{"component", component},
+                              {"foundation", "1"},
+                              {"generation", "0"},
+                              {"id", "x"},
+                              {"ip", ip},
+                              {"port", port},
+                              {"priority", priority},
+                              {"protocol", protocol},
+                              {"type", type}};
+    for (size_t i = 0; i < G_N_ELEMENTS(attrs); i++)
+        xmpp_node_set_attr(cand, attrs[i][0], attrs[i][1]);
+    return cand;
+}
+
+/* ICE-UDP: the UDP host candidate of each component is the address (relay and TCP ones are not
+ * used, a higher priority does not beat a host candidate); the answer's transport is ICE-UDP
+ * with ufrag, pwd and host candidates. */
+static void ice_host_candidates(void)
+{
+    struct xmpp_node *c = xmpp_node_new(XGW_NS_JINGLE, "content");
+    xmpp_node_set_attr(c, "creator", "initiator");
+    xmpp_node_set_attr(c, "name", "audio");
+    struct xmpp_node *d = xmpp_node_add_element(c, XGW_NS_JINGLE_RTP, "description");
+    xmpp_node_set_attr(d, "media", "audio");
+    payload(d, "8", "PCMA", "8000", NULL);
+    struct xmpp_node *t = xmpp_node_add_element(c, XGW_NS_JINGLE_ICE_UDP, "transport");
+    xmpp_node_set_attr(t, "ufrag", "8hhy");
+    xmpp_node_set_attr(t, "pwd", "asd88fgpdd777uzjYhagZg");
+    ice_candidate(t, "1", "relay", "udp", "2130706431", "10.9.9.9", "3478");
+    ice_candidate(t, "1", "host", "tcp", "2130706430", "10.0.0.2", "9");
+    ice_candidate(t, "1", "host", "udp", "1694498815", "127.0.0.3", "41000");
+    ice_candidate(t, "2", "host", "udp", "1694498814", "127.0.0.3", "41001");
+    char *sdp = NULL;
+    g_assert_cmpint(xgw_jingle_to_sdp(c, &sdp), ==, 0);
+    g_assert_nonnull(strstr(sdp, "c=IN IP4 127.0.0.3\r\n"));
+    g_assert_nonnull(strstr(sdp, "m=audio 41000 RTP/AVP 8\r\n"));
+    g_assert_nonnull(strstr(sdp, "a=rtcp:41001\r\n"));
+    g_assert_true(xgw_jingle_uses_ice(c));
+    g_free(sdp);
+    xmpp_node_free(c);
+    const char *answer = "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\n"
+                         "t=0 0\r\nm=audio 50000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+    c = xgw_jingle_content_from_sdp(answer, "initiator", "audio", true);
+    t = xmpp_node_child(c, XGW_NS_JINGLE_ICE_UDP, "transport");
+    g_assert_nonnull(t);
+    g_assert_cmpuint(strlen(xmpp_node_attr(t, "ufrag")), >=, 4);
+    g_assert_cmpuint(strlen(xmpp_node_attr(t, "pwd")), >=, 22);
+    struct xmpp_node *rtp = g_ptr_array_index(t->children, 0);
+    g_assert_cmpstr(xmpp_node_attr(rtp, "type"), ==, "host");
+    g_assert_cmpstr(xmpp_node_attr(rtp, "protocol"), ==, "udp");
+    g_assert_cmpstr(xmpp_node_attr(rtp, "port"), ==, "50000");
+    g_assert_nonnull(xmpp_node_attr(rtp, "foundation"));
+    g_assert_nonnull(xmpp_node_attr(rtp, "priority"));
+    xmpp_node_free(c);
+}
+
 static void other_transports_refused(void)
 {
-    struct xmpp_node *c = content("urn:xmpp:jingle:transports:ice-udp:1");
+    struct xmpp_node *c = content("urn:xmpp:jingle:transports:s5b:1");
     char *sdp = NULL;
     g_assert_cmpint(xgw_jingle_to_sdp(c, &sdp), ==, XGW_JINGLE_BAD_TRANSPORT);
     g_assert_null(sdp);
@@ -80,7 +142,7 @@ static void accept_from_answer(void)
                          "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n"
                          "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
                          "a=sendrecv\r\n";
-    struct xmpp_node *c = xgw_jingle_content_from_sdp(answer, "initiator", "voice");
+    struct xmpp_node *c = xgw_jingle_content_from_sdp(answer, "initiator", "voice", false);
     g_assert_nonnull(c);
     g_assert_cmpstr(xmpp_node_attr(c, "creator"), ==, "initiator");
     g_assert_cmpstr(xmpp_node_attr(c, "name"), ==, "voice");
@@ -109,13 +171,14 @@ static void accept_from_answer(void)
     g_assert_cmpstr(xmpp_node_attr(rtcp, "component"), ==, "2");
     g_assert_cmpstr(xmpp_node_attr(rtcp, "port"), ==, "50001");
     xmpp_node_free(c);
-    g_assert_null(xgw_jingle_content_from_sdp("v=0\r\n", "initiator", "voice"));
+    g_assert_null(xgw_jingle_content_from_sdp("v=0\r\n", "initiator", "voice", false));
 }
 
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/xmpp-jingle/offer-from-raw-udp", offer_from_raw_udp);
+    g_test_add_func("/xmpp-jingle/ice-host-candidates", ice_host_candidates);
     g_test_add_func("/xmpp-jingle/other-transports-refused", other_transports_refused);
     g_test_add_func("/xmpp-jingle/accept-from-answer", accept_from_answer);
     return g_test_run();
