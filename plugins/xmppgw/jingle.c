@@ -503,9 +503,42 @@ static void common_action(const struct xmpp_node *iq, struct jcall *c, const cha
     }
 }
 
+/* disco#info of a user of ours (XEP-0030): what a Jingle client looks for before calling
+ * (XEP-0166 §11, XEP-0167 §10, XEP-0176/0177, XEP-0353). */
+static bool disco_info(const struct xmpp_node *iq)
+{
+    static const char *const features[] = {"http://jabber.org/protocol/disco#info",
+                                           XGW_NS_JINGLE,
+                                           XGW_NS_JINGLE_RTP,
+                                           "urn:xmpp:jingle:apps:rtp:audio",
+                                           XGW_NS_JINGLE_RAW_UDP,
+                                           XGW_NS_JINGLE_ICE_UDP,
+                                           XGW_NS_JINGLE_MESSAGE,
+                                           "urn:ietf:rfc:3264"};
+    const char *ns = features[0];
+    const struct xmpp_node *q = xmpp_node_child(iq, ns, "query");
+    if (!q || g_strcmp0(xmpp_node_attr(iq, "type"), "get") != 0 || xmpp_node_attr(q, "node"))
+        return false;
+    struct xmpp_node *r = xmpp_node_new(iq->ns, "iq");
+    xmpp_node_set_attr(r, "type", "result");
+    xmpp_node_set_attr(r, "from", xmpp_node_attr(iq, "to"));
+    xmpp_node_set_attr(r, "to", xmpp_node_attr(iq, "from"));
+    xmpp_node_set_attr(r, "id", xmpp_node_attr(iq, "id"));
+    struct xmpp_node *a = xmpp_node_add_element(r, ns, "query");
+    struct xmpp_node *id = xmpp_node_add_element(a, ns, "identity");
+    xmpp_node_set_attr(id, "category", "client");
+    xmpp_node_set_attr(id, "type", "phone"); /* a SIP user behind the gateway */
+    for (size_t i = 0; i < G_N_ELEMENTS(features); i++)
+        xmpp_node_set_attr(xmpp_node_add_element(a, ns, "feature"), "var", features[i]);
+    xgw_send(r, NULL, NULL);
+    return true;
+}
+
 bool xgw_jingle_iq(const struct xmpp_node *iq)
 {
     const char *type = xmpp_node_attr(iq, "type");
+    if (disco_info(iq))
+        return true;
     if (g_strcmp0(type, "result") == 0 || g_strcmp0(type, "error") == 0)
         return jcall_out_iq_answer(iq);
     const struct xmpp_node *jingle = xmpp_node_child(iq, XGW_NS_JINGLE, "jingle");

@@ -15,7 +15,9 @@ void xgw_jingle_init(void);
 /** Forgets every call (the core ends their sessions and endpoints at shutdown anyway). */
 void xgw_jingle_shutdown(void);
 
-/** An <iq/> to one of our users: true when it was a Jingle IQ set (answered here). */
+/** An <iq/> to one of our users (or rooms): true when it was Jingle's (answered here): an IQ
+ *  set with <jingle/>, an answer to our session-initiate, a disco#info get (the features of a
+ *  Jingle callee). */
 bool xgw_jingle_iq(const struct xmpp_node *iq);
 
 /** An INVITE with audio from SIP to an XMPP user (from, to: its parties, mapped): a Jingle

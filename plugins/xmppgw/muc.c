@@ -166,7 +166,9 @@ void xgw_muc_entered(struct muc_join *j, bool created)
 
 static void answer_iq(const struct xmpp_node *iq, const struct xmpp_jid *to)
 {
-    if (to->local && xgw_jingle_iq(iq)) /* a Jingle call into the room (jingle.c) */
+    /* a Jingle call into the room (jingle.c); the room's own disco stays the room's */
+    if (to->local && !xmpp_node_child(iq, "http://jabber.org/protocol/disco#info", "query") &&
+        xgw_jingle_iq(iq))
         return;
     const char *type = xmpp_node_attr(iq, "type");
     if (g_strcmp0(type, "get") != 0 && g_strcmp0(type, "set") != 0)

@@ -232,6 +232,16 @@ def test_sip_refusal_ends_the_jingle_session_with_its_reason(env, caller):
         assert reason_of(j) == reason, ET.tostring(j)
 
 
+def test_disco_of_a_sip_user_shows_jingle(env, caller):
+    """disco#info of bob@sip.test/phone: the features a Jingle client looks for."""
+    info = "http://jabber.org/protocol/disco#info"
+    r = caller.c.iq("get", CALLEE, f"<query xmlns='{info}'/>")
+    assert r.get("type") == "result", ET.tostring(r)
+    features = {f.get("var") for f in r.findall(f"{{{info}}}query/{{{info}}}feature")}
+    assert {JINGLE, RTP, "urn:xmpp:jingle:apps:rtp:audio", RAW_UDP, ICE_UDP,
+            "urn:xmpp:jingle-message:0"} <= features, features
+
+
 def test_bad_jingle_requests(env, caller):
     """An unknown session: item-not-found with <unknown-session/>; a transport that is neither
     raw-UDP nor ICE-UDP: ack then terminate <unsupported-transports/>; no common codec:
