@@ -11,6 +11,7 @@ SIP side: the gateway's `[sip] outbound_proxy` is a SIP peer of the test (test/p
 that answers the INVITE with the SDP of another rtp_tone socket, or refuses it.
 """
 import copy
+import os
 import queue
 import re
 import socket
@@ -39,25 +40,31 @@ ICE_UDP = "urn:xmpp:jingle:transports:ice-udp:1"
 RTP_INFO = "urn:xmpp:jingle:apps:rtp:info:1"
 JINGLE_ERRORS = "urn:xmpp:jingle:errors:1"
 CALLEE = f"bob@{GW}/phone"
+PHONE = "phone.test"  # served by a second gateway whose outbound proxy is baresip
+
+
+def gateway(workdir, prosody, domain, proxy_uri):
+    os.makedirs(workdir, exist_ok=True)
+    gw = Server(workdir, config={
+        "server": {"application_map": f"{XMPP}:xmppgw"},
+        "sip": {"outbound_proxy": proxy_uri}},
+        plugin_configs={"xmppgw": {"general": {
+            "domains": domain, "trace_xmpp": True, "mode": "component",
+            "component_host": "127.0.0.1", "component_port": prosody.component_port,
+            "component_secret": SECRET}}})
+    gw.start()
+    gw.wait_log(f"component {domain}: connected")
+    return gw
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     p = Prosody(tmp_path_factory.mktemp("prosody"), s2s=False, dns_jitter=False,
-                offline=False, components={GW: SECRET})
+                offline=False, components={GW: SECRET, PHONE: SECRET})
     p.register("juliet", "julietpw")
     p.start()
     peer = SipPeer().start()
-    workdir = tmp_path_factory.mktemp("gw")
-    gw = Server(workdir, config={
-        "server": {"application_map": f"{XMPP}:xmppgw"},
-        "sip": {"outbound_proxy": peer.uri}},
-        plugin_configs={"xmppgw": {"general": {
-            "domains": GW, "trace_xmpp": True, "mode": "component",
-            "component_host": "127.0.0.1", "component_port": p.component_port,
-            "component_secret": SECRET}}})
-    gw.start()
-    gw.wait_log(f"component {GW}: connected")
+    gw = gateway(tmp_path_factory.mktemp("gw"), p, GW, peer.uri)
     yield gw, peer, p
     try:
         assert gw.stop() == 0, gw.log()[-3000:]
@@ -84,8 +91,8 @@ class Caller:
         self.jingles.put(copy.deepcopy(iq.xml))
         iq.reply().send()  # the ack (XEP-0166 §6.2)
 
-    def jingle(self, action, inner="", timeout=20, sid=None):
-        return self.c.iq("set", CALLEE, f"<jingle xmlns='{JINGLE}' action='{action}' "
+    def jingle(self, action, inner="", timeout=20, sid=None, to=CALLEE):
+        return self.c.iq("set", to, f"<jingle xmlns='{JINGLE}' action='{action}' "
                          f"sid='{sid or self.sid}' initiator='juliet@{XMPP}/r'>{inner}</jingle>",
                          timeout)
 
@@ -389,3 +396,37 @@ def test_sip_call_refused_on_the_xmpp_side(env, caller):
         assert result["dialog"].response.status == 486, result["dialog"].response.text
     finally:
         sip_rtp.close()
+
+
+def test_jingle_call_answered_by_baresip(env, caller, tmp_path):
+    """A Jingle call to alice@phone.test, a baresip (auto answer, a 440 Hz WAV) behind a second
+    gateway: the Jingle side hears 440 Hz, baresip decodes the caller's 600 Hz; the caller's
+    terminate ends baresip's call."""
+    from baresip_peer import Baresip, read_wav, tone_analysis
+    from conftest import free_port, free_port_range
+    _, _, prosody = env
+    b = Baresip(tmp_path / "baresip", sip_port=free_port(), rtp_start=free_port_range(100),
+                ctrl_port=free_port(kinds=("tcp",)), aor=f"sip:alice@{PHONE}").start()
+    gw2 = gateway(tmp_path / "gw2", prosody, PHONE, f"sip:127.0.0.1:{b.sip_port}")
+    try:
+        callee = f"alice@{PHONE}/desk"
+        ack = caller.jingle("session-initiate", caller.offer(), to=callee)
+        assert ack.get("type") == "result", ET.tostring(ack)
+        b.wait_event("CALL_ESTABLISHED", timeout=15, stop_on=("CALL_CLOSED",))
+        _, j = caller.next_action("session-accept")
+        cand = j.find(f"{{{JINGLE}}}content/{{{RAW_UDP}}}transport/{{{RAW_UDP}}}"
+                      "candidate[@component='1']")
+        heard = rtp_tone.run("127.0.0.1", int(cand.get("port")), "PCMU", 0, 600, 3.0,
+                             sock=caller.rtp)
+        assert heard["dominant_hz"] == pytest.approx(440, abs=30), heard
+        assert heard["received"] >= heard["sent"] * 0.8, heard
+        r = caller.jingle("session-terminate", "<reason><success/></reason>", to=callee)
+        assert r.get("type") == "result"
+        b.wait_event("CALL_CLOSED", timeout=10)
+        dumps = b.decoded_dumps()
+        assert dumps, b.log()[-3000:]
+        rate, samples = read_wav(dumps[-1])
+        assert tone_analysis(rate, samples)["freq"] == pytest.approx(600, abs=30)
+    finally:
+        assert gw2.stop() == 0, gw2.log()[-3000:]
+        b.stop()
