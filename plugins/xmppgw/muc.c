@@ -218,6 +218,18 @@ static char *room_uri_of(const struct xmpp_jid *to)
     return g_strdup_printf("sip:%s@%s", to->local, domain);
 }
 
+/* The SIP address of a stanza's sender (its bare JID mapped), or NULL. */
+static char *sender_uri(const struct xmpp_node *stanza)
+{
+    struct xmpp_jid from;
+    if (xmpp_jid_parse(xmpp_node_attr(stanza, "from"), &from, NULL) < 0)
+        return NULL;
+    struct xmpp_jid bare = {.local = from.local, .domain = from.domain};
+    char *uri = xmpp_jid_to_sip_uri(&bare, false, NULL);
+    xmpp_jid_clear(&from);
+    return uri;
+}
+
 static bool nick_acceptable(const char *nick)
 {
     /* a nickname the room shows as is: no markup, no control characters */
@@ -342,8 +354,14 @@ static void message_in(const struct xmpp_node *m, const struct xmpp_jid *to, con
             refuse(m, XMPP_STANZA_ERR_FEATURE_NOT_IMPLEMENTED);
         return;
     }
-    if (!j || j->state != MUC_JOINED) {
-        refuse(m, XMPP_STANZA_ERR_NOT_ACCEPTABLE); /* §7.4: not an occupant */
+    if (!j || j->state != MUC_JOINED) { /* §7.4: not an occupant, or no such room */
+        if (j) {
+            refuse(m, XMPP_STANZA_ERR_NOT_ACCEPTABLE);
+        } else {
+            g_autofree char *room_uri = room_uri_of(to);
+            g_autofree char *from_uri = sender_uri(m);
+            xgw_muc_sip_probe(m, from_uri, room_uri);
+        }
         return;
     }
     if (!body) {

@@ -77,6 +77,9 @@ void xgw_muc_sip_leave(struct muc_join *j);
 int xgw_muc_sip_say(struct muc_join *j, const char *to_uri, const char *body, size_t len);
 /** A nickname change. */
 int xgw_muc_sip_nick(struct muc_join *j, const char *nick);
+/** A message to a room from someone not in it: refused not-acceptable when the room exists
+ *  (it answers a SUBSCRIBE to its conference-info), item-not-found when it does not. */
+void xgw_muc_sip_probe(const struct xmpp_node *m, const char *from_uri, const char *room_uri);
 
 /* muc_invite.c (XEP-0045 §7.8.2 <-> RFC 4579 REFER) */
 void xgw_muc_invite_init(void);

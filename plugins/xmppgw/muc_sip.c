@@ -14,6 +14,7 @@
 #include "cpim.h"
 #include "errmap.h"
 #include "ns.h"
+#include "router.h"
 #include "xmldoc.h"
 
 #include <errno.h>
@@ -435,4 +436,72 @@ int xgw_muc_sip_say(struct muc_join *j, const char *to_uri, const char *body, si
 int xgw_muc_sip_nick(struct muc_join *j, const char *nick)
 {
     return j->chat ? xgw_host()->chat_send_nickname(j->chat, nick, NULL) : -ENOTCONN;
+}
+
+/* ------------------------------------------------------- does a room exist? --- */
+
+#define MAX_PROBES 100
+
+/* A message from a non-occupant, waiting to learn whether its room exists (XEP-0045 §7.4:
+ * not-acceptable in a room, item-not-found for no room). */
+struct probe {
+    struct xmpp_node *message;
+    bool exists;
+};
+
+static unsigned probes;
+
+static void on_probe_notify(sylk_outgoing_subscription *sub, const char *state,
+                            const char *content_type, const void *body, size_t len, void *user_data)
+{
+    (void)state;
+    (void)content_type;
+    (void)body;
+    (void)len;
+    struct probe *p = user_data;
+    if (!p->exists) {
+        p->exists = true; /* the room answered with its state: enough */
+        xgw_host()->unsubscribe(sub);
+    }
+}
+
+static void on_probe_ended(sylk_outgoing_subscription *sub, int status, const char *reason,
+                           void *user_data)
+{
+    (void)sub;
+    (void)reason;
+    struct probe *p = user_data;
+    bool exists = p->exists || status < 300;
+    LOG(SYLK_LOG_INFO, "%s to %s: not an occupant (the room %s)",
+        xmpp_node_attr(p->message, "from"), xmpp_node_attr(p->message, "to"),
+        exists ? "exists" : "does not exist");
+    xgw_router_refuse(
+        p->message, exists ? XMPP_STANZA_ERR_NOT_ACCEPTABLE : XMPP_STANZA_ERR_ITEM_NOT_FOUND, NULL);
+    xmpp_node_free(p->message);
+    g_free(p);
+    probes--;
+}
+
+static const struct sylk_outgoing_subscription_handler probe_handler = {
+    .struct_size = sizeof(probe_handler), .notify = on_probe_notify, .ended = on_probe_ended};
+
+void xgw_muc_sip_probe(const struct xmpp_node *m, const char *from_uri, const char *room_uri)
+{
+    struct probe *p = g_new0(struct probe, 1);
+    p->message = xmpp_node_copy(m);
+    struct sylk_subscribe_params sp = {.struct_size = sizeof(sp),
+                                       .from = from_uri,
+                                       .to = room_uri,
+                                       .event = "conference",
+                                       .accept = "application/conference-info+xml",
+                                       .expires = 60,
+                                       .handler = &probe_handler,
+                                       .user_data = p};
+    if (probes >= MAX_PROBES || !from_uri || !xgw_host()->subscribe(&sp)) {
+        xgw_router_refuse(m, XMPP_STANZA_ERR_NOT_ACCEPTABLE, NULL);
+        xmpp_node_free(p->message);
+        g_free(p);
+        return;
+    }
+    probes++;
 }

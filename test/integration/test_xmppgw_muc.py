@@ -400,15 +400,21 @@ def test_leave_ends_the_sip_session(e):
 
 
 def test_bad_nicknames(e):
-    """A join without a nickname: jid-malformed; a message to a room nobody is in:
-    item-not-found."""
+    """A join without a nickname: jid-malformed; a message to a room that does not exist:
+    item-not-found; to a room that exists from someone not in it: not-acceptable."""
     juliet = e.client("juliet")
     juliet.send_raw(f"<presence to='nowhere@{MUC}'><x xmlns='{MUC_NS}'/></presence>")
     p = juliet._next(juliet.room_presences, 10, lambda p: p.get("type") == "error")
     assert p is not None and error_condition(p) == "jid-malformed"
     juliet.send_message(f"nowhere@{MUC}", "anyone?", mtype="groupchat")
     m = juliet.next_message(10, match=lambda m: m.get("type") == "error")
-    assert m is not None and error_condition(m) in ("item-not-found", "not-acceptable")
+    assert m is not None and error_condition(m) == "item-not-found", m
+    carol = e.member("carol", "somewhere")
+    carol.join()
+    juliet.send_message(f"somewhere@{MUC}", "let me in", mtype="groupchat")
+    m = juliet.next_message(10, match=lambda m: m.get("type") == "error")
+    assert m is not None and error_condition(m) == "not-acceptable", m
+    assert not carol.messages("let me in", wait=1), "a non-occupant's message reached the room"
 
 
 # ---------------------------------------------------------------- mediated invitations ---
