@@ -85,10 +85,10 @@ class Member:
         self.msrp = MsrpClient(tls=True)
         self.dialog = None
 
-    def join(self):
+    def join(self, extra=()):
         offer = msrp_sdp_offer("127.0.0.1", self.msrp.local_port, self.msrp.sdp_path,
                                accept_types=("message/cpim",))
-        self.dialog = self.ua.invite(self.room, sdp=offer, from_uri=self.uri)
+        self.dialog = self.ua.invite(self.room, sdp=offer, from_uri=self.uri, extra=extra)
         assert self.dialog.response.status == 200, self.dialog.response
         self.dialog.ack()
         self.msrp.connect(answer_path(self.dialog.response.body))
@@ -397,6 +397,43 @@ def test_leave_ends_the_sip_session(e):
         w.users(lambda u: f"sip:juliet@{XMPP}" not in u)
     finally:
         w.close()
+
+
+def test_nick_change_is_seen_on_both_sides(e):
+    """An occupant changes its nick (presence to room/newnick): the others get its unavailable
+    presence with 303 and the new nick, then its presence under the new one; the changer gets
+    both with 110; the SIP side sees the new display text in conference-info."""
+    juliet, romeo = e.client("juliet"), e.client("romeo")
+    join(juliet, "masque", "Juliet")
+    join(romeo, "masque", "Romeo")
+    juliet.send_presence(to=f"masque@{MUC}/Jules")
+    gone = presence_from(romeo, f"masque@{MUC}/Juliet", unavailable=True)
+    assert gone is not None and 303 in status_codes(gone), ET.tostring(gone)
+    assert item(gone).get("nick") == "Jules"
+    assert presence_from(romeo, f"masque@{MUC}/Jules") is not None
+    mine = presence_from(juliet, f"masque@{MUC}/Juliet", unavailable=True)
+    assert mine is not None and {110, 303} <= status_codes(mine), ET.tostring(mine)
+    me = presence_from(juliet, f"masque@{MUC}/Jules")
+    assert me is not None and 110 in status_codes(me)
+    w = Watcher(e.gw, "masque")
+    try:
+        w.users(lambda u: u.get(f"sip:juliet@{XMPP}") == "Jules")
+    finally:
+        w.close()
+
+
+def test_room_subject_becomes_the_muc_subject(e):
+    """The room's subject (RFC 4575, from the Subject of the INVITE that made it) is the MUC
+    subject a joining occupant gets; a subject change from XMPP is forbidden."""
+    carol = e.member("carol", "balcony")
+    carol.join(extra=[("Subject", "Wherefore art thou")])
+    juliet = e.client("juliet")
+    _, subject, _, _ = join(juliet, "balcony", "Juliet")
+    assert subject["subject"] == "Wherefore art thou", subject
+    juliet.send_raw(f"<message to='balcony@{MUC}' type='groupchat'><subject>Other</subject>"
+                    "</message>")
+    m = juliet.next_message(10, match=lambda m: m.get("type") == "error")
+    assert m is not None and error_condition(m) == "forbidden", m
 
 
 def test_bad_nicknames(e):
