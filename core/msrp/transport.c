@@ -53,6 +53,7 @@ struct sylk_msrp_conn {
     bool above_low;                /* a send left out_queued above SYLK_MSRP_LOW_WATER */
     bool in_io;                    /* on_io is on the stack */
     bool closing;
+    bool close_when_flushed; /* no session uses it any more: closed once its output is out */
     guint free_idle;
     /* An outgoing connection until its outcome is told: the endpoint is looked up by session
      * id in t->endpoints then, so one unregistered (and maybe freed) meanwhile is not called. */
@@ -394,6 +395,10 @@ static bool conn_io(struct sylk_msrp_conn *c, GIOCondition cond)
     }
     if ((!g_queue_is_empty(&c->out) || c->stage_off < c->stage->len) && !flush_out(c)) {
         conn_close(c, "write failed");
+        return false;
+    }
+    if (c->close_when_flushed && g_queue_is_empty(&c->out) && c->stage_off == c->stage->len) {
+        conn_close(c, "no session uses it any more");
         return false;
     }
     notify_writable(c);
@@ -761,8 +766,43 @@ void sylk_msrp_transport_register(struct sylk_msrp_transport *t, const char *ses
     g_hash_table_replace(t->endpoints, g_strdup(session_id), ep);
 }
 
+/* Whether a session still uses the connection (bound to it, or waiting for its connect). */
+static bool conn_in_use(struct sylk_msrp_conn *c)
+{
+    if (c->connect_sid)
+        return true;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, c->t->endpoints);
+    while (g_hash_table_iter_next(&it, NULL, &value))
+        if (((struct sylk_msrp_endpoint *)value)->conn == c)
+            return true;
+    return false;
+}
+
+/*
+ * The last session on a connection has ended: it is closed once what was queued for it is
+ * written (a last REPORT or message). Left open, neither side might close it when both ends
+ * wait for the other (two sessions of this server, or a peer that keeps connections for
+ * reuse): its socket and 64 KB input buffer stayed until the server stopped.
+ */
+static void conn_release(struct sylk_msrp_conn *c)
+{
+    if (c->closing || conn_in_use(c))
+        return;
+    if (g_queue_is_empty(&c->out) && c->stage_off == c->stage->len) {
+        conn_close(c, "no session uses it any more");
+        return;
+    }
+    c->close_when_flushed = true;
+    if (!c->in_io)
+        conn_watch(c);
+}
+
 void sylk_msrp_transport_unregister(struct sylk_msrp_transport *t, const char *session_id)
 {
+    struct sylk_msrp_endpoint *ep = g_hash_table_lookup(t->endpoints, session_id);
+    struct sylk_msrp_conn *used = ep ? ep->conn : NULL;
     g_hash_table_remove(t->endpoints, session_id);
     /* a connect still pending for it is dropped now rather than at its outcome */
     for (GList *l = t->conns, *next; l; l = next) {
@@ -771,4 +811,6 @@ void sylk_msrp_transport_unregister(struct sylk_msrp_transport *t, const char *s
         if (c->connect_sid && strcmp(c->connect_sid, session_id) == 0)
             conn_close(c, "the session it was for has ended");
     }
+    if (used && g_list_find(t->conns, used))
+        conn_release(used);
 }

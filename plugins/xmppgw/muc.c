@@ -18,7 +18,8 @@
 #define LOG(level, ...) xgw_host()->log(LOG_DOMAIN, level, __VA_ARGS__)
 #define MAX_NICK        256 /* RFC 7701's limit on the SIP side */
 
-static GHashTable *joins; /* "full JID\nroom JID" -> struct muc_join * */
+static GHashTable *joins;    /* "full JID\nroom JID" -> struct muc_join * */
+static GHashTable *detached; /* struct muc_join * leaving while the same occupant joins again */
 
 static char *join_key(const char *user, const char *room)
 {
@@ -28,6 +29,7 @@ static char *join_key(const char *user, const char *room)
 void xgw_muc_init(void)
 {
     joins = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    detached = g_hash_table_new(g_direct_hash, g_direct_equal);
     xgw_muc_invite_init();
 }
 
@@ -50,20 +52,33 @@ void xgw_muc_shutdown(void)
 {
     /* the core ended every session and subscription before the plugins' shutdown: what is
      * left never got an INVITE out */
-    GList *left = g_hash_table_get_values(joins);
+    GList *left = g_list_concat(g_hash_table_get_values(joins), g_hash_table_get_keys(detached));
     for (GList *l = left; l; l = l->next)
         join_free(l->data);
     g_list_free(left);
     xgw_muc_invite_shutdown();
     g_hash_table_destroy(joins);
+    g_hash_table_destroy(detached);
     joins = NULL;
+    detached = NULL;
 }
 
 void xgw_muc_forget(struct muc_join *j)
 {
     g_autofree char *key = join_key(j->user, j->room);
-    g_hash_table_remove(joins, key);
+    if (g_hash_table_lookup(joins, key) == j)
+        g_hash_table_remove(joins, key);
+    g_hash_table_remove(detached, j);
     join_free(j);
+}
+
+/* The occupant joins again while its last session is still being torn down: that one finishes
+ * on its own (its end frees it), out of the way of the new join. */
+static void detach(struct muc_join *j)
+{
+    g_autofree char *key = join_key(j->user, j->room);
+    g_hash_table_remove(joins, key);
+    g_hash_table_add(detached, j);
 }
 
 /* ------------------------------------------------------------------ stanzas out --- */
@@ -301,13 +316,17 @@ static void presence_in(const struct xmpp_node *p, const struct xmpp_jid *from,
             NULL, NULL);
         return;
     }
+    if (j && j->state == MUC_LEAVING && muc) {
+        detach(j);
+        j = NULL;
+    }
     if (!j) {
         if (muc)
             join(p, from, to, room);
         return;
     }
     if (j->state != MUC_JOINED)
-        return;
+        return; /* a join in progress: its self-presence answers this one too */
     if (strcmp(j->nick, to->resource) == 0) { /* a join again: everything again (§7.2.2) */
         if (muc)
             xgw_muc_entered(j, false);
