@@ -507,6 +507,50 @@ def test_invitation_to_a_sip_user_becomes_a_refer(e):
     assert "486" in decline.findtext(f"{{{MUC_USER}}}reason")
 
 
+def test_invited_sip_user_who_answers_is_an_occupant(e, tmp_path):
+    """The SIP user the occupant invited answers the room's call (chat, audio refused): it is
+    in the room, the inviter sees its presence, and no decline comes."""
+    import socket
+    from msrp_client import EchoServer, make_self_signed_cert
+    from sip_client import sdp_offer
+    juliet = e.client("juliet")
+    join(juliet, "invite5", "Juliet")
+    room = f"invite5@{MUC}"
+    cert, key = make_self_signed_cert(str(tmp_path))
+    listener = EchoServer(tls=True, certfile=cert, keyfile=key, echo=False).start()
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    try:
+        send_invitation(juliet, room, f"bob@{USERS_DOMAIN}")
+        invite = e.bob.wait_request("INVITE", timeout=15)
+        answer = sdp_offer(rtp.getsockname()[1]) + b"m=message" + msrp_sdp_offer(
+            "127.0.0.1", listener.port, listener.uri, setup="passive",
+            accept_types=("message/cpim",)).split(b"m=message", 1)[1]
+        e.bob.respond(invite, 200, body=answer, content_type="application/sdp",
+                      headers=[("Contact", f"<sip:bob@127.0.0.1:{e.bob.port}>")],
+                      to_tag="bob1")
+        ack = e.bob.wait_request("ACK", timeout=10)
+        assert ack is not None
+        p = juliet._next(juliet.room_presences, 15,
+                         lambda p: p.get("from", "").startswith(f"{room}/") and
+                         p.get("type") is None and not p.get("from").endswith("/Juliet"))
+        assert p is not None, "the invitee never appeared in the room"
+        assert next_muc_user(juliet, room, "decline", timeout=2) is None
+        # bob hangs up (the UAS side of the room's call): the room sees him leave
+        bye = e.bob.new_request("BYE", invite.contact_uri(), call_id=invite.get("Call-ID"),
+                                cseq=1)
+        bye.headers = [(k, v) for k, v in bye.headers if k not in ("From", "To")] + [
+            ("From", f"{invite.get('To')};tag=bob1"), ("To", invite.get("From"))]
+        assert e.bob.transaction(bye).status == 200
+        gone = juliet._next(juliet.room_presences, 15,
+                            lambda x: x.get("from") == p.get("from") and
+                            x.get("type") == "unavailable")
+        assert gone is not None, "the invitee's leave was not seen"
+    finally:
+        listener.stop()
+        rtp.close()
+
+
 def test_invitation_to_an_xmpp_user_is_sent_on_by_the_room(e):
     """An occupant's invitation to another XMPP user goes from the room, naming the inviter;
     a non-occupant's invitation is refused."""
