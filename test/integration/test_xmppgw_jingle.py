@@ -292,13 +292,13 @@ def test_bad_jingle_requests(env, caller):
 JMI = "urn:xmpp:jingle-message:0"
 
 
-def sip_call(gw, to, rtp_sock, result):
+def sip_call(gw, to, rtp_sock, result, offer=None):
     """INVITE from sip:alice@sip.test with PCMU on rtp_sock, in a thread; result["dialog"]."""
     from sip_client import SipUA
     ua = SipUA(("127.0.0.1", gw.sip_port), user="alice")
     result["ua"] = ua
-    result["dialog"] = ua.invite(to, sdp=sdp_offer(rtp_sock.getsockname()[1]), timeout=25,
-                                 from_uri=f"sip:alice@{GW}")
+    result["dialog"] = ua.invite(to, sdp=offer or sdp_offer(rtp_sock.getsockname()[1]),
+                                 timeout=25, from_uri=f"sip:alice@{GW}")
 
 
 def accept_content(caller):
@@ -430,3 +430,65 @@ def test_jingle_call_answered_by_baresip(env, caller, tmp_path):
     finally:
         assert gw2.stop() == 0, gw2.log()[-3000:]
         b.stop()
+
+
+def test_srtp_on_the_sip_leg(env, caller):
+    """The SIP caller offers RTP/SAVP with an SDES key (RFC 4568): the SIP leg is answered with
+    SRTP while the Jingle leg stays plain RTP, and the tones cross both ways."""
+    import srtp
+    gw, _, _ = env
+    sip_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sip_rtp.bind(("127.0.0.1", 0))
+    suite = "AES_CM_128_HMAC_SHA1_80"
+    value, key, salt = srtp.make_sdes(tag=1, suite=suite)
+    offer = sdp_offer(sip_rtp.getsockname()[1], extra_lines=[f"a=crypto:{value}"]).replace(
+        b" RTP/AVP ", b" RTP/SAVP ")
+    result = {}
+    t = threading.Thread(target=sip_call, args=(gw, f"sip:juliet@{XMPP};gr=r", sip_rtp, result,
+                                                offer))
+    t.start()
+    try:
+        caller.sid = None
+        deadline = time.time() + 15
+        while caller.sid is None and time.time() < deadline:
+            j = caller.jingles.get(timeout=15).find(f"{{{JINGLE}}}jingle")
+            if j.get("action") == "session-initiate":
+                caller.sid = j.get("sid")
+                content = j.find(f"{{{JINGLE}}}content")
+        assert caller.sid, "no session-initiate"
+        assert content.find(f"{{{RTP}}}description/{{{RTP}}}encryption") is None
+        cand = content.find(f"{{{RAW_UDP}}}transport/{{{RAW_UDP}}}candidate[@component='1']")
+        r = caller.c.iq("set", f"alice@{GW}", f"<jingle xmlns='{JINGLE}' action='session-accept'"
+                        f" sid='{caller.sid}' responder='juliet@{XMPP}/r'>"
+                        f"{accept_content(caller)}</jingle>")
+        assert r.get("type") == "result", ET.tostring(r)
+        t.join(30)
+        d = result["dialog"]
+        assert d.response.status == 200, d.response.text
+        d.ack()
+        m = parse_sdp(d.response.text)["media"][0]
+        crypto = [a for a in m["attrs"] if a.startswith("crypto:")]
+        assert m["proto"] == "RTP/SAVP" and len(crypto) == 1, m
+        _, their_suite, skey, ssalt = srtp.parse_sdes(crypto[0])
+        ctx = (srtp.Context(key, salt, suite), srtp.Context(skey, ssalt, suite))
+        reports = {}
+        legs = [("xmpp", "127.0.0.1", int(cand.get("port")), caller.rtp, 700, None),
+                ("sip", m["c"], m["port"], sip_rtp, 1300, ctx)]
+        threads = [threading.Thread(target=lambda n=n, h=h, p=p, s=s, f=f, c=c: reports.update(
+            {n: rtp_tone.run(h, p, "PCMU", 0, f, 2.5, sock=s, srtp=c)}))
+            for n, h, p, s, f, c in legs]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(30)
+        assert reports["xmpp"]["dominant_hz"] == pytest.approx(1300, abs=30), reports["xmpp"]
+        assert reports["sip"]["dominant_hz"] == pytest.approx(700, abs=30), reports["sip"]
+        assert reports["sip"]["srtp_auth_failures"] == 0, reports["sip"]
+        d.bye()
+        _, j = caller.next_action("session-terminate")
+        assert reason_of(j) == "success"
+    finally:
+        t.join(30)
+        if "ua" in result:
+            result["ua"].close()
+        sip_rtp.close()
