@@ -46,8 +46,8 @@
 
 #include <string.h>
 
-#define LOG_DOMAIN              "xmppgw-im"
-#define XGW_MESSAGE_HOLD_MS     2000
+#define LOG_DOMAIN          "xmppgw-im"
+#define XGW_MESSAGE_HOLD_MS 2000
 /* After the barrier: the recipient's own client may still refuse the message (its server
  * routed it, the client answers with an error), one more hop away. */
 #define XGW_MESSAGE_GRACE_MS    250
@@ -215,8 +215,8 @@ static void on_barrier_passed(guint serial)
         pi->peer);
     if (pi->timer)
         xgw_host()->timer_cancel(pi->timer);
-    pi->timer = xgw_host()->timer_add(XGW_MESSAGE_GRACE_MS, false, on_in_timer,
-                                      GUINT_TO_POINTER(serial));
+    pi->timer =
+        xgw_host()->timer_add(XGW_MESSAGE_GRACE_MS, false, on_in_timer, GUINT_TO_POINTER(serial));
 }
 
 /* An error stanza about a message we sent: the MESSAGE it came from, when still waiting. */
