@@ -49,6 +49,21 @@ static void refuse_sip(struct jcall *c, int status, const char *reason)
     jcall_forget(c);
 }
 
+/* An error stanza about our propose or session-initiate: the INVITE gets its RFC 7247 status. */
+static void refuse_for_error(struct jcall *c, const struct xmpp_node *error, const char *what)
+{
+    enum xmpp_stanza_condition cond;
+    enum xmpp_error_type etype;
+    g_autofree char *text = NULL;
+    if (!xmpp_stanza_error_read(error, &cond, &etype, &text))
+        cond = XMPP_STANZA_ERR_UNDEFINED_CONDITION;
+    const char *reason;
+    int status = xgw_sip_status_for(cond, &reason);
+    LOG(SYLK_LOG_INFO, "call %s: %s: %s", c->key ? c->key : c->sid, what,
+        xmpp_stanza_condition_name(cond));
+    refuse_sip(c, status, reason);
+}
+
 static void send_retract(const struct jcall *c)
 {
     struct xmpp_node *m = xmpp_node_new(XMPP_NS_SERVER, "message");
@@ -158,16 +173,7 @@ bool xgw_jingle_message(const struct xmpp_node *m)
         struct jcall *c = jcall_find_stanza(xmpp_node_attr(m, "id"));
         if (!c || c->state != JCALL_PROPOSED)
             return false;
-        enum xmpp_stanza_condition cond;
-        enum xmpp_error_type etype;
-        g_autofree char *text = NULL;
-        if (!xmpp_stanza_error_read(m, &cond, &etype, &text))
-            cond = XMPP_STANZA_ERR_UNDEFINED_CONDITION;
-        const char *reason;
-        int status = xgw_sip_status_for(cond, &reason);
-        LOG(SYLK_LOG_INFO, "call %s: the propose bounced: %s", c->sid,
-            xmpp_stanza_condition_name(cond));
-        refuse_sip(c, status, reason);
+        refuse_for_error(c, m, "the propose bounced");
         return true;
     }
     const struct xmpp_node *jm = xmpp_node_child_in(m, XGW_NS_JINGLE_MESSAGE);
@@ -202,18 +208,8 @@ bool jcall_out_iq_answer(const struct xmpp_node *iq)
     struct jcall *c = jcall_find_stanza(xmpp_node_attr(iq, "id"));
     if (!c || !c->outgoing || c->state != JCALL_RINGING)
         return false;
-    if (g_strcmp0(xmpp_node_attr(iq, "type"), "error") == 0) {
-        enum xmpp_stanza_condition cond;
-        enum xmpp_error_type etype;
-        g_autofree char *text = NULL;
-        if (!xmpp_stanza_error_read(iq, &cond, &etype, &text))
-            cond = XMPP_STANZA_ERR_UNDEFINED_CONDITION;
-        const char *reason;
-        int status = xgw_sip_status_for(cond, &reason);
-        LOG(SYLK_LOG_INFO, "call %s: session-initiate refused: %s", c->key,
-            xmpp_stanza_condition_name(cond));
-        refuse_sip(c, status, reason);
-    }
+    if (g_strcmp0(xmpp_node_attr(iq, "type"), "error") == 0)
+        refuse_for_error(c, iq, "session-initiate refused");
     return true; /* the ack: the session-accept or -terminate follows */
 }
 

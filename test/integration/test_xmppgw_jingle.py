@@ -309,6 +309,26 @@ def accept_content(caller):
             f"ip='127.0.0.1' port='{port}'/></transport></content>")
 
 
+def accept_call(caller):
+    """juliet's session-accept (PCMU on her raw-UDP candidate) of the call caller.sid."""
+    r = caller.c.iq("set", f"alice@{GW}", f"<jingle xmlns='{JINGLE}' action='session-accept'"
+                    f" sid='{caller.sid}' responder='juliet@{XMPP}/r'>"
+                    f"{accept_content(caller)}</jingle>")
+    assert r.get("type") == "result", ET.tostring(r)
+
+
+def wait_initiate(caller, timeout=15):
+    """The next session-initiate's <jingle/> (its sid becomes caller.sid)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        j = caller.jingles.get(timeout=max(deadline - time.time(), 0.05)).find(
+            f"{{{JINGLE}}}jingle")
+        if j.get("action") == "session-initiate":
+            caller.sid = j.get("sid")
+            return j
+    raise AssertionError("no session-initiate")
+
+
 def test_sip_call_to_an_xmpp_user_is_proposed_then_bridged(env, caller):
     """An INVITE with audio to sip:juliet@xmpp.test: an XEP-0353 propose to her bare JID from
     alice@sip.test; her <proceed/> brings the session-initiate (our raw-UDP offer) to that
@@ -336,10 +356,7 @@ def test_sip_call_to_an_xmpp_user_is_proposed_then_bridged(env, caller):
                                                         "payload-type")]
         assert "PCMU" in names, ET.tostring(j)
         cand = content.find(f"{{{RAW_UDP}}}transport/{{{RAW_UDP}}}candidate[@component='1']")
-        r = caller.c.iq("set", f"alice@{GW}", f"<jingle xmlns='{JINGLE}' action='session-accept'"
-                        f" sid='{caller.sid}' responder='juliet@{XMPP}/r'>"
-                        f"{accept_content(caller)}</jingle>")
-        assert r.get("type") == "result", ET.tostring(r)
+        accept_call(caller)
         t.join(30)
         d = result["dialog"]
         assert d.response.status == 200, d.response.text
@@ -379,14 +396,7 @@ def test_sip_call_refused_on_the_xmpp_side(env, caller):
         t = threading.Thread(target=sip_call, args=(gw, f"sip:juliet@{XMPP};gr=r", sip_rtp,
                                                     result))
         t.start()
-        caller.sid = None
-        deadline = time.time() + 15
-        while caller.sid is None and time.time() < deadline:
-            iq = caller.jingles.get(timeout=15)
-            j = iq.find(f"{{{JINGLE}}}jingle")
-            if j.get("action") == "session-initiate":
-                caller.sid = j.get("sid")
-        assert caller.sid, "no session-initiate"
+        wait_initiate(caller)
         r = caller.c.iq("set", f"alice@{GW}", f"<jingle xmlns='{JINGLE}' "
                         f"action='session-terminate' sid='{caller.sid}'><reason><busy/>"
                         "</reason></jingle>")
@@ -448,20 +458,10 @@ def test_srtp_on_the_sip_leg(env, caller):
                                                 offer))
     t.start()
     try:
-        caller.sid = None
-        deadline = time.time() + 15
-        while caller.sid is None and time.time() < deadline:
-            j = caller.jingles.get(timeout=15).find(f"{{{JINGLE}}}jingle")
-            if j.get("action") == "session-initiate":
-                caller.sid = j.get("sid")
-                content = j.find(f"{{{JINGLE}}}content")
-        assert caller.sid, "no session-initiate"
+        content = wait_initiate(caller).find(f"{{{JINGLE}}}content")
         assert content.find(f"{{{RTP}}}description/{{{RTP}}}encryption") is None
         cand = content.find(f"{{{RAW_UDP}}}transport/{{{RAW_UDP}}}candidate[@component='1']")
-        r = caller.c.iq("set", f"alice@{GW}", f"<jingle xmlns='{JINGLE}' action='session-accept'"
-                        f" sid='{caller.sid}' responder='juliet@{XMPP}/r'>"
-                        f"{accept_content(caller)}</jingle>")
-        assert r.get("type") == "result", ET.tostring(r)
+        accept_call(caller)
         t.join(30)
         d = result["dialog"]
         assert d.response.status == 200, d.response.text

@@ -686,17 +686,7 @@ def test_jingle_caller_in_a_room_hears_the_others(e):
 
 # ------------------------------------------------------------------------------- churn ---
 
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
-def sanitized(pid):
-    with open(f"/proc/{pid}/maps") as f:
-        return "libasan" in f.read()
+from test_floods import rss_kb, sanitized  # noqa: E402 - beside the test that uses them
 
 
 def open_sockets(pid):
