@@ -85,7 +85,9 @@ unsigned sylk_msrp_transport_reconnect_timeout(const struct sylk_msrp_transport 
 /** Frames whose To-Path ends in `session_id` go to `ep` from now on. */
 void sylk_msrp_transport_register(struct sylk_msrp_transport *t, const char *session_id,
                                   struct sylk_msrp_endpoint *ep);
-/** No more frames for `session_id`; its bound connection stays for other sessions. */
+/** No more frames for `session_id`; its bound connection stays while other sessions use it,
+ *  and is closed once its queued output is written when none does (left open, two ends that
+ *  each wait for the other would keep it until the server stops). */
 void sylk_msrp_transport_unregister(struct sylk_msrp_transport *t, const char *session_id);
 
 /** Closes the connection, with `why` logged, unless an endpoint is bound to it. */
