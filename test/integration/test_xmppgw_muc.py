@@ -595,6 +595,24 @@ def test_sip_participant_invites_an_xmpp_user_who_joins(e):
     assert alice.messages("hi from romeo", wait=5), "the occupant's groupchat did not arrive"
 
 
+def test_sip_participant_removes_an_xmpp_occupant(e):
+    """A SIP participant's REFER with method=BYE (RFC 4579) for an XMPP occupant's address: the
+    room ends the gateway's session and the occupant gets its unavailable self-presence with
+    307 (kicked), the others see it leave."""
+    alice = e.member("alice", "invite6")
+    alice.join()
+    juliet, romeo = e.client("juliet"), e.client("romeo")
+    join(juliet, "invite6", "Juliet")
+    join(romeo, "invite6", "Romeo")
+    r = alice.ua.request("REFER", alice.room, from_uri=alice.uri,
+                         extra=[("Refer-To", f"<sip:romeo@{XMPP};method=BYE>")])
+    assert r.status == 202, r.text
+    gone = presence_from(romeo, f"invite6@{MUC}/Romeo", timeout=15, unavailable=True)
+    assert gone is not None and {110, 307} <= status_codes(gone), ET.tostring(gone)
+    seen = presence_from(juliet, f"invite6@{MUC}/Romeo", timeout=15, unavailable=True)
+    assert seen is not None, "the other occupant did not see the removal"
+
+
 def test_declined_invitation_fails_the_refer(e):
     """The XMPP invitee's <decline/> answers the room's call 603: the referrer's NOTIFY."""
     alice = e.member("alice", "invite4")
