@@ -4,6 +4,7 @@ Each test gets its own server (fixture `server_factory`), its own temp dir with 
 config, and stops it by pid. SYLK_BUILD_DIR names the build directory (default: build).
 """
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -51,6 +52,33 @@ def free_port(kinds=("udp", "tcp"), even=False):
             _handed_out.add(port)
             return port
     raise RuntimeError("no free port")
+
+
+def free_port_pair():
+    """A port p with p and p + 1 free for UDP and TCP, below the kernel's ephemeral range (so
+    no outgoing connection takes either meanwhile): for baresip, whose SIP/TLS transport binds
+    its sip_listen port + 1 (an ephemeral port there made it exit "Address already in use")."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral_low = int(f.read().split()[0])
+    rng = random.Random()
+    for _ in range(400):
+        port = rng.randrange(10000, max(ephemeral_low - 2, 10002))
+        if port in _handed_out or port + 1 in _handed_out:
+            continue
+        ok = True
+        for p in (port, port + 1):
+            for t in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                probe = socket.socket(socket.AF_INET, t)
+                try:
+                    probe.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                finally:
+                    probe.close()
+        if ok:
+            _handed_out.update((port, port + 1))
+            return port
+    raise RuntimeError("no free port pair")
 
 
 def free_port_range(count=100):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import free_port, free_port_range
+from conftest import free_port, free_port_pair, free_port_range
 from baresip_peer import Baresip, read_wav, tone_analysis
 
 
@@ -16,7 +16,7 @@ def baresip_factory(tmp_path):
 
     def make(**kwargs):
         d = tmp_path / f"baresip{len(peers)}"
-        b = Baresip(d, sip_port=free_port(), rtp_start=free_port_range(100),
+        b = Baresip(d, sip_port=free_port_pair(), rtp_start=free_port_range(100),
                     ctrl_port=free_port(kinds=("tcp",)), **kwargs)
         peers.append(b)
         return b

@@ -413,9 +413,9 @@ def test_jingle_call_answered_by_baresip(env, caller, tmp_path):
     gateway: the Jingle side hears 440 Hz, baresip decodes the caller's 600 Hz; the caller's
     terminate ends baresip's call."""
     from baresip_peer import Baresip, read_wav, tone_analysis
-    from conftest import free_port, free_port_range
+    from conftest import free_port, free_port_pair, free_port_range
     _, _, prosody = env
-    b = Baresip(tmp_path / "baresip", sip_port=free_port(), rtp_start=free_port_range(100),
+    b = Baresip(tmp_path / "baresip", sip_port=free_port_pair(), rtp_start=free_port_range(100),
                 ctrl_port=free_port(kinds=("tcp",)), aor=f"sip:alice@{PHONE}").start()
     gw2 = gateway(tmp_path / "gw2", prosody, PHONE, f"sip:127.0.0.1:{b.sip_port}")
     try:

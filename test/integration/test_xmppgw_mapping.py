@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from baresip_peer import Baresip
-from conftest import Server, free_port, free_port_range
+from conftest import Server, free_port, free_port_pair, free_port_range
 from dns_server import DnsServer
 from prosody import Prosody
 from sip_peer import SipPeer, header_uri
@@ -302,7 +302,7 @@ def test_baresip_message_both_ways(e, tmp_path, bare_port, dns):
     """baresip (alice@bare.test, its outbound proxy the gateway of bare.test) sends a SIP
     MESSAGE to juliet@xmpp.test and receives her answer (the gateway's outbound_proxy is
     baresip's listen address). baresip takes text/plain only."""
-    sip_port, ctrl, cons = free_port(), free_port(kinds=("tcp",)), free_port(kinds=("tcp",))
+    sip_port, ctrl, cons = free_port_pair(), free_port(kinds=("tcp",)), free_port(kinds=("tcp",))
     gw = start_gateway(tmp_path / "gw", e.mode, bare_port, e.prosody,
                        f"sip:127.0.0.1:{sip_port}", dns, domain=BARE)
     b = Baresip(tmp_path / "baresip", sip_port=sip_port, rtp_start=free_port_range(100),

@@ -8,6 +8,9 @@ netstrings of JSON commands ({"command": "dial", "params": "sip:…", "token": "
 (CALL_ESTABLISHED, CALL_CLOSED, …) stream back on the same connection.
 
     b = Baresip(workdir, sip_port=…, rtp_start=…, ctrl_port=…, codecs="PCMU").start()
+
+baresip also listens for SIP over TLS on sip_port + 1: take sip_port from conftest's
+free_port_pair() (both free, below the ephemeral range).
     b.command("dial", "sip:echo@127.0.0.1:5060")
     b.wait_event("CALL_ESTABLISHED")
     …
