@@ -38,7 +38,8 @@ struct sylk_rtp_ports {
 struct sylk_rtp_stats {
     uint64_t packets_in, packets_out, bytes_in, dropped;
     uint64_t stun; /* STUN messages (keep-alives, connectivity checks): not RTP, not dropped */
-    uint64_t dtls; /* DTLS records (RFC 7983), which we do not speak: not counted as drops */
+    uint64_t ice_answers; /* connectivity checks answered (ICE-lite, sylk_rtp_set_ice) */
+    uint64_t dtls;        /* DTLS records (RFC 7983), which we do not speak: not counted as drops */
     uint64_t rtcp_in, rtcp_out;
     uint64_t decoded, concealed; /* frames */
     uint64_t recovered;          /* lost frames rebuilt from the next packet's FEC (opus) */
@@ -69,6 +70,9 @@ int sylk_rtp_set_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info *
 void sylk_rtp_set_audio_level_id(struct sylk_rtp_socket *s, unsigned id);
 /** Whether we send and receive (from the negotiated direction; hold stops sending). */
 void sylk_rtp_set_direction(struct sylk_rtp_socket *s, bool send, bool recv);
+/** ICE-lite (RFC 8445 2.5): connectivity checks whose USERNAME starts with ufrag and whose
+ *  MESSAGE-INTEGRITY is keyed with pwd are answered; NULL stops answering. */
+void sylk_rtp_set_ice(struct sylk_rtp_socket *s, const char *ufrag, const char *pwd);
 
 /** Called on the main thread once per key press (RFC 4733 event end). */
 typedef void (*sylk_rtp_dtmf_fn)(void *user_data, char digit, unsigned duration_ms);

@@ -244,6 +244,30 @@ void sylk_rtp_set_direction(struct sylk_rtp_socket *s, bool send, bool recv)
     post(s, g_memdup2(&f, sizeof(f)), run_set_direction);
 }
 
+struct set_ice {
+    struct op op;
+    char *ufrag, *pwd;
+};
+
+static void run_set_ice(struct op *op)
+{
+    struct set_ice *i = (struct set_ice *)op;
+    g_free(op->s->ice_ufrag);
+    g_free(op->s->ice_pwd);
+    op->s->ice_ufrag = i->ufrag; /* the stream's now */
+    op->s->ice_pwd = i->pwd;
+}
+
+void sylk_rtp_set_ice(struct sylk_rtp_socket *s, const char *ufrag, const char *pwd)
+{
+    struct set_ice *i = g_new0(struct set_ice, 1);
+    if (ufrag && pwd && *ufrag && *pwd) {
+        i->ufrag = g_strdup(ufrag);
+        i->pwd = g_strdup(pwd);
+    }
+    post(s, &i->op, run_set_ice);
+}
+
 static void run_set_level(struct op *op)
 {
     op->s->audio_level_id = ((struct set_flags *)op)->level_id;

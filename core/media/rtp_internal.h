@@ -48,6 +48,7 @@ struct sylk_rtp_socket {
     socklen_t remote_len, remote_rtcp_len;
     struct sockaddr_storage sdp_remote; /* the address the SDP gave, to see it change */
     struct sylk_srtp *srtp;             /* NULL: plain RTP */
+    char *ice_ufrag, *ice_pwd;          /* ICE-lite: checks to answer (NULL: none) */
     bool send, recv;
     int dtmf_pt; /* telephone-event payload type, -1: none */
     unsigned dtmf_clock;

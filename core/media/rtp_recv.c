@@ -12,6 +12,7 @@
 #include "media/jitter.h"
 #include "media/rtp_tick.h"
 #include "media/srtp.h"
+#include "media/stun.h"
 
 #include <string.h>
 
@@ -89,17 +90,32 @@ static void on_dtmf(struct sylk_rtp_socket *s, const struct sylk_rtp_header *h)
     }
 }
 
+/* ICE-lite (RFC 8445 2.5): a connectivity check with our credentials gets its Binding Success
+ * from the port it came to; anything else is dropped without an answer (RFC 8445 7.3). */
+static void answer_check(struct sylk_rtp_socket *s, int fd, const guint8 *buf, size_t n,
+                         const struct sockaddr_storage *from, socklen_t from_len)
+{
+    uint8_t out[SYLK_STUN_MAX_RESPONSE];
+    ssize_t len =
+        sylk_stun_ice_answer(buf, n, s->ice_ufrag, s->ice_pwd, (const struct sockaddr *)from, out);
+    if (len > 0 && sendto(fd, out, (size_t)len, 0, (const struct sockaddr *)from, from_len) > 0)
+        s->stats.ice_answers++;
+}
+
 /*
  * What shares the port with RTP and RTCP (RFC 7983) is counted apart from the drops, so that
  * "dropped" says what was lost or refused: STUN keep-alives (Linphone sends them to keep its NAT
- * binding open; they need no answer: we offer no ICE, so no check could be authenticated) and
- * DTLS. True when the datagram was one of those.
+ * binding open; they need no answer) and ICE connectivity checks (answered when the stream has
+ * ICE credentials, sylk_rtp_set_ice), and DTLS. True when the datagram was one of those.
  */
-static bool not_rtp(struct sylk_rtp_socket *s, const guint8 *buf, size_t n)
+static bool not_rtp(struct sylk_rtp_socket *s, int fd, const guint8 *buf, size_t n,
+                    const struct sockaddr_storage *from, socklen_t from_len)
 {
     switch (sylk_rtp_demux(buf, n)) {
     case SYLK_DEMUX_STUN:
         s->stats.stun++;
+        if (s->ice_pwd)
+            answer_check(s, fd, buf, n, from, from_len);
         return true;
     case SYLK_DEMUX_DTLS:
         s->stats.dtls++;
@@ -112,7 +128,7 @@ static bool not_rtp(struct sylk_rtp_socket *s, const guint8 *buf, size_t n)
 static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
                       const struct sockaddr_storage *from, socklen_t from_len)
 {
-    if (not_rtp(s, buf, n))
+    if (not_rtp(s, s->watch[0].fd, buf, n, from, from_len))
         return;
     /* Not RTP version 2 or shorter than a header: dropped and counted, never decoded. */
     if (n < RTP_MIN_PACKET || (buf[0] >> 6) != 2) {
@@ -179,7 +195,7 @@ static void on_rtcp_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t len,
                            const struct sockaddr_storage *from, socklen_t from_len)
 {
     struct sylk_rtcp_parsed parsed;
-    if (not_rtp(s, buf, len))
+    if (not_rtp(s, s->watch[1].fd, buf, len, from, from_len))
         return;
     if ((s->srtp && sylk_srtp_unprotect_rtcp(s->srtp, buf, &len) < 0) ||
         sylk_rtcp_parse(buf, len, &parsed) < 0) {

@@ -219,6 +219,15 @@ int sylk_endpoint_set_answer(sylk_media_endpoint *ep, const char *answer_sdp)
     return apply(ep);
 }
 
+int sylk_endpoint_set_ice(sylk_media_endpoint *ep, const char *ufrag, const char *pwd)
+{
+    if (!ep || !ep->stream.rtp || !ufrag != !pwd ||
+        (ufrag && (strlen(ufrag) < 4 || strlen(pwd) < 22)))
+        return -EINVAL;
+    sylk_rtp_set_ice(ep->stream.rtp, ufrag, pwd);
+    return 0;
+}
+
 sylk_stream *sylk_endpoint_stream(sylk_media_endpoint *ep)
 {
     return ep ? &ep->stream : NULL;

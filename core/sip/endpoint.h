@@ -15,6 +15,7 @@ sylk_media_endpoint *sylk_endpoint_new(const struct sylk_media_endpoint_handler 
 int sylk_endpoint_answer(sylk_media_endpoint *ep, const char *offer_sdp, const char **answer);
 int sylk_endpoint_offer(sylk_media_endpoint *ep, const char **offer);
 int sylk_endpoint_set_answer(sylk_media_endpoint *ep, const char *answer_sdp);
+int sylk_endpoint_set_ice(sylk_media_endpoint *ep, const char *ufrag, const char *pwd);
 sylk_stream *sylk_endpoint_stream(sylk_media_endpoint *ep);
 void sylk_endpoint_free(sylk_media_endpoint *ep);
 

@@ -389,8 +389,14 @@ static const char *answer_content(struct jcall *c, const struct xmpp_node *conte
     rc = xgw_host()->media_endpoint_answer(c->endpoint, offer, &answer);
     if (rc < 0)
         return rc == -ENOTSUP ? "incompatible-parameters" : "general-error";
-    c->content =
-        xgw_jingle_content_from_sdp(answer, c->creator, c->name, xgw_jingle_uses_ice(content));
+    struct xgw_ice_creds ice;
+    bool use_ice = xgw_jingle_uses_ice(content);
+    if (use_ice) { /* ICE-lite: the core answers the peer's checks with these */
+        xgw_jingle_ice_creds(&ice);
+        if (xgw_host()->media_endpoint_set_ice(c->endpoint, ice.ufrag, ice.pwd) < 0)
+            return "general-error";
+    }
+    c->content = xgw_jingle_content_from_sdp(answer, c->creator, c->name, use_ice ? &ice : NULL);
     return c->content ? NULL : "general-error";
 }
 

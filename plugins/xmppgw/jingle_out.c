@@ -143,7 +143,7 @@ void xgw_jingle_sip_session(sylk_session *session, const struct xmpp_jid *from,
     const char *offer = NULL;
     if (!offered_audio(session) || !jcall_endpoint_new(c) ||
         xgw_host()->media_endpoint_offer(c->endpoint, &offer) < 0 ||
-        !(c->content = xgw_jingle_content_from_sdp(offer, "initiator", "audio", false))) {
+        !(c->content = xgw_jingle_content_from_sdp(offer, "initiator", "audio", NULL))) {
         LOG(SYLK_LOG_WARNING, "call %s: no Jingle offer can be made", sid);
         refuse_sip(c, 500, "Cannot Make The Jingle Offer");
         return;

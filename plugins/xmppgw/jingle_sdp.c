@@ -1,10 +1,11 @@
 /*
  * jingle_sdp.c — Jingle RTP audio with raw-UDP or ICE-UDP host candidates to SDP and back (see
  * jingle_sdp.h). Only what the gateway's audio leg needs: one audio content, no SRTP
- * (<encryption/> is not offered), ICE-UDP without connectivity checks (the best UDP candidate
- * of each component is the address, as raw UDP's). SylkServer's bugs are avoided: the content's
- * creator/name are echoed, candidates carry generation and id (XEP-0177 requires both), opus says
- * channels='2', and telephone-event's "0-16" fmtp (not name=value) is left out rather than mangled.
+ * (<encryption/> is not offered), ICE-UDP as ICE-lite: the best UDP candidate of each
+ * component is the address, as raw UDP's, and the core answers the peer's checks. SylkServer's bugs
+ * are avoided: the content's creator/name are echoed, candidates carry generation and id (XEP-0177
+ * requires both), opus says channels='2', and telephone-event's "0-16" fmtp (not name=value) is
+ * left out rather than mangled.
  *
  * Thread: pure functions, any thread.
  */
@@ -199,18 +200,22 @@ static void add_candidate(struct xmpp_node *t, const char *component, const char
 }
 
 /* RFC 8445 5.3: ufrag of at least 4 and pwd of at least 22 ice-chars. */
-static char *ice_token(unsigned len)
+static void ice_token(char *s, unsigned len)
 {
     static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char *s = g_malloc(len + 1);
     for (unsigned i = 0; i < len; i++)
         s[i] = chars[g_random_int_range(0, 64)];
     s[len] = '\0';
-    return s;
+}
+
+void xgw_jingle_ice_creds(struct xgw_ice_creds *ice)
+{
+    ice_token(ice->ufrag, sizeof(ice->ufrag) - 1);
+    ice_token(ice->pwd, sizeof(ice->pwd) - 1);
 }
 
 struct xmpp_node *xgw_jingle_content_from_sdp(const char *sdp, const char *creator,
-                                              const char *name, bool ice)
+                                              const char *name, const struct xgw_ice_creds *ice)
 {
     g_auto(GStrv) lines = g_strsplit(sdp, "\n", 0);
     const char *ip = NULL, *mline = NULL;
@@ -235,9 +240,8 @@ struct xmpp_node *xgw_jingle_content_from_sdp(const char *sdp, const char *creat
     struct xmpp_node *t =
         xmpp_node_add_element(c, ice ? XGW_NS_JINGLE_ICE_UDP : XGW_NS_JINGLE_RAW_UDP, "transport");
     if (ice) {
-        g_autofree char *ufrag = ice_token(8), *pwd = ice_token(24);
-        xmpp_node_set_attr(t, "ufrag", ufrag);
-        xmpp_node_set_attr(t, "pwd", pwd);
+        xmpp_node_set_attr(t, "ufrag", ice->ufrag);
+        xmpp_node_set_attr(t, "pwd", ice->pwd);
     }
     add_candidate(t, "1", ip, port);
     add_candidate(t, "2", ip, port + 1);

@@ -107,11 +107,15 @@ static void ice_host_candidates(void)
     xmpp_node_free(c);
     const char *answer = "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\n"
                          "t=0 0\r\nm=audio 50000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
-    c = xgw_jingle_content_from_sdp(answer, "initiator", "audio", true);
+    struct xgw_ice_creds ice;
+    xgw_jingle_ice_creds(&ice);
+    c = xgw_jingle_content_from_sdp(answer, "initiator", "audio", &ice);
     t = xmpp_node_child(c, XGW_NS_JINGLE_ICE_UDP, "transport");
     g_assert_nonnull(t);
-    g_assert_cmpuint(strlen(xmpp_node_attr(t, "ufrag")), >=, 4);
-    g_assert_cmpuint(strlen(xmpp_node_attr(t, "pwd")), >=, 22);
+    g_assert_cmpstr(xmpp_node_attr(t, "ufrag"), ==, ice.ufrag);
+    g_assert_cmpstr(xmpp_node_attr(t, "pwd"), ==, ice.pwd);
+    g_assert_cmpuint(strlen(ice.ufrag), >=, 4);
+    g_assert_cmpuint(strlen(ice.pwd), >=, 22);
     struct xmpp_node *rtp = g_ptr_array_index(t->children, 0);
     g_assert_cmpstr(xmpp_node_attr(rtp, "type"), ==, "host");
     g_assert_cmpstr(xmpp_node_attr(rtp, "protocol"), ==, "udp");
@@ -142,7 +146,7 @@ static void accept_from_answer(void)
                          "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1\r\n"
                          "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"
                          "a=sendrecv\r\n";
-    struct xmpp_node *c = xgw_jingle_content_from_sdp(answer, "initiator", "voice", false);
+    struct xmpp_node *c = xgw_jingle_content_from_sdp(answer, "initiator", "voice", NULL);
     g_assert_nonnull(c);
     g_assert_cmpstr(xmpp_node_attr(c, "creator"), ==, "initiator");
     g_assert_cmpstr(xmpp_node_attr(c, "name"), ==, "voice");
@@ -171,7 +175,7 @@ static void accept_from_answer(void)
     g_assert_cmpstr(xmpp_node_attr(rtcp, "component"), ==, "2");
     g_assert_cmpstr(xmpp_node_attr(rtcp, "port"), ==, "50001");
     xmpp_node_free(c);
-    g_assert_null(xgw_jingle_content_from_sdp("v=0\r\n", "initiator", "voice", false));
+    g_assert_null(xgw_jingle_content_from_sdp("v=0\r\n", "initiator", "voice", NULL));
 }
 
 int main(int argc, char **argv)

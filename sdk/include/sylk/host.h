@@ -728,6 +728,15 @@ struct sylk_host {
     /** Closes the endpoint's sockets (it leaves its mixer); no callback comes afterwards.
      *  NULL is ignored. */
     void (*media_endpoint_free)(sylk_media_endpoint *endpoint);
+    /**
+     * ICE-lite (RFC 8445 §2.5) on the endpoint's RTP and RTCP ports: connectivity checks whose
+     * USERNAME starts with `ufrag` and whose MESSAGE-INTEGRITY is keyed with `pwd` (the
+     * credentials the plugin gave the peer, e.g. in a Jingle ICE-UDP transport) are answered
+     * with a Binding Success; others get no answer. NULL and NULL stop answering. 0, or
+     * -EINVAL (ufrag under 4 or pwd under 22 characters, RFC 8445 §5.3, or only one given).
+     */
+    int (*media_endpoint_set_ice)(sylk_media_endpoint *endpoint, const char *ufrag,
+                                  const char *pwd);
 };
 
 #ifdef __cplusplus

@@ -1,0 +1,190 @@
+/*
+ * stun.c — ICE-lite connectivity check answers (RFC 8445 §2.5, RFC 5389). See stun.h.
+ */
+#include "media/stun.h"
+
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#define HEADER           20
+#define MAGIC_COOKIE     0x2112A442u
+#define BINDING_REQUEST  0x0001
+#define BINDING_SUCCESS  0x0101
+#define ATTR_USERNAME    0x0006
+#define ATTR_INTEGRITY   0x0008
+#define ATTR_XOR_MAPPED  0x0020
+#define ATTR_USE_CAND    0x0025
+#define ATTR_FINGERPRINT 0x8028
+#define INTEGRITY_LEN    20
+#define FINGERPRINT_XOR  0x5354554eu
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* CRC-32 (ISO-HDLC, as zlib's), bit by bit: a check is a hundred bytes, a few per second. */
+static uint32_t crc32_of(const uint8_t *p, size_t n)
+{
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int b = 0; b < 8; b++)
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+/* The header of a well-formed STUN message: type, and the attributes' length. */
+static bool header_ok(const uint8_t *m, size_t len, uint16_t *type, size_t *body)
+{
+    if (len < HEADER || (m[0] & 0xC0) != 0 || get32(m + 4) != MAGIC_COOKIE)
+        return false;
+    *type = get16(m);
+    *body = get16(m + 2);
+    return *body % 4 == 0 && HEADER + *body == len;
+}
+
+/* Walks the attributes: the offset of the first of `want`, or 0 (none, or malformed). */
+static size_t find_attr(const uint8_t *m, size_t len, uint16_t want)
+{
+    size_t off = HEADER;
+    while (off + 4 <= len) {
+        uint16_t type = get16(m + off), alen = get16(m + off + 2);
+        size_t next = off + 4 + ((alen + 3u) & ~3u);
+        if (next > len)
+            return 0;
+        if (type == want)
+            return off;
+        off = next;
+    }
+    return 0;
+}
+
+/* HMAC-SHA1 of m[0..end) with the header's length field set to `length`. */
+static int integrity_of(const uint8_t *m, size_t end, uint16_t length, const char *pwd,
+                        uint8_t digest[INTEGRITY_LEN])
+{
+    uint8_t copy[HEADER];
+    memcpy(copy, m, HEADER);
+    put16(copy + 2, length);
+    gnutls_hmac_hd_t h;
+    if (gnutls_hmac_init(&h, GNUTLS_MAC_SHA1, pwd, strlen(pwd)) < 0)
+        return -ENOMEM;
+    int rc = gnutls_hmac(h, copy, HEADER);
+    if (rc == 0 && end > HEADER)
+        rc = gnutls_hmac(h, m + HEADER, end - HEADER);
+    gnutls_hmac_deinit(h, digest);
+    return rc < 0 ? -EINVAL : 0;
+}
+
+/* RFC 5389 §15.4-15.5: MESSAGE-INTEGRITY with our password, then FINGERPRINT if there. */
+static bool request_authentic(const uint8_t *m, size_t len, const char *ufrag, const char *pwd)
+{
+    size_t user = find_attr(m, len, ATTR_USERNAME);
+    size_t mi = find_attr(m, len, ATTR_INTEGRITY);
+    if (!user || !mi || user > mi || get16(m + mi + 2) != INTEGRITY_LEN)
+        return false;
+    size_t ulen = get16(m + user + 2), flen = strlen(ufrag);
+    if (ulen <= flen || memcmp(m + user + 4, ufrag, flen) != 0 || m[user + 4 + flen] != ':')
+        return false;
+    uint8_t digest[INTEGRITY_LEN];
+    size_t mi_end = mi + 4 + INTEGRITY_LEN;
+    if (integrity_of(m, mi, (uint16_t)(mi_end - HEADER), pwd, digest) < 0 ||
+        memcmp(digest, m + mi + 4, INTEGRITY_LEN) != 0)
+        return false;
+    size_t fp = find_attr(m, len, ATTR_FINGERPRINT);
+    if (fp) { /* last, over everything before it: the header's length already covers it */
+        if (fp < mi_end || get16(m + fp + 2) != 4 || fp + 8 != len ||
+            (crc32_of(m, fp) ^ FINGERPRINT_XOR) != get32(m + fp + 4))
+            return false;
+    }
+    return true;
+}
+
+/* XOR-MAPPED-ADDRESS of `from` at out; its length with the attribute header, or -errno. */
+static ssize_t put_xor_mapped(uint8_t *out, const uint8_t *tid, const struct sockaddr *from)
+{
+    put16(out, ATTR_XOR_MAPPED);
+    out[4] = 0;
+    if (from->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)from;
+        put16(out + 2, 8);
+        out[5] = 0x01;
+        put16(out + 6, (uint16_t)(ntohs(a->sin_port) ^ (MAGIC_COOKIE >> 16)));
+        put32(out + 8, ntohl(a->sin_addr.s_addr) ^ MAGIC_COOKIE);
+        return 12;
+    }
+    if (from->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
+        uint8_t key[16];
+        put32(key, MAGIC_COOKIE);
+        memcpy(key + 4, tid, 12);
+        put16(out + 2, 20);
+        out[5] = 0x02;
+        put16(out + 6, (uint16_t)(ntohs(a->sin6_port) ^ (MAGIC_COOKIE >> 16)));
+        for (int i = 0; i < 16; i++)
+            out[8 + i] = a->sin6_addr.s6_addr[i] ^ key[i];
+        return 24;
+    }
+    return -EAFNOSUPPORT;
+}
+
+ssize_t sylk_stun_ice_answer(const uint8_t *req, size_t len, const char *ufrag, const char *pwd,
+                             const struct sockaddr *from, uint8_t *out)
+{
+    uint16_t type;
+    size_t body;
+    if (!req || !out || !from || !header_ok(req, len, &type, &body) || type != BINDING_REQUEST)
+        return -EPROTO;
+    if (!ufrag || !pwd || !*ufrag || !*pwd || !request_authentic(req, len, ufrag, pwd))
+        return -EACCES;
+    put16(out, BINDING_SUCCESS);
+    put32(out + 4, MAGIC_COOKIE);
+    memcpy(out + 8, req + 8, 12);
+    ssize_t n = put_xor_mapped(out + HEADER, req + 8, from);
+    if (n < 0)
+        return n;
+    size_t off = HEADER + (size_t)n;
+    put16(out + off, ATTR_INTEGRITY);
+    put16(out + off + 2, INTEGRITY_LEN);
+    size_t mi_end = off + 4 + INTEGRITY_LEN;
+    put16(out + 2, (uint16_t)(mi_end - HEADER));
+    if (integrity_of(out, off, (uint16_t)(mi_end - HEADER), pwd, out + off + 4) < 0)
+        return -ENOMEM;
+    size_t total = mi_end + 8;
+    put16(out + 2, (uint16_t)(total - HEADER));
+    put16(out + mi_end, ATTR_FINGERPRINT);
+    put16(out + mi_end + 2, 4);
+    put32(out + mi_end + 4, crc32_of(out, mi_end) ^ FINGERPRINT_XOR);
+    return (ssize_t)total;
+}
+
+bool sylk_stun_use_candidate(const uint8_t *req, size_t len)
+{
+    uint16_t type;
+    size_t body;
+    return header_ok(req, len, &type, &body) && type == BINDING_REQUEST &&
+           find_attr(req, len, ATTR_USE_CAND) != 0;
+}
