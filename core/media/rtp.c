@@ -188,19 +188,22 @@ static void do_close(void *data)
     const struct sylk_rtp_stats *st = &s->stats;
     g_info("RTP port %u closed: %" G_GUINT64_FORMAT " packets in, %" G_GUINT64_FORMAT
            " out, %" G_GUINT64_FORMAT " dropped, %" G_GUINT64_FORMAT " STUN (%" G_GUINT64_FORMAT
-           " ICE checks answered), %" G_GUINT64_FORMAT " DTLS (not spoken), RTCP %" G_GUINT64_FORMAT
-           " in %" G_GUINT64_FORMAT " out, %" G_GUINT64_FORMAT " frames decoded, %" G_GUINT64_FORMAT
+           " ICE checks answered, %" G_GUINT64_FORMAT " sent), %" G_GUINT64_FORMAT
+           " DTLS (not spoken), RTCP %" G_GUINT64_FORMAT " in %" G_GUINT64_FORMAT
+           " out, %" G_GUINT64_FORMAT " frames decoded, %" G_GUINT64_FORMAT
            " concealed, %" G_GUINT64_FORMAT " recovered by FEC, %" G_GUINT64_FORMAT
            " silent by audio level",
            s->port, st->packets_in, st->packets_out, st->dropped, st->stun, st->ice_answers,
-           st->dtls, st->rtcp_in, st->rtcp_out, st->decoded, st->concealed, st->recovered,
-           st->skipped);
+           st->ice_checks, st->dtls, st->rtcp_in, st->rtcp_out, st->decoded, st->concealed,
+           st->recovered, st->skipped);
     for (int i = 0; i < 2; i++)
         close(s->watch[i].fd);
     g_queue_clear_full(&s->prompts, sylk_rtp_prompt_free);
     sylk_srtp_free(s->srtp);
     g_free(s->ice_ufrag);
     g_free(s->ice_pwd);
+    g_free(s->ice_rufrag);
+    g_free(s->ice_rpwd);
     sylk_codec_free(s->codec);
     sylk_jitter_free(s->jitter);
     g_free(s->delay);

@@ -39,6 +39,7 @@ struct sylk_rtp_stats {
     uint64_t packets_in, packets_out, bytes_in, dropped;
     uint64_t stun; /* STUN messages (keep-alives, connectivity checks): not RTP, not dropped */
     uint64_t ice_answers; /* connectivity checks answered (ICE-lite, sylk_rtp_set_ice) */
+    uint64_t ice_checks;  /* connectivity checks sent (sylk_rtp_ice_connect) */
     uint64_t dtls;        /* DTLS records (RFC 7983), which we do not speak: not counted as drops */
     uint64_t rtcp_in, rtcp_out;
     uint64_t decoded, concealed; /* frames */
@@ -73,6 +74,10 @@ void sylk_rtp_set_direction(struct sylk_rtp_socket *s, bool send, bool recv);
 /** ICE-lite (RFC 8445 2.5): connectivity checks whose USERNAME starts with ufrag and whose
  *  MESSAGE-INTEGRITY is keyed with pwd are answered; NULL stops answering. */
 void sylk_rtp_set_ice(struct sylk_rtp_socket *s, const char *ufrag, const char *pwd);
+/** ICE as the controlling agent (RFC 8445, aggressive nomination), after sylk_rtp_set_ice:
+ *  checks with USE-CANDIDATE go to the remote address every 100 ms, keyed with the peer's
+ *  rpwd, until one is answered (the pair is nominated) or 50 went unanswered. */
+void sylk_rtp_ice_connect(struct sylk_rtp_socket *s, const char *rufrag, const char *rpwd);
 
 /** Called on the main thread once per key press (RFC 4733 event end). */
 typedef void (*sylk_rtp_dtmf_fn)(void *user_data, char digit, unsigned duration_ms);

@@ -268,6 +268,40 @@ void sylk_rtp_set_ice(struct sylk_rtp_socket *s, const char *ufrag, const char *
     post(s, &i->op, run_set_ice);
 }
 
+struct ice_connect {
+    struct op op;
+    char *ufrag, *pwd;
+    uint8_t tid[12];
+    uint64_t tiebreaker;
+};
+
+static void run_ice_connect(struct op *op)
+{
+    struct ice_connect *i = (struct ice_connect *)op;
+    struct sylk_rtp_socket *s = op->s;
+    g_free(s->ice_rufrag);
+    g_free(s->ice_rpwd);
+    s->ice_rufrag = i->ufrag; /* the stream's now */
+    s->ice_rpwd = i->pwd;
+    memcpy(s->ice_tid, i->tid, sizeof(s->ice_tid));
+    s->ice_tiebreaker = i->tiebreaker;
+    s->ice_tries = 0;
+    s->ice_nominated = false;
+}
+
+void sylk_rtp_ice_connect(struct sylk_rtp_socket *s, const char *rufrag, const char *rpwd)
+{
+    struct ice_connect *i = g_new0(struct ice_connect, 1);
+    if (rufrag && rpwd && *rufrag && *rpwd) {
+        i->ufrag = g_strdup(rufrag);
+        i->pwd = g_strdup(rpwd);
+    }
+    for (size_t b = 0; b < sizeof(i->tid); b++)
+        i->tid[b] = (uint8_t)g_random_int_range(0, 256);
+    i->tiebreaker = (uint64_t)g_random_int() << 32 | g_random_int();
+    post(s, &i->op, run_ice_connect);
+}
+
 static void run_set_level(struct op *op)
 {
     op->s->audio_level_id = ((struct set_flags *)op)->level_id;

@@ -49,6 +49,11 @@ struct sylk_rtp_socket {
     struct sockaddr_storage sdp_remote; /* the address the SDP gave, to see it change */
     struct sylk_srtp *srtp;             /* NULL: plain RTP */
     char *ice_ufrag, *ice_pwd;          /* ICE-lite: checks to answer (NULL: none) */
+    char *ice_rufrag, *ice_rpwd;        /* controlling: the peer's credentials (NULL: none) */
+    uint8_t ice_tid[12];                /* our check's transaction id */
+    uint64_t ice_tiebreaker;
+    unsigned ice_tries; /* checks sent */
+    bool ice_nominated; /* our check was answered: the pair is nominated */
     bool send, recv;
     int dtmf_pt; /* telephone-event payload type, -1: none */
     unsigned dtmf_clock;

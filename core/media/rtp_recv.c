@@ -114,8 +114,14 @@ static bool not_rtp(struct sylk_rtp_socket *s, int fd, const guint8 *buf, size_t
     switch (sylk_rtp_demux(buf, n)) {
     case SYLK_DEMUX_STUN:
         s->stats.stun++;
-        if (s->ice_pwd)
+        if (s->ice_rpwd && !s->ice_nominated &&
+            sylk_stun_check_answered(buf, n, s->ice_tid, s->ice_rpwd)) {
+            s->ice_nominated = true; /* media goes where the answer came from */
+            s->remote = *from;
+            s->remote_len = from_len;
+        } else if (s->ice_pwd) {
             answer_check(s, fd, buf, n, from, from_len);
+        }
         return true;
     case SYLK_DEMUX_DTLS:
         s->stats.dtls++;

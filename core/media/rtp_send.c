@@ -10,6 +10,7 @@
 
 #include "media/codec.h"
 #include "media/srtp.h"
+#include "media/stun.h"
 
 #include <string.h>
 
@@ -121,8 +122,27 @@ static void send_rtcp(struct sylk_rtp_socket *s)
     send_packet(s, 1, buf, n, sizeof(buf));
 }
 
+#define ICE_CHECK_TICKS 5  /* a check every 100 ms */
+#define ICE_MAX_CHECKS  50 /* then the peer is taken not to answer (media goes on regardless) */
+
+/* ICE, controlling (sylk_rtp_ice_connect): our check of the pair, until it is answered. */
+static void send_ice_check(struct sylk_rtp_socket *s)
+{
+    uint8_t out[SYLK_STUN_MAX_REQUEST];
+    ssize_t n = sylk_stun_ice_request(s->ice_rufrag, s->ice_ufrag, s->ice_rpwd,
+                                      (126u << 24) | (65535u << 8) | 255u, s->ice_tiebreaker,
+                                      s->ice_tid, out);
+    s->ice_tries++;
+    if (n > 0 && sendto(s->watch[0].fd, out, (size_t)n, 0, (const struct sockaddr *)&s->remote,
+                        s->remote_len) > 0)
+        s->stats.ice_checks++;
+}
+
 void sylk_rtp_housekeeping(struct sylk_rtp_socket *s)
 {
     if (++s->ticks % RTCP_INTERVAL_TICK == 0)
         send_rtcp(s);
+    if (s->ice_rpwd && s->ice_ufrag && !s->ice_nominated && s->remote_len &&
+        s->ice_tries < ICE_MAX_CHECKS && s->ticks % ICE_CHECK_TICKS == 0)
+        send_ice_check(s);
 }

@@ -99,15 +99,11 @@ static int integrity_of(const uint8_t *m, size_t end, uint16_t length, const cha
     return rc < 0 ? -EINVAL : 0;
 }
 
-/* RFC 5389 §15.4-15.5: MESSAGE-INTEGRITY with our password, then FINGERPRINT if there. */
-static bool request_authentic(const uint8_t *m, size_t len, const char *ufrag, const char *pwd)
+/* RFC 5389 §15.4-15.5: MESSAGE-INTEGRITY keyed with pwd, then FINGERPRINT if there. */
+static bool message_authentic(const uint8_t *m, size_t len, const char *pwd)
 {
-    size_t user = find_attr(m, len, ATTR_USERNAME);
     size_t mi = find_attr(m, len, ATTR_INTEGRITY);
-    if (!user || !mi || user > mi || get16(m + mi + 2) != INTEGRITY_LEN)
-        return false;
-    size_t ulen = get16(m + user + 2), flen = strlen(ufrag);
-    if (ulen <= flen || memcmp(m + user + 4, ufrag, flen) != 0 || m[user + 4 + flen] != ':')
+    if (!mi || get16(m + mi + 2) != INTEGRITY_LEN)
         return false;
     uint8_t digest[INTEGRITY_LEN];
     size_t mi_end = mi + 4 + INTEGRITY_LEN;
@@ -121,6 +117,19 @@ static bool request_authentic(const uint8_t *m, size_t len, const char *ufrag, c
             return false;
     }
     return true;
+}
+
+/* A check to us: USERNAME "ufrag:…" before the integrity, which is keyed with our password. */
+static bool request_authentic(const uint8_t *m, size_t len, const char *ufrag, const char *pwd)
+{
+    size_t user = find_attr(m, len, ATTR_USERNAME);
+    size_t mi = find_attr(m, len, ATTR_INTEGRITY);
+    if (!user || !mi || user > mi)
+        return false;
+    size_t ulen = get16(m + user + 2), flen = strlen(ufrag);
+    if (ulen <= flen || memcmp(m + user + 4, ufrag, flen) != 0 || m[user + 4 + flen] != ':')
+        return false;
+    return message_authentic(m, len, pwd);
 }
 
 /* XOR-MAPPED-ADDRESS of `from` at out; its length with the attribute header, or -errno. */
@@ -151,6 +160,23 @@ static ssize_t put_xor_mapped(uint8_t *out, const uint8_t *tid, const struct soc
     return -EAFNOSUPPORT;
 }
 
+/* Appends MESSAGE-INTEGRITY (keyed with pwd) and FINGERPRINT to the message of `off` bytes at
+ * out, and sets the header's length: the message's whole length, or -ENOMEM. */
+static ssize_t sign(uint8_t *out, size_t off, const char *pwd)
+{
+    put16(out + off, ATTR_INTEGRITY);
+    put16(out + off + 2, INTEGRITY_LEN);
+    size_t mi_end = off + 4 + INTEGRITY_LEN;
+    if (integrity_of(out, off, (uint16_t)(mi_end - HEADER), pwd, out + off + 4) < 0)
+        return -ENOMEM;
+    size_t total = mi_end + 8;
+    put16(out + 2, (uint16_t)(total - HEADER));
+    put16(out + mi_end, ATTR_FINGERPRINT);
+    put16(out + mi_end + 2, 4);
+    put32(out + mi_end + 4, crc32_of(out, mi_end) ^ FINGERPRINT_XOR);
+    return (ssize_t)total;
+}
+
 ssize_t sylk_stun_ice_answer(const uint8_t *req, size_t len, const char *ufrag, const char *pwd,
                              const struct sockaddr *from, uint8_t *out)
 {
@@ -166,19 +192,7 @@ ssize_t sylk_stun_ice_answer(const uint8_t *req, size_t len, const char *ufrag, 
     ssize_t n = put_xor_mapped(out + HEADER, req + 8, from);
     if (n < 0)
         return n;
-    size_t off = HEADER + (size_t)n;
-    put16(out + off, ATTR_INTEGRITY);
-    put16(out + off + 2, INTEGRITY_LEN);
-    size_t mi_end = off + 4 + INTEGRITY_LEN;
-    put16(out + 2, (uint16_t)(mi_end - HEADER));
-    if (integrity_of(out, off, (uint16_t)(mi_end - HEADER), pwd, out + off + 4) < 0)
-        return -ENOMEM;
-    size_t total = mi_end + 8;
-    put16(out + 2, (uint16_t)(total - HEADER));
-    put16(out + mi_end, ATTR_FINGERPRINT);
-    put16(out + mi_end + 2, 4);
-    put32(out + mi_end + 4, crc32_of(out, mi_end) ^ FINGERPRINT_XOR);
-    return (ssize_t)total;
+    return sign(out, HEADER + (size_t)n, pwd);
 }
 
 bool sylk_stun_use_candidate(const uint8_t *req, size_t len)
@@ -187,4 +201,53 @@ bool sylk_stun_use_candidate(const uint8_t *req, size_t len)
     size_t body;
     return header_ok(req, len, &type, &body) && type == BINDING_REQUEST &&
            find_attr(req, len, ATTR_USE_CAND) != 0;
+}
+
+#define ATTR_PRIORITY    0x0024
+#define ATTR_CONTROLLING 0x802A
+
+ssize_t sylk_stun_ice_request(const char *remote_ufrag, const char *local_ufrag,
+                              const char *remote_pwd, uint32_t priority, uint64_t tiebreaker,
+                              const uint8_t tid[12], uint8_t *out)
+{
+    if (!remote_ufrag || !local_ufrag || !remote_pwd || !*remote_pwd || !tid || !out)
+        return -EINVAL;
+    size_t ulen = strlen(remote_ufrag) + 1 + strlen(local_ufrag);
+    if (ulen > 200)
+        return -EINVAL;
+    put16(out, BINDING_REQUEST);
+    put32(out + 4, MAGIC_COOKIE);
+    memcpy(out + 8, tid, 12);
+    size_t off = HEADER;
+    put16(out + off, ATTR_USERNAME);
+    put16(out + off + 2, (uint16_t)ulen);
+    size_t rlen = strlen(remote_ufrag);
+    memcpy(out + off + 4, remote_ufrag, rlen);
+    out[off + 4 + rlen] = ':';
+    memcpy(out + off + 5 + rlen, local_ufrag, ulen - rlen - 1);
+    off += 4 + ulen;
+    while (off % 4)
+        out[off++] = 0;
+    put16(out + off, ATTR_PRIORITY);
+    put16(out + off + 2, 4);
+    put32(out + off + 4, priority);
+    off += 8;
+    put16(out + off, ATTR_CONTROLLING);
+    put16(out + off + 2, 8);
+    put32(out + off + 4, (uint32_t)(tiebreaker >> 32));
+    put32(out + off + 8, (uint32_t)tiebreaker);
+    off += 12;
+    put16(out + off, ATTR_USE_CAND);
+    put16(out + off + 2, 0);
+    off += 4;
+    return sign(out, off, remote_pwd);
+}
+
+bool sylk_stun_check_answered(const uint8_t *m, size_t len, const uint8_t tid[12],
+                              const char *remote_pwd)
+{
+    uint16_t type;
+    size_t body;
+    return m && tid && remote_pwd && header_ok(m, len, &type, &body) && type == BINDING_SUCCESS &&
+           memcmp(m + 8, tid, 12) == 0 && message_authentic(m, len, remote_pwd);
 }

@@ -34,4 +34,24 @@ ssize_t sylk_stun_ice_answer(const uint8_t *req, size_t len, const char *ufrag, 
 /** Whether a Binding Request carries USE-CANDIDATE (the controlling agent nominates the pair). */
 bool sylk_stun_use_candidate(const uint8_t *req, size_t len);
 
+#define SYLK_STUN_MAX_REQUEST 256
+
+/**
+ * A connectivity check of the controlling agent (RFC 8445 §7.2.2, aggressive nomination):
+ * a Binding Request with USERNAME "remote_ufrag:local_ufrag", PRIORITY, ICE-CONTROLLING
+ * (tiebreaker), USE-CANDIDATE, MESSAGE-INTEGRITY keyed with the peer's `remote_pwd`, and
+ * FINGERPRINT, with transaction id `tid`, into `out` (SYLK_STUN_MAX_REQUEST bytes). Its
+ * length, or -EINVAL (a username over 200 bytes, an empty password) or -ENOMEM.
+ */
+ssize_t sylk_stun_ice_request(const char *remote_ufrag, const char *local_ufrag,
+                              const char *remote_pwd, uint32_t priority, uint64_t tiebreaker,
+                              const uint8_t tid[12], uint8_t *out);
+
+/**
+ * Whether `m` is the Binding Success Response to our check `tid`, with a MESSAGE-INTEGRITY
+ * keyed with the peer's `remote_pwd` (and a right FINGERPRINT when present).
+ */
+bool sylk_stun_check_answered(const uint8_t *m, size_t len, const uint8_t tid[12],
+                              const char *remote_pwd);
+
 #endif

@@ -298,4 +298,5 @@ void sylk_host_fill(struct sylk_host *h)
     h->media_endpoint_stream = sylk_endpoint_stream;
     h->media_endpoint_free = sylk_endpoint_free;
     h->media_endpoint_set_ice = sylk_endpoint_set_ice;
+    h->media_endpoint_ice_connect = sylk_endpoint_ice_connect;
 }

@@ -27,6 +27,7 @@ struct sylk_media_endpoint {
     enum ep_state state;
     struct sylk_sdp local, remote;
     unsigned line; /* our audio m= line in local and remote */
+    bool ice_set;  /* local ICE credentials given (media_endpoint_set_ice) */
     uint64_t sess_id;
     unsigned version;
     char *text;        /* the last SDP handed out */
@@ -225,6 +226,17 @@ int sylk_endpoint_set_ice(sylk_media_endpoint *ep, const char *ufrag, const char
         (ufrag && (strlen(ufrag) < 4 || strlen(pwd) < 22)))
         return -EINVAL;
     sylk_rtp_set_ice(ep->stream.rtp, ufrag, pwd);
+    ep->ice_set = ufrag != NULL;
+    return 0;
+}
+
+int sylk_endpoint_ice_connect(sylk_media_endpoint *ep, const char *remote_ufrag,
+                              const char *remote_pwd)
+{
+    if (!ep || !ep->stream.rtp || !remote_ufrag || !remote_pwd || !*remote_ufrag || !*remote_pwd ||
+        !ep->ice_set)
+        return -EINVAL;
+    sylk_rtp_ice_connect(ep->stream.rtp, remote_ufrag, remote_pwd);
     return 0;
 }
 

@@ -16,6 +16,8 @@ int sylk_endpoint_answer(sylk_media_endpoint *ep, const char *offer_sdp, const c
 int sylk_endpoint_offer(sylk_media_endpoint *ep, const char **offer);
 int sylk_endpoint_set_answer(sylk_media_endpoint *ep, const char *answer_sdp);
 int sylk_endpoint_set_ice(sylk_media_endpoint *ep, const char *ufrag, const char *pwd);
+int sylk_endpoint_ice_connect(sylk_media_endpoint *ep, const char *remote_ufrag,
+                              const char *remote_pwd);
 sylk_stream *sylk_endpoint_stream(sylk_media_endpoint *ep);
 void sylk_endpoint_free(sylk_media_endpoint *ep);
 

@@ -4,14 +4,15 @@
  * Main thread.
  *
  * The INVITE rings (180) and the core's media endpoint makes our offer (a content named
- * "audio", creator initiator). A user addressed with a resource (the Request-URI's gr) gets the
- * session-initiate at once; for a bare JID the gateway sends a propose (a chat message with
- * <propose id=sid><description media='audio'/></propose>) and the session-initiate goes to the
- * resource that answers <proceed/>. A <reject/> answers the INVITE 603, an error to the propose
- * or to the session-initiate its RFC 7247 status. The session-accept's content is the answer to
- * our offer: the INVITE is answered 200 with its audio stream and the legs are bridged. A
- * CANCEL before that sends <retract/> (proposed) or session-terminate <cancel/>; a BYE after it
- * session-terminate <success/>.
+ * "audio", creator initiator, ICE-UDP with host candidates; the answer's ICE credentials make us
+ * the controlling agent: the core checks and nominates the pair). A user addressed with a resource
+ * (the Request-URI's gr) gets the session-initiate at once; for a bare JID the gateway sends a
+ * propose (a chat message with <propose id=sid><description media='audio'/></propose>) and the
+ * session-initiate goes to the resource that answers <proceed/>. A <reject/> answers the INVITE
+ * 603, an error to the propose or to the session-initiate its RFC 7247 status. The session-accept's
+ * content is the answer to our offer: the INVITE is answered 200 with its audio stream and the legs
+ * are bridged. A CANCEL before that sends <retract/> (proposed) or session-terminate <cancel/>; a
+ * BYE after it session-terminate <success/>.
  */
 #include "jingle.h"
 
@@ -141,9 +142,12 @@ void xgw_jingle_sip_session(sylk_session *session, const struct xmpp_jid *from,
     c->state = JCALL_PROPOSED;
     xgw_host()->session_set_handler(session, &sip_handler, c);
     const char *offer = NULL;
+    struct xgw_ice_creds ice; /* ICE-UDP (XEP-0176): what current clients speak */
+    xgw_jingle_ice_creds(&ice);
     if (!offered_audio(session) || !jcall_endpoint_new(c) ||
         xgw_host()->media_endpoint_offer(c->endpoint, &offer) < 0 ||
-        !(c->content = xgw_jingle_content_from_sdp(offer, "initiator", "audio", NULL))) {
+        xgw_host()->media_endpoint_set_ice(c->endpoint, ice.ufrag, ice.pwd) < 0 ||
+        !(c->content = xgw_jingle_content_from_sdp(offer, "initiator", "audio", &ice))) {
         LOG(SYLK_LOG_WARNING, "call %s: no Jingle offer can be made", sid);
         refuse_sip(c, 500, "Cannot Make The Jingle Offer");
         return;
@@ -227,6 +231,9 @@ void jcall_out_action(const struct xmpp_node *iq, struct jcall *c, const char *a
     int rc = content ? xgw_jingle_to_sdp(content, &answer) : XGW_JINGLE_MALFORMED;
     if (rc == 0)
         rc = xgw_host()->media_endpoint_set_answer(c->endpoint, answer);
+    const char *rufrag, *rpwd; /* we offered: we are the controlling agent */
+    if (rc == 0 && xgw_jingle_remote_ice(content, &rufrag, &rpwd))
+        rc = xgw_host()->media_endpoint_ice_connect(c->endpoint, rufrag, rpwd);
     if (rc < 0) {
         LOG(SYLK_LOG_INFO, "call %s: session-accept not usable (%d)", c->key, rc);
         sylk_session *s = c->session;

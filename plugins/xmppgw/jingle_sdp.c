@@ -94,6 +94,16 @@ static const struct xmpp_node *transport_of(const struct xmpp_node *content)
     return t ? t : xmpp_node_child(content, XGW_NS_JINGLE_ICE_UDP, "transport");
 }
 
+bool xgw_jingle_remote_ice(const struct xmpp_node *content, const char **ufrag, const char **pwd)
+{
+    const struct xmpp_node *t = transport_of(content);
+    if (!t || strcmp(t->ns, XGW_NS_JINGLE_ICE_UDP) != 0)
+        return false;
+    *ufrag = xmpp_node_attr(t, "ufrag");
+    *pwd = xmpp_node_attr(t, "pwd");
+    return *ufrag && *pwd && **ufrag && **pwd;
+}
+
 bool xgw_jingle_uses_ice(const struct xmpp_node *content)
 {
     const struct xmpp_node *t = transport_of(content);

@@ -53,4 +53,7 @@ void xgw_jingle_ice_creds(struct xgw_ice_creds *ice);
 /** Whether the content's transport is ICE-UDP (the answer uses the offer's transport). */
 bool xgw_jingle_uses_ice(const struct xmpp_node *content);
 
+/** The peer's ICE-UDP ufrag and pwd in `content` (borrowed), or false (none, or not ICE). */
+bool xgw_jingle_remote_ice(const struct xmpp_node *content, const char **ufrag, const char **pwd);
+
 #endif

@@ -180,7 +180,7 @@ def test_jingle_call_to_a_sip_user_is_bridged(env, caller):
         assert (content.get("creator"), content.get("name")) == ("initiator", "voice")
         pts = content.findall(f"{{{RTP}}}description/{{{RTP}}}payload-type")
         assert [(p.get("id"), p.get("name")) for p in pts] == [("0", "PCMU")], ET.tostring(j)
-        cand = content.find(f"{{{RAW_UDP}}}transport/{{{RAW_UDP}}}candidate[@component='1']")
+        cand = rtp_candidate(content)
         assert cand is not None and cand.get("ip") == "127.0.0.1", ET.tostring(j)
         sip_media = parse_sdp(invite.text)["media"][0]
         exchange_tones(("127.0.0.1", int(cand.get("port")), caller.rtp),
@@ -372,6 +372,15 @@ def accept_content(caller):
             f"ip='127.0.0.1' port='{port}'/></transport></content>")
 
 
+def rtp_candidate(content):
+    """The component-1 candidate of a content's raw-UDP or ICE-UDP transport."""
+    for ns in (RAW_UDP, ICE_UDP):
+        c = content.find(f"{{{ns}}}transport/{{{ns}}}candidate[@component='1']")
+        if c is not None:
+            return c
+    return None
+
+
 def accept_call(caller):
     """juliet's session-accept (PCMU on her raw-UDP candidate) of the call caller.sid."""
     r = caller.c.iq("set", f"alice@{GW}", f"<jingle xmlns='{JINGLE}' action='session-accept'"
@@ -418,7 +427,7 @@ def test_sip_call_to_an_xmpp_user_is_proposed_then_bridged(env, caller):
         names = [p.get("name") for p in content.findall(f"{{{RTP}}}description/{{{RTP}}}"
                                                         "payload-type")]
         assert "PCMU" in names, ET.tostring(j)
-        cand = content.find(f"{{{RAW_UDP}}}transport/{{{RAW_UDP}}}candidate[@component='1']")
+        cand = rtp_candidate(content)
         accept_call(caller)
         t.join(30)
         d = result["dialog"]
@@ -523,7 +532,7 @@ def test_srtp_on_the_sip_leg(env, caller):
     try:
         content = wait_initiate(caller).find(f"{{{JINGLE}}}content")
         assert content.find(f"{{{RTP}}}description/{{{RTP}}}encryption") is None
-        cand = content.find(f"{{{RAW_UDP}}}transport/{{{RAW_UDP}}}candidate[@component='1']")
+        cand = rtp_candidate(content)
         accept_call(caller)
         t.join(30)
         d = result["dialog"]
@@ -550,6 +559,103 @@ def test_srtp_on_the_sip_leg(env, caller):
         d.bye()
         _, j = caller.next_action("session-terminate")
         assert reason_of(j) == "success"
+    finally:
+        t.join(30)
+        if "ua" in result:
+            result["ua"].close()
+        sip_rtp.close()
+
+
+def stun_attrs(m):
+    """{type: (offset, value)} of a STUN message's attributes."""
+    import struct
+    attrs, off = {}, 20
+    while off + 4 <= len(m):
+        t, n = struct.unpack("!HH", m[off:off + 4])
+        attrs[t] = (off, m[off + 4:off + 4 + n])
+        off += 4 + n + (-n % 4)
+    return attrs
+
+
+def answer_our_check(sock, local_ufrag, local_pwd, remote_ufrag, timeout=5.0):
+    """Waits on sock for the gateway's connectivity check (it is the controlling agent): checks
+    its USERNAME (our fragment first), USE-CANDIDATE, ICE-CONTROLLING and MESSAGE-INTEGRITY
+    (keyed with our pwd), and answers it with a Binding Success of our own making."""
+    import hashlib
+    import hmac
+    import struct
+    import zlib
+    cookie = 0x2112A442
+    deadline = time.time() + timeout
+    while True:
+        left = deadline - time.time()
+        assert left > 0, "no connectivity check from the gateway"
+        sock.settimeout(left)
+        m, src = sock.recvfrom(2048)
+        if len(m) >= 20 and m[0] < 4 and struct.unpack("!H", m[:2])[0] == 0x0001:
+            break
+    sock.settimeout(None)
+    attrs = stun_attrs(m)
+    assert attrs[0x0006][1] == f"{local_ufrag}:{remote_ufrag}".encode(), attrs[0x0006]
+    assert 0x0025 in attrs and 0x802A in attrs, sorted(attrs)
+    mi_off, mi = attrs[0x0008]
+    covered = m[:2] + struct.pack("!H", mi_off + 24 - 20) + m[4:mi_off]
+    assert hmac.new(local_pwd.encode(), covered, hashlib.sha1).digest() == mi
+
+    def attr(t, v):
+        return struct.pack("!HH", t, len(v)) + v + b"\0" * (-len(v) % 4)
+    ip = struct.unpack("!I", socket.inet_aton(src[0]))[0]
+    xor = attr(0x0020, struct.pack("!BBHI", 0, 1, src[1] ^ (cookie >> 16), ip ^ cookie))
+    head = struct.pack("!HHI", 0x0101, len(xor) + 24, cookie) + m[8:20]
+    r = head + xor
+    r += attr(0x0008, hmac.new(local_pwd.encode(), r, hashlib.sha1).digest())
+    r = r[:2] + struct.pack("!H", len(r) - 20 + 8) + r[4:]
+    r += attr(0x8028, struct.pack("!I", (zlib.crc32(r) ^ 0x5354554E) & 0xFFFFFFFF))
+    sock.sendto(r, src)
+    return src
+
+
+def test_sip_call_over_ice_is_nominated(env, caller):
+    """SIP -> Jingle over ICE-UDP: our session-initiate offers ICE-UDP (ufrag, pwd, host
+    candidates); the callee accepts in ICE-UDP; the gateway, the controlling agent, checks the
+    pair with USE-CANDIDATE keyed with the callee's pwd; the callee answers it; then no more
+    checks come, and the tones cross both ways."""
+    gw, _, _ = env
+    sip_rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sip_rtp.bind(("127.0.0.1", 0))
+    result = {}
+    t = threading.Thread(target=sip_call, args=(gw, f"sip:juliet@{XMPP};gr=r", sip_rtp, result))
+    t.start()
+    try:
+        j = wait_initiate(caller)
+        offer_t = j.find(f"{{{JINGLE}}}content/{{{ICE_UDP}}}transport")
+        assert offer_t is not None and len(offer_t.get("pwd")) >= 22, ET.tostring(j)
+        cand = offer_t.find(f"{{{ICE_UDP}}}candidate[@component='1']")
+        assert cand.get("type") == "host"
+        port = caller.rtp.getsockname()[1]
+        my_ufrag, my_pwd = "jul1", "julietjulietjulietjuliet"
+        accept = (f"<content creator='initiator' name='audio'><description xmlns='{RTP}' "
+                  "media='audio'><payload-type id='0' name='PCMU' clockrate='8000'/>"
+                  f"</description><transport xmlns='{ICE_UDP}' ufrag='{my_ufrag}' "
+                  f"pwd='{my_pwd}'><candidate component='1' foundation='1' generation='0' "
+                  f"id='j1' ip='127.0.0.1' port='{port}' priority='2130706431' protocol='udp' "
+                  "type='host'/></transport></content>")
+        r = caller.c.iq("set", f"alice@{GW}", f"<jingle xmlns='{JINGLE}' action='session-accept'"
+                        f" sid='{caller.sid}' responder='juliet@{XMPP}/r'>{accept}</jingle>")
+        assert r.get("type") == "result", ET.tostring(r)
+        answer_our_check(caller.rtp, my_ufrag, my_pwd, offer_t.get("ufrag"))
+        t.join(30)
+        d = result["dialog"]
+        assert d.response.status == 200, d.response.text
+        d.ack()
+        sip_media = parse_sdp(d.response.text)["media"][0]
+        exchange_tones(("127.0.0.1", int(cand.get("port")), caller.rtp),
+                       (sip_media["c"], sip_media["port"], sip_rtp), 800, 1200)
+        d.bye()
+        gw.wait_log(f"RTP port {cand.get('port')} closed")
+        line = gw.log().split(f"RTP port {cand.get('port')} closed")[1].splitlines()[0]
+        sent = int(re.search(r"(\d+) sent\)", line).group(1))
+        assert 1 <= sent <= 3, line  # it stopped once answered
     finally:
         t.join(30)
         if "ua" in result:

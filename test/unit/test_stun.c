@@ -135,11 +135,48 @@ static void refused(void)
     g_assert_cmpint(sylk_stun_ice_answer(req, sizeof(req), "evtj", PASSWORD, f, out), <, 0);
 }
 
+/* Our own check (the controlling side) is what the peer's answering code takes; its answer is
+ * recognized by transaction id and the peer's password only. The request's integrity is checked
+ * with GHmac here as well. */
+static void our_check_and_its_answer(void)
+{
+    static const uint8_t tid[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    uint8_t req[SYLK_STUN_MAX_REQUEST], resp[SYLK_STUN_MAX_RESPONSE];
+    ssize_t n =
+        sylk_stun_ice_request("peer", "ours", PASSWORD, 0x6e0001ff, 0x1122334455667788, tid, req);
+    g_assert_cmpint(n, >, 20);
+    g_assert_true(sylk_stun_use_candidate(req, (size_t)n));
+    g_assert_cmpmem(req + 24, 9, "peer:ours", 9); /* USERNAME first: the peer's fragment */
+    /* MESSAGE-INTEGRITY: 24 bytes before the 8-byte FINGERPRINT at the end */
+    size_t mi = (size_t)n - 8 - 24;
+    uint8_t copy[SYLK_STUN_MAX_REQUEST];
+    memcpy(copy, req, mi);
+    copy[2] = (uint8_t)((mi + 24 - 20) >> 8);
+    copy[3] = (uint8_t)(mi + 24 - 20);
+    GHmac *h = g_hmac_new(G_CHECKSUM_SHA1, (const guchar *)PASSWORD, strlen(PASSWORD));
+    g_hmac_update(h, copy, (gssize)mi);
+    uint8_t digest[20];
+    gsize dlen = sizeof(digest);
+    g_hmac_get_digest(h, digest, &dlen);
+    g_hmac_unref(h);
+    g_assert_cmpmem(digest, 20, req + mi + 4, 20);
+    struct sockaddr_in from = v4("127.0.0.1", 40000);
+    ssize_t r =
+        sylk_stun_ice_answer(req, (size_t)n, "peer", PASSWORD, (struct sockaddr *)&from, resp);
+    g_assert_cmpint(r, >, 0);
+    g_assert_true(sylk_stun_check_answered(resp, (size_t)r, tid, PASSWORD));
+    static const uint8_t other[12] = {0};
+    g_assert_false(sylk_stun_check_answered(resp, (size_t)r, other, PASSWORD));
+    g_assert_false(sylk_stun_check_answered(resp, (size_t)r, tid, "another password here!"));
+    g_assert_false(sylk_stun_check_answered(req, (size_t)n, tid, PASSWORD)); /* not an answer */
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/stun/sample-request-answered", sample_request_answered);
     g_test_add_func("/stun/ipv6-mapped-address", ipv6_mapped_address);
     g_test_add_func("/stun/refused", refused);
+    g_test_add_func("/stun/our-check-and-its-answer", our_check_and_its_answer);
     return g_test_run();
 }

@@ -103,6 +103,10 @@ static void ice_host_candidates(void)
     g_assert_nonnull(strstr(sdp, "m=audio 41000 RTP/AVP 8\r\n"));
     g_assert_nonnull(strstr(sdp, "a=rtcp:41001\r\n"));
     g_assert_true(xgw_jingle_uses_ice(c));
+    const char *ru = NULL, *rp = NULL;
+    g_assert_true(xgw_jingle_remote_ice(c, &ru, &rp));
+    g_assert_cmpstr(ru, ==, "8hhy");
+    g_assert_cmpstr(rp, ==, "asd88fgpdd777uzjYhagZg");
     g_free(sdp);
     xmpp_node_free(c);
     const char *answer = "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\n"

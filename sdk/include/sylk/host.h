@@ -737,6 +737,14 @@ struct sylk_host {
      */
     int (*media_endpoint_set_ice)(sylk_media_endpoint *endpoint, const char *ufrag,
                                   const char *pwd);
+    /**
+     * ICE as the controlling agent, after media_endpoint_set_ice and the peer's answer: checks
+     * with USE-CANDIDATE (aggressive nomination) go to the answer's address every 100 ms, keyed
+     * with the peer's `remote_pwd`, until one is answered; media then goes where the answer came
+     * from. 0, or -EINVAL (no local credentials set, or a missing argument).
+     */
+    int (*media_endpoint_ice_connect)(sylk_media_endpoint *endpoint, const char *remote_ufrag,
+                                      const char *remote_pwd);
 };
 
 #ifdef __cplusplus

@@ -49,7 +49,8 @@ extern "C" {
  *        refer_cancel (REFER as the referrer, RFC 3515), media_endpoint_new,
  *        media_endpoint_answer, media_endpoint_offer, media_endpoint_set_answer,
  *        media_endpoint_stream, media_endpoint_free (an RTP audio leg without a SIP
- *        session), media_endpoint_set_ice (ICE-lite answers on it); to struct
+ *        session), media_endpoint_set_ice and media_endpoint_ice_connect (ICE on it:
+ *        answering checks, and checking as the controlling agent); to struct
  *        sylk_chat_handler: nickname_result; to struct sylk_session_params: chatroom
  *        (a=chatroom in the offer).
  */
