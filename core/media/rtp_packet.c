@@ -4,6 +4,8 @@
 #define G_LOG_DOMAIN "sylk-rtp"
 #include "media/rtp_packet.h"
 
+#include "media/bytes.h"
+
 #include <errno.h>
 #include <math.h>
 #include <string.h>
@@ -11,30 +13,6 @@
 #define MAX_DROPOUT  3000
 #define MAX_MISORDER 100
 #define RTP_SEQ_MOD  (1u << 16)
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 /* RFC 8285 one-byte header extensions (profile 0xBEDE): finds the RFC 6464 audio level. */
 static void parse_extensions(const uint8_t *ext, size_t len, unsigned id,
@@ -70,8 +48,8 @@ int sylk_rtp_parse(const uint8_t *buf, size_t len, unsigned audio_level_id,
     if (buf[0] & 0x10) { /* header extension */
         if (off + 4 > len)
             return -EBADMSG;
-        uint16_t profile = rd16(buf + off);
-        size_t ext_len = 4u * rd16(buf + off + 2);
+        uint16_t profile = sylk_rd16(buf + off);
+        size_t ext_len = 4u * sylk_rd16(buf + off + 2);
         if (off + 4 + ext_len > len)
             return -EBADMSG;
         if (profile == 0xBEDE)
@@ -87,9 +65,9 @@ int sylk_rtp_parse(const uint8_t *buf, size_t len, unsigned audio_level_id,
     }
     out->marker = buf[1] & 0x80;
     out->pt = buf[1] & 0x7f;
-    out->seq = rd16(buf + 2);
-    out->ts = rd32(buf + 4);
-    out->ssrc = rd32(buf + 8);
+    out->seq = sylk_rd16(buf + 2);
+    out->ts = sylk_rd32(buf + 4);
+    out->ssrc = sylk_rd32(buf + 8);
     out->payload = buf + off;
     out->payload_len = end - off;
     return 0;
@@ -102,9 +80,9 @@ size_t sylk_rtp_write_header(uint8_t *buf, size_t cap, uint8_t pt, bool marker, 
         return 0;
     buf[0] = 0x80;
     buf[1] = (uint8_t)((marker ? 0x80 : 0) | (pt & 0x7f));
-    wr16(buf + 2, seq);
-    wr32(buf + 4, ts);
-    wr32(buf + 8, ssrc);
+    sylk_wr16(buf + 2, seq);
+    sylk_wr32(buf + 4, ts);
+    sylk_wr32(buf + 8, ssrc);
     return SYLK_RTP_HEADER_LEN;
 }
 
@@ -143,7 +121,7 @@ int sylk_dtmf_parse(const uint8_t *payload, size_t len, struct sylk_dtmf_event *
     out->digit = keys[payload[0]];
     out->end = payload[1] & 0x80;
     out->volume = payload[1] & 0x3f;
-    out->duration = rd16(payload + 2);
+    out->duration = sylk_rd16(payload + 2);
     return 0;
 }
 
@@ -214,13 +192,13 @@ void sylk_rtp_rx_report(struct sylk_rtp_rx_stats *s, uint32_t ssrc,
 
 static void write_block(uint8_t *p, const struct sylk_rtcp_report_block *rb)
 {
-    wr32(p, rb->ssrc);
+    sylk_wr32(p, rb->ssrc);
     uint32_t lost = (uint32_t)rb->cumulative_lost & 0xffffff;
-    wr32(p + 4, (uint32_t)rb->fraction_lost << 24 | lost);
-    wr32(p + 8, rb->highest_seq);
-    wr32(p + 12, rb->jitter);
-    wr32(p + 16, rb->lsr);
-    wr32(p + 20, rb->dlsr);
+    sylk_wr32(p + 4, (uint32_t)rb->fraction_lost << 24 | lost);
+    sylk_wr32(p + 8, rb->highest_seq);
+    sylk_wr32(p + 12, rb->jitter);
+    sylk_wr32(p + 16, rb->lsr);
+    sylk_wr32(p + 20, rb->dlsr);
 }
 
 size_t sylk_rtcp_write_report(uint8_t *buf, size_t cap, uint32_t ssrc,
@@ -232,15 +210,15 @@ size_t sylk_rtcp_write_report(uint8_t *buf, size_t cap, uint32_t ssrc,
         return 0;
     buf[0] = (uint8_t)(0x80 | (rb ? 1 : 0));
     buf[1] = si ? 200 : 201;
-    wr16(buf + 2, (uint16_t)(len / 4 - 1));
-    wr32(buf + 4, ssrc);
+    sylk_wr16(buf + 2, (uint16_t)(len / 4 - 1));
+    sylk_wr32(buf + 4, ssrc);
     size_t off = 8;
     if (si) {
-        wr32(buf + 8, (uint32_t)(si->ntp >> 32));
-        wr32(buf + 12, (uint32_t)si->ntp);
-        wr32(buf + 16, si->rtp_ts);
-        wr32(buf + 20, si->packets);
-        wr32(buf + 24, si->octets);
+        sylk_wr32(buf + 8, (uint32_t)(si->ntp >> 32));
+        sylk_wr32(buf + 12, (uint32_t)si->ntp);
+        sylk_wr32(buf + 16, si->rtp_ts);
+        sylk_wr32(buf + 20, si->packets);
+        sylk_wr32(buf + 24, si->octets);
         off = 28;
     }
     if (rb)
@@ -252,14 +230,14 @@ static void read_blocks(const uint8_t *p, unsigned count, struct sylk_rtcp_parse
 {
     for (unsigned i = 0; i < count && out->blocks < 4; i++, p += 24) {
         struct sylk_rtcp_report_block *rb = &out->block[out->blocks++];
-        rb->ssrc = rd32(p);
+        rb->ssrc = sylk_rd32(p);
         rb->fraction_lost = p[4];
-        int32_t lost = (int32_t)(rd32(p + 4) & 0xffffff);
+        int32_t lost = (int32_t)(sylk_rd32(p + 4) & 0xffffff);
         rb->cumulative_lost = lost & 0x800000 ? lost - 0x1000000 : lost;
-        rb->highest_seq = rd32(p + 8);
-        rb->jitter = rd32(p + 12);
-        rb->lsr = rd32(p + 16);
-        rb->dlsr = rd32(p + 20);
+        rb->highest_seq = sylk_rd32(p + 8);
+        rb->jitter = sylk_rd32(p + 12);
+        rb->lsr = sylk_rd32(p + 16);
+        rb->dlsr = sylk_rd32(p + 20);
     }
 }
 
@@ -271,7 +249,7 @@ int sylk_rtcp_parse(const uint8_t *buf, size_t len, struct sylk_rtcp_parsed *out
     for (size_t off = 0; off < len;) {
         if (len - off < 4 || (buf[off] >> 6) != 2)
             return -EBADMSG;
-        size_t plen = 4u * (rd16(buf + off + 2) + 1u);
+        size_t plen = 4u * (sylk_rd16(buf + off + 2) + 1u);
         if (plen > len - off)
             return -EBADMSG;
         const uint8_t *p = buf + off;
@@ -281,11 +259,11 @@ int sylk_rtcp_parse(const uint8_t *buf, size_t len, struct sylk_rtcp_parsed *out
             if (plen < 28 + 24u * count)
                 return -EBADMSG;
             out->has_sr = true;
-            out->sr_ssrc = rd32(p + 4);
-            out->sr.ntp = (uint64_t)rd32(p + 8) << 32 | rd32(p + 12);
-            out->sr.rtp_ts = rd32(p + 16);
-            out->sr.packets = rd32(p + 20);
-            out->sr.octets = rd32(p + 24);
+            out->sr_ssrc = sylk_rd32(p + 4);
+            out->sr.ntp = (uint64_t)sylk_rd32(p + 8) << 32 | sylk_rd32(p + 12);
+            out->sr.rtp_ts = sylk_rd32(p + 16);
+            out->sr.packets = sylk_rd32(p + 20);
+            out->sr.octets = sylk_rd32(p + 24);
             read_blocks(p + 28, count, out);
             break;
         case 201: /* RR */

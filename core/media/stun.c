@@ -3,6 +3,8 @@
  */
 #include "media/stun.h"
 
+#include "media/bytes.h"
+
 #include <errno.h>
 #include <gnutls/crypto.h>
 #include <netinet/in.h>
@@ -20,30 +22,6 @@
 #define INTEGRITY_LEN    20
 #define FINGERPRINT_XOR  0x5354554eu
 
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
 /* CRC-32 (ISO-HDLC, as zlib's), bit by bit: a check is a hundred bytes, a few per second. */
 static uint32_t crc32_of(const uint8_t *p, size_t n)
 {
@@ -59,10 +37,10 @@ static uint32_t crc32_of(const uint8_t *p, size_t n)
 /* The header of a well-formed STUN message: type, and the attributes' length. */
 static bool header_ok(const uint8_t *m, size_t len, uint16_t *type, size_t *body)
 {
-    if (len < HEADER || (m[0] & 0xC0) != 0 || get32(m + 4) != MAGIC_COOKIE)
+    if (len < HEADER || (m[0] & 0xC0) != 0 || sylk_rd32(m + 4) != MAGIC_COOKIE)
         return false;
-    *type = get16(m);
-    *body = get16(m + 2);
+    *type = sylk_rd16(m);
+    *body = sylk_rd16(m + 2);
     return *body % 4 == 0 && HEADER + *body == len;
 }
 
@@ -71,7 +49,7 @@ static size_t find_attr(const uint8_t *m, size_t len, uint16_t want)
 {
     size_t off = HEADER;
     while (off + 4 <= len) {
-        uint16_t type = get16(m + off), alen = get16(m + off + 2);
+        uint16_t type = sylk_rd16(m + off), alen = sylk_rd16(m + off + 2);
         size_t next = off + 4 + ((alen + 3u) & ~3u);
         if (next > len)
             return 0;
@@ -88,7 +66,7 @@ static int integrity_of(const uint8_t *m, size_t end, uint16_t length, const cha
 {
     uint8_t copy[HEADER];
     memcpy(copy, m, HEADER);
-    put16(copy + 2, length);
+    sylk_wr16(copy + 2, length);
     gnutls_hmac_hd_t h;
     if (gnutls_hmac_init(&h, GNUTLS_MAC_SHA1, pwd, strlen(pwd)) < 0)
         return -ENOMEM;
@@ -103,7 +81,7 @@ static int integrity_of(const uint8_t *m, size_t end, uint16_t length, const cha
 static bool message_authentic(const uint8_t *m, size_t len, const char *pwd)
 {
     size_t mi = find_attr(m, len, ATTR_INTEGRITY);
-    if (!mi || get16(m + mi + 2) != INTEGRITY_LEN)
+    if (!mi || sylk_rd16(m + mi + 2) != INTEGRITY_LEN)
         return false;
     uint8_t digest[INTEGRITY_LEN];
     size_t mi_end = mi + 4 + INTEGRITY_LEN;
@@ -112,8 +90,8 @@ static bool message_authentic(const uint8_t *m, size_t len, const char *pwd)
         return false;
     size_t fp = find_attr(m, len, ATTR_FINGERPRINT);
     if (fp) { /* last, over everything before it: the header's length already covers it */
-        if (fp < mi_end || get16(m + fp + 2) != 4 || fp + 8 != len ||
-            (crc32_of(m, fp) ^ FINGERPRINT_XOR) != get32(m + fp + 4))
+        if (fp < mi_end || sylk_rd16(m + fp + 2) != 4 || fp + 8 != len ||
+            (crc32_of(m, fp) ^ FINGERPRINT_XOR) != sylk_rd32(m + fp + 4))
             return false;
     }
     return true;
@@ -126,7 +104,7 @@ static bool request_authentic(const uint8_t *m, size_t len, const char *ufrag, c
     size_t mi = find_attr(m, len, ATTR_INTEGRITY);
     if (!user || !mi || user > mi)
         return false;
-    size_t ulen = get16(m + user + 2), flen = strlen(ufrag);
+    size_t ulen = sylk_rd16(m + user + 2), flen = strlen(ufrag);
     if (ulen <= flen || memcmp(m + user + 4, ufrag, flen) != 0 || m[user + 4 + flen] != ':')
         return false;
     return message_authentic(m, len, pwd);
@@ -135,24 +113,24 @@ static bool request_authentic(const uint8_t *m, size_t len, const char *ufrag, c
 /* XOR-MAPPED-ADDRESS of `from` at out; its length with the attribute header, or -errno. */
 static ssize_t put_xor_mapped(uint8_t *out, const uint8_t *tid, const struct sockaddr *from)
 {
-    put16(out, ATTR_XOR_MAPPED);
+    sylk_wr16(out, ATTR_XOR_MAPPED);
     out[4] = 0;
     if (from->sa_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)from;
-        put16(out + 2, 8);
+        sylk_wr16(out + 2, 8);
         out[5] = 0x01;
-        put16(out + 6, (uint16_t)(ntohs(a->sin_port) ^ (MAGIC_COOKIE >> 16)));
-        put32(out + 8, ntohl(a->sin_addr.s_addr) ^ MAGIC_COOKIE);
+        sylk_wr16(out + 6, (uint16_t)(ntohs(a->sin_port) ^ (MAGIC_COOKIE >> 16)));
+        sylk_wr32(out + 8, ntohl(a->sin_addr.s_addr) ^ MAGIC_COOKIE);
         return 12;
     }
     if (from->sa_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)from;
         uint8_t key[16];
-        put32(key, MAGIC_COOKIE);
+        sylk_wr32(key, MAGIC_COOKIE);
         memcpy(key + 4, tid, 12);
-        put16(out + 2, 20);
+        sylk_wr16(out + 2, 20);
         out[5] = 0x02;
-        put16(out + 6, (uint16_t)(ntohs(a->sin6_port) ^ (MAGIC_COOKIE >> 16)));
+        sylk_wr16(out + 6, (uint16_t)(ntohs(a->sin6_port) ^ (MAGIC_COOKIE >> 16)));
         for (int i = 0; i < 16; i++)
             out[8 + i] = a->sin6_addr.s6_addr[i] ^ key[i];
         return 24;
@@ -164,16 +142,16 @@ static ssize_t put_xor_mapped(uint8_t *out, const uint8_t *tid, const struct soc
  * out, and sets the header's length: the message's whole length, or -ENOMEM. */
 static ssize_t sign(uint8_t *out, size_t off, const char *pwd)
 {
-    put16(out + off, ATTR_INTEGRITY);
-    put16(out + off + 2, INTEGRITY_LEN);
+    sylk_wr16(out + off, ATTR_INTEGRITY);
+    sylk_wr16(out + off + 2, INTEGRITY_LEN);
     size_t mi_end = off + 4 + INTEGRITY_LEN;
     if (integrity_of(out, off, (uint16_t)(mi_end - HEADER), pwd, out + off + 4) < 0)
         return -ENOMEM;
     size_t total = mi_end + 8;
-    put16(out + 2, (uint16_t)(total - HEADER));
-    put16(out + mi_end, ATTR_FINGERPRINT);
-    put16(out + mi_end + 2, 4);
-    put32(out + mi_end + 4, crc32_of(out, mi_end) ^ FINGERPRINT_XOR);
+    sylk_wr16(out + 2, (uint16_t)(total - HEADER));
+    sylk_wr16(out + mi_end, ATTR_FINGERPRINT);
+    sylk_wr16(out + mi_end + 2, 4);
+    sylk_wr32(out + mi_end + 4, crc32_of(out, mi_end) ^ FINGERPRINT_XOR);
     return (ssize_t)total;
 }
 
@@ -186,8 +164,8 @@ ssize_t sylk_stun_ice_answer(const uint8_t *req, size_t len, const char *ufrag, 
         return -EPROTO;
     if (!ufrag || !pwd || !*ufrag || !*pwd || !request_authentic(req, len, ufrag, pwd))
         return -EACCES;
-    put16(out, BINDING_SUCCESS);
-    put32(out + 4, MAGIC_COOKIE);
+    sylk_wr16(out, BINDING_SUCCESS);
+    sylk_wr32(out + 4, MAGIC_COOKIE);
     memcpy(out + 8, req + 8, 12);
     ssize_t n = put_xor_mapped(out + HEADER, req + 8, from);
     if (n < 0)
@@ -215,12 +193,12 @@ ssize_t sylk_stun_ice_request(const char *remote_ufrag, const char *local_ufrag,
     size_t ulen = strlen(remote_ufrag) + 1 + strlen(local_ufrag);
     if (ulen > 200)
         return -EINVAL;
-    put16(out, BINDING_REQUEST);
-    put32(out + 4, MAGIC_COOKIE);
+    sylk_wr16(out, BINDING_REQUEST);
+    sylk_wr32(out + 4, MAGIC_COOKIE);
     memcpy(out + 8, tid, 12);
     size_t off = HEADER;
-    put16(out + off, ATTR_USERNAME);
-    put16(out + off + 2, (uint16_t)ulen);
+    sylk_wr16(out + off, ATTR_USERNAME);
+    sylk_wr16(out + off + 2, (uint16_t)ulen);
     size_t rlen = strlen(remote_ufrag);
     memcpy(out + off + 4, remote_ufrag, rlen);
     out[off + 4 + rlen] = ':';
@@ -228,17 +206,17 @@ ssize_t sylk_stun_ice_request(const char *remote_ufrag, const char *local_ufrag,
     off += 4 + ulen;
     while (off % 4)
         out[off++] = 0;
-    put16(out + off, ATTR_PRIORITY);
-    put16(out + off + 2, 4);
-    put32(out + off + 4, priority);
+    sylk_wr16(out + off, ATTR_PRIORITY);
+    sylk_wr16(out + off + 2, 4);
+    sylk_wr32(out + off + 4, priority);
     off += 8;
-    put16(out + off, ATTR_CONTROLLING);
-    put16(out + off + 2, 8);
-    put32(out + off + 4, (uint32_t)(tiebreaker >> 32));
-    put32(out + off + 8, (uint32_t)tiebreaker);
+    sylk_wr16(out + off, ATTR_CONTROLLING);
+    sylk_wr16(out + off + 2, 8);
+    sylk_wr32(out + off + 4, (uint32_t)(tiebreaker >> 32));
+    sylk_wr32(out + off + 8, (uint32_t)tiebreaker);
     off += 12;
-    put16(out + off, ATTR_USE_CAND);
-    put16(out + off + 2, 0);
+    sylk_wr16(out + off, ATTR_USE_CAND);
+    sylk_wr16(out + off + 2, 0);
     off += 4;
     return sign(out, off, remote_pwd);
 }

@@ -489,7 +489,11 @@ def test_jingle_call_answered_by_baresip(env, caller, tmp_path):
     _, _, prosody = env
     b = Baresip(tmp_path / "baresip", sip_port=free_port_pair(), rtp_start=free_port_range(100),
                 ctrl_port=free_port(kinds=("tcp",)), aor=f"sip:alice@{PHONE}").start()
-    gw2 = gateway(tmp_path / "gw2", prosody, PHONE, f"sip:127.0.0.1:{b.sip_port}")
+    try:
+        gw2 = gateway(tmp_path / "gw2", prosody, PHONE, f"sip:127.0.0.1:{b.sip_port}")
+    except Exception:
+        b.stop()  # not left running when the gateway does not start
+        raise
     try:
         callee = f"alice@{PHONE}/desk"
         ack = caller.jingle("session-initiate", caller.offer(), to=callee)
