@@ -130,6 +130,8 @@ static const struct option server_options[] = {
     OPT("server", "allow_app_header", K_BOOL, allow_app_header),
     OPT("server", "log_level", K_LEVEL, log_level),
     OPT("server", "trace_sip", K_BOOL, trace_sip),
+    OPT("server", "log_file", K_PATH, log_file),
+    OPT("server", "trace_file", K_PATH, trace_file),
     OPT("sip", "local_ip", K_IP, local_ip),
     OPT("sip", "advertised_ip", K_IP, advertised_ip),
     OPT("sip", "udp_port", K_PORT, udp_port),
@@ -495,6 +497,8 @@ void sylk_config_clear(struct sylk_server_config *cfg)
     g_strfreev(cfg->disabled_applications);
     g_free(cfg->plugins_dir);
     g_free(cfg->spool_dir);
+    g_free(cfg->log_file);
+    g_free(cfg->trace_file);
     if (cfg->trusted_peers)
         g_array_free(cfg->trusted_peers, TRUE);
     g_free(cfg->local_ip);

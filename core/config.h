@@ -38,6 +38,8 @@ struct sylk_server_config {
     bool allow_app_header;
     GLogLevelFlags log_level;
     bool trace_sip;
+    char *log_file;   /* NULL: stderr; reopened on SIGHUP */
+    char *trace_file; /* NULL: SIP traces go to the log; reopened on SIGHUP */
 
     /* [sip] */
     char *local_ip;

@@ -83,6 +83,40 @@ static char *ini_prescan(const char *text, GHashTable *lines)
     return g_string_free(out, FALSE);
 }
 
+static bool parses(const char *text, gsize len)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    return g_key_file_load_from_data(kf, text, len, G_KEY_FILE_NONE, NULL);
+}
+
+/*
+ * The line GKeyFile stopped at, which its messages do not say: the shortest run of leading
+ * lines that fails to parse ends with it (GKeyFile reads line by line and stops at the first
+ * bad one, so a run fails exactly when it holds that line). 0 when every run parses.
+ */
+static unsigned failing_line(const char *text)
+{
+    GArray *ends = g_array_new(FALSE, FALSE, sizeof(gsize)); /* offset after each line */
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        gsize end = (gsize)((nl ? nl + 1 : p + strlen(p)) - text);
+        g_array_append_val(ends, end);
+        p = text + end;
+    }
+    unsigned lo = 1, hi = ends->len, found = 0;
+    while (lo <= hi) {
+        unsigned mid = lo + (hi - lo) / 2;
+        if (parses(text, g_array_index(ends, gsize, mid - 1))) {
+            lo = mid + 1;
+        } else {
+            found = mid;
+            hi = mid - 1;
+        }
+    }
+    g_array_free(ends, TRUE);
+    return found;
+}
+
 /* Returns NULL when the file cannot be read or parsed (error added). */
 struct sylk_ini *sylk_ini_load(const char *path, GPtrArray *errors)
 {
@@ -99,7 +133,12 @@ struct sylk_ini *sylk_ini_load(const char *path, GPtrArray *errors)
     g_autofree char *clean = ini_prescan(text, ini->lines);
     ini->kf = g_key_file_new();
     if (!g_key_file_load_from_data(ini->kf, clean, (gsize)-1, G_KEY_FILE_NONE, &err)) {
-        sylk_ini_error(errors, ini, NULL, NULL, "not a valid INI file: %s", err->message);
+        unsigned line = failing_line(clean);
+        if (line)
+            g_ptr_array_add(errors, g_strdup_printf("%s:%u: not a valid INI line: %s", path, line,
+                                                    err->message));
+        else
+            sylk_ini_error(errors, ini, NULL, NULL, "not a valid INI file: %s", err->message);
         sylk_ini_free(ini);
         return NULL;
     }

@@ -11,7 +11,8 @@
 
 int main(int argc, char **argv)
 {
-    g_autofree char *config = NULL, *plugins_dir = NULL, *log_level = NULL;
+    g_autofree char *config = NULL, *plugins_dir = NULL, *log_level = NULL, *log_file = NULL,
+                    *spool_dir = NULL;
     gboolean check = FALSE, version = FALSE;
     GOptionEntry entries[] = {
         {"config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
@@ -22,6 +23,10 @@ int main(int argc, char **argv)
          "Load plugins from DIR instead of [server] plugins_dir", "DIR"},
         {"log-level", 0, 0, G_OPTION_ARG_STRING, &log_level,
          "error, warning, info or debug (overrides [server] log_level)", "LEVEL"},
+        {"log-file", 0, 0, G_OPTION_ARG_FILENAME, &log_file,
+         "Write the log to FILE, reopened on SIGHUP (overrides [server] log_file)", "FILE"},
+        {"spool-dir", 0, 0, G_OPTION_ARG_FILENAME, &spool_dir,
+         "Writable state in DIR (overrides [server] spool_dir)", "DIR"},
         {"version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL},
         {NULL, 0, 0, 0, NULL, NULL, NULL},
     };
@@ -41,6 +46,8 @@ int main(int argc, char **argv)
         .config_path = config ? config : SYLK_SYSCONFDIR "/sylkserver.ini",
         .plugins_dir = plugins_dir,
         .log_level = log_level,
+        .log_file = log_file,
+        .spool_dir = spool_dir,
         .check_config = check,
     };
     return sylk_server_main(&options);

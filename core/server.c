@@ -2,7 +2,8 @@
  * server.c — the process-wide state and its lifecycle:
  *   load config → load plugins (and their configs) → [--check-config stops here] → media
  *   threads, MSRP listener, web server → SIP stack → plugins' init → main loop → on
- *   SIGINT/SIGTERM: end dialogs, nua_shutdown → wait → nua_destroy → plugins' shutdown → the
+ *   SIGHUP: reload.c (logs reopened, log_level and trace_sip read again) — on SIGINT/SIGTERM:
+ *   end dialogs, nua_shutdown → wait → nua_destroy → plugins' shutdown → the
  *   fd watches and resolutions plugins left → web server, MSRP listener, media threads →
  *   unload plugins.
  * The only global variable of the core lives here.
@@ -51,6 +52,13 @@ static gboolean on_signal(gpointer data)
     struct sylk_server *server = data;
     g_info("signal received: shutting down");
     sylk_server_stop(server);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean on_hangup(gpointer data)
+{
+    struct sylk_server *server = data;
+    sylk_reload_run(&server->reload, server);
     return G_SOURCE_CONTINUE;
 }
 
@@ -180,6 +188,15 @@ static bool load_configuration(struct sylk_server *server, const struct sylk_ser
         g_free(server->config.plugins_dir);
         server->config.plugins_dir = g_canonicalize_filename(o->plugins_dir, NULL);
     }
+    if (o->spool_dir) {
+        g_free(server->config.spool_dir);
+        server->config.spool_dir = g_canonicalize_filename(o->spool_dir, NULL);
+    }
+    if (o->log_file) {
+        g_free(server->config.log_file);
+        server->config.log_file = g_canonicalize_filename(o->log_file, NULL);
+    }
+    server->log_level_fixed = o->log_level != NULL;
     if (o->log_level && !sylk_log_level_parse(o->log_level, &server->config.log_level)) {
         g_ptr_array_add(errors, g_strdup_printf("--log-level: '%s' is not one of error, "
                                                 "warning, info, debug",
@@ -299,6 +316,11 @@ int sylk_server_main(const struct sylk_server_options *o)
         g_critical("configuration has errors; not starting");
         goto out;
     }
+    if (!sylk_log_open(&server->log, server->config.log_file, server->config.trace_file, &error)) {
+        g_critical("%s; not starting", error->message);
+        goto out;
+    }
+    sylk_reload_init(&server->reload, server->config.path);
     server->rtp_ports = (struct sylk_rtp_ports){.min = server->config.rtp_port_min,
                                                 .max = server->config.rtp_port_max,
                                                 .next = server->config.rtp_port_min};
@@ -323,6 +345,7 @@ int sylk_server_main(const struct sylk_server_options *o)
     sylk_plugins_start(&server->plugins, &server->host);
     guint sigint = g_unix_signal_add(SIGINT, on_signal, server);
     guint sigterm = g_unix_signal_add(SIGTERM, on_signal, server);
+    guint sighup = g_unix_signal_add(SIGHUP, on_hangup, server);
     log_ready(server);
 
     sylk_memtrim_start(&server->memtrim, &server->counters);
@@ -331,6 +354,7 @@ int sylk_server_main(const struct sylk_server_options *o)
 
     g_source_remove(sigint);
     g_source_remove(sigterm);
+    g_source_remove(sighup);
     sylk_memtrim_stop(&server->memtrim);
     sylk_sip_stack_destroy(&server->sip);
     sylk_plugins_stop(&server->plugins);
@@ -355,10 +379,9 @@ out:
         g_main_loop_unref(server->loop);
     sylk_config_clear(&server->config);
     sylk_xml_log_uninstall();
-    for (int i = 0; i < 2; i++) {
-        if (server->log.sofia_line[i])
-            g_string_free(server->log.sofia_line[i], TRUE);
-    }
+    sylk_log_clear_sofia(&server->log);
+    sylk_reload_clear(&server->reload);
+    sylk_log_close(&server->log); /* last: records go to stderr from here on */
     the_server = NULL;
     return code;
 }

@@ -17,6 +17,7 @@
 #include "plugin/fdwatch.h"
 #include "plugin/loader.h"
 #include "plugin/timers.h"
+#include "reload.h"
 #include "sip/stack.h"
 #include "xml_log.h"
 
@@ -27,7 +28,9 @@
 struct sylk_server_options {
     const char *config_path;
     const char *plugins_dir; /* overrides [server] plugins_dir when set */
-    const char *log_level;   /* overrides [server] log_level when set */
+    const char *log_level;   /* overrides [server] log_level when set (also on SIGHUP) */
+    const char *log_file;    /* overrides [server] log_file when set */
+    const char *spool_dir;   /* overrides [server] spool_dir when set */
     bool check_config;       /* validate, print errors, exit */
 };
 
@@ -53,6 +56,8 @@ struct sylk_port_burst {
 struct sylk_server {
     struct sylk_server_config config;
     struct sylk_log log;
+    bool log_level_fixed;        /* --log-level given: SIGHUP leaves the level alone */
+    struct sylk_reload reload;   /* SIGHUP: what the configuration file held at start */
     struct sylk_xml_log xml_log; /* libxml2's reports on the main thread */
     GMainLoop *loop;
     struct sylk_plugin_registry plugins;

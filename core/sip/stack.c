@@ -411,6 +411,13 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
     return true;
 }
 
+void sylk_sip_stack_set_trace(struct sylk_sip_stack *stack, bool on)
+{
+    /* nua hands the tag to nta, nta to its master transport, which reopens its logging. */
+    if (stack->nua && !stack->shutting_down)
+        nua_set_params(stack->nua, TPTAG_LOG(on), TAG_END());
+}
+
 void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack)
 {
     if (stack->shutting_down)

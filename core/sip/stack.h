@@ -60,6 +60,9 @@ struct sylk_sip_stack {
 /** Creates the stack and binds the transports; false with `error` set on failure. */
 bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *server, GError **error);
 
+/** Switches the transports' message dump (TPTAG_LOG, the SIP trace) on or off while running. */
+void sylk_sip_stack_set_trace(struct sylk_sip_stack *stack, bool on);
+
 /** Ends every dialog and starts nua_shutdown; shutdown_done turns true when it completed. */
 void sylk_sip_stack_shutdown(struct sylk_sip_stack *stack);
 

@@ -14,6 +14,7 @@
 #include "room.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -401,12 +402,30 @@ static void conference_shutdown(void)
 
 static const char *const conference_events[] = {"conference", NULL};
 
+/* Checked when the file loads (so --check-config names its line), not only at init. */
+static int check_policy(const char *value, char *why, size_t size)
+{
+    if (strcmp(value, "allow,deny") == 0 || strcmp(value, "deny,allow") == 0)
+        return 0;
+    snprintf(why, size, "'%s' is neither allow,deny nor deny,allow", value);
+    return -1;
+}
+
+static int check_readable(const char *value, char *why, size_t size)
+{
+    if (!*value || access(value, R_OK) == 0)
+        return 0;
+    snprintf(why, size, "cannot read %s: %s", value, g_strerror(errno));
+    return -1;
+}
+
 static const struct sylk_config_option conference_options[] = {
     SYLK_OPTION(.section = "conference", .key = "history_size", .type = SYLK_OPTION_INT, .min = 0,
                 .max = 1000, .description = "public chat messages replayed to newcomers"),
     SYLK_OPTION(.section = "conference", .key = "web_page", .type = SYLK_OPTION_STRING,
                 .description = "host-info web page in conference-info"),
     SYLK_OPTION(.section = "conference", .key = "music_on_hold", .type = SYLK_OPTION_STRING,
+                .validate = check_readable,
                 .description = "WAV file played, looping, to a participant alone with audio"),
     SYLK_OPTION(.section = "conference", .key = "files_dir", .type = SYLK_OPTION_STRING,
                 .description = "where rooms keep shared files (default: spool_dir/conference)"),
@@ -426,13 +445,13 @@ static const struct sylk_config_option conference_options[] = {
     SYLK_OPTION(.section = "conference", .key = "save_screen_images", .type = SYLK_OPTION_BOOL,
                 .description = "keep each sharer's latest image in <files_dir>/<room>/screens"),
     SYLK_OPTION(.section = "conference", .key = "access_policy", .type = SYLK_OPTION_STRING,
-                .description = "allow,deny or deny,allow"),
+                .validate = check_policy, .description = "allow,deny or deny,allow"),
     SYLK_OPTION(.section = "conference", .key = "allow", .type = SYLK_OPTION_LIST,
                 .description = "all, domains, user@domain or SIP URIs"),
     SYLK_OPTION(.section = "conference", .key = "deny", .type = SYLK_OPTION_LIST,
                 .description = "all, domains, user@domain or SIP URIs"),
     /* the same in [room@domain] sections, for one room */
-    SYLK_OPTION(.key = "access_policy", .type = SYLK_OPTION_STRING,
+    SYLK_OPTION(.key = "access_policy", .type = SYLK_OPTION_STRING, .validate = check_policy,
                 .description = "allow,deny or deny,allow"),
     SYLK_OPTION(.key = "allow", .type = SYLK_OPTION_LIST,
                 .description = "all, domains, user@domain or SIP URIs"),
