@@ -135,7 +135,7 @@ struct sylk_ini *sylk_ini_load(const char *path, GPtrArray *errors)
     if (!g_key_file_load_from_data(ini->kf, clean, (gsize)-1, G_KEY_FILE_NONE, &err)) {
         unsigned line = failing_line(clean);
         if (line)
-            g_ptr_array_add(errors, g_strdup_printf("%s:%u: not a valid INI line: %s", path, line,
+            g_ptr_array_add(errors, g_strdup_printf("%s:%u: not a valid INI file: %s", path, line,
                                                     err->message));
         else
             sylk_ini_error(errors, ini, NULL, NULL, "not a valid INI file: %s", err->message);

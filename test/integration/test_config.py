@@ -181,3 +181,71 @@ def test_server_refuses_to_start_with_bad_config(tmp_path):
     assert code != 0, "server started with an invalid config"
     assert "sylkserver ready" not in out + err
     assert_error_at(err, path, 8, key="udp_port")
+
+
+# ---- file:line for every kind of error: INI syntax (server and plugin files), and the values
+# plugins check themselves (conference.ini, xmppgw.ini) -------------------------------------
+
+def test_syntax_error_names_its_line(tmp_path):
+    lines = valid_lines()
+    lines.insert(9, "just words")                    # line 10
+    path = write(tmp_path, lines)
+    code, _, err = check(path)
+    assert code == 1, err
+    m = assert_error_at(err, path, 10)
+    assert "just words" in m, m
+
+
+def test_unclosed_section_names_its_line(tmp_path):
+    lines = valid_lines()
+    lines[10] = "[rtp"                                # line 11
+    path = write(tmp_path, lines)
+    code, _, err = check(path)
+    assert code == 1, err
+    assert_error_at(err, path, 11)
+
+
+def test_key_before_any_section_names_line_1(tmp_path):
+    path = write(tmp_path, ["log_level = info"] + valid_lines())
+    code, _, err = check(path)
+    assert code == 1, err
+    assert_error_at(err, path, 1)
+
+
+def test_plugin_syntax_error_names_its_line(tmp_path):
+    write(tmp_path, valid_lines())
+    conf = write(tmp_path, ["[conference]", "history_size = 20", "", "[room@example.com]]"],
+                 "conference.ini")
+    code, _, err = check(tmp_path / "sylkserver.ini")
+    assert code == 1, err
+    assert_error_at(err, conf, 4)
+
+
+def test_conference_access_policy_checked_with_line(tmp_path):
+    write(tmp_path, valid_lines())
+    conf = write(tmp_path, ["[conference]", "history_size = 20", "access_policy = maybe", "",
+                            "[room@example.com]", "allow = all", "access_policy = deny"],
+                 "conference.ini")
+    code, _, err = check(tmp_path / "sylkserver.ini")
+    assert code == 1, err
+    assert "maybe" in assert_error_at(err, conf, 3, key="access_policy", section="conference")
+    assert_error_at(err, conf, 7, key="access_policy", section="room@example.com")
+
+
+def test_conference_music_on_hold_checked_with_line(tmp_path):
+    write(tmp_path, valid_lines())
+    conf = write(tmp_path, ["[conference]", f"music_on_hold = {tmp_path}/missing.wav"],
+                 "conference.ini")
+    code, _, err = check(tmp_path / "sylkserver.ini")
+    assert code == 1, err
+    assert "missing.wav" in assert_error_at(err, conf, 2, key="music_on_hold")
+
+
+def test_xmppgw_value_checked_with_line(tmp_path):
+    write(tmp_path, valid_lines())
+    gw = write(tmp_path, ["[general]", "mode = s2s", "local_port = 99999", "transport = carrier"],
+               "xmppgw.ini")
+    code, _, err = check(tmp_path / "sylkserver.ini")
+    assert code == 1, err
+    assert_error_at(err, gw, 3, key="local_port", section="general")
+    assert_error_at(err, gw, 4, key="transport", section="general")

@@ -145,7 +145,7 @@ def test_broken_config_on_sighup_keeps_running_values(server_factory):
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
         text = reload(server, server.log_path)
-        assert f"{path}:4: not a valid INI line" in text, text
+        assert f"{path}:4: not a valid INI file" in text, text
         assert "keeping log_level info and trace_sip off" in text
 
         server.config["server"]["log_level"] = "loud"

@@ -157,7 +157,9 @@ static void test_errors(void)
         {"[web]\nmax_connections_per_ip = lots\n", ":2: [web] max_connections_per_ip:"},
         {"[web]\ncertificate = /nonexistent/web.pem\n", "[web] certificate: no such file"},
         {"[web]\nroot = /var/www\n", ":2: [web] root: unknown key"},
-        {"not an ini file at all\n", "not a valid INI file"},
+        {"not an ini file at all\n", ":1: not a valid INI file"},
+        {"[server]\nlog_level = info\n\n[sip\nudp_port = 5060\n", ":4: not a valid INI file"},
+        {"[server]\ntrace_file =\n", ":2: [server] trace_file: empty path"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         struct sylk_server_config cfg;
