@@ -300,6 +300,7 @@ int sylk_server_main(const struct sylk_server_options *o)
     the_server = server;
     int code = 1;
     g_autoptr(GError) error = NULL; /* declared before any goto out */
+    guint sighup = 0;
     sylk_log_install(&server->log);
     sylk_xml_log_install(&server->xml_log); /* before plugins or peers make libxml2 talk */
     sylk_plugins_init_registry(&server->plugins);
@@ -325,6 +326,8 @@ int sylk_server_main(const struct sylk_server_options *o)
                                                 .max = server->config.rtp_port_max,
                                                 .next = server->config.rtp_port_min};
     server->loop = g_main_loop_new(NULL, FALSE);
+    /* From here a SIGHUP (logrotate) no longer kills a server still starting: it waits. */
+    sighup = g_unix_signal_add(SIGHUP, on_hangup, server);
     raise_open_files_limit();
     if (sylk_srtp_library_init() < 0) {
         g_critical("cannot initialise libsrtp2");
@@ -345,7 +348,6 @@ int sylk_server_main(const struct sylk_server_options *o)
     sylk_plugins_start(&server->plugins, &server->host);
     guint sigint = g_unix_signal_add(SIGINT, on_signal, server);
     guint sigterm = g_unix_signal_add(SIGTERM, on_signal, server);
-    guint sighup = g_unix_signal_add(SIGHUP, on_hangup, server);
     log_ready(server);
 
     sylk_memtrim_start(&server->memtrim, &server->counters);
@@ -354,7 +356,6 @@ int sylk_server_main(const struct sylk_server_options *o)
 
     g_source_remove(sigint);
     g_source_remove(sigterm);
-    g_source_remove(sighup);
     sylk_memtrim_stop(&server->memtrim);
     sylk_sip_stack_destroy(&server->sip);
     sylk_plugins_stop(&server->plugins);
@@ -369,6 +370,8 @@ int sylk_server_main(const struct sylk_server_options *o)
     }
     code = 0;
 out:
+    if (sighup)
+        g_source_remove(sighup);
     sylk_web_stop(server->web); /* after the plugins: frees the items they left */
     server->web = NULL;
     stop_msrp(server);                     /* after the sessions and plugins that used it */

@@ -291,3 +291,12 @@ def test_systemd_unit_verifies(tmp_path):
     r = subprocess.run(["systemd-analyze", "verify", str(broken)], capture_output=True,
                        text=True, timeout=30)
     assert "SIGNOPE" in r.stderr, "systemd-analyze verify reports nothing here"
+
+
+def test_log_file_that_cannot_be_opened_stops_the_start(server_factory, tmp_path):
+    missing = tmp_path / "no-such-dir" / "sylk.log"
+    server = server_factory(config={"server": {"log_file": str(missing)}}).start(wait=False)
+    assert server.proc.wait(15) == 1
+    text = server.log()
+    assert f"cannot open {missing}" in text and "not starting" in text, text
+    assert "sylkserver ready" not in text
