@@ -437,6 +437,12 @@ static void check_consistency(struct sylk_server_config *cfg, struct sylk_ini *i
                        cfg->msrp_certificate);
     if (cfg->web_certificate && !g_file_test(cfg->web_certificate, G_FILE_TEST_IS_REGULAR))
         sylk_ini_error(errors, ini, "web", "certificate", "no such file: %s", cfg->web_certificate);
+    const char *logs[] = {"log_file", cfg->log_file, "trace_file", cfg->trace_file};
+    for (size_t i = 0; i < G_N_ELEMENTS(logs); i += 2) {
+        g_autofree char *dir = logs[i + 1] ? g_path_get_dirname(logs[i + 1]) : NULL;
+        if (dir && !g_file_test(dir, G_FILE_TEST_IS_DIR))
+            sylk_ini_error(errors, ini, "server", logs[i], "no such directory: %s", dir);
+    }
     if (cfg->web_max_connections == 0)
         sylk_ini_error(errors, ini, "web", "max_connections", "must be at least 1");
     if (!cfg->advertised_ip)

@@ -249,3 +249,13 @@ def test_xmppgw_value_checked_with_line(tmp_path):
     assert code == 1, err
     assert_error_at(err, gw, 3, key="local_port", section="general")
     assert_error_at(err, gw, 4, key="transport", section="general")
+
+
+@pytest.mark.parametrize("key", ["log_file", "trace_file"])
+def test_log_file_in_a_missing_directory(tmp_path, key):
+    lines = valid_lines()
+    lines.insert(4, f"{key} = {tmp_path}/nowhere/sylk.log")   # line 5
+    path = write(tmp_path, lines)
+    code, _, err = check(path)
+    assert code == 1, err
+    assert "nowhere" in assert_error_at(err, path, 5, key=key, section="server")

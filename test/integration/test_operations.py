@@ -294,7 +294,10 @@ def test_systemd_unit_verifies(tmp_path):
 
 
 def test_log_file_that_cannot_be_opened_stops_the_start(server_factory, tmp_path):
-    missing = tmp_path / "no-such-dir" / "sylk.log"
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "sylk.log").mkdir()        # a directory where the file should be
+    missing = locked / "sylk.log"
     server = server_factory(config={"server": {"log_file": str(missing)}}).start(wait=False)
     assert server.proc.wait(15) == 1
     text = server.log()
