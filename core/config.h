@@ -2,7 +2,8 @@
  * config.h — INI configuration: the server's file (validated against the schema in config.c)
  * and plugin files (`<plugin>.ini`, validated against the plugin's option table).
  *
- * Loading happens on the main thread before anything else runs; the result is immutable.
+ * Loading happens on the main thread before anything else runs; the result is immutable but
+ * for log_level and trace_sip, which SIGHUP may change on the main thread (reload.c).
  * Errors are collected as "FILE:LINE: [section] key: why" strings, all of them at once.
  */
 #ifndef SYLK_CONFIG_H
