@@ -251,7 +251,8 @@ def test_file_push_echo_and_trusted_peers(deploy, tmp_path):
         assert invite.get_all("Record-Route"), invite.text
         assert f"hash:sha-1:{pairs}" in invite.text and "sendonly" in \
             parse_msrp_sdp(invite.body)["attrs"], invite.text
-        d.proxy.wait_log(f"INVITE {bob.contact} from 127.0.0.1:{d.server.sip_port}")
+        assert re.search(rf"INVITE {bob.contact} from 127\.0\.0\.1:\d+ \((udp|tcp)\) -> as "
+                         "addressed", d.proxy.log()), d.proxy.log()[-3000:]
         wanted = [f"a={a}" for a in parse_msrp_sdp(invite.body)["attrs"]
                   if a.startswith("file-selector")]
         answer = msrp_sdp_offer("127.0.0.1", listener.port, listener.uri, setup="passive",
@@ -267,7 +268,7 @@ def test_file_push_echo_and_trusted_peers(deploy, tmp_path):
         assert r.status == 200, r.text
         echoed = erin.wait_request("MESSAGE", timeout=10)
         erin.respond(echoed, 200)
-        assert echoed.body == b"ping through kamailio", echoed.text
+        assert b">> ping through kamailio" in echoed.body, echoed.text
         assert echoed.source == kamailio and echoed.uri.startswith(erin.contact), echoed.text
         assert f"sip:echo@{DOMAIN}" in echoed.get("From"), echoed.text
         d.proxy.wait_log(f"MESSAGE sip:erin@{DOMAIN} from 127.0.0.1:{d.server.sip_port} (udp) "
