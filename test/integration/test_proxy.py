@@ -32,6 +32,9 @@ from sip_client import SipUA
 from test_conference_files import selector
 
 DOMAIN = "sip.test"
+# the server has an address of its own, as on a host of its own: Kamailio tells its requests
+# from the users' by source address (SYLK_IP in kamailio.cfg)
+SYLK_IP = "127.0.0.3"
 CONF = "conference.sip.test"
 
 
@@ -42,7 +45,8 @@ class Deployment:
         self.workdir = str(workdir)
         self.proxy_port = free_port()
         self.ca = self.certs = None
-        sylk = {"sip": {"outbound_proxy": f"sip:127.0.0.1:{self.proxy_port};lr"}}
+        sylk = {"sip": {"local_ip": SYLK_IP,
+                        "outbound_proxy": f"sip:127.0.0.1:{self.proxy_port};lr"}}
         proxy_args = {}
         if tls:
             self.proxy_tls_port = free_port(kinds=("tcp",))
@@ -56,12 +60,13 @@ class Deployment:
             proxy_args = dict(tls=True, tls_port=self.proxy_tls_port,
                               cert=self.certs["kamailio"]["crt"],
                               key=self.certs["kamailio"]["key"], ca=self.ca, verify=True,
-                              sylk_tls_uri=f"sip:127.0.0.1:{self.sylk_tls_port};transport=tls")
+                              sylk_tls_uri=f"sip:{SYLK_IP}:{self.sylk_tls_port};transport=tls")
         for section, values in (config or {}).items():
             sylk.setdefault(section, {}).update(values)
         self.server = server_factory(config=sylk, plugin_configs=plugin_configs)
         self.proxy = KamailioProxy(os.path.join(self.workdir, "kamailio"),
-                                   sylk_uri=f"sip:127.0.0.1:{self.server.sip_port}",
+                                   sylk_uri=f"sip:{SYLK_IP}:{self.server.sip_port}",
+                                   sylk_ip=SYLK_IP,
                                    sip_domain=DOMAIN, conf_domain=CONF, port=self.proxy_port,
                                    **proxy_args)
         self.baresips = []
@@ -138,7 +143,7 @@ def make_ca(workdir, names):
     for name in names:
         ext = os.path.join(workdir, f"{name}.ext")
         with open(ext, "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+            f.write("subjectAltName=IP:127.0.0.1,IP:127.0.0.3,DNS:localhost\n")
         ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
             "-keyout", f"{name}.key", "-out", f"{name}.csr")
         ssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
@@ -196,7 +201,7 @@ def test_room_through_proxy_and_refer_dialout(deploy):
     assert call["peerdisplayname"] == "Conference Call", call
     # the server sent the INVITE to its outbound proxy (over TCP when it is larger than UDP
     # allows, RFC 3261 18.1.1), Kamailio to carol's registered contact
-    assert re.search(rf"INVITE sip:carol@{DOMAIN} from 127\.0\.0\.1:\d+ \((udp|tcp)\) -> "
+    assert re.search(rf"INVITE sip:carol@{DOMAIN} from {SYLK_IP}:\d+ \((udp|tcp)\) -> "
                      rf"user sip:carol[^@ ]*@127\.0\.0\.1:{carol.sip_port}\b",
                      d.proxy.log()), d.proxy.log()[-3000:]
     frags = drain_notifies(dave)
@@ -251,7 +256,7 @@ def test_file_push_echo_and_trusted_peers(deploy, tmp_path):
         assert invite.get_all("Record-Route"), invite.text
         assert f"hash:sha-1:{pairs}" in invite.text and "sendonly" in \
             parse_msrp_sdp(invite.body)["attrs"], invite.text
-        assert re.search(rf"INVITE {bob.contact} from 127\.0\.0\.1:\d+ \((udp|tcp)\) -> as "
+        assert re.search(rf"INVITE {bob.contact} from {SYLK_IP}:\d+ \((udp|tcp)\) -> as "
                          "addressed", d.proxy.log()), d.proxy.log()[-3000:]
         wanted = [f"a={a}" for a in parse_msrp_sdp(invite.body)["attrs"]
                   if a.startswith("file-selector")]
@@ -271,10 +276,10 @@ def test_file_push_echo_and_trusted_peers(deploy, tmp_path):
         assert b">> ping through kamailio" in echoed.body, echoed.text
         assert echoed.source == kamailio and echoed.uri.startswith(erin.contact), echoed.text
         assert f"sip:echo@{DOMAIN}" in echoed.get("From"), echoed.text
-        d.proxy.wait_log(f"MESSAGE sip:erin@{DOMAIN} from 127.0.0.1:{d.server.sip_port} (udp) "
+        d.proxy.wait_log(f"MESSAGE sip:erin@{DOMAIN} from {SYLK_IP}:{d.server.sip_port} (udp) "
                          f"-> user {erin.contact}")
 
-        mallory = SipUA(("127.0.0.1", d.server.sip_port), local_ip="127.0.0.2", user="mallory")
+        mallory = SipUA((SYLK_IP, d.server.sip_port), local_ip="127.0.0.2", user="mallory")
         d.uas.append(mallory)
         r = mallory.request("MESSAGE", f"sip:echo@{DOMAIN}", body="straight in",
                             content_type="text/plain")
@@ -291,7 +296,7 @@ def test_file_push_echo_and_trusted_peers(deploy, tmp_path):
 def test_tls_end_to_end(deploy):
     """alice on TLS to Kamailio, Kamailio to the server on TLS (its tls_port, certificates of a
     throwaway CA, Kamailio checking the server's), bob on UDP: in one room, each hears the
-    other."""
+    other; the server's BYE reaches alice over TLS through Kamailio."""
     d = deploy(tls=True)
     tones = {"alice": 500.0, "bob": 900.0}
     alice = d.baresip("alice", tones["alice"], tls=True)
@@ -302,14 +307,23 @@ def test_tls_end_to_end(deploy):
         b.wait_event("CALL_ESTABLISHED", timeout=10, stop_on=("CALL_CLOSED",))
     d.proxy.wait_log(f"INVITE {room} from 127.0.0.1:")
     log = d.proxy.log()
-    assert "(tls) -> sylkserver sip:127.0.0.1:%d;transport=tls" % d.sylk_tls_port in log, log
-    assert "(udp) -> sylkserver sip:127.0.0.1:%d;transport=tls" % d.sylk_tls_port in log, log
+    assert "(tls) -> sylkserver sip:%s:%d;transport=tls" % (SYLK_IP, d.sylk_tls_port) in log, log
+    assert "(udp) -> sylkserver sip:%s:%d;transport=tls" % (SYLK_IP, d.sylk_tls_port) in log, log
     time.sleep(3.0)
-    # the server ends the room: its BYEs go over TLS to Kamailio and on to each user
-    alice.command("hangup")
-    alice.wait_event("CALL_CLOSED", timeout=5)
+    # bob hangs up (his BYE: UDP to Kamailio, TLS to the server); the room removes alice on a
+    # REFER method=BYE: its BYE goes over TLS to Kamailio, which reaches alice on the TLS
+    # connection she registered from
     bob.command("hangup")
     bob.wait_event("CALL_CLOSED", timeout=5)
+    dave = d.ua("dave", register=False)
+    r = dave.request("REFER", room, extra=[("Refer-To", f"<sip:alice@{DOMAIN};method=BYE>")])
+    assert r.status == 202, r.text
+    # the room's NOTIFYs (sipfrag) come to dave over TLS to Kamailio, UDP from it
+    frags = drain_notifies(dave)
+    assert frags[-1].startswith("SIP/2.0 200"), frags
+    alice.wait_event("CALL_CLOSED", timeout=10)   # before her 20 s tone ends
+    d.server.wait_log("ended: 200 BYE sent")
+    assert "ERROR" not in d.proxy.log(), d.proxy.log()[-3000:]
     for b in (alice, bob):
         b.stop()
     d.server.wait_log(f"room {room} ended")
