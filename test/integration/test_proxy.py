@@ -41,7 +41,8 @@ CONF = "conference.sip.test"
 class Deployment:
     """Kamailio on 127.0.0.1 in front of one sylkserver, each knowing the other's ports."""
 
-    def __init__(self, server_factory, workdir, tls=False, config=None, plugin_configs=None):
+    def __init__(self, server_factory, workdir, tls=False, config=None, plugin_configs=None,
+                 proxy_ca_trusted=True):
         self.workdir = str(workdir)
         self.proxy_port = free_port()
         self.ca = self.certs = None
@@ -52,6 +53,9 @@ class Deployment:
             self.proxy_tls_port = free_port(kinds=("tcp",))
             self.sylk_tls_port = free_port(kinds=("tcp",))
             self.ca, self.certs = make_ca(self.workdir, ("kamailio", "sylkserver"))
+            if not proxy_ca_trusted:   # Kamailio's certificate from a CA the server does not know
+                _, other = make_ca(os.path.join(self.workdir, "other-ca"), ("kamailio",))
+                self.certs["kamailio"] = other["kamailio"]
             sylk["sip"].update({
                 "tls_port": self.sylk_tls_port,
                 "tls_certificate": self.certs["sylkserver"]["pem"],
@@ -295,12 +299,15 @@ def test_file_push_echo_and_trusted_peers(deploy, tmp_path):
 
 def test_tls_end_to_end(deploy):
     """alice on TLS to Kamailio, Kamailio to the server on TLS (its tls_port, certificates of a
-    throwaway CA, Kamailio checking the server's), bob on UDP: in one room, each hears the
-    other; the server's BYE reaches alice over TLS through Kamailio."""
+    throwaway CA, each side checking the other's), bob on UDP: in one room; carol, registered
+    over TLS, is dialled out on a REFER (the server's INVITE over TLS to Kamailio, on to carol
+    over the connection she registered on); all hear each other; the room's BYE reaches alice
+    over TLS through Kamailio."""
     d = deploy(tls=True)
-    tones = {"alice": 500.0, "bob": 900.0}
+    tones = {"alice": 500.0, "bob": 900.0, "carol": 1300.0}
     alice = d.baresip("alice", tones["alice"], tls=True)
     bob = d.baresip("bob", tones["bob"])
+    carol = d.baresip("carol", tones["carol"], tls=True)
     room = f"sip:secure@{CONF}"
     for b in (alice, bob):
         assert b.command("dial", room).get("ok")
@@ -309,23 +316,51 @@ def test_tls_end_to_end(deploy):
     log = d.proxy.log()
     assert "(tls) -> sylkserver sip:%s:%d;transport=tls" % (SYLK_IP, d.sylk_tls_port) in log, log
     assert "(udp) -> sylkserver sip:%s:%d;transport=tls" % (SYLK_IP, d.sylk_tls_port) in log, log
-    time.sleep(3.0)
-    # bob hangs up (his BYE: UDP to Kamailio, TLS to the server); the room removes alice on a
-    # REFER method=BYE: its BYE goes over TLS to Kamailio, which reaches alice on the TLS
-    # connection she registered from
-    bob.command("hangup")
-    bob.wait_event("CALL_CLOSED", timeout=5)
+
     dave = d.ua("dave", register=False)
+    r = dave.request("REFER", room, extra=[("Refer-To", f"<sip:carol@{DOMAIN}>")])
+    assert r.status == 202, r.text
+    call = carol.wait_event("CALL_ESTABLISHED", timeout=10, stop_on=("CALL_CLOSED",))
+    assert call["direction"] == "incoming" and call["peeruri"] == room, call
+    assert re.search(rf"INVITE sip:carol@{DOMAIN} from {SYLK_IP}:\d+ \(tls\) -> user "
+                     rf"sip:carol[^@ ]*@127\.0\.0\.1:{carol.sip_port + 1};transport=tls via "
+                     rf"sip:127\.0\.0\.1:\d+;transport=tls", d.proxy.log()), \
+        d.proxy.log()[-3000:]
+    frags = drain_notifies(dave)   # over TLS to Kamailio, UDP from it
+    assert frags[-1].startswith("SIP/2.0 200"), frags
+    time.sleep(3.0)
+    # the room removes alice on a REFER method=BYE: its BYE goes over TLS to Kamailio, which
+    # reaches alice on her TLS connection
     r = dave.request("REFER", room, extra=[("Refer-To", f"<sip:alice@{DOMAIN};method=BYE>")])
     assert r.status == 202, r.text
-    # the room's NOTIFYs (sipfrag) come to dave over TLS to Kamailio, UDP from it
     frags = drain_notifies(dave)
     assert frags[-1].startswith("SIP/2.0 200"), frags
     alice.wait_event("CALL_CLOSED", timeout=10)   # before her 20 s tone ends
     d.server.wait_log("ended: 200 BYE sent")
-    assert "ERROR" not in d.proxy.log(), d.proxy.log()[-3000:]
-    for b in (alice, bob):
+    for b in (bob, carol):   # their BYEs: UDP and TLS to Kamailio, TLS on to the server
+        b.command("hangup")
+        b.wait_event("CALL_CLOSED", timeout=5)
+    for b in (alice, bob, carol):
         b.stop()
     d.server.wait_log(f"room {room} ended")
-    assert_hears(alice, tones["alice"], [tones["bob"]])
-    assert_hears(bob, tones["bob"], [tones["alice"]])
+    assert "ERROR" not in d.proxy.log(), d.proxy.log()[-3000:]
+    for b in (alice, bob, carol):
+        own = tones[b.aor.split(":")[1].split("@")[0]]
+        assert_hears(b, own, [f for f in tones.values() if f != own])
+
+
+def test_tls_proxy_certificate_checked(deploy):
+    """With tls_ca set, the server checks the certificate of the proxy it connects to: a
+    Kamailio whose certificate another CA signed gets requests from users to the server (the
+    server's certificate is good), but the server's own requests (here the echo of a MESSAGE)
+    never reach it: the server ends the TLS handshake ("unable to get local issuer")."""
+    d = deploy(tls=True, proxy_ca_trusted=False)
+    erin = d.ua("erin")
+    r = erin.request("MESSAGE", f"sip:echo@{DOMAIN}", body="unverified", content_type="text/plain")
+    assert r.status == 200, r.text
+    d.server.wait_log("err 20:unable to get local issuer certificate")
+    assert "MESSAGE sip:erin@" not in d.proxy.log()
+    # sofia-sip closes the connection without failing the request queued on it, which then
+    # waits for its timer F (32 s) and holds a clean shutdown that long: stop the server here
+    d.server.proc.kill()
+    d.server.proc.wait()
