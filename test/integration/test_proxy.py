@@ -14,6 +14,7 @@ server's own requests go out through its [sip] outbound_proxy, the same Kamailio
 - SIP over TLS end to end: a user on TLS to Kamailio, Kamailio to the server on TLS
   ([sip] tls_port, certificates from a throwaway CA made with openssl), and a user on UDP in
   the same room hear each other."""
+import hashlib
 import math
 import os
 import re
@@ -42,13 +43,13 @@ class Deployment:
     """Kamailio on 127.0.0.1 in front of one sylkserver, each knowing the other's ports."""
 
     def __init__(self, server_factory, workdir, tls=False, config=None, plugin_configs=None,
-                 proxy_ca_trusted=True):
+                 proxy_ca_trusted=True, users=None):
         self.workdir = str(workdir)
         self.proxy_port = free_port()
         self.ca = self.certs = None
         sylk = {"sip": {"local_ip": SYLK_IP,
                         "outbound_proxy": f"sip:127.0.0.1:{self.proxy_port};lr"}}
-        proxy_args = {}
+        proxy_args = {"users": users}
         if tls:
             self.proxy_tls_port = free_port(kinds=("tcp",))
             self.sylk_tls_port = free_port(kinds=("tcp",))
@@ -61,7 +62,7 @@ class Deployment:
                 "tls_certificate": self.certs["sylkserver"]["pem"],
                 "tls_ca": self.ca,
                 "outbound_proxy": f"sip:127.0.0.1:{self.proxy_tls_port};transport=tls;lr"})
-            proxy_args = dict(tls=True, tls_port=self.proxy_tls_port,
+            proxy_args.update(tls=True, tls_port=self.proxy_tls_port,
                               cert=self.certs["kamailio"]["crt"],
                               key=self.certs["kamailio"]["key"], ca=self.ca, verify=True,
                               sylk_tls_uri=f"sip:{SYLK_IP}:{self.sylk_tls_port};transport=tls")
@@ -295,6 +296,47 @@ def test_file_push_echo_and_trusted_peers(deploy, tmp_path):
         listener.stop()
         for c in clients:
             c.close()
+
+
+def digest(challenge, method, uri, user, password):
+    """An RFC 2617 Authorization value (no qop) answering a WWW-/Proxy-Authenticate value."""
+    params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+    realm, nonce = params["realm"], params["nonce"]
+
+    def md5(text):
+        return hashlib.md5(text.encode()).hexdigest()
+    response = md5(f"{md5(f'{user}:{realm}:{password}')}:{nonce}:{md5(f'{method}:{uri}')}")
+    return (f'Digest username="{user}", realm="{realm}", nonce="{nonce}", '
+            f'uri="{uri}", response="{response}", algorithm=MD5')
+
+
+def test_auth(deploy):
+    """WITH_AUTH: Kamailio challenges a user's REGISTER (401) and MESSAGE (407), accepts them
+    with the password, refuses a wrong one; the server's own request (the echo) is not
+    challenged and reaches the user."""
+    d = deploy(users={"erin": "s3cret"})
+    erin = d.ua("erin", register=False)
+    r = erin.request("REGISTER", f"sip:{DOMAIN}", to_uri=erin.aor, extra=[("Expires", "60")])
+    assert r.status == 401 and r.get("WWW-Authenticate", "").startswith("Digest"), r.text
+    wrong = digest(r.get("WWW-Authenticate"), "REGISTER", f"sip:{DOMAIN}", "erin", "guess")
+    r = erin.request("REGISTER", f"sip:{DOMAIN}", to_uri=erin.aor,
+                     extra=[("Expires", "60"), ("Authorization", wrong)])
+    assert r.status == 401, r.text
+    good = digest(r.get("WWW-Authenticate"), "REGISTER", f"sip:{DOMAIN}", "erin", "s3cret")
+    r = erin.request("REGISTER", f"sip:{DOMAIN}", to_uri=erin.aor,
+                     extra=[("Expires", "60"), ("Authorization", good)])
+    assert r.status == 200 and erin.contact in r.get("Contact", ""), r.text
+
+    echo = f"sip:echo@{DOMAIN}"
+    r = erin.request("MESSAGE", echo, body="who goes there", content_type="text/plain")
+    assert r.status == 407 and r.get("Proxy-Authenticate", "").startswith("Digest"), r.text
+    creds = digest(r.get("Proxy-Authenticate"), "MESSAGE", echo, "erin", "s3cret")
+    r = erin.request("MESSAGE", echo, body="who goes there", content_type="text/plain",
+                     extra=[("Proxy-Authorization", creds)])
+    assert r.status == 200, r.text
+    echoed = erin.wait_request("MESSAGE", timeout=10)
+    erin.respond(echoed, 200)
+    assert b">> who goes there" in echoed.body, echoed.text
 
 
 def test_tls_end_to_end(deploy):

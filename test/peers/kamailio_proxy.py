@@ -17,8 +17,11 @@ free loopback ports, and is stopped by its pid.
 tls=True listens for SIP over TLS too (kamailio-tls-modules) with cert/key/ca (PEM paths);
 sylk_tls_uri="sip:127.0.0.1:P;transport=tls" relays to sylkserver over TLS instead of UDP;
 verify=True checks sylkserver's certificate against `ca`.
+users={"alice": "secret"} turns on WITH_AUTH (digest, credentials in a db_text subscriber
+table written to the work dir).
 """
 import glob
+import hashlib
 import os
 import shutil
 import signal
@@ -68,7 +71,7 @@ class KamailioProxy:
                  sip_domain="sip.test", conf_domain="conference.sip.test",
                  xmpp_domains=("xmpp.test",), ip="127.0.0.1", port=None, tls=False,
                  tls_port=None, cert=None, key=None, ca=None, verify=False, sylk_tls_uri=None,
-                 log_level=2):
+                 users=None, log_level=2):
         self.workdir = str(workdir) if workdir else tempfile.mkdtemp(prefix="kamailio-proxy-")
         self.rundir = os.path.join(self.workdir, "run")
         self.ip = ip
@@ -79,6 +82,7 @@ class KamailioProxy:
         self.sylk_uri, self.sylk_ip, self.sylk_tls_uri = sylk_uri, sylk_ip, sylk_tls_uri
         self.sip_domain, self.conf_domain = sip_domain, conf_domain
         self.xmpp_domains = list(xmpp_domains)
+        self.users = dict(users) if users is not None else None
         self.log_level = log_level
         self.pidfile = os.path.join(self.rundir, "kamailio.pid")
         self.logfile = os.path.join(self.workdir, "kamailio.log")
@@ -114,6 +118,9 @@ class KamailioProxy:
             "LOG_LEVEL": str(self.log_level),
         }
         args = []
+        if self.users is not None:
+            d["DBURL"] = q("text://" + self._write_users())
+            args += ["-A", "WITH_AUTH"]
         if self.tls:
             d.update({"LISTEN_TLS": f"tls:{self.ip}:{self.tls_port}",
                       "TLS_CERT": q(self.cert), "TLS_KEY": q(self.key),
@@ -124,6 +131,22 @@ class KamailioProxy:
         for k, v in d.items():
             args += ["-A", f"{k}={v}"]
         return args
+
+    def _write_users(self):
+        """db_text tables for auth_db: the subscriber table (user, domain, password)."""
+        db = os.path.join(self.workdir, "dbtext")
+        os.makedirs(db, exist_ok=True)
+        with open(os.path.join(db, "version"), "w") as f:
+            f.write("id(int,auto) table_name(string) table_version(int)\n0:subscriber:7\n")
+        with open(os.path.join(db, "subscriber"), "w") as f:
+            f.write("id(int,auto) username(string) domain(string) password(string) "
+                    "ha1(string) ha1b(string)\n")
+            for i, (user, password) in enumerate(self.users.items()):
+                realm = self.sip_domain
+                ha1 = hashlib.md5(f"{user}:{realm}:{password}".encode()).hexdigest()
+                ha1b = hashlib.md5(f"{user}@{realm}:{realm}:{password}".encode()).hexdigest()
+                f.write(f"{i + 1}:{user}:{realm}:{password}:{ha1}:{ha1b}\n")
+        return db
 
     def command(self):
         return [KAMAILIO, "-f", CONFIG, "-Y", self.rundir] + self.defines()
