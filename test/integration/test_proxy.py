@@ -284,6 +284,12 @@ def test_file_push_echo_and_trusted_peers(deploy, tmp_path):
         d.proxy.wait_log(f"MESSAGE sip:erin@{DOMAIN} from {SYLK_IP}:{d.server.sip_port} (udp) "
                          f"-> user {erin.contact}")
 
+        # the proxy is no open relay: from elsewhere to elsewhere is refused
+        stranger = d.ua("stranger", register=False)
+        r = stranger.request("MESSAGE", "sip:someone@far.test", body="relay me",
+                             content_type="text/plain", from_uri="sip:stranger@far.test")
+        assert r.status == 403 and r.reason == "Relaying Denied", r.text
+
         mallory = SipUA((SYLK_IP, d.server.sip_port), local_ip="127.0.0.2", user="mallory")
         d.uas.append(mallory)
         r = mallory.request("MESSAGE", f"sip:echo@{DOMAIN}", body="straight in",
@@ -406,3 +412,19 @@ def test_tls_proxy_certificate_checked(deploy):
     # waits for its timer F (32 s) and holds a clean shutdown that long: stop the server here
     d.server.proc.kill()
     d.server.proc.wait()
+
+
+@pytest.mark.parametrize("defines", [
+    [],
+    ["-A", "WITH_TLS", "-A", "WITH_AUTH", "-A", 'SYLK_URI_TLS="sip:127.0.0.1:5071;transport=tls"',
+     "-A", "TLS_VERIFY=1", "-A", 'TLS_CONFIG="/etc/kamailio/tls.cfg"'],
+])
+def test_config_checks(defines, tmp_path):
+    """etc/kamailio/kamailio.cfg as shipped (its defaults) and with every option passes
+    `kamailio -c`."""
+    from kamailio_proxy import CONFIG, KAMAILIO
+    r = subprocess.run([KAMAILIO, "-c", "-f", CONFIG, "-Y", str(tmp_path)] + defines,
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "config file ok" in r.stdout + r.stderr, r.stdout + r.stderr
+    listening = r.stdout + r.stderr
+    assert ("tls: 127.0.0.1" in listening) == ("WITH_TLS" in defines), listening
