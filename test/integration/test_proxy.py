@@ -1,19 +1,22 @@
 """sylkserver in its deployment position: behind Kamailio 5.6 as registrar and proxy, run with
 the reference configuration etc/kamailio/kamailio.cfg (test/peers/kamailio_proxy.py passes the
 addresses, domains and TLS files as defines). Users register with Kamailio, not with us; the
-server's own requests go out through its [sip] outbound_proxy, the same Kamailio.
+server's own requests go out through its [sip] outbound_proxy, the same Kamailio. The server
+has an address of its own (127.0.0.3), as on a host of its own.
 
 - two baresip users join a room through the proxy and hear each other (mix-minus); a REFER
   (RFC 4579) to the room makes the server dial a third registered baresip user out through the
   proxy (Kamailio looks the user up in its location table), who then hears both;
 - a file uploaded to a room is pushed to a participant registered with Kamailio, through it;
-- a MESSAGE to echo goes through the proxy and the echo comes back through it to the
-  registered user;
-- with trusted_peers naming only the proxy, a request sent straight to the server from
-  127.0.0.2 gets 403 and a log line;
-- SIP over TLS end to end: a user on TLS to Kamailio, Kamailio to the server on TLS
-  ([sip] tls_port, certificates from a throwaway CA made with openssl), and a user on UDP in
-  the same room hear each other."""
+  a MESSAGE to echo goes through the proxy and the echo comes back through it to the
+  registered user; the proxy is no open relay (403); with trusted_peers naming only the
+  proxy, a request sent straight to the server from 127.0.0.2 gets 403 and a log line;
+- WITH_AUTH: Digest challenges for users (401/407), none for the server's own requests;
+- SIP over TLS end to end: users on TLS to Kamailio, Kamailio to the server on TLS
+  ([sip] tls_port, certificates from a throwaway CA made with openssl, each side checking the
+  other's), a user on UDP in the same room, a dial-out to a user registered over TLS, the
+  room's BYE back over TLS; a proxy certificate from another CA is refused by the server;
+- the shipped configuration passes `kamailio -c` as it is and with every option."""
 import hashlib
 import math
 import os

@@ -21,8 +21,9 @@ For SIP MESSAGE: `aor` sets the account's address (e.g. "sip:alice@bare.test", w
 contacts file (the first is the current contact, which the contact module's `message` command
 writes to), `regint` (seconds, 0: none) makes it REGISTER, `extra_config` adds config lines
 (e.g. "sip_cafile PATH" for SIP over TLS), `tone_seconds` is the length of the tone (the
-call ends when the file does), and `cons_port` loads the cons module: `b.console()` is a TCP connection to it,
-where baresip writes what it prints, received MESSAGEs included (`peer: "text"`).
+call ends when the file does), and `cons_port` loads the cons module: `b.console()` is a TCP
+connection to it, where baresip writes what it prints, received MESSAGEs included
+(`peer: "text"`).
 """
 import glob
 import json
