@@ -415,6 +415,7 @@ def test_tls_proxy_certificate_checked(deploy):
     # waits for its timer F (32 s) and holds a clean shutdown that long: stop the server here
     d.server.proc.kill()
     d.server.proc.wait()
+    d.server.logf.close()
 
 
 @pytest.mark.parametrize("defines", [
