@@ -383,10 +383,13 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
         stack->root, on_nua_event, stack, TAG_IF(url, NUTAG_URL(url)),
         TAG_IF(!url, NUTAG_URL("sip:*:*;transport=none")),
         TAG_IF(sips_url, NUTAG_SIPS_URL(sips_url)),
-        TAG_IF(sips_url, TPTAG_CERTIFICATE(stack->tls_dir)), NUTAG_MEDIA_ENABLE(0),
-        NUTAG_APPL_METHOD(appl), SIPTAG_ALLOW_STR(allow), NUTAG_ALLOW_EVENTS(events),
-        NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0), NUTAG_ENABLEMESSAGE(1), NUTAG_ENABLEINVITE(1),
-        NUTAG_SESSION_TIMER(0),
+        TAG_IF(sips_url, TPTAG_CERTIFICATE(stack->tls_dir)),
+        /* With tls_ca, the servers we connect to (the outbound proxy) must show a certificate
+         * that CA signed; sofia checks nothing by default. */
+        TAG_IF(sips_url && c->tls_ca, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_OUT)),
+        NUTAG_MEDIA_ENABLE(0), NUTAG_APPL_METHOD(appl), SIPTAG_ALLOW_STR(allow),
+        NUTAG_ALLOW_EVENTS(events), NUTAG_AUTOALERT(0), NUTAG_AUTOANSWER(0), NUTAG_ENABLEMESSAGE(1),
+        NUTAG_ENABLEINVITE(1), NUTAG_SESSION_TIMER(0),
         /* Neither "timer" nor "100rel": nua's session refresh re-INVITE could not carry our
          * SDP, and PRACK is not implemented; a caller's Session-Expires is then ignored. */
         NUTAG_SESSION_REFRESHER(nua_remote_refresher), SIPTAG_SUPPORTED_STR(""),

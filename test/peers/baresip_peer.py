@@ -19,8 +19,11 @@ free_port_pair() (both free, below the ephemeral range).
 For SIP MESSAGE: `aor` sets the account's address (e.g. "sip:alice@bare.test", with
 `account_params=';outbound="sip:127.0.0.1:5060"'` for its outbound proxy), `contacts` fills the
 contacts file (the first is the current contact, which the contact module's `message` command
-writes to), and `cons_port` loads the cons module: `b.console()` is a TCP connection to it,
-where baresip writes what it prints, received MESSAGEs included (`peer: "text"`).
+writes to), `regint` (seconds, 0: none) makes it REGISTER, `extra_config` adds config lines
+(e.g. "sip_cafile PATH" for SIP over TLS), `tone_seconds` is the length of the tone (the
+call ends when the file does), and `cons_port` loads the cons module: `b.console()` is a TCP
+connection to it, where baresip writes what it prints, received MESSAGEs included
+(`peer: "text"`).
 """
 import glob
 import json
@@ -86,7 +89,7 @@ def tone_analysis(rate, samples, threshold=300):
 class Baresip:
     def __init__(self, workdir, sip_port, rtp_start, ctrl_port, codecs="PCMU", user="alice",
                  tone_freq=440.0, extra_account_params="", modules=("g711", "g722"), aor=None,
-                 contacts=(), cons_port=None):
+                 contacts=(), cons_port=None, regint=0, extra_config=(), tone_seconds=6.0):
         self.dir = os.path.abspath(str(workdir))
         os.makedirs(self.dir, exist_ok=True)
         self.snd_dir = os.path.join(self.dir, "snd")
@@ -94,7 +97,8 @@ class Baresip:
         self.sip_port, self.ctrl_port = sip_port, ctrl_port
         self.aor = aor or f"sip:{user}@127.0.0.1:{sip_port}"
         self.cons_port = cons_port
-        self.wav = write_tone_wav(os.path.join(self.dir, "tone48k.wav"), freq=tone_freq)
+        self.wav = write_tone_wav(os.path.join(self.dir, "tone48k.wav"), freq=tone_freq,
+                                  seconds=tone_seconds)
         self.log_path = os.path.join(self.dir, "baresip.log")
         self.proc = None
         self.sock = None
@@ -126,10 +130,11 @@ class Baresip:
                   f"snd_path {self.snd_dir}"]
         if cons_port:
             lines += ["module cons.so", f"cons_listen 127.0.0.1:{cons_port}"]
+        lines += list(extra_config)
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write("\n".join(lines) + "\n")
         with open(os.path.join(self.dir, "accounts"), "w") as f:
-            f.write(f"<{self.aor}>;regint=0;answermode=auto;audio_codecs={codecs}"
+            f.write(f"<{self.aor}>;regint={regint};answermode=auto;audio_codecs={codecs}"
                     f"{extra_account_params}\n")
         with open(os.path.join(self.dir, "contacts"), "w") as f:
             f.write("".join(f"<{c}>\n" for c in contacts))
