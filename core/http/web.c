@@ -12,6 +12,8 @@
 #define G_LOG_DOMAIN "sylk-web"
 #include "http/web.h"
 
+#include "config.h"
+#include "metrics/exposition.h"
 #include "msrp/tls.h"
 #include "sylk-build-config.h"
 
@@ -21,6 +23,7 @@
 #include <gnutls/crypto.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define TOKEN_BYTES     16 /* 128 bits */
@@ -30,6 +33,7 @@
 #define REQUEST_MEMORY  (32u << 10) /* per connection: request line, headers, write buffer */
 #define LOG_URL_MAX     120         /* bytes of a refused URL shown in the debug line */
 #define SCREEN_PREFIX   "/screen/"
+#define METRICS_PATH    "/metrics"
 
 struct sylk_web {
     struct MHD_Daemon *daemon;
@@ -43,6 +47,26 @@ struct sylk_web {
     GString *start_log; /* libmicrohttpd's messages while starting; NULL afterwards */
     char *(*status_text)(void *status_data);
     void *status_data;
+    char *(*metrics_text)(void *metrics_data, size_t *len);
+    void *metrics_data;
+    const GArray *metrics_allow;
+    GPtrArray *scrapes; /* struct scrape * waiting for the main loop, under lock */
+    bool closing;       /* under lock: no new scrape is handed to the main loop */
+    atomic_uint_fast64_t requests[SYLK_WEB_PATHS][SYLK_WEB_STATUSES];
+};
+
+/*
+ * A scrape of /metrics between the web thread and the main loop: one reference for the
+ * connection (dropped when libmicrohttpd completes it), one for the main loop's source.
+ */
+struct scrape {
+    gint refs;
+    struct sylk_web *web;
+    struct MHD_Connection *c;
+    GSource *source; /* attached to the main context while listed in web->scrapes */
+    char *text;      /* set (under lock) by the main thread; NULL: cancelled */
+    size_t len;
+    bool cancelled, answered;
 };
 
 struct sylk_web_item {
@@ -89,6 +113,35 @@ static const char status_format[] =
 
 /* ------------------------------------------------------------------------ answers --- */
 
+static const unsigned status_codes[SYLK_WEB_STATUSES] = {200, 403, 404, 405, 413, 503};
+
+const char *sylk_web_path_name(unsigned path)
+{
+    static const char *const names[SYLK_WEB_PATHS] = {"status", "screen_page", "screen_image",
+                                                      "metrics", "other"};
+    return path < SYLK_WEB_PATHS ? names[path] : "other";
+}
+
+unsigned sylk_web_status_code(unsigned index)
+{
+    return index < SYLK_WEB_STATUSES ? status_codes[index] : 0;
+}
+
+uint64_t sylk_web_requests(const struct sylk_web *web, unsigned path, unsigned status_index)
+{
+    if (!web || path >= SYLK_WEB_PATHS || status_index >= SYLK_WEB_STATUSES)
+        return 0;
+    return atomic_load_explicit(&web->requests[path][status_index], memory_order_relaxed);
+}
+
+static void count_request(struct sylk_web *web, enum sylk_web_path path, unsigned status)
+{
+    for (unsigned i = 0; i < SYLK_WEB_STATUSES; i++) {
+        if (status_codes[i] == status)
+            atomic_fetch_add_explicit(&web->requests[path][i], 1, memory_order_relaxed);
+    }
+}
+
 static void unref_bytes(void *bytes)
 {
     g_bytes_unref(bytes);
@@ -110,9 +163,11 @@ static void add_common_headers(const struct sylk_web *web, struct MHD_Response *
  * Queues `body` (taken: libmicrohttpd drops the reference once sent; a HEAD gets the headers
  * only). `allow` adds an Allow header when not NULL.
  */
-static enum MHD_Result answer(const struct sylk_web *web, struct MHD_Connection *c, unsigned status,
-                              const char *type, GBytes *body, const char *allow)
+static enum MHD_Result answer(struct sylk_web *web, struct MHD_Connection *c,
+                              enum sylk_web_path path, unsigned status, const char *type,
+                              GBytes *body, const char *allow)
 {
+    count_request(web, path, status);
     gsize len;
     const void *data = g_bytes_get_data(body, &len);
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -143,18 +198,21 @@ static void peer_name(struct MHD_Connection *c, char *out, size_t size)
 }
 
 /* A 4xx with a one-line text body; the reason goes to the debug log only (no flooding). */
-static enum MHD_Result refuse(const struct sylk_web *web, struct MHD_Connection *c, unsigned status,
-                              const char *method, const char *url, const char *why)
+static enum MHD_Result refuse(struct sylk_web *web, struct MHD_Connection *c,
+                              enum sylk_web_path path, unsigned status, const char *method,
+                              const char *url, const char *why)
 {
     char peer[INET6_ADDRSTRLEN];
     peer_name(c, peer, sizeof(peer));
     g_autofree char *cut = g_strndup(url, LOG_URL_MAX);
     g_autofree char *shown = g_strescape(cut, NULL);
     g_debug("HTTP %u to %s for %.16s %s: %s", status, peer, method, shown, why);
-    const char *text = status == MHD_HTTP_NOT_FOUND            ? "404 Not Found\n"
-                       : status == MHD_HTTP_METHOD_NOT_ALLOWED ? "405 Method Not Allowed\n"
-                                                               : "413 Content Too Large\n";
-    return answer(web, c, status, "text/plain; charset=utf-8",
+    const char *text = status == MHD_HTTP_NOT_FOUND             ? "404 Not Found\n"
+                       : status == MHD_HTTP_METHOD_NOT_ALLOWED  ? "405 Method Not Allowed\n"
+                       : status == MHD_HTTP_FORBIDDEN           ? "403 Forbidden\n"
+                       : status == MHD_HTTP_SERVICE_UNAVAILABLE ? "503 Service Unavailable\n"
+                                                                : "413 Content Too Large\n";
+    return answer(web, c, path, status, "text/plain; charset=utf-8",
                   g_bytes_new_static(text, strlen(text)),
                   status == MHD_HTTP_METHOD_NOT_ALLOWED ? "GET, HEAD" : NULL);
 }
@@ -167,7 +225,7 @@ static enum MHD_Result answer_status(struct sylk_web *web, struct MHD_Connection
     g_autofree char *counters = web->status_text ? web->status_text(web->status_data) : NULL;
     g_autofree char *shown = g_markup_escape_text(counters ? counters : "no counters", -1);
     char *page = g_strdup_printf(status_format, SYLK_VERSION, n, n == 1 ? " is" : "s are", shown);
-    return answer(web, c, MHD_HTTP_OK, "text/html; charset=utf-8",
+    return answer(web, c, SYLK_WEB_PATH_STATUS, MHD_HTTP_OK, "text/html; charset=utf-8",
                   g_bytes_new_take(page, strlen(page)), NULL);
 }
 
@@ -181,9 +239,9 @@ static enum MHD_Result answer_page(struct sylk_web *web, struct MHD_Connection *
         title = g_strdup(item->title);
     g_mutex_unlock(&web->lock);
     if (!title)
-        return refuse(web, c, MHD_HTTP_NOT_FOUND, method, url, "no such item");
+        return refuse(web, c, SYLK_WEB_PATH_PAGE, MHD_HTTP_NOT_FOUND, method, url, "no such item");
     char *page = g_strdup_printf(page_format, title, page_style, title, title, page_script);
-    return answer(web, c, MHD_HTTP_OK, "text/html; charset=utf-8",
+    return answer(web, c, SYLK_WEB_PATH_PAGE, MHD_HTTP_OK, "text/html; charset=utf-8",
                   g_bytes_new_take(page, strlen(page)), NULL);
 }
 
@@ -201,14 +259,143 @@ static enum MHD_Result answer_image(struct sylk_web *web, struct MHD_Connection 
     }
     g_mutex_unlock(&web->lock);
     if (!image)
-        return refuse(web, c, MHD_HTTP_NOT_FOUND, method, url,
+        return refuse(web, c, SYLK_WEB_PATH_IMAGE, MHD_HTTP_NOT_FOUND, method, url,
                       known ? "no image yet" : "no such item");
-    return answer(web, c, MHD_HTTP_OK, type, image, NULL);
+    return answer(web, c, SYLK_WEB_PATH_IMAGE, MHD_HTTP_OK, type, image, NULL);
+}
+
+/* ------------------------------------------------------------------------ metrics --- */
+
+/* What *req_cls points to between the calls of on_request: one of these, or a scrape. */
+static const int waiting, answered;
+
+static bool is_scrape(const void *req_cls)
+{
+    return req_cls && req_cls != &waiting && req_cls != &answered;
+}
+
+static void scrape_unref(gpointer data)
+{
+    struct scrape *s = data;
+    if (!g_atomic_int_dec_and_test(&s->refs))
+        return;
+    g_free(s->text);
+    g_free(s);
+}
+
+/* The main loop: the text is made where the state lives, then the connection goes on. */
+static gboolean scrape_on_main(gpointer data)
+{
+    struct scrape *s = data;
+    struct sylk_web *web = s->web;
+    size_t len = 0;
+    char *text = web->metrics_text(web->metrics_data, &len);
+    g_mutex_lock(&web->lock);
+    s->text = text;
+    s->len = len;
+    g_ptr_array_remove_fast(web->scrapes, s);
+    MHD_resume_connection(s->c);
+    g_mutex_unlock(&web->lock);
+    return G_SOURCE_REMOVE;
+}
+
+static bool metrics_allowed(const struct sylk_web *web, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    for (guint i = 0; info && info->client_addr && i < web->metrics_allow->len; i++) {
+        if (sylk_netmask_match(&g_array_index(web->metrics_allow, struct sylk_netmask, i),
+                               info->client_addr))
+            return true;
+    }
+    return false;
+}
+
+/* Hands the scrape to the main loop and suspends the connection until it answers. */
+static enum MHD_Result start_scrape(struct sylk_web *web, struct MHD_Connection *c, void **req_cls,
+                                    const char *method, const char *url)
+{
+    if (!web->metrics_text)
+        return refuse(web, c, SYLK_WEB_PATH_METRICS, MHD_HTTP_NOT_FOUND, method, url,
+                      "metrics are off");
+    if (!metrics_allowed(web, c)) {
+        char peer[INET6_ADDRSTRLEN];
+        peer_name(c, peer, sizeof(peer));
+        g_message("metrics refused to %s: not in [web] metrics_allow", peer);
+        return refuse(web, c, SYLK_WEB_PATH_METRICS, MHD_HTTP_FORBIDDEN, method, url,
+                      "not in metrics_allow");
+    }
+    struct scrape *s = g_new0(struct scrape, 1);
+    s->refs = 2;
+    s->web = web;
+    s->c = c;
+    g_mutex_lock(&web->lock);
+    if (web->closing) {
+        g_mutex_unlock(&web->lock);
+        g_free(s);
+        return refuse(web, c, SYLK_WEB_PATH_METRICS, MHD_HTTP_SERVICE_UNAVAILABLE, method, url,
+                      "stopping");
+    }
+    g_ptr_array_add(web->scrapes, s);
+    MHD_suspend_connection(c);
+    s->source = g_idle_source_new();
+    g_source_set_callback(s->source, scrape_on_main, s, scrape_unref);
+    g_source_attach(s->source, NULL); /* the main context: never run on this thread */
+    g_source_unref(s->source);        /* the context holds it until it has run */
+    g_mutex_unlock(&web->lock);
+    *req_cls = s;
+    return MHD_YES;
+}
+
+/* The connection resumed: the text, or 503 when the server stopped first. */
+static enum MHD_Result finish_scrape(struct sylk_web *web, struct MHD_Connection *c,
+                                     struct scrape *s, const char *method, const char *url)
+{
+    if (s->answered)
+        return MHD_YES;
+    s->answered = true;
+    g_mutex_lock(&web->lock);
+    char *text = s->text;
+    size_t len = s->len;
+    s->text = NULL;
+    g_mutex_unlock(&web->lock);
+    if (!text)
+        return refuse(web, c, SYLK_WEB_PATH_METRICS, MHD_HTTP_SERVICE_UNAVAILABLE, method, url,
+                      "stopping");
+    return answer(web, c, SYLK_WEB_PATH_METRICS, MHD_HTTP_OK, SYLK_EXPOSITION_CONTENT_TYPE,
+                  g_bytes_new_take(text, len), NULL);
+}
+
+/* Main thread, before the daemon stops: scrapes still waiting are cancelled (answered 503). */
+static void cancel_scrapes(struct sylk_web *web)
+{
+    g_mutex_lock(&web->lock);
+    web->closing = true;
+    for (guint i = 0; i < web->scrapes->len; i++) {
+        struct scrape *s = g_ptr_array_index(web->scrapes, i);
+        s->cancelled = true;
+        g_source_destroy(s->source); /* drops the source's reference */
+        MHD_resume_connection(s->c);
+    }
+    g_ptr_array_set_size(web->scrapes, 0);
+    g_mutex_unlock(&web->lock);
+}
+
+/* libmicrohttpd's thread: a request is over (answered, or its connection closed). */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (is_scrape(*req_cls))
+        scrape_unref(*req_cls);
+    *req_cls = NULL;
 }
 
 /* ------------------------------------------------------------------------ routing --- */
 
-enum route { ROUTE_NONE, ROUTE_STATUS, ROUTE_PAGE, ROUTE_IMAGE };
+enum route { ROUTE_NONE, ROUTE_STATUS, ROUTE_PAGE, ROUTE_IMAGE, ROUTE_METRICS };
 
 /* TOKEN_HEX lowercase hex digits at `s` (what follows is for the caller to match). */
 static bool token_at(const char *s)
@@ -228,6 +415,8 @@ static enum route route_of(const char *url, char token[TOKEN_HEX + 1])
 {
     if (strcmp(url, "/") == 0)
         return ROUTE_STATUS;
+    if (strcmp(url, METRICS_PATH) == 0)
+        return ROUTE_METRICS;
     if (strncmp(url, SCREEN_PREFIX, strlen(SCREEN_PREFIX)) != 0)
         return ROUTE_NONE;
     const char *t = url + strlen(SCREEN_PREFIX);
@@ -260,7 +449,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
 {
-    static int waiting, answered; /* what *req_cls points to between the calls */
+    static const enum sylk_web_path paths[] = {
+        [ROUTE_NONE] = SYLK_WEB_PATH_OTHER,      [ROUTE_STATUS] = SYLK_WEB_PATH_STATUS,
+        [ROUTE_PAGE] = SYLK_WEB_PATH_PAGE,       [ROUTE_IMAGE] = SYLK_WEB_PATH_IMAGE,
+        [ROUTE_METRICS] = SYLK_WEB_PATH_METRICS,
+    };
     struct sylk_web *web = cls;
     (void)version;
     (void)upload_data;
@@ -268,28 +461,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (is_scrape(*req_cls))
+        return finish_scrape(web, c, *req_cls, method, url);
+    char token[TOKEN_HEX + 1];
+    enum route route = route_of(url, token);
     if (!*req_cls) {
-        *req_cls = &answered;
+        *req_cls = (void *)&answered;
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-            return refuse(web, c, MHD_HTTP_METHOD_NOT_ALLOWED, method, url, "method not allowed");
+            return refuse(web, c, paths[route], MHD_HTTP_METHOD_NOT_ALLOWED, method, url,
+                          "method not allowed");
         if (has_body(c))
-            return refuse(web, c, MHD_HTTP_CONTENT_TOO_LARGE, method, url, "a request with a body");
-        *req_cls = &waiting;
+            return refuse(web, c, paths[route], MHD_HTTP_CONTENT_TOO_LARGE, method, url,
+                          "a request with a body");
+        *req_cls = (void *)&waiting;
         return MHD_YES;
     }
-    *req_cls = &answered;
-    char token[TOKEN_HEX + 1];
-    switch (route_of(url, token)) {
+    *req_cls = (void *)&answered;
+    switch (route) {
     case ROUTE_STATUS:
         return answer_status(web, c);
     case ROUTE_PAGE:
         return answer_page(web, c, token, method, url);
     case ROUTE_IMAGE:
         return answer_image(web, c, token, method, url);
+    case ROUTE_METRICS:
+        return start_scrape(web, c, req_cls, method, url);
     case ROUTE_NONE:
         break;
     }
-    return refuse(web, c, MHD_HTTP_NOT_FOUND, method, url, "no such path");
+    return refuse(web, c, SYLK_WEB_PATH_OTHER, MHD_HTTP_NOT_FOUND, method, url, "no such path");
 }
 
 /*
@@ -393,6 +593,7 @@ static int start_daemon(struct sylk_web *web, const struct sylk_web_options *o,
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, REQUEST_MEMORY, NULL},
         {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_escapes, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
         {MHD_OPTION_END, 0, NULL}, /* the key and certificate for HTTPS go here */
         {MHD_OPTION_END, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
@@ -402,7 +603,8 @@ static int start_daemon(struct sylk_web *web, const struct sylk_web_options *o,
         opts[n] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, web->pem};
         opts[n + 1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, web->pem};
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (addr->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (web->pem)
@@ -440,6 +642,7 @@ static void web_free(struct sylk_web *web)
     g_free(web->csp);
     g_free(web->public_url);
     g_hash_table_destroy(web->items);
+    g_ptr_array_free(web->scrapes, TRUE);
     g_mutex_clear(&web->lock);
     g_free(web);
 }
@@ -464,6 +667,12 @@ int sylk_web_start(const struct sylk_web_options *o, struct sylk_web **out, char
     web->https = o->certificate != NULL;
     web->status_text = o->status_text;
     web->status_data = o->status_data;
+    web->scrapes = g_ptr_array_new();
+    if (o->metrics_text && o->metrics_allow) {
+        web->metrics_text = o->metrics_text;
+        web->metrics_data = o->metrics_data;
+        web->metrics_allow = o->metrics_allow;
+    }
     int rc = web->https ? load_certificate(web, o->certificate, error) : 0;
     if (rc == 0)
         rc = start_daemon(web, o, &addr, error);
@@ -495,6 +704,7 @@ void sylk_web_stop(struct sylk_web *web)
 {
     if (!web)
         return;
+    cancel_scrapes(web);
     MHD_stop_daemon(web->daemon); /* joins its thread: nothing reads the items after this */
     unsigned left = g_hash_table_size(web->items);
     if (left)
