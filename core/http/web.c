@@ -7,13 +7,12 @@
  * writes under `lock`. libmicrohttpd's thread runs on_request (and the logger): under `lock` it
  * only looks an item up and takes a reference to its image (GBytes, never changed once made)
  * or a copy of its title, and builds the response outside it. So a reader gets an old or a new
- * image whole, and an item freed meanwhile is never touched.
+ * image whole, and an item freed meanwhile is never touched. /metrics and the request
+ * counters are in web_metrics.c.
  */
 #define G_LOG_DOMAIN "sylk-web"
-#include "http/web.h"
+#include "http/web_internal.h"
 
-#include "config.h"
-#include "metrics/exposition.h"
 #include "msrp/tls.h"
 #include "sylk-build-config.h"
 
@@ -23,7 +22,6 @@
 #include <gnutls/crypto.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #define TOKEN_BYTES     16 /* 128 bits */
@@ -34,40 +32,6 @@
 #define LOG_URL_MAX     120         /* bytes of a refused URL shown in the debug line */
 #define SCREEN_PREFIX   "/screen/"
 #define METRICS_PATH    "/metrics"
-
-struct sylk_web {
-    struct MHD_Daemon *daemon;
-    unsigned port;
-    bool https;
-    char *public_url; /* without a trailing slash */
-    char *pem;        /* certificate and key handed to libmicrohttpd; wiped when freed */
-    char *csp;        /* Content-Security-Policy of every answer */
-    GMutex lock;
-    GHashTable *items;  /* token → struct sylk_web_item (not owned: freed by its owner) */
-    GString *start_log; /* libmicrohttpd's messages while starting; NULL afterwards */
-    char *(*status_text)(void *status_data);
-    void *status_data;
-    char *(*metrics_text)(void *metrics_data, size_t *len);
-    void *metrics_data;
-    const GArray *metrics_allow;
-    GPtrArray *scrapes; /* struct scrape * waiting for the main loop, under lock */
-    bool closing;       /* under lock: no new scrape is handed to the main loop */
-    atomic_uint_fast64_t requests[SYLK_WEB_PATHS][SYLK_WEB_STATUSES];
-};
-
-/*
- * A scrape of /metrics between the web thread and the main loop: one reference for the
- * connection (dropped when libmicrohttpd completes it), one for the main loop's source.
- */
-struct scrape {
-    gint refs;
-    struct sylk_web *web;
-    struct MHD_Connection *c;
-    GSource *source; /* attached to the main context while listed in web->scrapes */
-    char *text;      /* set (under lock) by the main thread; NULL: cancelled */
-    size_t len;
-    bool cancelled, answered;
-};
 
 struct sylk_web_item {
     struct sylk_web *web;
@@ -113,35 +77,6 @@ static const char status_format[] =
 
 /* ------------------------------------------------------------------------ answers --- */
 
-static const unsigned status_codes[SYLK_WEB_STATUSES] = {200, 403, 404, 405, 413, 503};
-
-const char *sylk_web_path_name(unsigned path)
-{
-    static const char *const names[SYLK_WEB_PATHS] = {"status", "screen_page", "screen_image",
-                                                      "metrics", "other"};
-    return path < SYLK_WEB_PATHS ? names[path] : "other";
-}
-
-unsigned sylk_web_status_code(unsigned index)
-{
-    return index < SYLK_WEB_STATUSES ? status_codes[index] : 0;
-}
-
-uint64_t sylk_web_requests(const struct sylk_web *web, unsigned path, unsigned status_index)
-{
-    if (!web || path >= SYLK_WEB_PATHS || status_index >= SYLK_WEB_STATUSES)
-        return 0;
-    return atomic_load_explicit(&web->requests[path][status_index], memory_order_relaxed);
-}
-
-static void count_request(struct sylk_web *web, enum sylk_web_path path, unsigned status)
-{
-    for (unsigned i = 0; i < SYLK_WEB_STATUSES; i++) {
-        if (status_codes[i] == status)
-            atomic_fetch_add_explicit(&web->requests[path][i], 1, memory_order_relaxed);
-    }
-}
-
 static void unref_bytes(void *bytes)
 {
     g_bytes_unref(bytes);
@@ -163,11 +98,11 @@ static void add_common_headers(const struct sylk_web *web, struct MHD_Response *
  * Queues `body` (taken: libmicrohttpd drops the reference once sent; a HEAD gets the headers
  * only). `allow` adds an Allow header when not NULL.
  */
-static enum MHD_Result answer(struct sylk_web *web, struct MHD_Connection *c,
-                              enum sylk_web_path path, unsigned status, const char *type,
-                              GBytes *body, const char *allow)
+enum MHD_Result sylk_web_answer(struct sylk_web *web, struct MHD_Connection *c,
+                                enum sylk_web_path path, unsigned status, const char *type,
+                                GBytes *body, const char *allow)
 {
-    count_request(web, path, status);
+    sylk_web_count_request(web, path, status);
     gsize len;
     const void *data = g_bytes_get_data(body, &len);
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -185,7 +120,7 @@ static enum MHD_Result answer(struct sylk_web *web, struct MHD_Connection *c,
     return rc;
 }
 
-static void peer_name(struct MHD_Connection *c, char *out, size_t size)
+void sylk_web_peer_name(struct MHD_Connection *c, char *out, size_t size)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -198,12 +133,12 @@ static void peer_name(struct MHD_Connection *c, char *out, size_t size)
 }
 
 /* A 4xx with a one-line text body; the reason goes to the debug log only (no flooding). */
-static enum MHD_Result refuse(struct sylk_web *web, struct MHD_Connection *c,
-                              enum sylk_web_path path, unsigned status, const char *method,
-                              const char *url, const char *why)
+enum MHD_Result sylk_web_refuse(struct sylk_web *web, struct MHD_Connection *c,
+                                enum sylk_web_path path, unsigned status, const char *method,
+                                const char *url, const char *why)
 {
     char peer[INET6_ADDRSTRLEN];
-    peer_name(c, peer, sizeof(peer));
+    sylk_web_peer_name(c, peer, sizeof(peer));
     g_autofree char *cut = g_strndup(url, LOG_URL_MAX);
     g_autofree char *shown = g_strescape(cut, NULL);
     g_debug("HTTP %u to %s for %.16s %s: %s", status, peer, method, shown, why);
@@ -212,9 +147,9 @@ static enum MHD_Result refuse(struct sylk_web *web, struct MHD_Connection *c,
                        : status == MHD_HTTP_FORBIDDEN           ? "403 Forbidden\n"
                        : status == MHD_HTTP_SERVICE_UNAVAILABLE ? "503 Service Unavailable\n"
                                                                 : "413 Content Too Large\n";
-    return answer(web, c, path, status, "text/plain; charset=utf-8",
-                  g_bytes_new_static(text, strlen(text)),
-                  status == MHD_HTTP_METHOD_NOT_ALLOWED ? "GET, HEAD" : NULL);
+    return sylk_web_answer(web, c, path, status, "text/plain; charset=utf-8",
+                           g_bytes_new_static(text, strlen(text)),
+                           status == MHD_HTTP_METHOD_NOT_ALLOWED ? "GET, HEAD" : NULL);
 }
 
 static enum MHD_Result answer_status(struct sylk_web *web, struct MHD_Connection *c)
@@ -225,8 +160,8 @@ static enum MHD_Result answer_status(struct sylk_web *web, struct MHD_Connection
     g_autofree char *counters = web->status_text ? web->status_text(web->status_data) : NULL;
     g_autofree char *shown = g_markup_escape_text(counters ? counters : "no counters", -1);
     char *page = g_strdup_printf(status_format, SYLK_VERSION, n, n == 1 ? " is" : "s are", shown);
-    return answer(web, c, SYLK_WEB_PATH_STATUS, MHD_HTTP_OK, "text/html; charset=utf-8",
-                  g_bytes_new_take(page, strlen(page)), NULL);
+    return sylk_web_answer(web, c, SYLK_WEB_PATH_STATUS, MHD_HTTP_OK, "text/html; charset=utf-8",
+                           g_bytes_new_take(page, strlen(page)), NULL);
 }
 
 static enum MHD_Result answer_page(struct sylk_web *web, struct MHD_Connection *c,
@@ -239,10 +174,11 @@ static enum MHD_Result answer_page(struct sylk_web *web, struct MHD_Connection *
         title = g_strdup(item->title);
     g_mutex_unlock(&web->lock);
     if (!title)
-        return refuse(web, c, SYLK_WEB_PATH_PAGE, MHD_HTTP_NOT_FOUND, method, url, "no such item");
+        return sylk_web_refuse(web, c, SYLK_WEB_PATH_PAGE, MHD_HTTP_NOT_FOUND, method, url,
+                               "no such item");
     char *page = g_strdup_printf(page_format, title, page_style, title, title, page_script);
-    return answer(web, c, SYLK_WEB_PATH_PAGE, MHD_HTTP_OK, "text/html; charset=utf-8",
-                  g_bytes_new_take(page, strlen(page)), NULL);
+    return sylk_web_answer(web, c, SYLK_WEB_PATH_PAGE, MHD_HTTP_OK, "text/html; charset=utf-8",
+                           g_bytes_new_take(page, strlen(page)), NULL);
 }
 
 static enum MHD_Result answer_image(struct sylk_web *web, struct MHD_Connection *c,
@@ -259,12 +195,10 @@ static enum MHD_Result answer_image(struct sylk_web *web, struct MHD_Connection 
     }
     g_mutex_unlock(&web->lock);
     if (!image)
-        return refuse(web, c, SYLK_WEB_PATH_IMAGE, MHD_HTTP_NOT_FOUND, method, url,
-                      known ? "no image yet" : "no such item");
-    return answer(web, c, SYLK_WEB_PATH_IMAGE, MHD_HTTP_OK, type, image, NULL);
+        return sylk_web_refuse(web, c, SYLK_WEB_PATH_IMAGE, MHD_HTTP_NOT_FOUND, method, url,
+                               known ? "no image yet" : "no such item");
+    return sylk_web_answer(web, c, SYLK_WEB_PATH_IMAGE, MHD_HTTP_OK, type, image, NULL);
 }
-
-/* ------------------------------------------------------------------------ metrics --- */
 
 /* What *req_cls points to between the calls of on_request: one of these, or a scrape. */
 static const int waiting, answered;
@@ -272,113 +206,6 @@ static const int waiting, answered;
 static bool is_scrape(const void *req_cls)
 {
     return req_cls && req_cls != &waiting && req_cls != &answered;
-}
-
-static void scrape_unref(gpointer data)
-{
-    struct scrape *s = data;
-    if (!g_atomic_int_dec_and_test(&s->refs))
-        return;
-    g_free(s->text);
-    g_free(s);
-}
-
-/* The main loop: the text is made where the state lives, then the connection goes on. */
-static gboolean scrape_on_main(gpointer data)
-{
-    struct scrape *s = data;
-    struct sylk_web *web = s->web;
-    size_t len = 0;
-    char *text = web->metrics_text(web->metrics_data, &len);
-    g_mutex_lock(&web->lock);
-    s->text = text;
-    s->len = len;
-    g_ptr_array_remove_fast(web->scrapes, s);
-    MHD_resume_connection(s->c);
-    g_mutex_unlock(&web->lock);
-    return G_SOURCE_REMOVE;
-}
-
-static bool metrics_allowed(const struct sylk_web *web, struct MHD_Connection *c)
-{
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    for (guint i = 0; info && info->client_addr && i < web->metrics_allow->len; i++) {
-        if (sylk_netmask_match(&g_array_index(web->metrics_allow, struct sylk_netmask, i),
-                               info->client_addr))
-            return true;
-    }
-    return false;
-}
-
-/* Hands the scrape to the main loop and suspends the connection until it answers. */
-static enum MHD_Result start_scrape(struct sylk_web *web, struct MHD_Connection *c, void **req_cls,
-                                    const char *method, const char *url)
-{
-    if (!web->metrics_text)
-        return refuse(web, c, SYLK_WEB_PATH_METRICS, MHD_HTTP_NOT_FOUND, method, url,
-                      "metrics are off");
-    if (!metrics_allowed(web, c)) {
-        char peer[INET6_ADDRSTRLEN];
-        peer_name(c, peer, sizeof(peer));
-        g_message("metrics refused to %s: not in [web] metrics_allow", peer);
-        return refuse(web, c, SYLK_WEB_PATH_METRICS, MHD_HTTP_FORBIDDEN, method, url,
-                      "not in metrics_allow");
-    }
-    struct scrape *s = g_new0(struct scrape, 1);
-    s->refs = 2;
-    s->web = web;
-    s->c = c;
-    g_mutex_lock(&web->lock);
-    if (web->closing) {
-        g_mutex_unlock(&web->lock);
-        g_free(s);
-        return refuse(web, c, SYLK_WEB_PATH_METRICS, MHD_HTTP_SERVICE_UNAVAILABLE, method, url,
-                      "stopping");
-    }
-    g_ptr_array_add(web->scrapes, s);
-    MHD_suspend_connection(c);
-    s->source = g_idle_source_new();
-    g_source_set_callback(s->source, scrape_on_main, s, scrape_unref);
-    g_source_attach(s->source, NULL); /* the main context: never run on this thread */
-    g_source_unref(s->source);        /* the context holds it until it has run */
-    g_mutex_unlock(&web->lock);
-    *req_cls = s;
-    return MHD_YES;
-}
-
-/* The connection resumed: the text, or 503 when the server stopped first. */
-static enum MHD_Result finish_scrape(struct sylk_web *web, struct MHD_Connection *c,
-                                     struct scrape *s, const char *method, const char *url)
-{
-    if (s->answered)
-        return MHD_YES;
-    s->answered = true;
-    g_mutex_lock(&web->lock);
-    char *text = s->text;
-    size_t len = s->len;
-    s->text = NULL;
-    g_mutex_unlock(&web->lock);
-    if (!text)
-        return refuse(web, c, SYLK_WEB_PATH_METRICS, MHD_HTTP_SERVICE_UNAVAILABLE, method, url,
-                      "stopping");
-    return answer(web, c, SYLK_WEB_PATH_METRICS, MHD_HTTP_OK, SYLK_EXPOSITION_CONTENT_TYPE,
-                  g_bytes_new_take(text, len), NULL);
-}
-
-/* Main thread, before the daemon stops: scrapes still waiting are cancelled (answered 503). */
-static void cancel_scrapes(struct sylk_web *web)
-{
-    g_mutex_lock(&web->lock);
-    web->closing = true;
-    for (guint i = 0; i < web->scrapes->len; i++) {
-        struct scrape *s = g_ptr_array_index(web->scrapes, i);
-        s->cancelled = true;
-        g_source_destroy(s->source); /* drops the source's reference */
-        MHD_resume_connection(s->c);
-    }
-    g_ptr_array_set_size(web->scrapes, 0);
-    g_mutex_unlock(&web->lock);
 }
 
 /* libmicrohttpd's thread: a request is over (answered, or its connection closed). */
@@ -389,7 +216,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     (void)c;
     (void)toe;
     if (is_scrape(*req_cls))
-        scrape_unref(*req_cls);
+        sylk_web_scrape_unref(*req_cls);
     *req_cls = NULL;
 }
 
@@ -462,17 +289,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (is_scrape(*req_cls))
-        return finish_scrape(web, c, *req_cls, method, url);
+        return sylk_web_scrape_finish(web, c, *req_cls, method, url);
     char token[TOKEN_HEX + 1];
     enum route route = route_of(url, token);
     if (!*req_cls) {
         *req_cls = (void *)&answered;
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-            return refuse(web, c, paths[route], MHD_HTTP_METHOD_NOT_ALLOWED, method, url,
-                          "method not allowed");
+            return sylk_web_refuse(web, c, paths[route], MHD_HTTP_METHOD_NOT_ALLOWED, method, url,
+                                   "method not allowed");
         if (has_body(c))
-            return refuse(web, c, paths[route], MHD_HTTP_CONTENT_TOO_LARGE, method, url,
-                          "a request with a body");
+            return sylk_web_refuse(web, c, paths[route], MHD_HTTP_CONTENT_TOO_LARGE, method, url,
+                                   "a request with a body");
         *req_cls = (void *)&waiting;
         return MHD_YES;
     }
@@ -485,11 +312,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     case ROUTE_IMAGE:
         return answer_image(web, c, token, method, url);
     case ROUTE_METRICS:
-        return start_scrape(web, c, req_cls, method, url);
+        return sylk_web_scrape_start(web, c, req_cls, method, url);
     case ROUTE_NONE:
         break;
     }
-    return refuse(web, c, SYLK_WEB_PATH_OTHER, MHD_HTTP_NOT_FOUND, method, url, "no such path");
+    return sylk_web_refuse(web, c, SYLK_WEB_PATH_OTHER, MHD_HTTP_NOT_FOUND, method, url,
+                           "no such path");
 }
 
 /*
@@ -704,7 +532,7 @@ void sylk_web_stop(struct sylk_web *web)
 {
     if (!web)
         return;
-    cancel_scrapes(web);
+    sylk_web_scrapes_cancel(web);
     MHD_stop_daemon(web->daemon); /* joins its thread: nothing reads the items after this */
     unsigned left = g_hash_table_size(web->items);
     if (left)
