@@ -57,7 +57,9 @@ def scrape(server):
 
 
 def value(samples, name, **labels):
-    """A sample's value; 0 when absent (counters only appear once they moved)."""
+    """A sample's value; 0 when absent (counters only appear once they moved). A label name
+    that is a Python keyword takes a trailing underscore (class_)."""
+    labels = {k.rstrip("_"): v for k, v in labels.items()}
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
@@ -162,6 +164,25 @@ def test_chat_message_moves_msrp_counters(server_factory):
             value(before, "sylk_msrp_bytes_total", direction="in") >= len(body)
         assert value(after, msgs, direction="out", kind="response") - \
             value(before, msgs, direction="out", kind="response") == 1  # its 200
+        # a conference-info subscription: a gauge and a counter for the plugin, and the 200
+        # to the server's NOTIFY among the responses it received
+        watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+        try:
+            r = watcher.transaction(watcher.new_request(
+                "SUBSCRIBE", f"sip:chatroom@{server.uri_host}",
+                extra=[("Event", "conference"), ("Expires", "60")]))
+            assert r.status in (200, 202), r.text
+            watcher.respond(watcher.wait_request("NOTIFY"), 200)
+            deadline = time.time() + 5
+            resp = "sylk_sip_responses_received_total"
+            while value(subs := scrape(server), resp, method="NOTIFY", class_="2xx") < 1:
+                assert time.time() < deadline, "the NOTIFY's 200 was not counted"
+                time.sleep(0.05)
+            assert value(subs, "sylk_subscriptions_open", plugin="conference") == 1
+            assert value(subs, "sylk_subscriptions_total", plugin="conference") == 1
+            assert value(subs, "sylk_sip_requests_received_total", method="SUBSCRIBE") == 1
+        finally:
+            watcher.close()
         dialog.bye()
     finally:
         msrp.close()
@@ -188,9 +209,11 @@ def test_cidr_allow_and_empty_list(server_factory):
 
 
 def test_metrics_off_is_404(server_factory):
-    server = server_factory().start()
-    assert fetch(server.web_port)[0] == 404
-    assert fetch(server.web_port, "/")[0] == 200
+    default = server_factory().start()
+    assert fetch(default.web_port)[0] == 404
+    assert fetch(default.web_port, "/")[0] == 200
+    off = server_factory(config={"web": {"metrics": "no"}}).start()
+    assert fetch(off.web_port)[0] == 404
 
 
 def scrapes_during_stop(server):
