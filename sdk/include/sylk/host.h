@@ -355,7 +355,8 @@ struct sylk_media_endpoint_handler {
 /**
  * A plugin's metrics collector (ABI 1.9): called on the main thread during each scrape of the
  * server's /metrics ([web] metrics = yes), to write the plugin's samples now through
- * metric_write. It must not block nor call other host functions.
+ * metric_write. It must not block, and should only read the plugin's state: log and
+ * metric_write are the host functions meant for it (not metrics_collector_remove).
  */
 typedef void (*sylk_metrics_fn)(sylk_metric_writer *writer, void *user_data);
 
