@@ -161,6 +161,8 @@ static const struct option server_options[] = {
     OPT("web", "max_connections", K_CONNS, web_max_connections),
     OPT("web", "max_connections_per_ip", K_CONNS, web_max_connections_per_ip),
     OPT("web", "connection_timeout", K_SECONDS, web_connection_timeout),
+    OPT("web", "metrics", K_BOOL, web_metrics),
+    OPT("web", "metrics_allow", K_NETMASKS, web_metrics_allow),
 };
 
 /* The default preference: fullband, wideband, then narrowband. */
@@ -177,6 +179,12 @@ void sylk_config_defaults(struct sylk_server_config *cfg)
     cfg->plugins_dir = g_strdup(SYLK_PLUGINDIR);
     cfg->spool_dir = g_strdup(SYLK_SPOOLDIR);
     cfg->trusted_peers = g_array_new(FALSE, TRUE, sizeof(struct sylk_netmask));
+    cfg->web_metrics_allow = g_array_new(FALSE, TRUE, sizeof(struct sylk_netmask));
+    for (const char *const *a = (const char *const[]){"127.0.0.0/8", "::1", NULL}; *a; a++) {
+        struct sylk_netmask m;
+        if (sylk_netmask_parse(*a, &m))
+            g_array_append_val(cfg->web_metrics_allow, m);
+    }
     cfg->allow_app_header = false;
     cfg->log_level = G_LOG_LEVEL_INFO;
     cfg->local_ip = g_strdup("127.0.0.1");
@@ -306,12 +314,13 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
     }
     case K_NETMASKS: {
         g_auto(GStrv) items = sylk_ini_split_list(value);
-        g_array_set_size(cfg->trusted_peers, 0);
+        GArray *masks = *FIELD(cfg, o, GArray *);
+        g_array_set_size(masks, 0);
         for (unsigned i = 0; items[i]; i++) {
             struct sylk_netmask m;
             if (!sylk_netmask_parse(items[i], &m))
                 return g_strdup_printf("'%s' is not an address or address/prefix", items[i]);
-            g_array_append_val(cfg->trusted_peers, m);
+            g_array_append_val(masks, m);
         }
         return NULL;
     }
@@ -445,6 +454,8 @@ static void check_consistency(struct sylk_server_config *cfg, struct sylk_ini *i
     }
     if (cfg->web_max_connections == 0)
         sylk_ini_error(errors, ini, "web", "max_connections", "must be at least 1");
+    if (cfg->web_metrics && cfg->web_port == 0)
+        sylk_ini_error(errors, ini, "web", "metrics", "needs the web server ([web] port)");
     if (!cfg->advertised_ip)
         cfg->advertised_ip = g_strdup(cfg->local_ip);
     if (!cfg->web_local_ip)
@@ -507,6 +518,8 @@ void sylk_config_clear(struct sylk_server_config *cfg)
     g_free(cfg->trace_file);
     if (cfg->trusted_peers)
         g_array_free(cfg->trusted_peers, TRUE);
+    if (cfg->web_metrics_allow)
+        g_array_free(cfg->web_metrics_allow, TRUE);
     g_free(cfg->local_ip);
     g_free(cfg->advertised_ip);
     g_free(cfg->tls_certificate);

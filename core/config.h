@@ -75,6 +75,8 @@ struct sylk_server_config {
     unsigned web_max_connections;        /* at least 1 */
     unsigned web_max_connections_per_ip; /* 0: no limit */
     unsigned web_connection_timeout;     /* seconds an idle connection is kept; 0: no limit */
+    bool web_metrics;                    /* /metrics served (Prometheus) */
+    GArray *web_metrics_allow;           /* of struct sylk_netmask: who may read /metrics */
 
     /* [domain NAME] applications = … : name → char ** */
     GHashTable *domains;

@@ -154,6 +154,12 @@ char *sylk_server_counters_text(const struct sylk_counters *c)
         trims, trims == 1 ? "" : "s", (double)counter(&c->memory_returned) / 1048576.0);
 }
 
+/* A scrape of /metrics, on the main thread. */
+static char *web_metrics_text(void *server, size_t *len)
+{
+    return sylk_metrics_scrape(server, len);
+}
+
 /* The web server's status page reads the counters from its own thread. */
 static char *web_status_text(void *counters)
 {
@@ -264,6 +270,9 @@ static bool start_web(struct sylk_server *server)
         .connection_timeout = c->web_connection_timeout,
         .status_text = web_status_text,
         .status_data = &server->counters,
+        .metrics_text = c->web_metrics ? web_metrics_text : NULL,
+        .metrics_data = server,
+        .metrics_allow = c->web_metrics_allow,
     };
     g_autofree char *error = NULL;
     if (sylk_web_start(&o, &server->web, &error) < 0) {
@@ -304,6 +313,7 @@ int sylk_server_main(const struct sylk_server_options *o)
     sylk_log_install(&server->log);
     sylk_xml_log_install(&server->xml_log); /* before plugins or peers make libxml2 talk */
     sylk_plugins_init_registry(&server->plugins);
+    sylk_metrics_init(&server->metrics);
 
     bool ok = load_configuration(server, o);
     if (o->check_config) {
@@ -374,6 +384,7 @@ out:
         g_source_remove(sighup);
     sylk_web_stop(server->web); /* after the plugins: frees the items they left */
     server->web = NULL;
+    sylk_metrics_clear(&server->metrics);  /* no scrape after the web server stopped */
     stop_msrp(server);                     /* after the sessions and plugins that used it */
     sylk_media_engine_free(server->media); /* after the sessions and plugins that used it */
     server->media = NULL;

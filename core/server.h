@@ -12,6 +12,7 @@
 #include "log.h"
 #include "media/rtp.h"
 #include "memtrim.h"
+#include "metrics/metrics.h"
 #include "msrp/transport.h"
 #include "net/resolve.h"
 #include "plugin/fdwatch.h"
@@ -74,6 +75,7 @@ struct sylk_server {
     struct sylk_fd_watches fd_watches; /* plugins' descriptors on the main loop */
     struct sylk_timers timers;         /* plugins' timers on the main loop */
     struct sylk_resolver resolver;     /* plugins' name resolutions under way */
+    struct sylk_metrics metrics;       /* plugins' metrics collectors */
     bool stopping;
 };
 

@@ -7,10 +7,11 @@
  * writes under `lock`. libmicrohttpd's thread runs on_request (and the logger): under `lock` it
  * only looks an item up and takes a reference to its image (GBytes, never changed once made)
  * or a copy of its title, and builds the response outside it. So a reader gets an old or a new
- * image whole, and an item freed meanwhile is never touched.
+ * image whole, and an item freed meanwhile is never touched. /metrics and the request
+ * counters are in web_metrics.c.
  */
 #define G_LOG_DOMAIN "sylk-web"
-#include "http/web.h"
+#include "http/web_internal.h"
 
 #include "msrp/tls.h"
 #include "sylk-build-config.h"
@@ -30,20 +31,7 @@
 #define REQUEST_MEMORY  (32u << 10) /* per connection: request line, headers, write buffer */
 #define LOG_URL_MAX     120         /* bytes of a refused URL shown in the debug line */
 #define SCREEN_PREFIX   "/screen/"
-
-struct sylk_web {
-    struct MHD_Daemon *daemon;
-    unsigned port;
-    bool https;
-    char *public_url; /* without a trailing slash */
-    char *pem;        /* certificate and key handed to libmicrohttpd; wiped when freed */
-    char *csp;        /* Content-Security-Policy of every answer */
-    GMutex lock;
-    GHashTable *items;  /* token → struct sylk_web_item (not owned: freed by its owner) */
-    GString *start_log; /* libmicrohttpd's messages while starting; NULL afterwards */
-    char *(*status_text)(void *status_data);
-    void *status_data;
-};
+#define METRICS_PATH    "/metrics"
 
 struct sylk_web_item {
     struct sylk_web *web;
@@ -110,9 +98,11 @@ static void add_common_headers(const struct sylk_web *web, struct MHD_Response *
  * Queues `body` (taken: libmicrohttpd drops the reference once sent; a HEAD gets the headers
  * only). `allow` adds an Allow header when not NULL.
  */
-static enum MHD_Result answer(const struct sylk_web *web, struct MHD_Connection *c, unsigned status,
-                              const char *type, GBytes *body, const char *allow)
+enum MHD_Result sylk_web_answer(struct sylk_web *web, struct MHD_Connection *c,
+                                enum sylk_web_path path, unsigned status, const char *type,
+                                GBytes *body, const char *allow)
 {
+    sylk_web_count_request(web, path, status);
     gsize len;
     const void *data = g_bytes_get_data(body, &len);
     struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -130,7 +120,7 @@ static enum MHD_Result answer(const struct sylk_web *web, struct MHD_Connection 
     return rc;
 }
 
-static void peer_name(struct MHD_Connection *c, char *out, size_t size)
+void sylk_web_peer_name(struct MHD_Connection *c, char *out, size_t size)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -143,20 +133,23 @@ static void peer_name(struct MHD_Connection *c, char *out, size_t size)
 }
 
 /* A 4xx with a one-line text body; the reason goes to the debug log only (no flooding). */
-static enum MHD_Result refuse(const struct sylk_web *web, struct MHD_Connection *c, unsigned status,
-                              const char *method, const char *url, const char *why)
+enum MHD_Result sylk_web_refuse(struct sylk_web *web, struct MHD_Connection *c,
+                                enum sylk_web_path path, unsigned status, const char *method,
+                                const char *url, const char *why)
 {
     char peer[INET6_ADDRSTRLEN];
-    peer_name(c, peer, sizeof(peer));
+    sylk_web_peer_name(c, peer, sizeof(peer));
     g_autofree char *cut = g_strndup(url, LOG_URL_MAX);
     g_autofree char *shown = g_strescape(cut, NULL);
     g_debug("HTTP %u to %s for %.16s %s: %s", status, peer, method, shown, why);
-    const char *text = status == MHD_HTTP_NOT_FOUND            ? "404 Not Found\n"
-                       : status == MHD_HTTP_METHOD_NOT_ALLOWED ? "405 Method Not Allowed\n"
-                                                               : "413 Content Too Large\n";
-    return answer(web, c, status, "text/plain; charset=utf-8",
-                  g_bytes_new_static(text, strlen(text)),
-                  status == MHD_HTTP_METHOD_NOT_ALLOWED ? "GET, HEAD" : NULL);
+    const char *text = status == MHD_HTTP_NOT_FOUND             ? "404 Not Found\n"
+                       : status == MHD_HTTP_METHOD_NOT_ALLOWED  ? "405 Method Not Allowed\n"
+                       : status == MHD_HTTP_FORBIDDEN           ? "403 Forbidden\n"
+                       : status == MHD_HTTP_SERVICE_UNAVAILABLE ? "503 Service Unavailable\n"
+                                                                : "413 Content Too Large\n";
+    return sylk_web_answer(web, c, path, status, "text/plain; charset=utf-8",
+                           g_bytes_new_static(text, strlen(text)),
+                           status == MHD_HTTP_METHOD_NOT_ALLOWED ? "GET, HEAD" : NULL);
 }
 
 static enum MHD_Result answer_status(struct sylk_web *web, struct MHD_Connection *c)
@@ -167,8 +160,8 @@ static enum MHD_Result answer_status(struct sylk_web *web, struct MHD_Connection
     g_autofree char *counters = web->status_text ? web->status_text(web->status_data) : NULL;
     g_autofree char *shown = g_markup_escape_text(counters ? counters : "no counters", -1);
     char *page = g_strdup_printf(status_format, SYLK_VERSION, n, n == 1 ? " is" : "s are", shown);
-    return answer(web, c, MHD_HTTP_OK, "text/html; charset=utf-8",
-                  g_bytes_new_take(page, strlen(page)), NULL);
+    return sylk_web_answer(web, c, SYLK_WEB_PATH_STATUS, MHD_HTTP_OK, "text/html; charset=utf-8",
+                           g_bytes_new_take(page, strlen(page)), NULL);
 }
 
 static enum MHD_Result answer_page(struct sylk_web *web, struct MHD_Connection *c,
@@ -181,10 +174,11 @@ static enum MHD_Result answer_page(struct sylk_web *web, struct MHD_Connection *
         title = g_strdup(item->title);
     g_mutex_unlock(&web->lock);
     if (!title)
-        return refuse(web, c, MHD_HTTP_NOT_FOUND, method, url, "no such item");
+        return sylk_web_refuse(web, c, SYLK_WEB_PATH_PAGE, MHD_HTTP_NOT_FOUND, method, url,
+                               "no such item");
     char *page = g_strdup_printf(page_format, title, page_style, title, title, page_script);
-    return answer(web, c, MHD_HTTP_OK, "text/html; charset=utf-8",
-                  g_bytes_new_take(page, strlen(page)), NULL);
+    return sylk_web_answer(web, c, SYLK_WEB_PATH_PAGE, MHD_HTTP_OK, "text/html; charset=utf-8",
+                           g_bytes_new_take(page, strlen(page)), NULL);
 }
 
 static enum MHD_Result answer_image(struct sylk_web *web, struct MHD_Connection *c,
@@ -201,14 +195,34 @@ static enum MHD_Result answer_image(struct sylk_web *web, struct MHD_Connection 
     }
     g_mutex_unlock(&web->lock);
     if (!image)
-        return refuse(web, c, MHD_HTTP_NOT_FOUND, method, url,
-                      known ? "no image yet" : "no such item");
-    return answer(web, c, MHD_HTTP_OK, type, image, NULL);
+        return sylk_web_refuse(web, c, SYLK_WEB_PATH_IMAGE, MHD_HTTP_NOT_FOUND, method, url,
+                               known ? "no image yet" : "no such item");
+    return sylk_web_answer(web, c, SYLK_WEB_PATH_IMAGE, MHD_HTTP_OK, type, image, NULL);
+}
+
+/* What *req_cls points to between the calls of on_request: one of these, or a scrape. */
+static const int waiting, answered;
+
+static bool is_scrape(const void *req_cls)
+{
+    return req_cls && req_cls != &waiting && req_cls != &answered;
+}
+
+/* libmicrohttpd's thread: a request is over (answered, or its connection closed). */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    if (is_scrape(*req_cls))
+        sylk_web_scrape_unref(*req_cls);
+    *req_cls = NULL;
 }
 
 /* ------------------------------------------------------------------------ routing --- */
 
-enum route { ROUTE_NONE, ROUTE_STATUS, ROUTE_PAGE, ROUTE_IMAGE };
+enum route { ROUTE_NONE, ROUTE_STATUS, ROUTE_PAGE, ROUTE_IMAGE, ROUTE_METRICS };
 
 /* TOKEN_HEX lowercase hex digits at `s` (what follows is for the caller to match). */
 static bool token_at(const char *s)
@@ -228,6 +242,8 @@ static enum route route_of(const char *url, char token[TOKEN_HEX + 1])
 {
     if (strcmp(url, "/") == 0)
         return ROUTE_STATUS;
+    if (strcmp(url, METRICS_PATH) == 0)
+        return ROUTE_METRICS;
     if (strncmp(url, SCREEN_PREFIX, strlen(SCREEN_PREFIX)) != 0)
         return ROUTE_NONE;
     const char *t = url + strlen(SCREEN_PREFIX);
@@ -260,7 +276,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
 {
-    static int waiting, answered; /* what *req_cls points to between the calls */
+    static const enum sylk_web_path paths[] = {
+        [ROUTE_NONE] = SYLK_WEB_PATH_OTHER,      [ROUTE_STATUS] = SYLK_WEB_PATH_STATUS,
+        [ROUTE_PAGE] = SYLK_WEB_PATH_PAGE,       [ROUTE_IMAGE] = SYLK_WEB_PATH_IMAGE,
+        [ROUTE_METRICS] = SYLK_WEB_PATH_METRICS,
+    };
     struct sylk_web *web = cls;
     (void)version;
     (void)upload_data;
@@ -268,28 +288,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (is_scrape(*req_cls))
+        return sylk_web_scrape_finish(web, c, *req_cls, method, url);
+    char token[TOKEN_HEX + 1];
+    enum route route = route_of(url, token);
     if (!*req_cls) {
-        *req_cls = &answered;
+        *req_cls = (void *)&answered;
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-            return refuse(web, c, MHD_HTTP_METHOD_NOT_ALLOWED, method, url, "method not allowed");
+            return sylk_web_refuse(web, c, paths[route], MHD_HTTP_METHOD_NOT_ALLOWED, method, url,
+                                   "method not allowed");
         if (has_body(c))
-            return refuse(web, c, MHD_HTTP_CONTENT_TOO_LARGE, method, url, "a request with a body");
-        *req_cls = &waiting;
+            return sylk_web_refuse(web, c, paths[route], MHD_HTTP_CONTENT_TOO_LARGE, method, url,
+                                   "a request with a body");
+        *req_cls = (void *)&waiting;
         return MHD_YES;
     }
-    *req_cls = &answered;
-    char token[TOKEN_HEX + 1];
-    switch (route_of(url, token)) {
+    *req_cls = (void *)&answered;
+    switch (route) {
     case ROUTE_STATUS:
         return answer_status(web, c);
     case ROUTE_PAGE:
         return answer_page(web, c, token, method, url);
     case ROUTE_IMAGE:
         return answer_image(web, c, token, method, url);
+    case ROUTE_METRICS:
+        return sylk_web_scrape_start(web, c, req_cls, method, url);
     case ROUTE_NONE:
         break;
     }
-    return refuse(web, c, MHD_HTTP_NOT_FOUND, method, url, "no such path");
+    return sylk_web_refuse(web, c, SYLK_WEB_PATH_OTHER, MHD_HTTP_NOT_FOUND, method, url,
+                           "no such path");
 }
 
 /*
@@ -393,6 +421,7 @@ static int start_daemon(struct sylk_web *web, const struct sylk_web_options *o,
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, REQUEST_MEMORY, NULL},
         {MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL},
         {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_escapes, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
         {MHD_OPTION_END, 0, NULL}, /* the key and certificate for HTTPS go here */
         {MHD_OPTION_END, 0, NULL},
         {MHD_OPTION_END, 0, NULL},
@@ -402,7 +431,8 @@ static int start_daemon(struct sylk_web *web, const struct sylk_web_options *o,
         opts[n] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, web->pem};
         opts[n + 1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, web->pem};
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     if (addr->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (web->pem)
@@ -440,6 +470,7 @@ static void web_free(struct sylk_web *web)
     g_free(web->csp);
     g_free(web->public_url);
     g_hash_table_destroy(web->items);
+    g_ptr_array_free(web->scrapes, TRUE);
     g_mutex_clear(&web->lock);
     g_free(web);
 }
@@ -464,6 +495,12 @@ int sylk_web_start(const struct sylk_web_options *o, struct sylk_web **out, char
     web->https = o->certificate != NULL;
     web->status_text = o->status_text;
     web->status_data = o->status_data;
+    web->scrapes = g_ptr_array_new();
+    if (o->metrics_text && o->metrics_allow) {
+        web->metrics_text = o->metrics_text;
+        web->metrics_data = o->metrics_data;
+        web->metrics_allow = o->metrics_allow;
+    }
     int rc = web->https ? load_certificate(web, o->certificate, error) : 0;
     if (rc == 0)
         rc = start_daemon(web, o, &addr, error);
@@ -495,6 +532,7 @@ void sylk_web_stop(struct sylk_web *web)
 {
     if (!web)
         return;
+    sylk_web_scrapes_cancel(web);
     MHD_stop_daemon(web->daemon); /* joins its thread: nothing reads the items after this */
     unsigned left = g_hash_table_size(web->items);
     if (left)

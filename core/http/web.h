@@ -7,19 +7,25 @@
  *                                  the server's counters)
  *   /screen/<token>/               an item's viewer page (its title, the image, reloaded ~1 s)
  *   /screen/<token>/image          the item's latest image (404 until the first one is set)
+ *   /metrics                       Prometheus metrics when enabled (else 404), to the
+ *                                  metrics_allow addresses only (others: 403, logged)
  * where <token> is 32 lowercase hex digits (128 bits from gnutls_rnd), matched exactly.
  * Only GET and HEAD (others: 405); a request with a body: 413; anything else: 404.
  *
  * Threads: start, stop and every item function run on the main thread (plugins reach them
  * through the host table: web_item_new … web_item_free). libmicrohttpd answers requests on its
  * own polling thread, which never calls plugins: it reads the items' immutable, refcounted
- * image buffers, which the main thread swaps under the web server's mutex.
+ * image buffers, which the main thread swaps under the web server's mutex. A scrape of
+ * /metrics suspends its connection and asks the main loop for the text (metrics_text runs
+ * there), which resumes it; stopping the server answers scrapes still waiting 503.
  */
 #ifndef SYLK_WEB_H
 #define SYLK_WEB_H
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct sylk_web;
 struct sylk_web_item;
@@ -40,7 +46,31 @@ struct sylk_web_options {
     /* A line for the status page (g_free'd), called on the web server's thread; may be NULL. */
     char *(*status_text)(void *status_data);
     void *status_data;
+    /* /metrics: NULL metrics_text leaves it 404. metrics_text runs on the main thread and
+     * returns the text (g_free'd); metrics_allow (struct sylk_netmask, kept, not owned) lists
+     * who may read it. */
+    char *(*metrics_text)(void *metrics_data, size_t *len);
+    void *metrics_data;
+    const GArray *metrics_allow;
 };
+
+/* Requests answered, counted by path class and status (sylk_web_requests). */
+enum sylk_web_path {
+    SYLK_WEB_PATH_STATUS,  /* / */
+    SYLK_WEB_PATH_PAGE,    /* /screen/<token>/ */
+    SYLK_WEB_PATH_IMAGE,   /* /screen/<token>/image */
+    SYLK_WEB_PATH_METRICS, /* /metrics */
+    SYLK_WEB_PATH_OTHER,
+    SYLK_WEB_PATHS
+};
+#define SYLK_WEB_STATUSES 6 /* 200, 403, 404, 405, 413, 503 */
+
+/** "status", "screen_page", "screen_image", "metrics", "other". */
+const char *sylk_web_path_name(unsigned path);
+/** The status code counted at `index` (0..SYLK_WEB_STATUSES-1). */
+unsigned sylk_web_status_code(unsigned index);
+/** Requests of a path class answered with a status since the start (any thread). */
+uint64_t sylk_web_requests(const struct sylk_web *web, unsigned path, unsigned status_index);
 
 /**
  * Listens and starts libmicrohttpd's thread. 0, or a negative errno with *error (bad address,

@@ -10,10 +10,12 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_EVENTS   64
@@ -21,6 +23,8 @@
 #define TICK_NS      (SYLK_MEDIA_TICK_MS * 1000000L)
 #define TAG_TIMER    ((void *)1)
 #define TAG_CALLS    ((void *)2)
+#define LOAD_WINDOW  (1000 / SYLK_MEDIA_TICK_MS) /* ticks: the load figures cover a second */
+#define PPM          1000000u
 
 struct media_call {
     void (*fn)(void *data);
@@ -41,6 +45,12 @@ struct sylk_media_thread {
     GMutex lock;                       /* guards calls, done flags */
     GCond cond;
     GQueue calls;
+    /* Written by the thread only, read by metrics from any thread. */
+    atomic_uint_fast64_t counters[SYLK_MEDIA_COUNTERS];
+    atomic_uint_fast64_t ticks_done, busy_ns;
+    atomic_uint_fast32_t load_ppm, load_max_ppm; /* the last whole window */
+    /* The thread's own bookkeeping of its load window. */
+    uint64_t window_start_ns, window_start_busy, last_tick_busy, window_max_ns;
 };
 
 struct sylk_media_engine {
@@ -71,17 +81,62 @@ static void run_calls(struct sylk_media_thread *t)
     }
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Single writer: a relaxed load and store, no locked instruction on the packet path. */
+static void bump(atomic_uint_fast64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+void sylk_media_count(struct sylk_media_thread *t, enum sylk_media_counter counter, uint64_t n)
+{
+    if (t && (unsigned)counter < SYLK_MEDIA_COUNTERS)
+        bump(&t->counters[counter], n);
+}
+
+/* At each tick: the work done since the previous one, and once a second the window's load. */
+static void account_tick(struct sylk_media_thread *t, uint64_t now)
+{
+    uint64_t busy = atomic_load_explicit(&t->busy_ns, memory_order_relaxed);
+    t->window_max_ns = MAX(t->window_max_ns, busy - t->last_tick_busy);
+    t->last_tick_busy = busy;
+    if (t->window_start_ns == 0) {
+        t->window_start_ns = now;
+        t->window_start_busy = busy;
+        return;
+    }
+    if (now - t->window_start_ns < LOAD_WINDOW * (uint64_t)TICK_NS)
+        return;
+    uint64_t share = (busy - t->window_start_busy) * PPM / (now - t->window_start_ns);
+    uint64_t max = t->window_max_ns * PPM / TICK_NS;
+    atomic_store_explicit(&t->load_ppm, (uint_fast32_t)MIN(share, PPM), memory_order_relaxed);
+    atomic_store_explicit(&t->load_max_ppm, (uint_fast32_t)MIN(max, 100u * PPM),
+                          memory_order_relaxed);
+    t->window_start_ns = now;
+    t->window_start_busy = busy;
+    t->window_max_ns = 0;
+}
+
 static void run_ticks(struct sylk_media_thread *t)
 {
     uint64_t expirations = 0;
     if (read(t->timer_fd, &expirations, sizeof(expirations)) < 0)
         return;
+    account_tick(t, now_ns());
     if (expirations > MAX_CATCH_UP) {
         t->ticks += expirations - MAX_CATCH_UP;
         expirations = MAX_CATCH_UP;
     }
     for (; expirations > 0; expirations--) {
         t->ticks++;
+        bump(&t->ticks_done, 1);
         /* The cursor moves past a ticker a tick removes (remove_ticker keeps it valid). */
         for (t->cursor = t->tickers; t->cursor;) {
             struct sylk_media_ticker *k = t->cursor;
@@ -97,6 +152,7 @@ static gpointer thread_main(gpointer data)
     struct epoll_event ev[MAX_EVENTS];
     while (!t->stopping) {
         int n = epoll_wait(t->epoll_fd, ev, MAX_EVENTS, -1);
+        uint64_t woke = now_ns();
         if (n < 0) {
             if (errno != EINTR)
                 g_error("media thread %u: epoll_wait: %s", t->index, g_strerror(errno));
@@ -111,6 +167,7 @@ static gpointer thread_main(gpointer data)
             calls = ev[i].data.ptr == TAG_CALLS;
         if (calls) {
             run_calls(t);
+            bump(&t->busy_ns, now_ns() - woke);
             continue;
         }
         bool timer = false;
@@ -124,6 +181,7 @@ static gpointer thread_main(gpointer data)
         }
         if (timer)
             run_ticks(t);
+        bump(&t->busy_ns, now_ns() - woke);
     }
     return NULL;
 }
@@ -229,6 +287,21 @@ struct sylk_media_thread *sylk_media_engine_pick(struct sylk_media_engine *e)
     return best;
 }
 
+void sylk_media_engine_stats(const struct sylk_media_engine *e, unsigned index,
+                             struct sylk_media_thread_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!e || index >= e->count)
+        return;
+    const struct sylk_media_thread *t = &e->threads[index];
+    for (unsigned i = 0; i < SYLK_MEDIA_COUNTERS; i++)
+        out->counters[i] = atomic_load_explicit(&t->counters[i], memory_order_relaxed);
+    out->ticks = atomic_load_explicit(&t->ticks_done, memory_order_relaxed);
+    out->busy_ns = atomic_load_explicit(&t->busy_ns, memory_order_relaxed);
+    out->load = (double)atomic_load_explicit(&t->load_ppm, memory_order_relaxed) / PPM;
+    out->load_max = (double)atomic_load_explicit(&t->load_max_ppm, memory_order_relaxed) / PPM;
+}
+
 void sylk_media_thread_load(struct sylk_media_thread *t, int delta)
 {
     t->load += delta;
@@ -272,6 +345,7 @@ void sylk_media_thread_call(struct sylk_media_thread *t, void (*fn)(void *data),
 
 int sylk_media_thread_watch(struct sylk_media_thread *t, struct sylk_media_watch *w)
 {
+    w->thread = t; /* before epoll_ctl: the thread reads it once the watch fires */
     return add_fd(t->epoll_fd, w->fd, w);
 }
 

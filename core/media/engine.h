@@ -28,6 +28,25 @@ struct sylk_media_thread;
 struct sylk_media_watch {
     int fd;
     void (*readable)(struct sylk_media_watch *watch);
+    struct sylk_media_thread *thread; /* set by sylk_media_thread_watch: where it runs */
+};
+
+/* What each media thread counts (its own counters: no lock, no shared cache line written). */
+enum sylk_media_counter {
+    SYLK_MEDIA_RTP_RECEIVED,  /* RTP packets accepted (checked, unprotected) */
+    SYLK_MEDIA_RTP_LOST,      /* frames missing when due for playout */
+    SYLK_MEDIA_RTP_LATE,      /* packets that came after their playout time */
+    SYLK_MEDIA_RTP_CONCEALED, /* frames the decoder made up for lost ones */
+    SYLK_MEDIA_COUNTERS
+};
+
+/** A media thread's figures, read from any thread without disturbing it. */
+struct sylk_media_thread_stats {
+    uint64_t counters[SYLK_MEDIA_COUNTERS];
+    uint64_t ticks;   /* 20 ms ticks run */
+    uint64_t busy_ns; /* time spent working (not waiting in epoll) */
+    double load;      /* share of the last second's ticks spent working, 0..1 */
+    double load_max;  /* the busiest single tick of the last second, as a share of 20 ms */
 };
 
 /** Something run once per 20 ms tick on its thread; owned by its user. */
@@ -65,6 +84,13 @@ void sylk_media_thread_add_ticker(struct sylk_media_thread *thread,
                                   struct sylk_media_ticker *ticker);
 void sylk_media_thread_remove_ticker(struct sylk_media_thread *thread,
                                      struct sylk_media_ticker *ticker);
+
+/** Adds `n` to one of `thread`'s counters; on that media thread only. */
+void sylk_media_count(struct sylk_media_thread *thread, enum sylk_media_counter counter,
+                      uint64_t n);
+/** Thread `index`'s figures (any thread; each figure read atomically). */
+void sylk_media_engine_stats(const struct sylk_media_engine *engine, unsigned index,
+                             struct sylk_media_thread_stats *out);
 
 /** Runs fn(data) on the main loop later (any thread); `data` passes ownership. */
 void sylk_media_post_main(void (*fn)(void *data), void *data);

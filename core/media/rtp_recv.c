@@ -159,6 +159,7 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
     }
     ssrc_commit(s, ssrc, now);
     s->stats.packets_in++;
+    sylk_media_count(s->watch[0].thread, SYLK_MEDIA_RTP_RECEIVED, 1);
     __atomic_store_n(&s->stats.last_in_us, now, __ATOMIC_RELAXED); /* main reads it */
     s->stats.bytes_in += n;
     s->remote = *from; /* symmetric RTP */
@@ -177,8 +178,11 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
         return;
     uint8_t *level = (uint8_t *)h.payload - 1; /* over the header's last byte: not needed now */
     *level = h.audio_level >= 0 ? (uint8_t)h.audio_level : NO_LEVEL;
+    uint64_t late = sylk_jitter_stats(s->jitter)->late;
     if (sylk_jitter_put(s->jitter, h.seq, level, h.payload_len + 1) < 0)
         s->stats.dropped++;
+    sylk_media_count(s->watch[0].thread, SYLK_MEDIA_RTP_LATE,
+                     sylk_jitter_stats(s->jitter)->late - late);
 }
 
 /* Reads what a socket has (at most MAX_READS datagrams: a flood cannot hold the clock). */

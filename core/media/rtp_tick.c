@@ -30,7 +30,11 @@ unsigned sylk_rtp_pull(struct sylk_rtp_socket *s, int16_t *pcm, unsigned max)
     uint8_t payload[SYLK_JITTER_MAX_PAYLOAD];
     size_t len = 0;
     int n = 0;
-    switch (sylk_jitter_get(s->jitter, payload, &len)) {
+    uint64_t lost = sylk_jitter_stats(s->jitter)->lost;
+    enum sylk_jitter_result got = sylk_jitter_get(s->jitter, payload, &len);
+    sylk_media_count(s->watch[0].thread, SYLK_MEDIA_RTP_LOST,
+                     sylk_jitter_stats(s->jitter)->lost - lost);
+    switch (got) {
     case SYLK_JITTER_FRAME:
         /* RFC 6464: the sender says this frame is silence, so it is not decoded at all. */
         if (len < 1 || (payload[0] != NO_LEVEL && payload[0] >= SILENT_LEVEL)) {
@@ -55,6 +59,7 @@ unsigned sylk_rtp_pull(struct sylk_rtp_socket *s, int16_t *pcm, unsigned max)
         }
         n = sylk_codec_conceal(s->codec, pcm, max);
         s->stats.concealed++;
+        sylk_media_count(s->watch[0].thread, SYLK_MEDIA_RTP_CONCEALED, 1);
         break;
     case SYLK_JITTER_BUFFER:
         break;

@@ -35,6 +35,7 @@ struct sylk_msrp_transport {
     GList *conns;
     GList *dying; /* closed, freed from an idle callback (or at stop) */
     unsigned reconnect_s;
+    struct sylk_msrp_counters counters;
 };
 
 struct sylk_msrp_conn {
@@ -111,6 +112,7 @@ static bool flush_out(struct sylk_msrp_conn *c)
             return false;
         c->stage_off += (size_t)n;
         c->out_queued -= (size_t)n;
+        c->t->counters.bytes_out += (uint64_t)n;
     }
 }
 
@@ -142,6 +144,21 @@ static void notify_writable(struct sylk_msrp_conn *c)
     }
 }
 
+/* A frame queued: "MSRP <tid> <status>" is a response, "MSRP <tid> <METHOD>" a request. */
+static void count_out(struct sylk_msrp_counters *counters, GBytes *frame)
+{
+    gsize len;
+    const char *p = g_bytes_get_data(frame, &len);
+    const char *sp = len > 5 ? memchr(p + 5, ' ', MIN(len - 5, 40)) : NULL;
+    bool response = sp && (size_t)(sp - p) + 4 < len && g_ascii_isdigit(sp[1]) &&
+                    g_ascii_isdigit(sp[2]) && g_ascii_isdigit(sp[3]) &&
+                    (sp[4] == ' ' || sp[4] == '\r');
+    if (response)
+        counters->responses_out++;
+    else
+        counters->requests_out++;
+}
+
 /*
  * Only queues: the bytes are written from the main loop (at the end of the connection's own
  * input handling, or when the socket is writable), so the frames a session queues in one go
@@ -152,6 +169,7 @@ void sylk_msrp_conn_send(struct sylk_msrp_conn *c, GBytes *bytes)
 {
     if (c->closing)
         return;
+    count_out(&c->t->counters, bytes);
     c->out_queued += g_bytes_get_size(bytes);
     g_queue_push_tail(&c->out, g_bytes_ref(bytes));
     if (c->out_queued > MAX_QUEUED) {
@@ -285,6 +303,10 @@ static bool parse_input(struct sylk_msrp_conn *c)
             break;
         }
         pos += used;
+        if (f.method)
+            c->t->counters.requests_in++;
+        else
+            c->t->counters.responses_in++;
         dispatch(c, &f);
     }
     g_byte_array_remove_range(c->in, 0, (guint)pos);
@@ -387,6 +409,7 @@ static bool conn_io(struct sylk_msrp_conn *c, GIOCondition cond)
                 return false;
             }
             got += (size_t)n;
+            c->t->counters.bytes_in += (uint64_t)n;
             if (c->in->len >= PARSE_BATCH && !parse_input(c))
                 return false;
         }
@@ -742,6 +765,13 @@ void sylk_msrp_transport_stop(struct sylk_msrp_transport *t)
 unsigned sylk_msrp_transport_port(const struct sylk_msrp_transport *t)
 {
     return t->port;
+}
+
+struct sylk_msrp_counters sylk_msrp_transport_counters(const struct sylk_msrp_transport *t)
+{
+    struct sylk_msrp_counters c = t->counters;
+    c.connections = g_list_length(t->conns);
+    return c;
 }
 
 bool sylk_msrp_transport_tls(const struct sylk_msrp_transport *t)

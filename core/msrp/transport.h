@@ -59,6 +59,15 @@ int sylk_msrp_transport_start(const char *ip, unsigned port, gnutls_certificate_
                               struct sylk_msrp_transport **out, char **error);
 /** Closes the listener and every connection (bound endpoints get `closed`). */
 void sylk_msrp_transport_stop(struct sylk_msrp_transport *t);
+
+/* Traffic since the start: frames by kind (requests: SEND chunks, REPORT, NICKNAME, AUTH;
+ * responses), bytes (MSRP's own, inside TLS when there is TLS); and connections open now. */
+struct sylk_msrp_counters {
+    uint64_t requests_in, requests_out, responses_in, responses_out, bytes_in, bytes_out;
+    unsigned connections; /* filled by sylk_msrp_transport_counters */
+};
+/** The counters (main thread). */
+struct sylk_msrp_counters sylk_msrp_transport_counters(const struct sylk_msrp_transport *t);
 unsigned sylk_msrp_transport_port(const struct sylk_msrp_transport *t);
 bool sylk_msrp_transport_tls(const struct sylk_msrp_transport *t);
 

@@ -205,6 +205,26 @@ static sylk_resolve *resolve(const char *service, const char *protocol, const ch
                               fallback_port, fn, user_data);
 }
 
+/* ------------------------------------------------------------------- metrics --- */
+
+/* The collector is named after the plugin whose code `fn` is. */
+static sylk_metrics_collector *metrics_collector_add(sylk_metrics_fn fn, void *user_data)
+{
+    struct sylk_server *server = sylk_server_get();
+    const char *owner = fn ? sylk_plugins_owner(&server->plugins, (const void *)fn) : NULL;
+    if (!owner) {
+        g_warning("metrics_collector_add: %s", fn ? "not a plugin's function" : "no function");
+        return NULL;
+    }
+    return (sylk_metrics_collector *)sylk_metrics_collector_add(&server->metrics, owner, fn,
+                                                                user_data);
+}
+
+static void metrics_collector_remove(sylk_metrics_collector *c)
+{
+    sylk_metrics_collector_remove((struct sylk_metrics_collector *)c);
+}
+
 void sylk_host_fill(struct sylk_host *h)
 {
     memset(h, 0, sizeof(*h));
@@ -299,4 +319,7 @@ void sylk_host_fill(struct sylk_host *h)
     h->media_endpoint_free = sylk_endpoint_free;
     h->media_endpoint_set_ice = sylk_endpoint_set_ice;
     h->media_endpoint_ice_connect = sylk_endpoint_ice_connect;
+    h->metrics_collector_add = metrics_collector_add;
+    h->metrics_collector_remove = metrics_collector_remove;
+    h->metric_write = sylk_metrics_write;
 }

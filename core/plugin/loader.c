@@ -88,6 +88,7 @@ static void load_file(struct sylk_plugin_registry *reg, const char *path, char *
     memcpy(&p->desc, desc, MIN((size_t)desc->struct_size, sizeof(p->desc)));
     p->path = g_strdup(path);
     p->dl = dl;
+    p->counters = g_new0(struct sylk_plugin_counters, 1);
     Dl_info info;
     if (dladdr((const void *)entry, &info))
         p->base = info.dli_fbase;
@@ -98,6 +99,7 @@ static void load_file(struct sylk_plugin_registry *reg, const char *path, char *
         for (guint i = before; i < config_errors->len; i++)
             g_critical("%s", (const char *)g_ptr_array_index(config_errors, i));
         g_warning("plugin %s skipped: its configuration has errors", path);
+        g_free(p->counters);
         g_free(p->path);
         g_free(p);
         dlclose(dl);
@@ -151,6 +153,7 @@ static void unload_one(struct sylk_loaded_plugin *p)
     sylk_plugin_config_free(p->config);
     if (p->dl)
         dlclose(p->dl);
+    g_free(p->counters);
     g_free(p->path);
     g_free(p);
 }

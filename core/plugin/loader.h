@@ -13,8 +13,15 @@
 #include <sylk/host.h>
 #include <sylk/plugin.h>
 
+/* What the core counts for a plugin since the start (main thread; read by metrics). */
+struct sylk_plugin_counters {
+    uint64_t sessions;      /* INVITEs handed to it (incoming_session) */
+    uint64_t subscriptions; /* SUBSCRIBEs handed to it (incoming_subscription) */
+};
+
 struct sylk_loaded_plugin {
-    struct sylk_plugin desc; /* first: zero-extended copy of the plugin's struct */
+    struct sylk_plugin desc;               /* first: zero-extended copy of the plugin's struct */
+    struct sylk_plugin_counters *counters; /* owned; written through const pointers too */
     char *path;
     void *dl;
     struct sylk_config *config;

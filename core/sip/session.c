@@ -127,6 +127,7 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
     s->incoming = true;
     s->request = req;
     s->plugin = plugin;
+    plugin->counters->sessions++;
     s->state = S_INCOMING;
     s->transport = via_transport(sip);
 

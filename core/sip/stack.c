@@ -234,10 +234,55 @@ static void on_owned_event(struct sylk_owner *owner, nua_event_t event, int stat
     }
 }
 
+const char *sylk_sip_method_label(unsigned index)
+{
+    return index > 0 && index < SYLK_SIP_METHODS ? sip_method_name((sip_method_t)index, "other")
+                                                 : "other";
+}
+
+static unsigned method_index(sip_method_t method)
+{
+    return method > 0 && method < SYLK_SIP_METHODS ? (unsigned)method : 0;
+}
+
+/* A request nua hands us (once per transaction), or a response to one we sent. */
+static void count_message(struct sylk_sip_stack *stack, nua_event_t event, const sip_t *sip)
+{
+    if (!sip)
+        return;
+    switch (event) {
+    case nua_i_invite:
+    case nua_i_cancel:
+    case nua_i_ack:
+    case nua_i_bye:
+    case nua_i_options:
+    case nua_i_refer:
+    case nua_i_publish:
+    case nua_i_prack:
+    case nua_i_info:
+    case nua_i_update:
+    case nua_i_message:
+    case nua_i_subscribe:
+    case nua_i_notify:
+    case nua_i_method:
+    case nua_i_register:
+        if (sip->sip_request)
+            stack->counters.requests_in[method_index(sip->sip_request->rq_method)]++;
+        return;
+    default:
+        break;
+    }
+    if (event >= nua_r_register && event <= nua_r_method && sip->sip_status && sip->sip_cseq &&
+        sip->sip_status->st_status >= 100 && sip->sip_status->st_status < 700)
+        stack->counters.responses_in[method_index(sip->sip_cseq->cs_method)]
+                                    [sip->sip_status->st_status / 100 - 1]++;
+}
+
 static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
                          struct sylk_sip_stack *stack, nua_handle_t *nh, struct sylk_owner *owner,
                          sip_t const *sip, tagi_t tags[])
 {
+    count_message(stack, event, sip);
     if (event == nua_r_shutdown) {
         if (status >= 200 && !stack->shutdown_done) {
             stack->shutdown_done = true;

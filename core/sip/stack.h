@@ -35,6 +35,19 @@ struct sylk_owner {
     enum sylk_owner_kind kind;
 };
 
+/* Methods counted by name (sofia's sip_method_t, 1..PUBLISH); index 0 is any other method. */
+#define SYLK_SIP_METHODS (sip_method_publish + 1)
+
+/* SIP traffic since the start, as nua reports it (retransmissions absorbed by nta are not
+ * counted): requests received by method, responses received by method and class 1xx..6xx. */
+struct sylk_sip_counters {
+    uint64_t requests_in[SYLK_SIP_METHODS];
+    uint64_t responses_in[SYLK_SIP_METHODS][6];
+};
+
+/** The label of a method index of struct sylk_sip_counters ("INVITE", …, "other"). */
+const char *sylk_sip_method_label(unsigned index);
+
 struct sylk_sip_stack {
     struct sylk_server *server;
     su_root_t *root;
@@ -55,6 +68,7 @@ struct sylk_sip_stack {
     struct sylk_wire *wire;               /* the message class nta parses with (wire.c) */
     struct sylk_sip_transport *transport; /* UDP buffer, connection limits; NULL: none */
     GHashTable *phrases;                  /* reason phrases kept for nta (sylk_sip_phrase) */
+    struct sylk_sip_counters counters;    /* read by metrics on the main thread */
 };
 
 /** Creates the stack and binds the transports; false with `error` set on failure. */

@@ -46,6 +46,7 @@ struct sylk_subscription {
     const char *ended_reason; /* what the plugin's ended callback is told */
     struct sylk_subscription_handler handler;
     void *user_data;
+    const struct sylk_loaded_plugin *plugin; /* the one it was handed to */
 };
 
 static void stop_expiry_timer(struct sylk_subscription *sub)
@@ -167,6 +168,8 @@ void sylk_subscription_incoming(struct sylk_sip_stack *stack, nua_t *nua, nua_ha
     su_home_deinit(home);
     /* Kept for the answer: Expires 0 asks for one NOTIFY (a fetch, RFC 6665 4.4.3). */
     sub->requested_s = requested_expires(sip);
+    sub->plugin = plugin;
+    plugin->counters->subscriptions++;
     stack->subscriptions = g_list_prepend(stack->subscriptions, sub);
     g_info("SUBSCRIBE %s from %s to %s for %s → %s", req->info.call_id, req->info.from_uri,
            req->info.request_uri, sub->event, plugin->desc.name);
@@ -240,6 +243,11 @@ void sylk_subscription_terminate_all(struct sylk_sip_stack *stack)
             end_subscription(sub, "noresource", "shutdown", NULL, NULL, 0);
         }
     }
+}
+
+const struct sylk_loaded_plugin *sylk_subscription_plugin(const struct sylk_subscription *sub)
+{
+    return sub->plugin;
 }
 
 const struct sylk_request_info *sylk_subscription_request(sylk_subscription *sub)

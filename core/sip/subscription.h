@@ -22,6 +22,9 @@ void sylk_subscription_on_event(struct sylk_subscription *sub, nua_event_t event
 void sylk_subscription_terminate_all(struct sylk_sip_stack *stack);
 void sylk_subscription_drop_all(struct sylk_sip_stack *stack);
 
+/** The plugin the subscription was handed to. */
+const struct sylk_loaded_plugin *sylk_subscription_plugin(const struct sylk_subscription *sub);
+
 const struct sylk_request_info *sylk_subscription_request(sylk_subscription *sub);
 const char *sylk_subscription_event(sylk_subscription *sub);
 void sylk_subscription_set_handler(sylk_subscription *sub,

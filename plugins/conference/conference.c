@@ -23,6 +23,7 @@
 
 static const struct sylk_host *host;
 static sylk_config *config;
+static sylk_metrics_collector *collector; /* rooms_collect, while running */
 static struct conf_settings settings = {.history_size = DEFAULT_HISTORY};
 
 const struct sylk_host *conf_host(void)
@@ -391,11 +392,16 @@ static int conference_init(const struct sylk_host *h, sylk_config *c)
     g_free(settings.files_dir);
     settings.files_dir = files_dir && *files_dir ? g_strdup(files_dir) : default_files_dir();
     rooms_init();
+    if (SYLK_HOST_HAS(host, metrics_collector_add))
+        collector = host->metrics_collector_add(rooms_collect, NULL);
     return 0;
 }
 
 static void conference_shutdown(void)
 {
+    if (collector)
+        host->metrics_collector_remove(collector);
+    collector = NULL;
     rooms_shutdown();
     g_clear_pointer(&settings.files_dir, g_free);
 }

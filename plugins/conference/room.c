@@ -24,6 +24,42 @@ void rooms_init(void)
     rooms = g_hash_table_new(g_str_hash, g_str_equal);
 }
 
+void rooms_collect(sylk_metric_writer *w, void *user_data)
+{
+    const struct sylk_host *host = conf_host();
+    (void)user_data;
+    /* audio and chat: an enabled stream; screen: sharing now */
+    unsigned audio = 0, chat = 0, screen = 0, files = 0, transfers = 0;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, rooms);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        const struct room *room = value;
+        for (guint i = 0; i < room->participants->len; i++) {
+            const struct participant *p = g_ptr_array_index(room->participants, i);
+            audio += p->audio && host->stream_enabled(p->audio);
+            chat += p->chat && host->stream_enabled(p->chat);
+            screen += p->screen != NULL;
+        }
+        files += room->files->len;
+        transfers += room->transfers->len;
+    }
+    const char *help =
+        "Participants in the rooms by media (one with audio and chat counts in both)";
+    host->metric_write(w, "rooms", "Conference rooms open", SYLK_METRIC_GAUGE, NULL,
+                       g_hash_table_size(rooms));
+    host->metric_write(w, "participants", help, SYLK_METRIC_GAUGE,
+                       (const char *const[]){"media", "audio", NULL}, audio);
+    host->metric_write(w, "participants", help, SYLK_METRIC_GAUGE,
+                       (const char *const[]){"media", "chat", NULL}, chat);
+    host->metric_write(w, "participants", help, SYLK_METRIC_GAUGE,
+                       (const char *const[]){"media", "screen", NULL}, screen);
+    host->metric_write(w, "file_transfers", "File transfers under way (uploads and downloads)",
+                       SYLK_METRIC_GAUGE, NULL, transfers);
+    host->metric_write(w, "files", "Files shared in the rooms open", SYLK_METRIC_GAUGE, NULL,
+                       files);
+}
+
 struct room *room_find(const char *key)
 {
     return g_hash_table_lookup(rooms, key);

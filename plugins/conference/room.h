@@ -132,6 +132,8 @@ void room_subscribe(struct room *room, sylk_subscription *sub);
 /** Ends every room (plugin shutdown). */
 void rooms_shutdown(void);
 void rooms_init(void);
+/** The rooms' metrics (SDK 1.9 collector): rooms open, participants by media, files. */
+void rooms_collect(sylk_metric_writer *writer, void *user_data);
 
 /* chat.c */
 extern const struct sylk_chat_handler conf_chat_handler;

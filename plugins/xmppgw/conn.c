@@ -528,6 +528,14 @@ bool xconn_flowing(const struct xconn *c)
     return xconn_alive(c) && (c->state == ST_OPEN || c->state == ST_CLOSING);
 }
 
+size_t xconn_flowing_count(void)
+{
+    size_t n = 0;
+    for (GList *l = conns.all; l; l = l->next)
+        n += xconn_flowing(l->data);
+    return n;
+}
+
 /* One wake: connect or handshake steps, writes, reads (whose handlers queue more), writes. */
 static void io(struct xconn *c, unsigned events)
 {

@@ -90,6 +90,8 @@ struct xconn *xconn_connect(const struct xconn_address *addresses, size_t count,
  * more, but for the `written` callbacks of writes not done, called (with false) from here.
  */
 void xconn_free(struct xconn *c);
+/** Connections whose stream can carry bytes now (metrics). */
+size_t xconn_flowing_count(void);
 
 /** Writes what the socket takes now (shutdown: the loop no longer runs). */
 void xconn_flush_now(struct xconn *c);

@@ -29,6 +29,7 @@ static struct {
     struct xgw_settings settings;
     struct xgw_config config;
     bool running;
+    sylk_metrics_collector *collector; /* while running (SDK 1.9) */
 } gw;
 
 const struct sylk_host *xgw_host(void)
@@ -77,6 +78,15 @@ static void stop_transport(void)
     xconn_tls_shutdown();
 }
 
+/* Streams open: s2s streams in and out, or the component connection. */
+static void collect(sylk_metric_writer *w, void *user_data)
+{
+    (void)user_data;
+    const char *labels[] = {"mode", gw.settings.mode == XGW_MODE_S2S ? "s2s" : "component", NULL};
+    gw.host->metric_write(w, "streams_open", "XMPP streams open (s2s in and out, or component)",
+                          SYLK_METRIC_GAUGE, labels, (double)xconn_flowing_count());
+}
+
 static int xmppgw_init(const struct sylk_host *host, sylk_config *file)
 {
     gw.host = host;
@@ -114,6 +124,8 @@ static int xmppgw_init(const struct sylk_host *host, sylk_config *file)
         return rc;
     }
     gw.running = true;
+    if (SYLK_HOST_HAS(host, metrics_collector_add))
+        gw.collector = host->metrics_collector_add(collect, NULL);
     g_autofree char *domains = g_strjoinv(", ", gw.config.domains);
     XGW_LOG(SYLK_LOG_INFO, "XMPP gateway for %s (%s)", domains,
             gw.settings.mode == XGW_MODE_S2S ? "server-to-server" : "component");
@@ -122,6 +134,9 @@ static int xmppgw_init(const struct sylk_host *host, sylk_config *file)
 
 static void xmppgw_shutdown(void)
 {
+    if (gw.collector)
+        gw.host->metrics_collector_remove(gw.collector);
+    gw.collector = NULL;
     if (gw.running)
         stop_transport();
     gw.running = false;

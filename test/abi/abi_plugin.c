@@ -15,6 +15,13 @@
  *                           table and for a copy claiming the 1.7 size; answers a MESSAGE
  *                           with what two 1.8 functions say of bad arguments:
  *                           200 "nickname -22 refer null endpoint -22 -22 null"
+ *   ABI_CHECK_1_9           logs what SYLK_HOST_HAS says of the 1.9 members, for the host
+ *                           table and for a copy claiming the 1.8 size; registers a metrics
+ *                           collector (never removed: the server removes it at exit) writing
+ *                           checks_total{note="quote\" back\\slash"} (scrapes so far) and,
+ *                           on the first scrape, logs what three bad writes return
+ *                           ("metric_write refusals: -22 -22 -17"); answers a MESSAGE with
+ *                           what metrics_collector_add(NULL) gives: 200 "collector null"
  *
  * Built against the frozen 1.0 headers (test/abi/sdk-1.0) with no override, it is the
  * compatibility check: a plugin compiled for ABI 1.0 must keep loading and working in every
@@ -124,6 +131,50 @@ static void answer_1_8(sylk_message *message)
 }
 #endif
 
+#ifdef ABI_CHECK_1_9
+/* The three members 1.9 appended, as SYLK_HOST_HAS sees them in `h`: "111". */
+static void has_1_9(const struct sylk_host *h, char out[4])
+{
+    const bool has[] = {SYLK_HOST_HAS(h, metrics_collector_add),
+                        SYLK_HOST_HAS(h, metrics_collector_remove), SYLK_HOST_HAS(h, metric_write)};
+    for (size_t i = 0; i < 3; i++)
+        out[i] = has[i] ? '1' : '0';
+    out[3] = '\0';
+}
+
+static void check_host_has(const struct sylk_host *h)
+{
+    struct sylk_host older;
+    memset(&older, 0, sizeof(older));
+    memcpy(&older, h, h->struct_size < sizeof(older) ? h->struct_size : sizeof(older));
+    older.struct_size = offsetof(struct sylk_host, media_endpoint_ice_connect) +
+                        sizeof(older.media_endpoint_ice_connect);
+    char now[4], before[4];
+    has_1_9(h, now);
+    has_1_9(&older, before);
+    h->log(ABI_NAME, SYLK_LOG_INFO,
+           "SYLK_HOST_HAS 1.9 members: %s; in a 1.8 table: %s (media_endpoint_ice_connect %d)", now,
+           before, SYLK_HOST_HAS(&older, media_endpoint_ice_connect));
+}
+
+static unsigned scrapes;
+
+static void collect(sylk_metric_writer *w, void *user_data)
+{
+    static const char *const labels[] = {"note", "quote\" back\\slash", NULL};
+    (void)user_data;
+    scrapes++;
+    host->metric_write(w, "checks_total", "Scrapes the 1.9 test plugin saw", SYLK_METRIC_COUNTER,
+                       labels, scrapes);
+    if (scrapes == 1)
+        host->log(ABI_NAME, SYLK_LOG_INFO, "metric_write refusals: %d %d %d",
+                  host->metric_write(w, "bad-name", "x", SYLK_METRIC_GAUGE, NULL, 1),
+                  host->metric_write(w, "no_suffix", "x", SYLK_METRIC_COUNTER, NULL, 1),
+                  host->metric_write(w, "checks_total", "Scrapes the 1.9 test plugin saw",
+                                     SYLK_METRIC_COUNTER, labels, scrapes));
+}
+#endif
+
 static void abi_message(sylk_message *message)
 {
     const struct sylk_request_info *req = host->message_request(message);
@@ -139,6 +190,12 @@ static void abi_message(sylk_message *message)
 #endif
 #ifdef ABI_CHECK_1_8
     answer_1_8(message);
+    return;
+#endif
+#ifdef ABI_CHECK_1_9
+    host->message_respond(message, 200,
+                          host->metrics_collector_add(NULL, NULL) ? "collector handle"
+                                                                  : "collector null");
     return;
 #endif
     host->message_respond(message, 200, "OK");
@@ -164,8 +221,12 @@ static int abi_init(const struct sylk_host *h, sylk_config *config)
 #else
     h->log(ABI_NAME, SYLK_LOG_INFO, "running on host ABI %u.%u", (unsigned)h->abi_major,
            (unsigned)h->abi_minor);
-#if defined(ABI_CHECK_1_7) || defined(ABI_CHECK_1_8)
+#if defined(ABI_CHECK_1_7) || defined(ABI_CHECK_1_8) || defined(ABI_CHECK_1_9)
     check_host_has(h);
+#endif
+#ifdef ABI_CHECK_1_9
+    if (!h->metrics_collector_add(collect, NULL))
+        return -EINVAL;
 #endif
     return 0;
 #endif

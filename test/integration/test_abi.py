@@ -2,7 +2,8 @@
 whose init fails, keeps serving the others, and still runs a plugin built against the frozen
 SDK 1.0 headers (test/abi/sdk-1.0); a plugin built against the current headers sees the 1.7
 members through SYLK_HOST_HAS (and not in a table claiming the 1.6 size) and calls one; the
-same for the 1.8 members against a table claiming the 1.7 size.
+same for the 1.8 members against a table claiming the 1.7 size, and for the 1.9 members (metrics
+collectors) against a table claiming the 1.8 size, with the plugin's samples in a scrape.
 
 The test plugins are built by the main build from test/abi/abi_plugin.c into build/test/abi/;
 the SIP side is test/peers/sip_client.py.
@@ -29,13 +30,14 @@ def abi_server(server_factory, tmp_path):
     plugins = tmp_path / "plugins"
     (plugins / "echo").mkdir(parents=True)
     shutil.copy(ECHO_SO, plugins / "echo" / "echo.so")
-    for name in BAD_PLUGINS + ["abi_init_fails", "abi_v1_0", "abi_v1_7", "abi_v1_8"]:
+    for name in BAD_PLUGINS + ["abi_init_fails", "abi_v1_0", "abi_v1_7", "abi_v1_8", "abi_v1_9"]:
         src = os.path.join(ABI_DIR, name + ".so")
         assert os.path.exists(src), f"{src} not built (test/abi/meson.build)"
         shutil.copy(src, plugins / (name + ".so"))
     srv = server_factory(plugins_dir=str(plugins), config={"server": {
         "application_map": "echo:echo,v10:abi_v1_0,initfail:abi_init_fails,"
-                           "newer:abi_newer_minor,v17:abi_v1_7,v18:abi_v1_8"}})
+                           "newer:abi_newer_minor,v17:abi_v1_7,v18:abi_v1_8,v19:abi_v1_9"},
+        "web": {"metrics": "yes"}})
     srv.start()
     srv.plugins_path = str(plugins)
     return srv
@@ -156,6 +158,31 @@ def test_sdk_1_8_members_through_sylk_host_has(abi_server):
         assert (resp.status, resp.reason) == (200, "nickname -22 refer null endpoint -22 -22 null"), str(resp)
     finally:
         ua.close()
+
+
+def test_sdk_1_9_metrics_collector(abi_server):
+    """SYLK_HOST_HAS is true for each 1.9 member and false in a table claiming the 1.8 size; the
+    plugin's collector is called on each scrape and its sample is named after the plugin with
+    its label value escaped (promtool accepts the scrape); bad writes are refused as host.h
+    says; metrics_collector_add(NULL) gives NULL; the collector the plugin left is removed
+    (and logged) at exit."""
+    from test_metrics import scrape, value
+    log = abi_server.log()
+    assert "SYLK_HOST_HAS 1.9 members: 111; in a 1.8 table: 000 (media_endpoint_ice_connect 1)" \
+        in log, log[-3000:]
+    for n in (1, 2):
+        samples = scrape(abi_server)
+        assert value(samples, "sylk_abi_v1_9_checks_total", note='quote\\" back\\\\slash') == n
+    abi_server.wait_log("metric_write refusals: -22 -22 -17")
+    ua = SipUA(("127.0.0.1", abi_server.sip_port))
+    try:
+        resp = ua.request("MESSAGE", f"sip:v19@{abi_server.uri_host}", body="x",
+                          content_type="text/plain")
+        assert (resp.status, resp.reason) == (200, "collector null"), str(resp)
+    finally:
+        ua.close()
+    assert abi_server.stop() == 0
+    assert "plugin abi_v1_9 left a metrics collector registered: removed" in abi_server.log()
 
 
 def test_skipped_plugin_does_not_route(abi_server):

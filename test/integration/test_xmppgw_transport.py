@@ -346,12 +346,15 @@ def test_component_handshake_against_fake_server(server_factory):
     try:
         cfg = {"general": {"domains": GW, "mode": "component", "component_host": "127.0.0.1",
                            "component_port": fake.port, "component_secret": "topsecret"}}
-        gw = server_factory(plugin_configs={"xmppgw": cfg}).start()
+        gw = server_factory(plugin_configs={"xmppgw": cfg},
+                            config={"web": {"metrics": "yes"}}).start()
         s = fake.connections.get(timeout=15)
         s.send("<iq type='get' id='p1' from='alice@xmpp.test/x' to='sip.test'>"
                "<ping xmlns='urn:xmpp:ping'/></iq>")
         r = s.next_of(q("jabber:component:accept", "iq"))
         assert (r.get("type"), r.get("id"), r.get("to")) == ("result", "p1", "alice@xmpp.test/x")
+        from test_metrics import scrape, value  # the gateway's own sample (SDK 1.9)
+        assert value(scrape(gw), "sylk_xmppgw_streams_open", mode="component") == 1
         s.close()
         logged(gw, r"component sip\.test: connection lost")
         s2 = fake.connections.get(timeout=15)  # after the backoff, a new handshake

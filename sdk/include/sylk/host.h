@@ -352,6 +352,14 @@ struct sylk_media_endpoint_handler {
     void (*timeout)(sylk_media_endpoint *endpoint, void *user_data);
 };
 
+/**
+ * A plugin's metrics collector (ABI 1.9): called on the main thread during each scrape of the
+ * server's /metrics ([web] metrics = yes), to write the plugin's samples now through
+ * metric_write. It must not block, and should only read the plugin's state: log and
+ * metric_write are the host functions meant for it (not metrics_collector_remove).
+ */
+typedef void (*sylk_metrics_fn)(sylk_metric_writer *writer, void *user_data);
+
 /** The host function table. */
 struct sylk_host {
     uint32_t struct_size; /* sizeof(struct sylk_host) in the server */
@@ -745,6 +753,28 @@ struct sylk_host {
      */
     int (*media_endpoint_ice_connect)(sylk_media_endpoint *endpoint, const char *remote_ufrag,
                                       const char *remote_pwd);
+
+    /* --- ABI 1.9: metrics (Prometheus text format on the core's web server) --- */
+    /**
+     * Registers `fn`, called with `user_data` on every scrape of /metrics while registered.
+     * The samples it writes are named "sylk_<plugin>_<name>" (<plugin> the plugin's name, any
+     * character other than a letter, digit or '_' made '_'). NULL for a NULL `fn` or one that
+     * is not the calling plugin's code. Collectors left at the plugin's shutdown are removed
+     * by the server (and logged).
+     */
+    sylk_metrics_collector *(*metrics_collector_add)(sylk_metrics_fn fn, void *user_data);
+    /** Unregisters a collector; NULL is ignored. Not from inside a collector. */
+    void (*metrics_collector_remove)(sylk_metrics_collector *collector);
+    /**
+     * Writes one sample, inside a collector's callback only. `name` ([a-zA-Z_:][a-zA-Z0-9_:]*,
+     * "…_total" for a counter) gets the prefix above; `help` is one line (the same for every
+     * sample of a name); `labels` is NULL or a NULL-terminated list of label name, value
+     * pairs (names [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__"; values any UTF-8, escaped
+     * by the server). 0, or -EINVAL (a bad name, label, type or value; a name written before
+     * with another type or help), -EEXIST (the same name and labels twice in one scrape).
+     */
+    int (*metric_write)(sylk_metric_writer *writer, const char *name, const char *help,
+                        enum sylk_metric_type type, const char *const *labels, double value);
 };
 
 #ifdef __cplusplus

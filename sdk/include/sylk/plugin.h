@@ -53,9 +53,12 @@ extern "C" {
  *        answering checks, and checking as the controlling agent); to struct
  *        sylk_chat_handler: nickname_result; to struct sylk_session_params: chatroom
  *        (a=chatroom in the offer).
+ *   1.9  appended to struct sylk_host: metrics_collector_add, metrics_collector_remove,
+ *        metric_write (a plugin's samples in the server's Prometheus /metrics); to
+ *        sylk/types.h: sylk_metrics_collector, sylk_metric_writer, enum sylk_metric_type.
  */
 #define SYLK_ABI_MAJOR 1
-#define SYLK_ABI_MINOR 8
+#define SYLK_ABI_MINOR 9
 
 /** The name of the one symbol a plugin exports. */
 #define SYLK_PLUGIN_ENTRY_SYMBOL "sylk_plugin_entry"

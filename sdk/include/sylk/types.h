@@ -44,6 +44,16 @@ typedef struct sylk_outgoing_subscription sylk_outgoing_subscription;
 typedef struct sylk_outgoing_referral sylk_outgoing_referral;
 /** An RTP audio endpoint not tied to a SIP session (ABI 1.8). */
 typedef struct sylk_media_endpoint sylk_media_endpoint;
+/** A plugin's metrics collector, registered with metrics_collector_add (ABI 1.9). */
+typedef struct sylk_metrics_collector sylk_metrics_collector;
+/** Where a collector writes one scrape's samples: valid only inside its callback (ABI 1.9). */
+typedef struct sylk_metric_writer sylk_metric_writer;
+
+/** The Prometheus type of a metric written with metric_write (ABI 1.9). */
+enum sylk_metric_type {
+    SYLK_METRIC_COUNTER = 0, /* only goes up (from 0 when the server starts); named "…_total" */
+    SYLK_METRIC_GAUGE = 1,   /* a value now: rooms open, participants */
+};
 
 /** Log levels for sylk_host.log. */
 enum sylk_log_level {

@@ -1,0 +1,272 @@
+"""Prometheus metrics on the core's web server ([web] metrics, metrics_allow): every live scrape
+validated with `promtool check metrics` (Debian prometheus), and values checked against what
+the test did: calls to a conference room move the INVITE/ACK/BYE and session counters by
+exactly the number of calls, the room and participant gauges (the conference plugin's own
+samples, SDK 1.9) follow the calls up and back down, RTP received counters move while a call
+sends RTP, a chat message moves the MSRP counters; a scrape from an address outside
+metrics_allow gets 403 and a log line; /metrics is 404 when metrics are off; bad values of the
+two keys are refused by --check-config with file:line."""
+import http.client
+import re
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+import rtp_tone
+from conftest import PLUGINS_DIR, SERVER_BIN, write_ini
+from msrp_client import MsrpClient, answer_path, cpim_wrap, msrp_sdp_offer
+from sip_client import SipUA, parse_sdp, sdp_offer
+
+PROMTOOL = "/usr/bin/promtool"
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def fetch(port, path="/metrics", source="127.0.0.1"):
+    """(status, content type, body) of a GET from `source` (the client socket bound to it)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10,
+                                      source_address=(source, 0))
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type"), r.read()
+    finally:
+        conn.close()
+
+
+def scrape(server):
+    """One scrape, checked by promtool, as {(name, frozenset of label pairs): value}."""
+    status, ctype, body = fetch(server.web_port)
+    assert status == 200, body
+    assert ctype == "text/plain; version=0.0.4; charset=utf-8"
+    check = subprocess.run([PROMTOOL, "check", "metrics"], input=body, capture_output=True,
+                           timeout=20)
+    assert check.returncode == 0, (check.stdout + check.stderr).decode() + body.decode()
+    samples = {}
+    for line in body.decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        assert m, line
+        labels = frozenset(LABEL.findall(m.group(3) or ""))
+        samples[(m.group(1), labels)] = float(m.group(4))
+    return samples
+
+
+def value(samples, name, **labels):
+    """A sample's value; 0 when absent (counters only appear once they moved). A label name
+    that is a Python keyword takes a trailing underscore (class_)."""
+    labels = {k.rstrip("_"): v for k, v in labels.items()}
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def metrics_server(server_factory, **web):
+    return server_factory(config={"web": {"metrics": "yes", **web}}).start()
+
+
+class AudioCall:
+    """A PCMU call to a room from a SIP UA of its own, with its RTP socket."""
+
+    def __init__(self, server, user, room):
+        self.ua = SipUA(("127.0.0.1", server.sip_port), user=user)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.call = self.ua.invite(f"sip:{room}@{server.uri_host}",
+                                   sdp=sdp_offer(self.sock.getsockname()[1],
+                                                 codecs=((0, "PCMU/8000"),)))
+        assert self.call.response.status == 200, self.ua.trace()
+        self.media = parse_sdp(self.call.response.text)["media"][0]
+        self.call.ack()
+
+    def talk(self, seconds):
+        return rtp_tone.run(self.media["c"], self.media["port"], "PCMU", 0, 700, seconds,
+                            sock=self.sock)
+
+    def hang_up(self):
+        self.call.bye()
+        self.sock.close()
+        self.ua.close()
+
+
+def test_calls_move_counters_and_gauges(server_factory):
+    server = metrics_server(server_factory)
+    before = scrape(server)
+    assert value(before, "sylk_build_info", version=re.search(
+        r'version="([^"]+)"', fetch(server.web_port)[2].decode()).group(1)) == 1
+    calls = [AudioCall(server, f"user{i}", "metricsroom") for i in range(3)]
+    server.wait_log("joined with audio")
+    deadline = time.time() + 5
+    while server.log().count("joined with audio") < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    report = calls[0].talk(1.0)
+    t0 = time.monotonic()
+    status, _, body = fetch(server.web_port)
+    print(f"one scrape with 3 calls up: {1000 * (time.monotonic() - t0):.1f} ms, "
+          f"{len(body)} bytes")
+    up = scrape(server)
+    for method in ("INVITE", "ACK"):
+        assert value(up, "sylk_sip_requests_received_total", method=method) - \
+            value(before, "sylk_sip_requests_received_total", method=method) == 3, method
+    assert value(up, "sylk_sessions_total", plugin="conference") - \
+        value(before, "sylk_sessions_total", plugin="conference") == 3
+    assert value(up, "sylk_sessions_open", plugin="conference") == 3
+    assert value(up, "sylk_sessions_open", plugin="echo") == 0
+    assert value(up, "sylk_conference_rooms") == 1
+    assert value(up, "sylk_conference_participants", media="audio") == 3
+    assert value(up, "sylk_conference_participants", media="chat") == 0
+    received = value(up, "sylk_rtp_packets_received_total") - \
+        value(before, "sylk_rtp_packets_received_total")
+    print(f"RTP: the peer sent {report['sent']}, the server counted {received:.0f}")
+    assert 0.8 * report["sent"] <= received <= report["sent"], (report, received)
+    loads = [v for (n, _), v in up.items() if n == "sylk_media_thread_load"]
+    assert loads and all(0 <= v <= 1 for v in loads), loads
+    print(f"media thread load (last second): {loads}")
+    assert any(n == "sylk_media_thread_ticks_total" and v > 0 for (n, _), v in up.items())
+    for c in calls:
+        c.hang_up()
+    server.wait_log("room sip:metricsroom@127.0.0.1 ended")
+    down = scrape(server)
+    assert value(down, "sylk_sip_requests_received_total", method="BYE") - \
+        value(before, "sylk_sip_requests_received_total", method="BYE") == 3
+    assert value(down, "sylk_sessions_open", plugin="conference") == 0
+    assert value(down, "sylk_conference_rooms") == 0
+    assert value(down, "sylk_conference_participants", media="audio") == 0
+    # the scrapes before this one (this one is counted once it was written): before, the
+    # version's, the timed one, up
+    assert value(down, "sylk_web_requests_total", path="metrics", status="200") == 4
+
+
+def test_chat_message_moves_msrp_counters(server_factory):
+    server = metrics_server(server_factory)
+    ua = SipUA(("127.0.0.1", server.sip_port), user="alice")
+    msrp = MsrpClient(tls=True)
+    try:
+        offer = msrp_sdp_offer("127.0.0.1", msrp.local_port, msrp.sdp_path,
+                               accept_types=("message/cpim",))
+        dialog = ua.invite(f"sip:chatroom@{server.uri_host}", sdp=offer)
+        assert dialog.response.status == 200, ua.trace()
+        dialog.ack()
+        msrp.connect(answer_path(dialog.response.body))
+        msrp.send_empty()
+        server.wait_log("joined with chat")
+        msgs = "sylk_msrp_messages_total"
+        deadline = time.time() + 5  # the empty SEND that opened the session, counted
+        while value(before := scrape(server), msgs, direction="in", kind="request") < 1:
+            assert time.time() < deadline, "the empty SEND was not counted"
+            time.sleep(0.05)
+        assert value(before, "sylk_msrp_connections_open") == 1
+        assert value(before, "sylk_conference_participants", media="chat") == 1
+        body = cpim_wrap("sip:alice@127.0.0.1", "sip:chatroom@127.0.0.1", "hello metrics")
+        msrp.send_message(body, content_type="message/cpim")
+        after = scrape(server)
+        assert value(after, msgs, direction="in", kind="request") - \
+            value(before, msgs, direction="in", kind="request") == 1  # the SEND
+        assert value(after, "sylk_msrp_bytes_total", direction="in") - \
+            value(before, "sylk_msrp_bytes_total", direction="in") >= len(body)
+        assert value(after, msgs, direction="out", kind="response") - \
+            value(before, msgs, direction="out", kind="response") == 1  # its 200
+        # a conference-info subscription: a gauge and a counter for the plugin, and the 200
+        # to the server's NOTIFY among the responses it received
+        watcher = SipUA(("127.0.0.1", server.sip_port), user="watcher")
+        try:
+            r = watcher.transaction(watcher.new_request(
+                "SUBSCRIBE", f"sip:chatroom@{server.uri_host}",
+                extra=[("Event", "conference"), ("Expires", "60")]))
+            assert r.status in (200, 202), r.text
+            watcher.respond(watcher.wait_request("NOTIFY"), 200)
+            deadline = time.time() + 5
+            resp = "sylk_sip_responses_received_total"
+            while value(subs := scrape(server), resp, method="NOTIFY", class_="2xx") < 1:
+                assert time.time() < deadline, "the NOTIFY's 200 was not counted"
+                time.sleep(0.05)
+            assert value(subs, "sylk_subscriptions_open", plugin="conference") == 1
+            assert value(subs, "sylk_subscriptions_total", plugin="conference") == 1
+            assert value(subs, "sylk_sip_requests_received_total", method="SUBSCRIBE") == 1
+        finally:
+            watcher.close()
+        dialog.bye()
+    finally:
+        msrp.close()
+        ua.close()
+
+
+def test_forbidden_address_gets_403(server_factory):
+    server = metrics_server(server_factory, metrics_allow="127.0.0.1")
+    status, _, body = fetch(server.web_port, source="127.0.0.2")
+    assert status == 403 and b"sylk_" not in body
+    server.wait_log("metrics refused to 127.0.0.2: not in [web] metrics_allow")
+    samples = scrape(server)
+    assert value(samples, "sylk_web_requests_total", path="metrics", status="403") == 1
+    # the other pages stay open to everyone
+    assert fetch(server.web_port, "/", source="127.0.0.2")[0] == 200
+
+
+def test_cidr_allow_and_empty_list(server_factory):
+    server = metrics_server(server_factory, metrics_allow="10.0.0.0/8, 127.0.0.0/30")
+    assert fetch(server.web_port, source="127.0.0.2")[0] == 200
+    assert fetch(server.web_port, source="127.0.0.5")[0] == 403
+    closed = metrics_server(server_factory, metrics_allow="")
+    assert fetch(closed.web_port)[0] == 403
+
+
+def test_metrics_off_is_404(server_factory):
+    default = server_factory().start()
+    assert fetch(default.web_port)[0] == 404
+    assert fetch(default.web_port, "/")[0] == 200
+    off = server_factory(config={"web": {"metrics": "no"}}).start()
+    assert fetch(off.web_port)[0] == 404
+
+
+def scrapes_during_stop(server):
+    """Scrapes sent while the server stops: each gets an answer (200, 503) or a closed
+    connection, never a hang."""
+    results = []
+
+    def one():
+        try:
+            results.append(fetch(server.web_port)[0])
+        except (OSError, http.client.HTTPException):
+            results.append("closed")
+    threads = [threading.Thread(target=one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    return threads, results
+
+
+def test_scrapes_while_stopping(server_factory):
+    server = metrics_server(server_factory)
+    threads, results = scrapes_during_stop(server)
+    assert server.stop() == 0
+    for t in threads:
+        t.join(15)
+    assert len(results) == 4 and all(r in (200, 503, "closed") for r in results), results
+
+
+@pytest.mark.parametrize("key,val,why", [
+    ("metrics_allow", "garbage", "'garbage' is not an address or address/prefix"),
+    ("metrics_allow", "127.0.0.1/33", "'127.0.0.1/33' is not an address or address/prefix"),
+    ("metrics", "maybe", None),
+])
+def test_bad_values_rejected_with_file_and_line(tmp_path, key, val, why):
+    path = tmp_path / "sylkserver.ini"
+    write_ini(path, {"sip": {"local_ip": "127.0.0.1"},
+                     "web": {"port": 8090, key: val}})
+    r = subprocess.run([SERVER_BIN, "--config", str(path), "--plugins-dir", PLUGINS_DIR,
+                        "--check-config"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1
+    line = f"{path}:6: [web] {key}: "
+    assert line in r.stderr, r.stderr
+    if why:
+        assert why in r.stderr, r.stderr
+
+
+def test_metrics_need_the_web_server(tmp_path):
+    path = tmp_path / "sylkserver.ini"
+    write_ini(path, {"sip": {"local_ip": "127.0.0.1"}, "web": {"port": 0, "metrics": "yes"}})
+    r = subprocess.run([SERVER_BIN, "--config", str(path), "--plugins-dir", PLUGINS_DIR,
+                        "--check-config"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1
+    assert f"{path}:6: [web] metrics: needs the web server ([web] port)" in r.stderr, r.stderr
