@@ -1,0 +1,160 @@
+"""Scale-out: Kamailio's dispatcher (etc/kamailio/cluster.cfg) in front of sylkserver nodes on
+127.0.0.2-127.0.0.5, with room affinity (docs/cluster.md).
+
+Participants are test/peers/sip_client.py user agents talking only to Kamailio on 127.0.0.1;
+the node that holds a room is the host of the room's Contact (<sip:room@NODE:PORT>;isfocus)
+in the 200 to an INVITE. When a node dies, the proxy's dispatcher:dst-down route ends its
+rooms' dialogs: each of their participants gets a BYE from the proxy.
+"""
+import collections
+import re
+
+import pytest
+from conftest import free_port_range, write_ini
+
+from kamailio_cluster import KamailioCluster
+from sip_client import SipUA, sdp_offer
+
+DOMAIN = "conference.test"
+NODE_IPS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+NEW_NODE_IP = "127.0.0.5"
+ROOMS = 30
+
+
+def start_node(server_factory, ip):
+    """A node on its own address: its own config, spool (the server's work dir), web URL; RTP
+    ports for up to 100 calls (a node may hold most of the test's rooms)."""
+    rtp = free_port_range(200)
+    s = server_factory(config={
+        "sip": {"local_ip": ip},
+        "server": {"trusted_peers": "127.0.0.1"},
+        "rtp": {"media_threads": 1, "timeout": 0, "port_range": f"{rtp}:{rtp + 199}"},
+    })
+    s.config["web"]["public_url"] = f"http://{ip}:{s.web_port}"
+    s.config["web"]["local_ip"] = ip
+    write_ini(s.config_path, s.config)
+    s.start()
+    s.uri = f"sip:{ip}:{s.sip_port}"
+    return s
+
+
+def node_of(response):
+    """host:port of the room's Contact in a 2xx, as the node's dispatcher URI."""
+    m = re.search(r"<sip:[^@>]+@([^;>]+)", response.get("Contact", ""))
+    assert m, f"no room Contact in\n{response}"
+    return f"sip:{m.group(1)}"
+
+
+class Participant:
+    def __init__(self, proxy, room, name, rtp_port):
+        self.ua = SipUA(proxy, user=name)
+        self.room = room
+        self.dialog = self.ua.invite(f"sip:{room}@{DOMAIN}", sdp=sdp_offer(rtp_port))
+        assert self.dialog.response.status == 200, self.ua.trace()[-3000:]
+        assert self.dialog.response.get_all("Record-Route"), "the proxy record-routes"
+        self.dialog.ack()
+        self.node = node_of(self.dialog.response)
+
+
+@pytest.fixture
+def cluster(server_factory, tmp_path):
+    nodes = [start_node(server_factory, ip) for ip in NODE_IPS]
+    kc = KamailioCluster(tmp_path / "kamailio", DOMAIN, [n.uri for n in nodes],
+                         ping_interval=1, probing_threshold=1, fr_timer_ms=1000)
+    kc.start()
+    uas = []
+    yield kc, nodes, uas
+    for ua in uas:
+        ua.close()
+    kc.stop()
+
+
+def join(kc, uas, room, who, port):
+    p = Participant(kc.address, room, who, port)
+    uas.append(p.ua)
+    return p
+
+
+def test_rooms_spread_stick_to_their_node_survive_a_node_loss_and_reach_a_new_node(
+        cluster, server_factory):
+    kc, nodes, uas = cluster
+    port = iter(range(41000, 42000, 2))
+    by_uri = {n.uri: n for n in nodes}
+
+    # 30 rooms, two participants each: both land on the node holding the room
+    rooms = {}
+    for i in range(ROOMS):
+        a = join(kc, uas, f"room{i}", "alice", next(port))
+        b = join(kc, uas, f"room{i}", "bob", next(port))
+        assert a.node == b.node and a.node in by_uri, (a.node, b.node)
+        rooms[f"room{i}"] = (a, b)
+    spread = collections.Counter(a.node for a, _ in rooms.values())
+    print("rooms per node:", {u: spread[u] for u in by_uri})
+    assert all(spread[u] > 0 for u in by_uri), spread
+
+    # a SUBSCRIBE (conference event) and a REFER (RFC 4579) to a live room land on its node:
+    # one room per node
+    watcher = SipUA(kc.address, user="watcher")
+    uas.append(watcher)
+    for uri in by_uri:
+        room = next(r for r, (a, _) in rooms.items() if a.node == uri)
+        r = watcher.request("SUBSCRIBE", f"sip:{room}@{DOMAIN}",
+                            extra=[("Event", "conference"), ("Expires", "30"),
+                                   ("Accept", "application/conference-info+xml")])
+        assert r.status == 200 and node_of_contact(r) == uri, str(r)
+        r = watcher.request("REFER", f"sip:{room}@{DOMAIN}",
+                            extra=[("Refer-To", "<sip:nobody@127.0.0.1;method=BYE>")])
+        assert r.status == 202 and node_of_contact(r) == uri, str(r)
+
+    # kill -9 one node: its participants get a BYE from the proxy once probing marked it down
+    dead = nodes[1]
+    dead.proc.kill()
+    dead.proc.wait()
+    kc.wait_log(f"cluster: node {dead.uri} down", timeout=10)
+    for room, (a, b) in rooms.items():
+        if a.node != dead.uri:
+            continue
+        for p in (a, b):
+            bye = p.ua.wait_request("BYE", timeout=5)
+            assert bye.get("Call-ID") == p.dialog.call_id
+            p.ua.respond(bye, 200)
+    # rooms on the other nodes are untouched: in-dialog OPTIONS answered by their node
+    live = {r: ab for r, ab in rooms.items() if ab[0].node != dead.uri}
+    for room, (a, b) in live.items():
+        for p in (a, b):
+            r = p.dialog.request("OPTIONS")
+            assert r.status == 200, f"{room}: {r}"
+            assert not p.ua.pending or all(m.method != "BYE" for m in p.ua.pending
+                                           if m.is_request)
+    # new rooms go only to live nodes (the dead node's rooms too, started afresh)
+    alive = {n.uri for n in nodes if n is not dead}
+    after_down = collections.Counter()
+    for i in range(10):
+        p = join(kc, uas, f"late{i}", "carol", next(port))
+        after_down[p.node] += 1
+    dead_rooms = [r for r, (a, _) in rooms.items() if a.node == dead.uri]
+    for room in dead_rooms:
+        after_down[join(kc, uas, room, "again", next(port)).node] += 1
+    print("new rooms per node after the loss:", dict(after_down))
+    assert set(after_down) <= alive, after_down
+
+    # a 4th node, added to the dispatcher list at run time
+    fourth = start_node(server_factory, NEW_NODE_IP)
+    kc.set_nodes([n.uri for n in nodes] + [fourth.uri])
+    states = kc.dispatcher_states()
+    assert states.get(fourth.uri, "").startswith("A"), states
+    # live rooms stay where they are: a newcomer to each lands on the room's node
+    for room, (a, _) in live.items():
+        p = join(kc, uas, room, "dave", next(port))
+        assert p.node == a.node, (room, p.node, a.node)
+    # and new rooms reach the new node
+    after_add = collections.Counter()
+    for i in range(20):
+        after_add[join(kc, uas, f"new{i}", "erin", next(port)).node] += 1
+    print("new rooms per node after adding", fourth.uri, dict(after_add))
+    assert after_add[fourth.uri] > 0 and dead.uri not in after_add, after_add
+
+
+def node_of_contact(response):
+    m = re.search(r"<sip:(?:[^@>]+@)?([^;>]+)", response.get("Contact", ""))
+    return f"sip:{m.group(1)}" if m else None
