@@ -49,7 +49,7 @@ def _free_port(ip="127.0.0.1"):
 class KamailioCluster:
     def __init__(self, workdir, conf_domain, nodes, ip="127.0.0.1", port=None, set_id=1,
                  ping_interval=1, probing_threshold=1, fr_timer_ms=1000, children=4,
-                 log_level=2, extra_defines=()):
+                 log_level=2, shm_mb=64, extra_defines=()):
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.ip = ip
@@ -72,6 +72,7 @@ class KamailioCluster:
             "LOG_LEVEL": str(log_level),
         }
         self.extra_defines = list(extra_defines)
+        self.shm_mb = shm_mb
         self.proc = None
         self._log = None
 
@@ -103,7 +104,7 @@ class KamailioCluster:
         self.check_config()
         self._log = open(self.logfile, "wb")
         self.proc = subprocess.Popen(
-            [KAMAILIO] + self.args() + ["-DD", "-E", "-P", self.pidfile, "-m", "64", "-M", "8"],
+            [KAMAILIO] + self.args() + ["-DD", "-E", "-P", self.pidfile, "-m", str(self.shm_mb), "-M", "8"],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
         deadline = time.time() + timeout
