@@ -10,10 +10,11 @@ import collections
 import re
 
 import pytest
-from conftest import free_port_range, write_ini
+from conftest import free_port, free_port_range, write_ini
 
 from kamailio_cluster import KamailioCluster
 from sip_client import SipUA, sdp_offer
+from sip_peer import SipPeer
 
 DOMAIN = "conference.test"
 NODE_IPS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
@@ -21,12 +22,12 @@ NEW_NODE_IP = "127.0.0.5"
 ROOMS = 30
 
 
-def start_node(server_factory, ip):
+def start_node(server_factory, ip, proxy_port):
     """A node on its own address: its own config, spool (the server's work dir), web URL; RTP
     ports for up to 100 calls (a node may hold most of the test's rooms)."""
     rtp = free_port_range(200)
     s = server_factory(config={
-        "sip": {"local_ip": ip},
+        "sip": {"local_ip": ip, "outbound_proxy": f"sip:127.0.0.1:{proxy_port};lr"},
         "server": {"trusted_peers": "127.0.0.1"},
         "rtp": {"media_threads": 1, "timeout": 0, "port_range": f"{rtp}:{rtp + 199}"},
     })
@@ -58,9 +59,11 @@ class Participant:
 
 @pytest.fixture
 def cluster(server_factory, tmp_path):
-    nodes = [start_node(server_factory, ip) for ip in NODE_IPS]
+    proxy_port = free_port()
+    nodes = [start_node(server_factory, ip, proxy_port) for ip in NODE_IPS]
     kc = KamailioCluster(tmp_path / "kamailio", DOMAIN, [n.uri for n in nodes],
-                         ping_interval=1, probing_threshold=1, fr_timer_ms=1000)
+                         port=proxy_port, ping_interval=1, probing_threshold=1,
+                         fr_timer_ms=1000)
     kc.start()
     uas = []
     yield kc, nodes, uas
@@ -106,6 +109,23 @@ def test_rooms_spread_stick_to_their_node_survive_a_node_loss_and_reach_a_new_no
                             extra=[("Refer-To", "<sip:nobody@127.0.0.1;method=BYE>")])
         assert r.status == 202 and node_of_contact(r) == uri, str(r)
 
+    # a dial-out (REFER method=INVITE): the node's INVITE goes out through the proxy
+    # (outbound_proxy), is record-routed and relayed to its Request-URI, and counts as one of
+    # the room's dialogs
+    callee = SipPeer(user="frank").start()
+    try:
+        callee.invite_rule = lambda req: (200, sdp_offer(43000))
+        room, (a, _) = next(iter(rooms.items()))
+        r = watcher.request("REFER", f"sip:{room}@{DOMAIN}",
+                            extra=[("Refer-To", f"<{callee.contact}>")])
+        assert r.status == 202, str(r)
+        inv, _ = callee.invites.get(timeout=10)
+        assert f"sip:{room}@{DOMAIN}" in inv.get("From") and inv.source[0] == "127.0.0.1"
+        assert inv.get_all("Record-Route"), str(inv)
+        kc.wait_log(f"cluster: room {room}@{DOMAIN} on {a.node}: 3 dialog(s)")
+    finally:
+        callee.stop()
+
     # kill -9 one node: its participants get a BYE from the proxy once probing marked it down
     dead = nodes[1]
     dead.proc.kill()
@@ -139,7 +159,7 @@ def test_rooms_spread_stick_to_their_node_survive_a_node_loss_and_reach_a_new_no
     assert set(after_down) <= alive, after_down
 
     # a 4th node, added to the dispatcher list at run time
-    fourth = start_node(server_factory, NEW_NODE_IP)
+    fourth = start_node(server_factory, NEW_NODE_IP, kc.port)
     kc.set_nodes([n.uri for n in nodes] + [fourth.uri])
     states = kc.dispatcher_states()
     assert states.get(fourth.uri, "").startswith("A"), states
