@@ -178,3 +178,42 @@ def test_rooms_spread_stick_to_their_node_survive_a_node_loss_and_reach_a_new_no
 def node_of_contact(response):
     m = re.search(r"<sip:(?:[^@>]+@)?([^;>]+)", response.get("Contact", ""))
     return f"sip:{m.group(1)}" if m else None
+
+
+
+def test_a_full_node_passes_new_rooms_on_and_keeps_its_live_room(server_factory, tmp_path):
+    """A node whose RTP ports are all in use answers 503: a new room hashed to it goes to the
+    next node; its live room is not split (a newcomer gets the refusal, as a 500 from the
+    proxy: RFC 3261 16.7 turns a 503 into 500)."""
+    rtp = free_port_range(2)
+    full = server_factory(config={
+        "sip": {"local_ip": NODE_IPS[0]}, "server": {"trusted_peers": "127.0.0.1"},
+        "rtp": {"media_threads": 1, "timeout": 0, "port_range": f"{rtp}:{rtp + 1}"}}).start()
+    other = server_factory(config={
+        "sip": {"local_ip": NODE_IPS[1]}, "server": {"trusted_peers": "127.0.0.1"},
+        "rtp": {"media_threads": 1, "timeout": 0}}).start()
+    full.uri = f"sip:{NODE_IPS[0]}:{full.sip_port}"
+    other.uri = f"sip:{NODE_IPS[1]}:{other.sip_port}"
+    kc = KamailioCluster(tmp_path / "kamailio", DOMAIN, [full.uri, other.uri],
+                         ping_interval=1, probing_threshold=1, fr_timer_ms=1000).start()
+    uas = []
+    try:
+        placed = collections.Counter()
+        first_on_full = None
+        for i in range(10):
+            p = join(kc, uas, f"full{i}", "alice", 44000 + 2 * i)
+            placed[p.node] += 1
+            if p.node == full.uri and first_on_full is None:
+                first_on_full = f"full{i}"
+        print("rooms per node, one holding a single call:", dict(placed))
+        assert placed[full.uri] == 1 and placed[other.uri] == 9, placed
+        kc.wait_log("did not take it (no answer: 0)")
+        ua = SipUA(kc.address, user="bob")
+        uas.append(ua)
+        d = ua.invite(f"sip:{first_on_full}@{DOMAIN}", sdp=sdp_offer(44100))
+        assert d.response.status == 500, str(d.response)
+        assert full.alive() and kc.dispatcher_states()[full.uri].startswith("A")
+    finally:
+        for ua in uas:
+            ua.close()
+        kc.stop()

@@ -104,7 +104,8 @@ class KamailioCluster:
         self.check_config()
         self._log = open(self.logfile, "wb")
         self.proc = subprocess.Popen(
-            [KAMAILIO] + self.args() + ["-DD", "-E", "-P", self.pidfile, "-m", str(self.shm_mb), "-M", "8"],
+            [KAMAILIO] + self.args() + ["-DD", "-E", "-P", self.pidfile,
+                                        "-m", str(self.shm_mb), "-M", "8"],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
         deadline = time.time() + timeout
