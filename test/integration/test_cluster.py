@@ -94,6 +94,8 @@ def test_rooms_spread_stick_to_their_node_survive_a_node_loss_and_reach_a_new_no
     spread = collections.Counter(a.node for a, _ in rooms.values())
     print("rooms per node:", {u: spread[u] for u in by_uri})
     assert all(spread[u] > 0 for u in by_uri), spread
+    # the proxy remembers each live room's node
+    assert kc.rooms() == {f"{r}@{DOMAIN}": a.node for r, (a, _) in rooms.items()}
 
     # a SUBSCRIBE (conference event) and a REFER (RFC 4579) to a live room land on its node:
     # one room per node
@@ -160,15 +162,26 @@ def test_rooms_spread_stick_to_their_node_survive_a_node_loss_and_reach_a_new_no
     states = kc.dispatcher_states()
     assert states.get(fourth.uri, "").startswith("A"), states
     # live rooms stay where they are: a newcomer to each lands on the room's node
+    daves = []
     for room, (a, _) in live.items():
         p = join(kc, uas, room, "dave", next(port))
         assert p.node == a.node, (room, p.node, a.node)
+        daves.append(p)
     # and new rooms reach the new node
     after_add = collections.Counter()
     for i in range(20):
         after_add[join(kc, uas, f"new{i}", "erin", next(port)).node] += 1
     print("new rooms per node after adding", fourth.uri, dict(after_add))
     assert after_add[fourth.uri] > 0 and dead.uri not in after_add, after_add
+
+    # a room whose participants all leave is forgotten (its last dialog ended; not room0,
+    # whose dial-out to frank is still up)
+    room, (a, b) = list(live.items())[-1]
+    key = f"{room}@{DOMAIN}"
+    assert kc.rooms()[key] == a.node
+    for p in [a, b] + [d for d in daves if d.room == room]:
+        assert p.dialog.bye().status == 200
+    assert key not in kc.rooms()
 
 
 def node_of_contact(response):

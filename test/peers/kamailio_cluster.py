@@ -12,6 +12,7 @@ pid (SIGTERM, then SIGKILL to its process group).
     kc.wait_log("cluster: node sip:127.0.0.3:5060 down")
     kc.set_nodes([...])            # rewrites the list file, kamcmd dispatcher.reload
     kc.dispatcher_states()         # {uri: "AP" / "IP" / ...} from kamcmd dispatcher.list
+    kc.rooms()                     # {room: node URI}, the live rooms the proxy remembers
     kc.stop()
 """
 import os
@@ -155,6 +156,11 @@ class KamailioCluster:
         """{node URI: FLAGS} from dispatcher.list (AP = active and probed, IP = inactive)."""
         out = self.kamcmd("dispatcher.list")
         return dict(re.findall(r"URI:\s*(\S+)\s+FLAGS:\s*(\S+)", out))
+
+    def rooms(self):
+        """{room: node URI}: the proxy's htable of live rooms (kamcmd htable.dump rooms)."""
+        out = self.kamcmd("htable.dump", "rooms")
+        return dict(re.findall(r"name:\s*(\S+)\s+value:\s*(\S+)", out))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
