@@ -94,7 +94,8 @@ void sylk_referral_incoming(struct sylk_sip_stack *stack, nua_t *nua, nua_handle
                             const struct sylk_loaded_plugin *plugin)
 {
     if (!sip->sip_refer_to) {
-        nua_respond(nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua), TAG_END());
+        sylk_sip_respond(sip_method_refer, nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua),
+                         TAG_END());
         nua_handle_destroy(nh);
         sylk_request_free(req);
         return;
@@ -111,11 +112,13 @@ void sylk_referral_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_
     const struct sylk_loaded_plugin *plugin = sylk_session_plugin(session);
     nua_handle_t *nh = sylk_session_handle(session);
     if (!plugin || !plugin->desc.incoming_referral) {
-        nua_respond(nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(nua), TAG_END());
+        sylk_sip_respond(sip_method_refer, nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(nua),
+                         TAG_END());
         return;
     }
     if (!sip->sip_refer_to) {
-        nua_respond(nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua), TAG_END());
+        sylk_sip_respond(sip_method_refer, nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua),
+                         TAG_END());
         return;
     }
     plugin->desc.incoming_referral(
@@ -232,6 +235,7 @@ static void send_notify(struct sylk_referral *r, int status, const char *reason)
     g_autofree char *frag =
         g_strdup_printf("SIP/2.0 %d %s\r\n", status, reason ? reason : sip_status_phrase(status));
     bool final = status >= 200;
+    sylk_sip_count_request(sip_method_notify);
     nua_notify(r->base.nh, SIPTAG_EVENT_STR(r->event),
                SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),
                NUTAG_SUBSTATE(final ? nua_substate_terminated : nua_substate_active),

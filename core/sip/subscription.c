@@ -110,6 +110,7 @@ static void send_notify(struct sylk_subscription *sub, const char *content_type,
                                  : g_strdup_printf("active;expires=%u", remaining_s(sub));
     su_home_t home[1] = {SU_HOME_INIT(home)};
     sip_payload_t *pl = body ? sip_payload_create(home, body, (isize_t)body_len) : NULL;
+    sylk_sip_count_request(sip_method_notify);
     if (sub->terminating)
         nua_notify(sub->base.nh, NUTAG_SUBSTATE(nua_substate_terminated),
                    SIPTAG_SUBSCRIPTION_STATE_STR(state),
@@ -183,8 +184,8 @@ static void refreshed(struct sylk_subscription *sub, int status, nua_t *nua, con
     unsigned expires = requested_expires(sip);
     if (status < 200) { /* a sofia-sip that leaves the answer to us */
         g_autofree char *granted = g_strdup_printf("%u", expires);
-        nua_respond(sub->base.nh, 200, "OK", NUTAG_WITH_THIS(nua), SIPTAG_EXPIRES_STR(granted),
-                    TAG_END());
+        sylk_sip_respond(sip_method_subscribe, sub->base.nh, 200, "OK", NUTAG_WITH_THIS(nua),
+                         SIPTAG_EXPIRES_STR(granted), TAG_END());
     }
     if (sub->terminating)
         return;
