@@ -235,7 +235,6 @@ static void send_notify(struct sylk_referral *r, int status, const char *reason)
     g_autofree char *frag =
         g_strdup_printf("SIP/2.0 %d %s\r\n", status, reason ? reason : sip_status_phrase(status));
     bool final = status >= 200;
-    sylk_sip_count_request(sip_method_notify);
     nua_notify(r->base.nh, SIPTAG_EVENT_STR(r->event),
                SIPTAG_CONTENT_TYPE_STR("message/sipfrag;version=2.0"), SIPTAG_PAYLOAD_STR(frag),
                NUTAG_SUBSTATE(final ? nua_substate_terminated : nua_substate_active),

@@ -298,8 +298,6 @@ int sylk_session_terminate_with(struct sylk_session *s, int unanswered_status, c
     case S_ESTABLISHED:
         sylk_session_set_end(s, 200, "BYE sent");
         s->state = S_ENDING;
-        s->bye_sent = true;
-        sylk_sip_count_request(sip_method_bye);
         nua_bye(s->nh, TAG_END());
         return 0;
     case S_ENDING:
@@ -345,11 +343,6 @@ void sylk_session_on_event(struct sylk_session *s, nua_event_t event, int status
         return;
     case nua_r_invite:
         sylk_session_on_invite_response(s, status, phrase, sip);
-        return;
-    case nua_r_bye: /* nua sends one itself, e.g. when the ACK to our 2xx does not come */
-        if (status >= 200 && !s->bye_sent)
-            sylk_sip_count_request(sip_method_bye);
-        s->bye_sent = false;
         return;
     case nua_i_bye:
         sylk_session_set_end(s, 200, "BYE received");

@@ -69,7 +69,6 @@ struct sylk_session {
     enum state state;
     bool incoming, late_offer, established_reported;
     bool answer_in_ack;     /* our 2xx carried an offer: the ACK carries the answer */
-    bool bye_sent;          /* our BYE awaits its answer (one without it is nua's own) */
     struct sylk_sdp remote; /* last offer or answer received */
     struct sylk_sdp local;  /* last description sent */
     GPtrArray *streams;     /* struct sylk_stream *, presented to the plugin */

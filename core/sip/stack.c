@@ -282,14 +282,49 @@ static void count_answered_by_nua(nua_event_t event, sip_method_t method, int st
         sylk_sip_count_response(method, status);
 }
 
+/* The method of a request nua answers with `event` when nua makes the answer up (a timeout). */
+static sip_method_t method_of_answer(nua_event_t event)
+{
+    switch (event) {
+    case nua_r_notify:
+    case nua_r_method: /* the core sends only NOTIFYs with nua_method (subscription.c) */
+        return sip_method_notify;
+    case nua_r_subscribe:
+    case nua_r_unsubscribe:
+        return sip_method_subscribe;
+    case nua_r_bye:
+        return sip_method_bye;
+    default:
+        return sip_method_unknown;
+    }
+}
+
 /*
- * A request nua hands us (once per transaction), or a response to one we sent. nua ACKs every
- * final response to our INVITEs (a 2xx itself, as NUTAG_AUTOACK is on by default; others in
- * nta's transaction): that ACK is counted here.
+ * Requests sent, counted at their answer: nua ACKs every final response to our INVITEs (a 2xx
+ * itself, as NUTAG_AUTOACK is on by default; others in nta's transaction). NOTIFY, SUBSCRIBE
+ * and BYE nua also sends by itself (a REFER's implicit subscription has NOTIFYs of nua's own,
+ * a subscription its refreshes, a dialog whose ACK does not come a BYE): those methods are
+ * counted at their final answer, received or nua's timeout (408), whoever asked for them.
  */
+static void count_sent_at_answer(struct sylk_sip_stack *stack, nua_event_t event, int status,
+                                 const sip_t *sip)
+{
+    if (status < 200 || event < nua_r_register || event > nua_r_method)
+        return;
+    sip_method_t method = sip && sip->sip_cseq    ? sip->sip_cseq->cs_method
+                          : !sip && status == 408 ? method_of_answer(event)
+                                                  : sip_method_unknown;
+    if (method == sip_method_notify || method == sip_method_subscribe || method == sip_method_bye)
+        stack->counters.requests_out[method]++;
+    else if (method == sip_method_invite && sip)
+        stack->counters.requests_out[sip_method_ack]++;
+}
+
+/* A request nua hands us (once per transaction), or a response to one we sent. */
 static void count_message(struct sylk_sip_stack *stack, nua_event_t event, int status,
                           const sip_t *sip)
 {
+    count_sent_at_answer(stack, event, status, sip);
     if (!sip)
         return;
     switch (event) {
@@ -317,12 +352,9 @@ static void count_message(struct sylk_sip_stack *stack, nua_event_t event, int s
         break;
     }
     if (event >= nua_r_register && event <= nua_r_method && sip->sip_status && sip->sip_cseq &&
-        sip->sip_status->st_status >= 100 && sip->sip_status->st_status < 700) {
-        int st = sip->sip_status->st_status;
-        stack->counters.responses_in[method_index(sip->sip_cseq->cs_method)][st / 100 - 1]++;
-        if (event == nua_r_invite && st >= 200)
-            stack->counters.requests_out[sip_method_ack]++;
-    }
+        sip->sip_status->st_status >= 100 && sip->sip_status->st_status < 700)
+        stack->counters.responses_in[method_index(sip->sip_cseq->cs_method)]
+                                    [sip->sip_status->st_status / 100 - 1]++;
 }
 
 static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_t *nua,

@@ -32,7 +32,6 @@ struct sylk_outgoing_subscription {
     bool unsubscribing; /* the plugin un-SUBSCRIBEd */
     bool terminated;    /* a NOTIFY said "terminated": the end follows it */
     bool ending;        /* `ended` is being reported */
-    bool asked;         /* our SUBSCRIBE awaits its final answer (one without it: nua's refresh) */
     guint timer_n;      /* until the first NOTIFY */
 };
 
@@ -156,10 +155,6 @@ void sylk_subscriber_on_event(struct sylk_outgoing_subscription *sub, nua_event_
         on_notify(sub, status, phrase, sip, tags);
         return;
     case nua_r_subscribe:
-        if (status >= 200 && !sub->asked) /* a refresh (or re-SUBSCRIBE) nua sent itself */
-            sylk_sip_count_request(sip_method_subscribe);
-        if (status >= 200)
-            sub->asked = false;
         on_subscribe_answer(sub, status, phrase, tags);
         return;
     case nua_r_unsubscribe:
@@ -205,8 +200,6 @@ sylk_outgoing_subscription *sylk_subscriber_subscribe(const struct sylk_subscrib
     sub->what = g_strdup_printf("%s of %s", p.event, p.to);
     stack->subscribers = g_list_prepend(stack->subscribers, sub);
     g_autofree char *expires = g_strdup_printf("%u", p.expires ? p.expires : DEFAULT_EXPIRES_S);
-    sylk_sip_count_request(sip_method_subscribe);
-    sub->asked = true;
     nua_subscribe(sub->nh, SIPTAG_EVENT_STR(p.event), SIPTAG_EXPIRES_STR(expires),
                   TAG_IF(p.accept, SIPTAG_ACCEPT_STR(p.accept)),
                   TAG_IF(p.extra_headers, SIPTAG_HEADER_STR(p.extra_headers)), TAG_END());
@@ -223,7 +216,6 @@ int sylk_subscriber_unsubscribe(sylk_outgoing_subscription *sub)
         return -ENOTCONN;
     sub->unsubscribing = true;
     g_debug("subscription to %s: un-SUBSCRIBE", sub->what);
-    sylk_sip_count_request(sip_method_subscribe);
     nua_unsubscribe(sub->nh, TAG_END());
     return 0;
 }

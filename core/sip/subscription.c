@@ -110,7 +110,6 @@ static void send_notify(struct sylk_subscription *sub, const char *content_type,
                                  : g_strdup_printf("active;expires=%u", remaining_s(sub));
     su_home_t home[1] = {SU_HOME_INIT(home)};
     sip_payload_t *pl = body ? sip_payload_create(home, body, (isize_t)body_len) : NULL;
-    sylk_sip_count_request(sip_method_notify);
     if (sub->terminating)
         nua_notify(sub->base.nh, NUTAG_SUBSTATE(nua_substate_terminated),
                    SIPTAG_SUBSCRIPTION_STATE_STR(state),

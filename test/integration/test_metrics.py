@@ -258,6 +258,64 @@ def test_server_ended_call_and_refused_request(server_factory):
         ua.close()
 
 
+def answer_notifies(ua):
+    """Answers the sipfrag NOTIFYs of a REFER up to the final one; how many came."""
+    count = 0
+    while True:
+        n = ua.wait_request("NOTIFY", timeout=10)
+        ua.respond(n, 200)
+        count += 1
+        if n.body and not n.body.startswith(b"SIP/2.0 1"):
+            return count
+
+
+def test_refer_moves_requests_sent(server_factory):
+    """A participant REFERs the room to a target and then removes it (RFC 4579): the room's
+    INVITE, the ACK nua sends for its 200, its BYE, and each sipfrag NOTIFY are counted once
+    as sent, and nothing else; each NOTIFY sent got the one response the peer sent."""
+    server = metrics_server(server_factory)
+    member = AudioCall(server, "referrer", "referroom")
+    server.wait_log("joined with audio")
+    target = SipUA(("127.0.0.1", server.sip_port), user="target")
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    try:
+        before = scrape(server)
+        room = f"sip:referroom@127.0.0.1:{server.sip_port}"
+        to = f"<sip:target@127.0.0.1:{target.port}>"
+        assert member.ua.request("REFER", room, extra=[("Refer-To", to)]).status == 202
+        invite = target.wait_request("INVITE", timeout=10)
+        answer = sdp_offer(rtp.getsockname()[1]) + b"m=message 0 TCP/TLS/MSRP *\r\n"
+        target.respond(invite, 200, body=answer, content_type="application/sdp",
+                       headers=[("Contact", f"<sip:target@127.0.0.1:{target.port}>")],
+                       to_tag="tgt1")
+        target.wait_request("ACK")
+        notifies = answer_notifies(member.ua)
+        bye = f"<sip:target@127.0.0.1;method=BYE>"
+        assert member.ua.request("REFER", room, extra=[("Refer-To", bye)]).status == 202
+        target.respond(target.wait_request("BYE", timeout=10), 200)
+        notifies += answer_notifies(member.ua)
+        received = "sylk_sip_responses_received_total"
+        deadline = time.time() + 5
+        while (value(after := scrape(server), received, method="NOTIFY", class_="2xx") -
+               value(before, received, method="NOTIFY", class_="2xx") < notifies or
+               moved(after, before, received, method="BYE", class_="2xx") < 1):
+            assert time.time() < deadline, "the answers to the NOTIFYs and BYE were not counted"
+            time.sleep(0.05)
+        requests = "sylk_sip_requests_sent_total"
+        for method, n in (("INVITE", 1), ("ACK", 1), ("BYE", 1), ("NOTIFY", notifies)):
+            assert moved(after, before, requests, method=method) == n, method
+        assert family(after, requests) - family(before, requests) == 3 + notifies
+        print(f"REFER invite and remove: {notifies} NOTIFYs sent")
+        sent = "sylk_sip_responses_sent_total"
+        assert moved(after, before, sent, method="REFER", class_="2xx") == 2
+        assert moved(after, before, received, method="INVITE", class_="2xx") == 1
+    finally:
+        rtp.close()
+        target.close()
+        member.hang_up()
+
+
 def test_forbidden_address_gets_403(server_factory):
     server = metrics_server(server_factory, metrics_allow="127.0.0.1")
     status, _, body = fetch(server.web_port, source="127.0.0.2")
