@@ -246,6 +246,12 @@ static unsigned method_index(sip_method_t method)
     return method > 0 && method < SYLK_SIP_METHODS ? (unsigned)method : 0;
 }
 
+static void count_response(struct sylk_sip_stack *stack, sip_method_t method, int status)
+{
+    if (status >= 100 && status < 700)
+        stack->counters.responses_out[method_index(method)][status / 100 - 1]++;
+}
+
 void sylk_sip_count_request(sip_method_t method)
 {
     struct sylk_sip_stack *stack = sylk_sip_stack_get();
@@ -256,8 +262,8 @@ void sylk_sip_count_request(sip_method_t method)
 void sylk_sip_count_response(sip_method_t method, int status)
 {
     struct sylk_sip_stack *stack = sylk_sip_stack_get();
-    if (stack && status >= 100 && status < 700)
-        stack->counters.responses_out[method_index(method)][status / 100 - 1]++;
+    if (stack)
+        count_response(stack, method, status);
 }
 
 sip_method_t sylk_sip_request_method(msg_t *request)
@@ -272,14 +278,15 @@ sip_method_t sylk_sip_request_method(msg_t *request)
  * of some sofia-sip versions); an INVITE got "100 Trying"; a CANCEL got 200 and its INVITE 487.
  * An ACK is answered by nothing.
  */
-static void count_answered_by_nua(nua_event_t event, sip_method_t method, int status)
+static void count_answered_by_nua(struct sylk_sip_stack *stack, nua_event_t event,
+                                  sip_method_t method, int status)
 {
     if (event == nua_i_ack)
         return;
     if (event == nua_i_cancel)
-        sylk_sip_count_response(sip_method_invite, 487);
+        count_response(stack, sip_method_invite, 487);
     if (status >= 200 || (method == sip_method_invite && status == 100))
-        sylk_sip_count_response(method, status);
+        count_response(stack, method, status);
 }
 
 /* The method of a request nua answers with `event` when nua makes the answer up (a timeout). */
@@ -345,7 +352,7 @@ static void count_message(struct sylk_sip_stack *stack, nua_event_t event, int s
     case nua_i_register:
         if (sip->sip_request) {
             stack->counters.requests_in[method_index(sip->sip_request->rq_method)]++;
-            count_answered_by_nua(event, sip->sip_request->rq_method, status);
+            count_answered_by_nua(stack, event, sip->sip_request->rq_method, status);
         }
         return;
     default:
