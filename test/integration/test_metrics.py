@@ -291,7 +291,7 @@ def test_refer_moves_requests_sent(server_factory):
                        to_tag="tgt1")
         target.wait_request("ACK")
         notifies = answer_notifies(member.ua)
-        bye = f"<sip:target@127.0.0.1;method=BYE>"
+        bye = "<sip:target@127.0.0.1;method=BYE>"
         assert member.ua.request("REFER", room, extra=[("Refer-To", bye)]).status == 202
         target.respond(target.wait_request("BYE", timeout=10), 200)
         notifies += answer_notifies(member.ua)
