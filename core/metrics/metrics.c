@@ -121,24 +121,44 @@ static void add(struct sylk_exposition *e, const char *name, const char *help,
         __VA_ARGS__, NULL                                                                          \
     }
 
-static void sip_metrics(struct sylk_exposition *e, const struct sylk_sip_counters *c)
+/* One family of SIP request counters (by method), non-zero samples only. */
+static void sip_requests(struct sylk_exposition *e, const char *name, const char *help,
+                         const uint64_t *counts)
+{
+    for (unsigned m = 0; m < SYLK_SIP_METHODS; m++) {
+        if (counts[m])
+            add(e, name, help, COUNTER, LABELS("method", sylk_sip_method_label(m)),
+                (double)counts[m]);
+    }
+}
+
+/* One family of SIP response counters (by method and class), non-zero samples only. */
+static void sip_responses(struct sylk_exposition *e, const char *name, const char *help,
+                          const uint64_t (*counts)[6])
 {
     static const char *const classes[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "6xx"};
     for (unsigned m = 0; m < SYLK_SIP_METHODS; m++) {
-        const char *method = sylk_sip_method_label(m);
-        if (c->requests_in[m])
-            add(e, "sylk_sip_requests_received_total", "SIP requests received, by method", COUNTER,
-                LABELS("method", method), (double)c->requests_in[m]);
-    }
-    for (unsigned m = 0; m < SYLK_SIP_METHODS; m++) {
         for (unsigned k = 0; k < G_N_ELEMENTS(classes); k++) {
-            if (c->responses_in[m][k])
-                add(e, "sylk_sip_responses_received_total",
-                    "SIP responses received to requests the server sent, by method and class",
-                    COUNTER, LABELS("method", sylk_sip_method_label(m), "class", classes[k]),
-                    (double)c->responses_in[m][k]);
+            if (counts[m][k])
+                add(e, name, help, COUNTER,
+                    LABELS("method", sylk_sip_method_label(m), "class", classes[k]),
+                    (double)counts[m][k]);
         }
     }
+}
+
+static void sip_metrics(struct sylk_exposition *e, const struct sylk_sip_counters *c)
+{
+    sip_requests(e, "sylk_sip_requests_received_total", "SIP requests received, by method",
+                 c->requests_in);
+    sip_responses(e, "sylk_sip_responses_received_total",
+                  "SIP responses received to requests the server sent, by method and class",
+                  c->responses_in);
+    sip_requests(e, "sylk_sip_requests_sent_total", "SIP requests sent, by method",
+                 c->requests_out);
+    sip_responses(e, "sylk_sip_responses_sent_total",
+                  "SIP responses sent, by method of the request answered and class",
+                  c->responses_out);
 }
 
 /* Sessions and subscriptions open and since the start, per plugin ("none": originated by the

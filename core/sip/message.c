@@ -96,7 +96,8 @@ void sylk_message_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_s
     const struct sylk_loaded_plugin *plugin = sylk_session_plugin(session);
     nua_handle_t *nh = sylk_session_handle(session);
     if (!plugin || !plugin->desc.incoming_sip_message) {
-        nua_respond(nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(nua), TAG_END());
+        sylk_sip_respond(sip_method_message, nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(nua),
+                         TAG_END());
         return;
     }
     plugin->desc.incoming_sip_message(
@@ -178,6 +179,7 @@ int sylk_message_send(const struct sylk_message_params *params)
     om->link = stack->outgoing;
     su_home_t home[1] = {SU_HOME_INIT(home)};
     sip_payload_t *pl = sip_payload_create(home, p->body, (isize_t)p->body_len);
+    sylk_sip_count_request(sip_method_message);
     nua_message(om->nh, SIPTAG_CONTENT_TYPE_STR(p->content_type), SIPTAG_PAYLOAD(pl),
                 TAG_IF(p->extra_headers, SIPTAG_HEADER_STR(p->extra_headers)), TAG_END());
     su_home_deinit(home);

@@ -49,8 +49,9 @@ int sylk_pending_answer_tags(struct sylk_pending *p, int status, const char *rea
         return -ENOTCONN;
     ta_list ta;
     ta_start(ta, tag, value);
-    nua_respond(p->nh, status, sylk_sip_phrase(status, reason ? reason : sip_status_phrase(status)),
-                NUTAG_WITH_SAVED(p->saved), ta_tags(ta));
+    sylk_sip_respond(sylk_sip_request_method(nua_saved_event_request(p->saved)), p->nh, status,
+                     sylk_sip_phrase(status, reason ? reason : sip_status_phrase(status)),
+                     NUTAG_WITH_SAVED(p->saved), ta_tags(ta));
     (void)ta_end(ta); /* the macro ends in ", 0" */
     return 0;
 }

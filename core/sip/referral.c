@@ -94,7 +94,8 @@ void sylk_referral_incoming(struct sylk_sip_stack *stack, nua_t *nua, nua_handle
                             const struct sylk_loaded_plugin *plugin)
 {
     if (!sip->sip_refer_to) {
-        nua_respond(nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua), TAG_END());
+        sylk_sip_respond(sip_method_refer, nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua),
+                         TAG_END());
         nua_handle_destroy(nh);
         sylk_request_free(req);
         return;
@@ -111,11 +112,13 @@ void sylk_referral_incoming_in_dialog(struct sylk_sip_stack *stack, struct sylk_
     const struct sylk_loaded_plugin *plugin = sylk_session_plugin(session);
     nua_handle_t *nh = sylk_session_handle(session);
     if (!plugin || !plugin->desc.incoming_referral) {
-        nua_respond(nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(nua), TAG_END());
+        sylk_sip_respond(sip_method_refer, nh, 405, "Method Not Allowed", NUTAG_WITH_THIS(nua),
+                         TAG_END());
         return;
     }
     if (!sip->sip_refer_to) {
-        nua_respond(nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua), TAG_END());
+        sylk_sip_respond(sip_method_refer, nh, 400, "Missing Refer-To", NUTAG_WITH_THIS(nua),
+                         TAG_END());
         return;
     }
     plugin->desc.incoming_referral(

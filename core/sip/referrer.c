@@ -230,6 +230,7 @@ sylk_outgoing_referral *sylk_referrer_refer(const struct sylk_refer_params *para
     }
     ref->what = g_strdup_printf("%s to %s", p.refer_to, p.to);
     stack->referrers = g_list_prepend(stack->referrers, ref);
+    sylk_sip_count_request(sip_method_refer);
     nua_refer(ref->nh, SIPTAG_REFER_TO_STR(refer_to),
               TAG_IF(referred_by, SIPTAG_REFERRED_BY_STR(referred_by)),
               TAG_IF(p.extra_headers, SIPTAG_HEADER_STR(p.extra_headers)), TAG_END());

@@ -97,9 +97,10 @@ void sylk_session_respond_error(struct sylk_session *s, int status, const char *
     sylk_session_set_end(s, status, reason);
     s->state = S_ENDING;
     /* RFC 3261 21.4.13: a 415 lists the body types we take, which for INVITE is SDP */
-    nua_respond(s->nh, status, sylk_sip_phrase(status, reason ? reason : sip_status_phrase(status)),
-                TAG_IF(w, SIPTAG_WARNING_STR(w)),
-                TAG_IF(status == 415, SIPTAG_ACCEPT_STR("application/sdp")), TAG_END());
+    sylk_sip_respond(sip_method_invite, s->nh, status,
+                     sylk_sip_phrase(status, reason ? reason : sip_status_phrase(status)),
+                     TAG_IF(w, SIPTAG_WARNING_STR(w)),
+                     TAG_IF(status == 415, SIPTAG_ACCEPT_STR("application/sdp")), TAG_END());
 }
 
 static gboolean answer_timeout(gpointer data)
@@ -176,7 +177,8 @@ void sylk_session_incoming(struct sylk_sip_stack *stack, nua_handle_t *nh, const
             s->state = S_ENDING;
             g_autofree char *w = g_strdup_printf(
                 "%d %s \"%s\"", refused ? refused->refusal_code : 305, cfg()->advertised_ip, why);
-            nua_respond(nh, 488, "Not Acceptable Here", SIPTAG_WARNING_STR(w), TAG_END());
+            sylk_sip_respond(sip_method_invite, nh, 488, "Not Acceptable Here",
+                             SIPTAG_WARNING_STR(w), TAG_END());
             return;
         }
     }
@@ -257,7 +259,7 @@ int sylk_session_ring(sylk_session *s)
     if (s->state != S_INCOMING && s->state != S_EARLY)
         return -EALREADY;
     s->state = S_EARLY;
-    nua_respond(s->nh, 180, "Ringing", TAG_END());
+    sylk_sip_respond(sip_method_invite, s->nh, 180, "Ringing", TAG_END());
     return 0;
 }
 
@@ -289,6 +291,7 @@ int sylk_session_terminate_with(struct sylk_session *s, int unanswered_status, c
     case S_CALLING:
         sylk_session_set_end(s, 487, "Request Terminated");
         s->state = S_ENDING;
+        sylk_sip_count_request(sip_method_cancel);
         nua_cancel(s->nh, TAG_END());
         return 0;
     case S_ACCEPTED:
@@ -356,11 +359,11 @@ void sylk_session_on_event(struct sylk_session *s, nua_event_t event, int status
         sylk_message_incoming_in_dialog(s->stack, s, nua, sip);
         return;
     case nua_i_options: /* keepalive probes of proxies (e.g. Kamailio's dialog module) */
-        nua_respond(s->nh, 200, "OK", NUTAG_WITH_THIS(nua), TAG_END());
+        sylk_sip_respond(sip_method_options, s->nh, 200, "OK", NUTAG_WITH_THIS(nua), TAG_END());
         return;
     case nua_i_subscribe:
-        nua_respond(s->nh, 403, "Subscriptions Not Accepted In Calls", NUTAG_WITH_THIS(nua),
-                    TAG_END());
+        sylk_sip_respond(sip_method_subscribe, s->nh, 403, "Subscriptions Not Accepted In Calls",
+                         NUTAG_WITH_THIS(nua), TAG_END());
         return;
     default:
         return;

@@ -58,9 +58,9 @@ int sylk_session_send_sdp(struct sylk_session *s, int status, char *const *offer
 {
     g_autofree char *sdp =
         sylk_sdp_print(&s->local, cfg()->advertised_ip, s->sess_id, s->sdp_version++, offer_codecs);
-    nua_respond(s->nh, status, sip_status_phrase(status),
-                SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
-                TAG_IF(s->focus_contact, SIPTAG_CONTACT_STR(s->focus_contact)), TAG_END());
+    sylk_sip_respond(sip_method_invite, s->nh, status, sip_status_phrase(status),
+                     SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
+                     TAG_IF(s->focus_contact, SIPTAG_CONTACT_STR(s->focus_contact)), TAG_END());
     return 0;
 }
 
@@ -193,21 +193,23 @@ void sylk_session_on_reinvite(struct sylk_session *s, const sip_t *sip)
     if (sylk_sdp_parse(sip->sip_payload->pl_data, sip->sip_payload->pl_len, &pol, &offer, &error) <
         0) {
         g_autofree char *w = g_strdup_printf("399 %s \"%s\"", cfg()->advertised_ip, error);
-        nua_respond(s->nh, 488, "Not Acceptable Here", SIPTAG_WARNING_STR(w), TAG_END());
+        sylk_sip_respond(sip_method_invite, s->nh, 488, "Not Acceptable Here",
+                         SIPTAG_WARNING_STR(w), TAG_END());
         return;
     }
     if (offer.count < s->local.count) { /* RFC 3264 8.2: lines are disabled, never removed */
-        nua_respond(s->nh, 488, "Not Acceptable Here",
-                    SIPTAG_WARNING_STR("399 - \"m= lines cannot be removed; set their port to 0\""),
-                    TAG_END());
+        sylk_sip_respond(
+            sip_method_invite, s->nh, 488, "Not Acceptable Here",
+            SIPTAG_WARNING_STR("399 - \"m= lines cannot be removed; set their port to 0\""),
+            TAG_END());
         sylk_sdp_clear(&offer);
         return;
     }
     for (unsigned i = 0; i < s->local.count; i++) {
         if (s->local.m[i].port && offer.m[i].port && !offer.m[i].usable) {
-            nua_respond(s->nh, 488, "Not Acceptable Here",
-                        SIPTAG_WARNING_STR("305 - \"no common codec in the new offer\""),
-                        TAG_END());
+            sylk_sip_respond(sip_method_invite, s->nh, 488, "Not Acceptable Here",
+                             SIPTAG_WARNING_STR("305 - \"no common codec in the new offer\""),
+                             TAG_END());
             sylk_sdp_clear(&offer);
             return;
         }
@@ -235,8 +237,8 @@ void sylk_session_on_reinvite(struct sylk_session *s, const sip_t *sip)
     sylk_sdp_clear(&s->remote);
     s->remote = offer;
     if (!sylk_session_apply_remote(s)) {
-        nua_respond(s->nh, 488, "Not Acceptable Here",
-                    SIPTAG_WARNING_STR("399 - \"SRTP setup failed\""), TAG_END());
+        sylk_sip_respond(sip_method_invite, s->nh, 488, "Not Acceptable Here",
+                         SIPTAG_WARNING_STR("399 - \"SRTP setup failed\""), TAG_END());
         return;
     }
     sylk_session_send_sdp(s, 200, NULL);

@@ -148,6 +148,7 @@ sylk_session *sylk_session_connect(const struct sylk_session_params *params)
         s->focus_contact =
             sylk_session_focus_contact(user, sylk_session_outgoing_transport(target));
     }
+    sylk_sip_count_request(sip_method_invite);
     nua_invite(nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
                TAG_IF(p->extra_headers, SIPTAG_HEADER_STR(p->extra_headers)),
                TAG_IF(s->focus_contact, SIPTAG_CONTACT_STR(s->focus_contact)), TAG_END());

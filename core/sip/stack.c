@@ -69,8 +69,9 @@ void sylk_sip_reject_unowned(nua_t *nua, nua_handle_t *nh, int status, const cha
     struct sylk_server *server = sylk_server_get();
     g_autofree char *w =
         warning ? g_strdup_printf("399 %s \"%s\"", server->config.advertised_ip, warning) : NULL;
-    nua_respond(nh, status, sylk_sip_phrase(status, reason), NUTAG_WITH_THIS(nua),
-                TAG_IF(w, SIPTAG_WARNING_STR(w)), TAG_END());
+    sylk_sip_respond(sylk_sip_request_method(nua_current_request(nua)), nh, status,
+                     sylk_sip_phrase(status, reason), NUTAG_WITH_THIS(nua),
+                     TAG_IF(w, SIPTAG_WARNING_STR(w)), TAG_END());
     nua_handle_destroy(nh);
 }
 
@@ -197,8 +198,8 @@ static void answer_options(struct sylk_sip_stack *stack, nua_t *nua, nua_handle_
     else if (stack->shutting_down)
         sylk_sip_reject_unowned(nua, nh, 503, "Server Shutting Down", NULL);
     else {
-        nua_respond(nh, 200, "OK", NUTAG_WITH_THIS(nua),
-                    SIPTAG_ACCEPT_STR("application/sdp, text/plain, message/cpim"), TAG_END());
+        sylk_sip_respond(sip_method_options, nh, 200, "OK", NUTAG_WITH_THIS(nua),
+                         SIPTAG_ACCEPT_STR("application/sdp, text/plain, message/cpim"), TAG_END());
         nua_handle_destroy(nh);
     }
     sylk_request_free(req);
@@ -245,9 +246,92 @@ static unsigned method_index(sip_method_t method)
     return method > 0 && method < SYLK_SIP_METHODS ? (unsigned)method : 0;
 }
 
-/* A request nua hands us (once per transaction), or a response to one we sent. */
-static void count_message(struct sylk_sip_stack *stack, nua_event_t event, const sip_t *sip)
+static void count_response(struct sylk_sip_stack *stack, sip_method_t method, int status)
 {
+    if (status >= 100 && status < 700)
+        stack->counters.responses_out[method_index(method)][status / 100 - 1]++;
+}
+
+void sylk_sip_count_request(sip_method_t method)
+{
+    struct sylk_sip_stack *stack = sylk_sip_stack_get();
+    if (stack)
+        stack->counters.requests_out[method_index(method)]++;
+}
+
+void sylk_sip_count_response(sip_method_t method, int status)
+{
+    struct sylk_sip_stack *stack = sylk_sip_stack_get();
+    if (stack)
+        count_response(stack, method, status);
+}
+
+sip_method_t sylk_sip_request_method(msg_t *request)
+{
+    const sip_t *sip = request ? sip_object(request) : NULL;
+    return sip && sip->sip_request ? sip->sip_request->rq_method : sip_method_unknown;
+}
+
+/*
+ * What nua answered by itself before handing us a request, as its event's status says: a
+ * final status is the response nua sent (BYE, NOTIFY of our subscriptions, SUBSCRIBE refreshes
+ * of some sofia-sip versions); an INVITE got "100 Trying"; a CANCEL got 200 and its INVITE 487.
+ * An ACK is answered by nothing.
+ */
+static void count_answered_by_nua(struct sylk_sip_stack *stack, nua_event_t event,
+                                  sip_method_t method, int status)
+{
+    if (event == nua_i_ack)
+        return;
+    if (event == nua_i_cancel)
+        count_response(stack, sip_method_invite, 487);
+    if (status >= 200 || (method == sip_method_invite && status == 100))
+        count_response(stack, method, status);
+}
+
+/* The method of a request nua answers with `event` when nua makes the answer up (a timeout). */
+static sip_method_t method_of_answer(nua_event_t event)
+{
+    switch (event) {
+    case nua_r_notify:
+    case nua_r_method: /* the core sends only NOTIFYs with nua_method (subscription.c) */
+        return sip_method_notify;
+    case nua_r_subscribe:
+    case nua_r_unsubscribe:
+        return sip_method_subscribe;
+    case nua_r_bye:
+        return sip_method_bye;
+    default:
+        return sip_method_unknown;
+    }
+}
+
+/*
+ * Requests sent, counted at their answer: nua ACKs every final response to our INVITEs (a 2xx
+ * itself, as NUTAG_AUTOACK is on by default; others in nta's transaction). NOTIFY, SUBSCRIBE
+ * and BYE nua also sends by itself (a REFER's implicit subscription has NOTIFYs of nua's own,
+ * a subscription its refreshes, a dialog whose ACK does not come a BYE): those methods are
+ * counted at their final answer, received or nua's timeout (408), whoever asked for them.
+ */
+static void count_sent_at_answer(struct sylk_sip_stack *stack, nua_event_t event, int status,
+                                 const sip_t *sip)
+{
+    if (status < 200 || event < nua_r_register || event > nua_r_method)
+        return;
+    sip_method_t method = sip && sip->sip_cseq    ? sip->sip_cseq->cs_method
+                          : !sip && status == 408 ? method_of_answer(event)
+                                                  : sip_method_unknown;
+    if (method == sip_method_notify || method == sip_method_subscribe || method == sip_method_bye)
+        stack->counters.requests_out[method]++;
+    else if (method == sip_method_invite && sip)
+        stack->counters.requests_out[sip_method_ack]++;
+}
+
+/* A request nua hands us (once per transaction), or a response to one we sent. */
+static void count_message(struct sylk_sip_stack *stack, nua_event_t event, int status,
+                          const sip_t *sip)
+{
+    count_sent_at_answer(stack, event, status, sip);
     if (!sip)
         return;
     switch (event) {
@@ -266,8 +350,10 @@ static void count_message(struct sylk_sip_stack *stack, nua_event_t event, const
     case nua_i_notify:
     case nua_i_method:
     case nua_i_register:
-        if (sip->sip_request)
+        if (sip->sip_request) {
             stack->counters.requests_in[method_index(sip->sip_request->rq_method)]++;
+            count_answered_by_nua(stack, event, sip->sip_request->rq_method, status);
+        }
         return;
     default:
         break;
@@ -282,7 +368,7 @@ static void on_nua_event(nua_event_t event, int status, char const *phrase, nua_
                          struct sylk_sip_stack *stack, nua_handle_t *nh, struct sylk_owner *owner,
                          sip_t const *sip, tagi_t tags[])
 {
-    count_message(stack, event, sip);
+    count_message(stack, event, status, sip);
     if (event == nua_r_shutdown) {
         if (status >= 200 && !stack->shutdown_done) {
             stack->shutdown_done = true;

@@ -39,14 +39,34 @@ struct sylk_owner {
 #define SYLK_SIP_METHODS (sip_method_publish + 1)
 
 /* SIP traffic since the start, as nua reports it (retransmissions absorbed by nta are not
- * counted): requests received by method, responses received by method and class 1xx..6xx. */
+ * counted): requests received by method, responses received by method and class 1xx..6xx;
+ * requests and responses sent, counted where the core asks nua to send them and where nua
+ * reports one it sent by itself (README, Metrics, lists what neither shows). */
 struct sylk_sip_counters {
     uint64_t requests_in[SYLK_SIP_METHODS];
     uint64_t responses_in[SYLK_SIP_METHODS][6];
+    uint64_t requests_out[SYLK_SIP_METHODS];
+    uint64_t responses_out[SYLK_SIP_METHODS][6];
 };
 
 /** The label of a method index of struct sylk_sip_counters ("INVITE", …, "other"). */
 const char *sylk_sip_method_label(unsigned index);
+
+/** Counts a request of `method` sent (the running server's stack; nothing without one). */
+void sylk_sip_count_request(sip_method_t method);
+
+/** Counts a response with `status` sent to a request of `method`. */
+void sylk_sip_count_response(sip_method_t method, int status);
+
+/** The method of a request message (nua_current_request, nua_saved_event_request). */
+sip_method_t sylk_sip_request_method(msg_t *request);
+
+/*
+ * nua_respond, counted: every response the core sends goes through it. `method` is that of the
+ * request answered (nua does not say which one a handle's response goes to).
+ */
+#define sylk_sip_respond(method, nh, status, ...)                                                  \
+    (sylk_sip_count_response((method), (status)), nua_respond((nh), (status), __VA_ARGS__))
 
 struct sylk_sip_stack {
     struct sylk_server *server;

@@ -183,8 +183,8 @@ static void refreshed(struct sylk_subscription *sub, int status, nua_t *nua, con
     unsigned expires = requested_expires(sip);
     if (status < 200) { /* a sofia-sip that leaves the answer to us */
         g_autofree char *granted = g_strdup_printf("%u", expires);
-        nua_respond(sub->base.nh, 200, "OK", NUTAG_WITH_THIS(nua), SIPTAG_EXPIRES_STR(granted),
-                    TAG_END());
+        sylk_sip_respond(sip_method_subscribe, sub->base.nh, 200, "OK", NUTAG_WITH_THIS(nua),
+                         SIPTAG_EXPIRES_STR(granted), TAG_END());
     }
     if (sub->terminating)
         return;

@@ -1,11 +1,13 @@
 """Prometheus metrics on the core's web server ([web] metrics, metrics_allow): every live scrape
 validated with `promtool check metrics` (Debian prometheus), and values checked against what
 the test did: calls to a conference room move the INVITE/ACK/BYE and session counters by
-exactly the number of calls, the room and participant gauges (the conference plugin's own
-samples, SDK 1.9) follow the calls up and back down, RTP received counters move while a call
+exactly the number of calls, and the responses the server sent to them (1xx, 2xx to INVITE,
+2xx to BYE) as the clients saw them; the room and participant gauges (the conference plugin's
+own samples, SDK 1.9) follow the calls up and back down, RTP received counters move while a call
 sends RTP, a chat message moves the MSRP counters; a scrape from an address outside
 metrics_allow gets 403 and a log line; /metrics is 404 when metrics are off; bad values of the
-two keys are refused by --check-config with file:line."""
+two keys are refused by --check-config with file:line. Requests sent: a call the server ends
+moves BYE, a conference subscription NOTIFY; a refused request moves the 4xx responses."""
 import http.client
 import re
 import socket
@@ -63,8 +65,19 @@ def value(samples, name, **labels):
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def metrics_server(server_factory, **web):
-    return server_factory(config={"web": {"metrics": "yes", **web}}).start()
+def metrics_server(server_factory, plugin_configs=None, config=None, **web):
+    return server_factory(config={"web": {"metrics": "yes", **web}, **(config or {})},
+                          plugin_configs=plugin_configs).start()
+
+
+def moved(after, before, name, **labels):
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+def family(samples, name, **labels):
+    """The sum of a family's samples that have `labels` (class_ for class)."""
+    want = {k.rstrip("_"): v for k, v in labels.items()}.items()
+    return sum(v for (n, ls), v in samples.items() if n == name and want <= ls)
 
 
 class AudioCall:
@@ -112,6 +125,15 @@ def test_calls_move_counters_and_gauges(server_factory):
             value(before, "sylk_sip_requests_received_total", method=method) == 3, method
     assert value(up, "sylk_sessions_total", plugin="conference") - \
         value(before, "sylk_sessions_total", plugin="conference") == 3
+    sent = "sylk_sip_responses_sent_total"
+    assert moved(up, before, sent, method="INVITE", class_="2xx") == 3
+    # nua's 100 Trying and the room's 180, if it rings: each kind once per call (a provisional
+    # the peer got twice was sent again for a retransmitted INVITE, which is not counted)
+    provisional = sum(len({p.status for p in c.call.provisional}) for c in calls)
+    assert provisional >= 3
+    assert moved(up, before, sent, method="INVITE", class_="1xx") == provisional
+    assert family(up, sent) - family(before, sent) == 3 + provisional
+    assert family(up, "sylk_sip_requests_sent_total") == 0
     assert value(up, "sylk_sessions_open", plugin="conference") == 3
     assert value(up, "sylk_sessions_open", plugin="echo") == 0
     assert value(up, "sylk_conference_rooms") == 1
@@ -131,6 +153,8 @@ def test_calls_move_counters_and_gauges(server_factory):
     down = scrape(server)
     assert value(down, "sylk_sip_requests_received_total", method="BYE") - \
         value(before, "sylk_sip_requests_received_total", method="BYE") == 3
+    assert moved(down, up, sent, method="BYE", class_="2xx") == 3
+    assert family(down, sent) - family(up, sent) == 3
     assert value(down, "sylk_sessions_open", plugin="conference") == 0
     assert value(down, "sylk_conference_rooms") == 0
     assert value(down, "sylk_conference_participants", media="audio") == 0
@@ -185,12 +209,111 @@ def test_chat_message_moves_msrp_counters(server_factory):
             assert value(subs, "sylk_subscriptions_open", plugin="conference") == 1
             assert value(subs, "sylk_subscriptions_total", plugin="conference") == 1
             assert value(subs, "sylk_sip_requests_received_total", method="SUBSCRIBE") == 1
+            assert value(subs, "sylk_sip_responses_sent_total", method="SUBSCRIBE",
+                         class_="2xx") == 1
+            # the one NOTIFY the watcher got, sent once and answered once
+            assert moved(subs, before, "sylk_sip_requests_sent_total", method="NOTIFY") == 1
+            assert value(subs, resp, method="NOTIFY", class_="2xx") == 1
         finally:
             watcher.close()
         dialog.bye()
     finally:
         msrp.close()
         ua.close()
+
+
+def test_server_ended_call_and_refused_request(server_factory):
+    """The echo application ends a call at its length cap: one BYE sent (and its 200
+    received); a MESSAGE for an application that is not loaded: one 404 sent, the only 4xx."""
+    server = metrics_server(server_factory, config={"server": {"allow_app_header": "yes"}},
+                            plugin_configs={"echo": {"echo": {"max_call_duration": 1}}})
+    ua = SipUA(("127.0.0.1", server.sip_port), user="capped")
+    try:
+        before = scrape(server)
+        r = ua.request("MESSAGE", f"sip:echo@{server.uri_host}", body="hi",
+                       extra=[("X-Sylk-App", "nosuchapp")])
+        assert r.status == 404, r.text
+        refused = scrape(server)
+        sent = "sylk_sip_responses_sent_total"
+        assert moved(refused, before, sent, method="MESSAGE", class_="4xx") == 1
+        assert family(refused, sent, class_="4xx") - family(before, sent, class_="4xx") == 1
+        assert family(refused, sent) - family(before, sent) == 1
+
+        call = ua.invite(f"sip:echo@{server.uri_host}", sdp=sdp_offer(40000))
+        assert call.response.status == 200, ua.trace()
+        call.ack()
+        bye = ua.wait_request("BYE", timeout=6)
+        ua.respond(bye, 200)
+        deadline = time.time() + 5
+        received = "sylk_sip_responses_received_total"
+        while value(ended := scrape(server), received, method="BYE", class_="2xx") < 1:
+            assert time.time() < deadline, "the 200 to the server's BYE was not counted"
+            time.sleep(0.05)
+        requests = "sylk_sip_requests_sent_total"
+        assert moved(ended, refused, requests, method="BYE") == 1
+        assert family(ended, requests) - family(refused, requests) == 1
+        assert moved(ended, refused, sent, method="INVITE", class_="2xx") == 1
+        assert family(ended, sent, class_="4xx") == family(refused, sent, class_="4xx")
+    finally:
+        ua.close()
+
+
+def answer_notifies(ua):
+    """Answers the sipfrag NOTIFYs of a REFER up to the final one; how many came."""
+    count = 0
+    while True:
+        n = ua.wait_request("NOTIFY", timeout=10)
+        ua.respond(n, 200)
+        count += 1
+        if n.body and not n.body.startswith(b"SIP/2.0 1"):
+            return count
+
+
+def test_refer_moves_requests_sent(server_factory):
+    """A participant REFERs the room to a target and then removes it (RFC 4579): the room's
+    INVITE, the ACK nua sends for its 200, its BYE, and each sipfrag NOTIFY are counted once
+    as sent, and nothing else; each NOTIFY sent got the one response the peer sent."""
+    server = metrics_server(server_factory)
+    member = AudioCall(server, "referrer", "referroom")
+    server.wait_log("joined with audio")
+    target = SipUA(("127.0.0.1", server.sip_port), user="target")
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    try:
+        before = scrape(server)
+        room = f"sip:referroom@127.0.0.1:{server.sip_port}"
+        to = f"<sip:target@127.0.0.1:{target.port}>"
+        assert member.ua.request("REFER", room, extra=[("Refer-To", to)]).status == 202
+        invite = target.wait_request("INVITE", timeout=10)
+        answer = sdp_offer(rtp.getsockname()[1]) + b"m=message 0 TCP/TLS/MSRP *\r\n"
+        target.respond(invite, 200, body=answer, content_type="application/sdp",
+                       headers=[("Contact", f"<sip:target@127.0.0.1:{target.port}>")],
+                       to_tag="tgt1")
+        target.wait_request("ACK")
+        notifies = answer_notifies(member.ua)
+        bye = "<sip:target@127.0.0.1;method=BYE>"
+        assert member.ua.request("REFER", room, extra=[("Refer-To", bye)]).status == 202
+        target.respond(target.wait_request("BYE", timeout=10), 200)
+        notifies += answer_notifies(member.ua)
+        received = "sylk_sip_responses_received_total"
+        deadline = time.time() + 5
+        while (value(after := scrape(server), received, method="NOTIFY", class_="2xx") -
+               value(before, received, method="NOTIFY", class_="2xx") < notifies or
+               moved(after, before, received, method="BYE", class_="2xx") < 1):
+            assert time.time() < deadline, "the answers to the NOTIFYs and BYE were not counted"
+            time.sleep(0.05)
+        requests = "sylk_sip_requests_sent_total"
+        for method, n in (("INVITE", 1), ("ACK", 1), ("BYE", 1), ("NOTIFY", notifies)):
+            assert moved(after, before, requests, method=method) == n, method
+        assert family(after, requests) - family(before, requests) == 3 + notifies
+        print(f"REFER invite and remove: {notifies} NOTIFYs sent")
+        sent = "sylk_sip_responses_sent_total"
+        assert moved(after, before, sent, method="REFER", class_="2xx") == 2
+        assert moved(after, before, received, method="INVITE", class_="2xx") == 1
+    finally:
+        rtp.close()
+        target.close()
+        member.hang_up()
 
 
 def test_forbidden_address_gets_403(server_factory):
