@@ -1,8 +1,12 @@
 /*
- * transport.c — MSRP listener and connections on the main loop. See transport.h.
+ * transport.c — MSRP listener and connections on the main loop: accepting, reading and
+ * dispatching frames, writing, closing. Outgoing connects are transport_connect.c's.
+ * See transport.h.
+ *
+ * Thread: main thread.
  */
 #define G_LOG_DOMAIN "sylk-msrp"
-#include "msrp/transport.h"
+#include "msrp/transport_internal.h"
 
 #include "msrp/uri.h"
 
@@ -19,55 +23,9 @@
 #define STAGE_SIZE        65536
 #define PARSE_BATCH       (256u << 10)
 #define MAX_READ_PER_WAKE (1u << 20) /* then other connections get their turn */
-#define MAX_CONNECTIONS   4096
 /* Bytes waiting to be written before the peer is dropped: sessions stream (they stop making
  * chunks at SYLK_MSRP_HIGH_WATER), so this is room for many sessions on one connection. */
-#define MAX_QUEUED        (40u << 20)
-#define CONNECT_TIMEOUT_S 10
-
-struct sylk_msrp_transport {
-    int fd;
-    unsigned port;
-    guint watch;
-    gnutls_certificate_credentials_t cred;        /* NULL: plain TCP */
-    GHashTable *endpoints;                        /* session id -> struct sylk_msrp_endpoint * */
-    gnutls_certificate_credentials_t client_cred; /* made for the first msrps connect */
-    GList *conns;
-    GList *dying; /* closed, freed from an idle callback (or at stop) */
-    unsigned reconnect_s;
-    struct sylk_msrp_counters counters;
-};
-
-struct sylk_msrp_conn {
-    struct sylk_msrp_transport *t;
-    int fd;
-    guint watch;
-    GIOCondition watching;
-    gnutls_session_t tls;
-    bool handshaken;
-    char peer[64];
-    GByteArray *in;
-    GQueue out;        /* GBytes waiting for the stage */
-    GByteArray *stage; /* being written */
-    size_t stage_off, out_queued;
-    char *last_to_path, *last_sid; /* see session_id_for */
-    bool above_low;                /* a send left out_queued above SYLK_MSRP_LOW_WATER */
-    bool in_io;                    /* on_io is on the stack */
-    bool closing;
-    bool close_when_flushed; /* no session uses it any more: closed once its output is out */
-    guint free_idle;
-    /* An outgoing connection until its outcome is told: the endpoint is looked up by session
-     * id in t->endpoints then, so one unregistered (and maybe freed) meanwhile is not called. */
-    bool connecting; /* TCP connect() in progress */
-    char *connect_sid;
-    struct sylk_msrp_endpoint *connect_ep;
-    int connect_error; /* a connect() that failed at once, told from connect_timer */
-    guint connect_timer;
-};
-
-static void conn_close(struct sylk_msrp_conn *c, const char *why);
-static void conn_watch(struct sylk_msrp_conn *c);
-static void connect_done(struct sylk_msrp_conn *c, int error, const char *why);
+#define MAX_QUEUED (40u << 20)
 
 /* ------------------------------------------------------------------- writing --- */
 
@@ -173,13 +131,13 @@ void sylk_msrp_conn_send(struct sylk_msrp_conn *c, GBytes *bytes)
     c->out_queued += g_bytes_get_size(bytes);
     g_queue_push_tail(&c->out, g_bytes_ref(bytes));
     if (c->out_queued > MAX_QUEUED) {
-        conn_close(c, "peer does not read what it is sent");
+        sylk_msrp_conn_close(c, "peer does not read what it is sent");
         return;
     }
     if (c->out_queued > SYLK_MSRP_LOW_WATER)
         c->above_low = true;
     if (!c->in_io) /* on_io looks at what to watch when it returns */
-        conn_watch(c);
+        sylk_msrp_conn_watch(c);
 }
 
 size_t sylk_msrp_conn_queued(const struct sylk_msrp_conn *c)
@@ -211,7 +169,7 @@ static bool conn_bound(struct sylk_msrp_conn *c)
 void sylk_msrp_conn_release(struct sylk_msrp_conn *c, const char *why)
 {
     if (!c->closing && !c->connect_sid && !conn_bound(c))
-        conn_close(c, why);
+        sylk_msrp_conn_close(c, why);
 }
 
 const char *sylk_msrp_conn_peer(const struct sylk_msrp_conn *c)
@@ -298,7 +256,7 @@ static bool parse_input(struct sylk_msrp_conn *c)
             break;
         if (r == SYLK_MSRP_ERROR) {
             g_autofree char *why = g_strdup_printf("bad MSRP frame: %s", error);
-            conn_close(c, why);
+            sylk_msrp_conn_close(c, why);
             ok = false;
             break;
         }
@@ -321,12 +279,12 @@ static bool conn_up(struct sylk_msrp_conn *c)
 {
     c->handshaken = true;
     if (c->connect_sid) {
-        connect_done(c, 0, NULL);
+        sylk_msrp_connect_done(c, 0, NULL);
         if (c->closing)
             return false;
     }
     if (!flush_out(c)) {
-        conn_close(c, "write failed");
+        sylk_msrp_conn_close(c, "write failed");
         return false;
     }
     return true;
@@ -340,9 +298,9 @@ static bool handshake(struct sylk_msrp_conn *c)
     if (rc < 0) {
         g_autofree char *why = g_strdup_printf("TLS handshake failed: %s", gnutls_strerror(rc));
         if (c->connect_sid)
-            connect_done(c, -EPROTO, why);
+            sylk_msrp_connect_done(c, -EPROTO, why);
         else
-            conn_close(c, why);
+            sylk_msrp_conn_close(c, why);
         return false;
     }
     return conn_up(c);
@@ -360,7 +318,7 @@ static bool finish_connect(struct sylk_msrp_conn *c)
     c->connecting = false;
     if (err) {
         g_autofree char *why = g_strdup_printf("connect failed: %s", g_strerror(err));
-        connect_done(c, -err, why);
+        sylk_msrp_connect_done(c, -err, why);
         return false;
     }
     return c->tls ? handshake(c) : conn_up(c);
@@ -405,7 +363,7 @@ static bool conn_io(struct sylk_msrp_conn *c, GIOCondition cond)
             if (n == -EAGAIN || n == -EWOULDBLOCK || n == -EINTR)
                 break;
             if (n <= 0) {
-                conn_close(c, n == 0 ? "closed by the peer" : "read failed");
+                sylk_msrp_conn_close(c, n == 0 ? "closed by the peer" : "read failed");
                 return false;
             }
             got += (size_t)n;
@@ -417,11 +375,11 @@ static bool conn_io(struct sylk_msrp_conn *c, GIOCondition cond)
             return false;
     }
     if ((!g_queue_is_empty(&c->out) || c->stage_off < c->stage->len) && !flush_out(c)) {
-        conn_close(c, "write failed");
+        sylk_msrp_conn_close(c, "write failed");
         return false;
     }
     if (c->close_when_flushed && g_queue_is_empty(&c->out) && c->stage_off == c->stage->len) {
-        conn_close(c, "no session uses it any more");
+        sylk_msrp_conn_close(c, "no session uses it any more");
         return false;
     }
     notify_writable(c);
@@ -442,12 +400,12 @@ static gboolean on_io(gint fd, GIOCondition cond, gpointer data)
     if (wanted(c) == c->watching)
         return G_SOURCE_CONTINUE; /* the same source goes on: no churn per read */
     c->watch = 0;
-    conn_watch(c);
+    sylk_msrp_conn_watch(c);
     return G_SOURCE_REMOVE;
 }
 
 /* Watches for input always, and for output while something waits to be written. */
-static void conn_watch(struct sylk_msrp_conn *c)
+void sylk_msrp_conn_watch(struct sylk_msrp_conn *c)
 {
     if (c->closing)
         return;
@@ -481,7 +439,7 @@ static gboolean free_conn(gpointer data)
     return G_SOURCE_REMOVE;
 }
 
-static void conn_close(struct sylk_msrp_conn *c, const char *why)
+void sylk_msrp_conn_close(struct sylk_msrp_conn *c, const char *why)
 {
     if (c->closing)
         return;
@@ -523,8 +481,8 @@ static void peer_name(const struct sockaddr_storage *ss, char *out, size_t size)
 }
 
 /* A connection on a connected (or connecting) socket, listed in t->conns; not watched yet. */
-static struct sylk_msrp_conn *new_conn(struct sylk_msrp_transport *t, int fd,
-                                       const struct sockaddr_storage *ss)
+struct sylk_msrp_conn *sylk_msrp_conn_new(struct sylk_msrp_transport *t, int fd,
+                                          const struct sockaddr_storage *ss)
 {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -554,7 +512,7 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
             close(cfd);
             continue;
         }
-        struct sylk_msrp_conn *c = new_conn(t, cfd, &ss);
+        struct sylk_msrp_conn *c = sylk_msrp_conn_new(t, cfd, &ss);
         if (t->cred) {
             gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK);
             gnutls_set_default_priority(c->tls);
@@ -564,145 +522,9 @@ static gboolean on_accept(gint fd, GIOCondition cond, gpointer data)
         }
         c->handshaken = !t->cred;
         g_debug("MSRP connection from %s", c->peer);
-        conn_watch(c);
+        sylk_msrp_conn_watch(c);
     }
     return G_SOURCE_CONTINUE;
-}
-
-/* ----------------------------------------------------------------- connecting --- */
-
-/*
- * Tells the endpoint of an outgoing connection its outcome, once; an error closes the
- * connection first (so the callback may free the endpoint). Nobody is told when the endpoint's
- * session was unregistered or given to another endpoint meanwhile.
- */
-static void connect_done(struct sylk_msrp_conn *c, int error, const char *why)
-{
-    g_autofree char *sid = g_steal_pointer(&c->connect_sid);
-    if (!sid)
-        return;
-    if (c->connect_timer)
-        g_source_remove(c->connect_timer);
-    c->connect_timer = 0;
-    struct sylk_msrp_endpoint *ep = g_hash_table_lookup(c->t->endpoints, sid);
-    if (ep != c->connect_ep) {
-        conn_close(c, "the session it was for has ended");
-        return;
-    }
-    if (error) {
-        g_info("MSRP connect to %s for session %s failed: %s", c->peer, sid, why);
-        conn_close(c, why);
-    } else {
-        g_debug("MSRP connected to %s%s for session %s", c->peer, c->tls ? " (TLS)" : "", sid);
-    }
-    if (ep->connected)
-        ep->connected(ep, error ? NULL : c, error);
-    else if (!error)
-        ep->conn = c;
-}
-
-static gboolean on_connect_timeout(gpointer data)
-{
-    struct sylk_msrp_conn *c = data;
-    c->connect_timer = 0;
-    if (c->connect_error) {
-        g_autofree char *why = g_strdup_printf("connect failed: %s", g_strerror(c->connect_error));
-        connect_done(c, -c->connect_error, why);
-    } else {
-        connect_done(c, -ETIMEDOUT, "no connection within " G_STRINGIFY(CONNECT_TIMEOUT_S) " s");
-    }
-    return G_SOURCE_REMOVE;
-}
-
-/* Credentials for msrps connects: the server's own, or client ones made once. */
-static gnutls_certificate_credentials_t client_credentials(struct sylk_msrp_transport *t,
-                                                           char **error)
-{
-    if (t->cred)
-        return t->cred;
-    if (!t->client_cred) {
-        int rc = gnutls_certificate_allocate_credentials(&t->client_cred);
-        if (rc < 0) {
-            t->client_cred = NULL;
-            *error = g_strdup_printf("cannot allocate TLS credentials: %s", gnutls_strerror(rc));
-        }
-    }
-    return t->client_cred;
-}
-
-/* The session id `ep` is registered with, or NULL. */
-static const char *registered_sid(struct sylk_msrp_transport *t, struct sylk_msrp_endpoint *ep)
-{
-    GHashTableIter it;
-    gpointer key, value;
-    g_hash_table_iter_init(&it, t->endpoints);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        if (value == ep)
-            return key;
-    }
-    return NULL;
-}
-
-int sylk_msrp_transport_connect(struct sylk_msrp_transport *t, const struct sylk_msrp_uri *to,
-                                struct sylk_msrp_endpoint *ep, char **error)
-{
-    const char *sid = registered_sid(t, ep);
-    if (!sid) {
-        *error = g_strdup("MSRP connect for an endpoint that is not registered");
-        return -EINVAL;
-    }
-    if (g_list_length(t->conns) >= MAX_CONNECTIONS) {
-        *error = g_strdup_printf("MSRP: %d connections open; not opening another", MAX_CONNECTIONS);
-        return -EMFILE;
-    }
-    gnutls_certificate_credentials_t cred = NULL;
-    if (to->secure && !(cred = client_credentials(t, error)))
-        return -ENOMEM;
-    /* An IP literal in practice (the peer's a=path); a host name is resolved here, blocking the
-     * main loop for as long as the resolver takes. */
-    struct addrinfo hints = {.ai_flags = AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *ai;
-    char service[8];
-    g_snprintf(service, sizeof(service), "%u", to->port);
-    int rc = getaddrinfo(to->host, service, &hints, &ai);
-    if (rc != 0) {
-        *error = g_strdup_printf("MSRP peer %s: %s", to->host, gai_strerror(rc));
-        return rc == EAI_FAMILY || rc == EAI_ADDRFAMILY ? -EAFNOSUPPORT : -EINVAL;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        int err = errno;
-        *error = g_strdup_printf("MSRP peer %s: %s", to->host, g_strerror(err));
-        freeaddrinfo(ai);
-        return -err;
-    }
-    struct sockaddr_storage ss = {0};
-    memcpy(&ss, ai->ai_addr, MIN(ai->ai_addrlen, sizeof(ss)));
-    int err = connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 ? errno : 0;
-    freeaddrinfo(ai);
-    struct sylk_msrp_conn *c = new_conn(t, fd, &ss);
-    c->connecting = true;
-    c->connect_sid = g_strdup(sid);
-    c->connect_ep = ep;
-    if (cred) {
-        gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
-        gnutls_set_default_priority(c->tls);
-        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, cred);
-        if (!g_hostname_is_ip_address(to->host))
-            gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, to->host, strlen(to->host));
-        gnutls_transport_set_int(c->tls, fd);
-        /* The server's certificate is not verified: MSRP peers use self-signed ones, and
-         * checking the SDP a=fingerprint (RFC 4572) is not implemented. */
-        g_debug("MSRP TLS to %s: the peer's certificate is not verified", c->peer);
-    }
-    if (err && err != EINPROGRESS) { /* told from the loop, like any other outcome */
-        c->connect_error = err;
-        c->connect_timer = g_idle_add(on_connect_timeout, c);
-        return 0;
-    }
-    c->connect_timer = g_timeout_add_seconds(CONNECT_TIMEOUT_S, on_connect_timeout, c);
-    g_debug("MSRP connecting to %s for session %s", c->peer, sid);
-    conn_watch(c);
-    return 0;
 }
 
 int sylk_msrp_transport_start(const char *ip, unsigned port, gnutls_certificate_credentials_t cred,
@@ -750,7 +572,7 @@ void sylk_msrp_transport_stop(struct sylk_msrp_transport *t)
     g_source_remove(t->watch);
     close(t->fd);
     while (t->conns)
-        conn_close(t->conns->data, "server stopping");
+        sylk_msrp_conn_close(t->conns->data, "server stopping");
     while (t->dying) { /* the main loop may not run again: free them here */
         struct sylk_msrp_conn *c = t->dying->data;
         g_source_remove(c->free_idle);
@@ -821,12 +643,12 @@ static void conn_release(struct sylk_msrp_conn *c)
     if (c->closing || conn_in_use(c))
         return;
     if (g_queue_is_empty(&c->out) && c->stage_off == c->stage->len) {
-        conn_close(c, "no session uses it any more");
+        sylk_msrp_conn_close(c, "no session uses it any more");
         return;
     }
     c->close_when_flushed = true;
     if (!c->in_io)
-        conn_watch(c);
+        sylk_msrp_conn_watch(c);
 }
 
 void sylk_msrp_transport_unregister(struct sylk_msrp_transport *t, const char *session_id)
@@ -839,7 +661,7 @@ void sylk_msrp_transport_unregister(struct sylk_msrp_transport *t, const char *s
         next = l->next;
         struct sylk_msrp_conn *c = l->data;
         if (c->connect_sid && strcmp(c->connect_sid, session_id) == 0)
-            conn_close(c, "the session it was for has ended");
+            sylk_msrp_conn_close(c, "the session it was for has ended");
     }
     if (used && g_list_find(t->conns, used))
         conn_release(used);
