@@ -356,6 +356,13 @@ int sylk_server_main(const struct sylk_server_options *o)
     }
     sylk_host_fill(&server->host);
     sylk_plugins_start(&server->plugins, &server->host);
+    /* A plugin whose init failed may have registered a collector before failing: its state
+     * is gone, so its collector must not be called by a scrape. */
+    for (guint i = 0; i < server->plugins.failed->len; i++) {
+        const struct sylk_loaded_plugin *p = g_ptr_array_index(server->plugins.failed, i);
+        if (sylk_metrics_remove_plugin(&server->metrics, p->desc.name))
+            g_info("plugin %s: its metrics collectors removed (init failed)", p->desc.name);
+    }
     guint sigint = g_unix_signal_add(SIGINT, on_signal, server);
     guint sigterm = g_unix_signal_add(SIGTERM, on_signal, server);
     log_ready(server);

@@ -63,7 +63,7 @@ enum sylk_web_path {
     SYLK_WEB_PATH_OTHER,
     SYLK_WEB_PATHS
 };
-#define SYLK_WEB_STATUSES 6 /* 200, 403, 404, 405, 413, 503 */
+#define SYLK_WEB_STATUSES 7 /* 200, 403, 404, 405, 413, 503, and any other (0) */
 
 /** "status", "screen_page", "screen_image", "metrics", "other". */
 const char *sylk_web_path_name(unsigned path);

@@ -30,7 +30,8 @@ struct scrape {
     bool answered; /* libmicrohttpd's thread: the answer is queued */
 };
 
-static const unsigned status_codes[SYLK_WEB_STATUSES] = {200, 403, 404, 405, 413, 503};
+/* The last one, 0, counts every other status (a 206, a 400, a 500, …). */
+static const unsigned status_codes[SYLK_WEB_STATUSES] = {200, 403, 404, 405, 413, 503, 0};
 
 const char *sylk_web_path_name(unsigned path)
 {
@@ -53,10 +54,10 @@ uint64_t sylk_web_requests(const struct sylk_web *web, unsigned path, unsigned s
 
 void sylk_web_count_request(struct sylk_web *web, enum sylk_web_path path, unsigned status)
 {
-    for (unsigned i = 0; i < SYLK_WEB_STATUSES; i++) {
-        if (status_codes[i] == status)
-            atomic_fetch_add_explicit(&web->requests[path][i], 1, memory_order_relaxed);
-    }
+    unsigned i = 0;
+    while (i < SYLK_WEB_STATUSES - 1 && status_codes[i] != status)
+        i++;
+    atomic_fetch_add_explicit(&web->requests[path][i], 1, memory_order_relaxed);
 }
 
 void sylk_web_scrape_unref(void *data)

@@ -91,6 +91,21 @@ void sylk_metrics_collector_remove(struct sylk_metrics_collector *c)
     g_ptr_array_remove(c->metrics->collectors, c);
 }
 
+unsigned sylk_metrics_remove_plugin(struct sylk_metrics *m, const char *plugin)
+{
+    unsigned removed = 0;
+    for (guint i = 0; m->collectors && i < m->collectors->len;) {
+        struct sylk_metrics_collector *c = g_ptr_array_index(m->collectors, i);
+        if (strcmp(c->plugin, plugin) == 0) {
+            g_ptr_array_remove_index(m->collectors, i);
+            removed++;
+        } else {
+            i++;
+        }
+    }
+    return removed;
+}
+
 int sylk_metrics_write(sylk_metric_writer *w, const char *name, const char *help,
                        enum sylk_metric_type type, const char *const *labels, double value)
 {
@@ -284,8 +299,9 @@ static void web_metrics(struct sylk_exposition *e, const struct sylk_web *web)
             uint64_t n = sylk_web_requests(web, p, s);
             if (!n)
                 continue;
-            char code[8];
-            g_snprintf(code, sizeof(code), "%u", sylk_web_status_code(s));
+            char code[8] = "other";
+            if (sylk_web_status_code(s))
+                g_snprintf(code, sizeof(code), "%u", sylk_web_status_code(s));
             add(e, "sylk_web_requests_total", "Web requests answered, by path class and status",
                 COUNTER, LABELS("path", sylk_web_path_name(p), "status", code), (double)n);
         }

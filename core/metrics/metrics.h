@@ -31,6 +31,9 @@ struct sylk_metrics_collector *sylk_metrics_collector_add(struct sylk_metrics *m
                                                           void *user_data);
 void sylk_metrics_collector_remove(struct sylk_metrics_collector *c);
 
+/** Removes every collector of `plugin` (one whose init failed): the number removed. */
+unsigned sylk_metrics_remove_plugin(struct sylk_metrics *m, const char *plugin);
+
 /** The SDK's metric_write (see sylk/host.h). */
 int sylk_metrics_write(sylk_metric_writer *w, const char *name, const char *help,
                        enum sylk_metric_type type, const char *const *labels, double value);

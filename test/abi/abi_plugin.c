@@ -6,7 +6,8 @@
  *   ABI_MAJOR_OVERRIDE=N    claim ABI major N instead of SYLK_ABI_MAJOR        → refused
  *   ABI_MINOR_OVERRIDE=N    claim ABI minor N instead of SYLK_ABI_MINOR        → refused if newer
  *   ABI_SMALL_STRUCT        claim a struct_size that ends before the callbacks     → refused
- *   ABI_INIT_FAILS          init returns -EINVAL                               → unloaded
+ *   ABI_INIT_FAILS          registers a metrics collector, then init returns -EINVAL
+ *                                                                              → unloaded
  *   ABI_NO_ENTRY            sylk_plugin_entry is not exported                  → refused
  *   ABI_CHECK_1_7           logs what SYLK_HOST_HAS says of the 1.7 members, for the host
  *                           table and for a copy claiming the 1.6 size; answers a MESSAGE
@@ -206,6 +207,15 @@ static void abi_session(sylk_session *session)
     host->session_reject(session, 603, "Decline (" ABI_NAME ")");
 }
 
+#ifdef ABI_INIT_FAILS
+static void collect_after_failure(sylk_metric_writer *w, void *user_data)
+{
+    (void)user_data;
+    host->metric_write(w, "after_failure", "a sample no scrape may show", SYLK_METRIC_GAUGE, NULL,
+                       1);
+}
+#endif
+
 static int abi_init(const struct sylk_host *h, sylk_config *config)
 {
     (void)config;
@@ -216,6 +226,9 @@ static int abi_init(const struct sylk_host *h, sylk_config *config)
         return -EPROTO;
     }
 #ifdef ABI_INIT_FAILS
+    /* A collector registered before failing: the server must drop it with the plugin. */
+    if (SYLK_HOST_HAS(h, metrics_collector_add))
+        h->metrics_collector_add(collect_after_failure, NULL);
     h->log(ABI_NAME, SYLK_LOG_WARNING, "refusing to start (test plugin)");
     return -EINVAL;
 #else

@@ -94,6 +94,10 @@ def test_init_failure_unloads_plugin(abi_server):
     assert "refusing to start (test plugin)" in log, log[-4000:]
     # Its name no longer routes: the map entry points at a plugin that is not loaded.
     assert message_status(abi_server, "initfail") == 404
+    # The metrics collector it registered before failing went with it: never scraped.
+    from test_metrics import scrape
+    assert "plugin abi_init_fails: its metrics collectors removed (init failed)" in log
+    assert not [s for s in scrape(abi_server) if "abi_init_fails" in str(s)]
 
 
 def test_compatible_plugins_still_serve(abi_server):

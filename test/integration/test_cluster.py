@@ -62,8 +62,8 @@ def cluster(server_factory, tmp_path):
     proxy_port = free_port()
     nodes = [start_node(server_factory, ip, proxy_port) for ip in NODE_IPS]
     kc = KamailioCluster(tmp_path / "kamailio", DOMAIN, [n.uri for n in nodes],
-                         port=proxy_port, ping_interval=1, probing_threshold=1,
-                         fr_timer_ms=1000)
+                         port=proxy_port, ping_interval=1, probing_threshold=2,
+                         fr_timer_ms=2000)
     kc.start()
     uas = []
     yield kc, nodes, uas
@@ -204,7 +204,7 @@ def test_a_full_node_passes_new_rooms_on_and_keeps_its_live_room(server_factory,
     full.uri = f"sip:{NODE_IPS[0]}:{full.sip_port}"
     other.uri = f"sip:{NODE_IPS[1]}:{other.sip_port}"
     kc = KamailioCluster(tmp_path / "kamailio", DOMAIN, [full.uri, other.uri],
-                         ping_interval=1, probing_threshold=1, fr_timer_ms=1000).start()
+                         ping_interval=1, probing_threshold=2, fr_timer_ms=2000).start()
     uas = []
     try:
         placed = collections.Counter()

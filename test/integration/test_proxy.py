@@ -292,6 +292,10 @@ def test_file_push_echo_and_trusted_peers(deploy, tmp_path):
         r = stranger.request("MESSAGE", "sip:someone@far.test", body="relay me",
                              content_type="text/plain", from_uri="sip:stranger@far.test")
         assert r.status == 403 and r.reason == "Relaying Denied", r.text
+        # nor for a From that claims our domain: without authentication it proves nothing
+        r = stranger.request("MESSAGE", "sip:someone@far.test", body="relay me too",
+                             content_type="text/plain", from_uri=f"sip:spoofed@{DOMAIN}")
+        assert r.status == 403 and r.reason == "Relaying Denied", r.text
 
         mallory = SipUA((SYLK_IP, d.server.sip_port), local_ip="127.0.0.2", user="mallory")
         d.uas.append(mallory)

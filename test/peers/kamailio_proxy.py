@@ -67,7 +67,7 @@ def q(value):
 
 
 class KamailioProxy:
-    def __init__(self, workdir=None, sylk_uri="sip:127.0.0.1:5070", sylk_ip="127.0.0.1",
+    def __init__(self, workdir=None, sylk_uri="sip:127.0.0.2:5070", sylk_ip="127.0.0.2",
                  sip_domain="sip.test", conf_domain="conference.sip.test",
                  xmpp_domains=("xmpp.test",), ip="127.0.0.1", port=None, tls=False,
                  tls_port=None, cert=None, key=None, ca=None, verify=False, sylk_tls_uri=None,
