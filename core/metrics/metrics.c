@@ -64,8 +64,18 @@ struct sylk_metrics_collector *sylk_metrics_collector_add(struct sylk_metrics *m
                                                           const char *plugin, sylk_metrics_fn fn,
                                                           void *user_data)
 {
+    /* Plugin samples are named sylk_<plugin>_…: a plugin named like a family of the core's
+     * would mix its samples into the core's. */
+    static const char *const core_prefixes[] = {"build",    "media", "msrp",          "rtp",
+                                                "sessions", "sip",   "subscriptions", "web"};
     if (!m->collectors || !plugin || !fn)
         return NULL;
+    for (size_t i = 0; i < G_N_ELEMENTS(core_prefixes); i++) {
+        if (g_ascii_strcasecmp(plugin, core_prefixes[i]) == 0) {
+            g_warning("plugin %s: no metrics collector (sylk_%s_ is the core's)", plugin, plugin);
+            return NULL;
+        }
+    }
     struct sylk_metrics_collector *c = g_new0(struct sylk_metrics_collector, 1);
     c->metrics = m;
     c->plugin = g_strdup(plugin);
@@ -326,9 +336,10 @@ char *sylk_metrics_scrape(struct sylk_server *server, size_t *len)
     add(e, "sylk_rtp_port_refusals_total", "Calls refused with 503 for lack of RTP ports", COUNTER,
         NULL, (double)counter(&c->rtp_port_refusals));
     plugin_metrics(e, server);
-    collectors(e, &server->metrics);
     msrp_metrics(e, server->msrp);
     media_metrics(e, server->media);
     web_metrics(e, server->web);
+    /* Last: a plugin's sample can never take the name of one of the core's. */
+    collectors(e, &server->metrics);
     return sylk_exposition_finish(e, len);
 }

@@ -758,9 +758,10 @@ struct sylk_host {
     /**
      * Registers `fn`, called with `user_data` on every scrape of /metrics while registered.
      * The samples it writes are named "sylk_<plugin>_<name>" (<plugin> the plugin's name, any
-     * character other than a letter, digit or '_' made '_'). NULL for a NULL `fn` or one that
-     * is not the calling plugin's code. Collectors left at the plugin's shutdown are removed
-     * by the server (and logged).
+     * character other than a letter, digit or '_' made '_'). NULL for a NULL `fn`, one that
+     * is not the calling plugin's code, or a plugin named like one of the core's families
+     * (build, media, msrp, rtp, sessions, sip, subscriptions, web). Collectors left at the
+     * plugin's shutdown, or when its init fails, are removed by the server (and logged).
      */
     sylk_metrics_collector *(*metrics_collector_add)(sylk_metrics_fn fn, void *user_data);
     /** Unregisters a collector; NULL is ignored. Not from inside a collector. */
