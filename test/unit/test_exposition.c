@@ -5,6 +5,7 @@
  * or negative, a family's type or help changed, the same series twice) leaving the text as it
  * was. */
 #include "metrics/exposition.h"
+#include "metrics/metrics.h"
 
 #include <errno.h>
 #include <glib.h>
@@ -128,6 +129,31 @@ static void test_empty(void)
     sylk_exposition_free(NULL);
 }
 
+static void collect_nothing(sylk_metric_writer *w, void *user_data)
+{
+    (void)w;
+    (void)user_data;
+}
+
+/* Collectors: a plugin named like a core family gets none; one whose init failed loses its. */
+static void test_collectors_by_plugin(void)
+{
+    struct sylk_metrics m;
+    sylk_metrics_init(&m);
+    g_test_expect_message("sylk-metrics", G_LOG_LEVEL_WARNING, "*sylk_sip_ is the core's*");
+    g_assert_null(sylk_metrics_collector_add(&m, "sip", collect_nothing, NULL));
+    g_test_assert_expected_messages();
+    g_assert_nonnull(sylk_metrics_collector_add(&m, "sipx", collect_nothing, NULL));
+    g_assert_nonnull(sylk_metrics_collector_add(&m, "conference", collect_nothing, NULL));
+    g_assert_nonnull(sylk_metrics_collector_add(&m, "conference", collect_nothing, &m));
+    g_assert_cmpuint(sylk_metrics_remove_plugin(&m, "conference"), ==, 2);
+    g_assert_cmpuint(sylk_metrics_remove_plugin(&m, "conference"), ==, 0);
+    g_assert_cmpuint(m.collectors->len, ==, 1);
+    g_test_expect_message("sylk-metrics", G_LOG_LEVEL_INFO, "*sipx left a metrics collector*");
+    sylk_metrics_clear(&m);
+    g_test_assert_expected_messages();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -137,5 +163,6 @@ int main(int argc, char **argv)
     g_test_add_func("/exposition/names", test_names);
     g_test_add_func("/exposition/refusals", test_refusals_leave_text_alone);
     g_test_add_func("/exposition/empty", test_empty);
+    g_test_add_func("/metrics/collectors", test_collectors_by_plugin);
     return g_test_run();
 }
