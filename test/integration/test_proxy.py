@@ -430,7 +430,8 @@ def test_tls_proxy_certificate_checked(deploy):
 def test_config_checks(defines, tmp_path):
     """etc/kamailio/kamailio.cfg as shipped (its defaults) and with every option passes
     `kamailio -c`."""
-    from kamailio_proxy import CONFIG, KAMAILIO
+    from kamailio_process import KAMAILIO
+    from kamailio_proxy import CONFIG
     r = subprocess.run([KAMAILIO, "-c", "-f", CONFIG, "-Y", str(tmp_path)] + defines,
                        capture_output=True, text=True)
     assert r.returncode == 0 and "config file ok" in r.stdout + r.stderr, r.stdout + r.stderr

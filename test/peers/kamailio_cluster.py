@@ -17,51 +17,29 @@ pid (SIGTERM, then SIGKILL to its process group).
 """
 import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import time
+
+from kamailio_process import KamailioProcess, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CONFIG = os.path.join(ROOT, "etc", "kamailio", "cluster.cfg")
-KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
-KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 
 
-def _free_port(ip="127.0.0.1"):
-    for _ in range(100):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind((ip, 0))
-        port = s.getsockname()[1]
-        s.close()
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind((ip, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-    raise RuntimeError("no free port")
-
-
-class KamailioCluster:
+class KamailioCluster(KamailioProcess):
     def __init__(self, workdir, conf_domain, nodes, ip="127.0.0.1", port=None, set_id=1,
                  ping_interval=1, probing_threshold=1, fr_timer_ms=1000, children=4,
                  log_level=2, shm_mb=64, extra_defines=()):
         self.workdir = str(workdir)
         os.makedirs(self.workdir, exist_ok=True)
         self.ip = ip
-        self.port = port or _free_port(ip)
+        self.port = port or free_port(ip)
         self.conf_domain = conf_domain
         self.nodes = list(nodes)
         self.set_id = set_id
         self.list_file = os.path.join(self.workdir, "dispatcher.list")
         self.ctl = os.path.join(self.workdir, "kamailio_ctl")
         self.pidfile = os.path.join(self.workdir, "kamailio.pid")
-        self.logfile = os.path.join(self.workdir, "kamailio.log")
+        super().__init__(os.path.join(self.workdir, "kamailio.log"))
         self.defines = {
             "LISTEN_UDP": f"udp:{ip}:{self.port}", "LISTEN_TCP": f"tcp:{ip}:{self.port}",
             "CONF_DOMAIN": f'"{conf_domain}"', "DS_LIST": f'"{self.list_file}"',
@@ -74,8 +52,6 @@ class KamailioCluster:
         }
         self.extra_defines = list(extra_defines)
         self.shm_mb = shm_mb
-        self.proc = None
-        self._log = None
 
     @property
     def address(self):
@@ -96,55 +72,17 @@ class KamailioCluster:
 
     def check_config(self):
         self.write_list()
-        r = subprocess.run([KAMAILIO, "-c"] + self.args(), capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"kamailio -c failed:\n{r.stdout}\n{r.stderr}")
-        return r
+        return self.check(self.args())
 
     def start(self, timeout=10):
+        """Start Kamailio; returns self once its TCP port and its ctl socket are up."""
         self.check_config()
-        self._log = open(self.logfile, "wb")
-        self.proc = subprocess.Popen(
-            [KAMAILIO] + self.args() + ["-DD", "-E", "-P", self.pidfile,
-                                        "-m", str(self.shm_mb), "-M", "8"],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"kamailio exited with {self.proc.returncode}:\n{self.log()}")
-            if os.path.exists(self.ctl):
-                try:
-                    socket.create_connection((self.ip, self.port), timeout=0.5).close()
-                    return self
-                except OSError:
-                    pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"kamailio did not start:\n{self.log()}")
-
-    def log(self):
-        try:
-            with open(self.logfile, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def wait_log(self, text, timeout=10):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if text in self.log():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not in kamailio's log within {timeout}s:\n"
-                             f"{self.log()[-4000:]}")
+        self._spawn(self.args() + ["-P", self.pidfile, "-m", str(self.shm_mb), "-M", "8"],
+                    self.ip, [self.port], timeout, ready=lambda: os.path.exists(self.ctl))
+        return self
 
     def kamcmd(self, *cmd, timeout=5):
-        r = subprocess.run([KAMCMD, "-s", f"unix:{self.ctl}"] + list(cmd),
-                           capture_output=True, text=True, timeout=timeout)
-        if r.returncode != 0:
-            raise RuntimeError(f"kamcmd {' '.join(cmd)}: {r.stdout}{r.stderr}")
-        return r.stdout
+        return self.kamcmd_at(self.ctl, *cmd, timeout=timeout)
 
     def set_nodes(self, nodes):
         """New dispatcher list (nodes added or removed at run time), then dispatcher.reload."""
@@ -161,26 +99,3 @@ class KamailioCluster:
         """{room: node URI}: the proxy's htable of live rooms (kamcmd htable.dump rooms)."""
         out = self.kamcmd("htable.dump", "rooms")
         return dict(re.findall(r"name:\s*(\S+)\s+value:\s*(\S+)", out))
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout=5):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        try:  # its children share its process group (start_new_session)
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if self.proc.poll() is None:
-            self.proc.wait(timeout)
-        if self._log:
-            self._log.close()
-            self._log = None
-        return self.proc.returncode

@@ -20,53 +20,23 @@ verify=True checks sylkserver's certificate against `ca`.
 users={"alice": "secret"} turns on WITH_AUTH (digest, credentials in a db_text subscriber
 table written to the work dir).
 """
-import glob
 import hashlib
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import tempfile
 import time
+
+from kamailio_process import KamailioProcess, free_port, modules_dir
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CONFIG = os.path.join(ROOT, "etc", "kamailio", "kamailio.cfg")
-KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
-
-
-def _modules_dir():
-    for d in sorted(glob.glob("/usr/lib/*/kamailio/modules")) + ["/usr/lib/kamailio/modules"]:
-        if os.path.exists(os.path.join(d, "registrar.so")):
-            return d
-    raise RuntimeError("kamailio modules not found (apt-get install kamailio)")
-
-
-def _free_port(ip="127.0.0.1"):
-    """A port free for both UDP and TCP on ip."""
-    for _ in range(200):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind((ip, 0))
-        port = s.getsockname()[1]
-        s.close()
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind((ip, port))
-            return port
-        except OSError:
-            continue
-        finally:
-            u.close()
-    raise RuntimeError("no free port")
-
 
 def q(value):
     """A string define: kamailio -A 'NAME="value"'."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class KamailioProxy:
+class KamailioProxy(KamailioProcess):
     def __init__(self, workdir=None, sylk_uri="sip:127.0.0.2:5070", sylk_ip="127.0.0.2",
                  sip_domain="sip.test", conf_domain="conference.sip.test",
                  xmpp_domains=("xmpp.test",), ip="127.0.0.1", port=None, tls=False,
@@ -85,9 +55,7 @@ class KamailioProxy:
         self.users = dict(users) if users is not None else None
         self.log_level = log_level
         self.pidfile = os.path.join(self.rundir, "kamailio.pid")
-        self.logfile = os.path.join(self.workdir, "kamailio.log")
-        self.proc = None
-        self._log = None
+        super().__init__(os.path.join(self.workdir, "kamailio.log"))
 
     @property
     def uri(self):
@@ -101,9 +69,9 @@ class KamailioProxy:
     def defines(self):
         """The -A arguments that fit etc/kamailio/kamailio.cfg to this instance."""
         if self.port is None:
-            self.port = _free_port(self.ip)
+            self.port = free_port(self.ip)
         if self.tls and self.tls_port is None:
-            self.tls_port = _free_port(self.ip)
+            self.tls_port = free_port(self.ip)
         xmpp = "|".join(d.replace(".", "\\.") for d in self.xmpp_domains) or "-"
         d = {
             "SIP_DOMAIN": q(self.sip_domain),
@@ -113,7 +81,7 @@ class KamailioProxy:
             "SYLK_IP": q(self.sylk_ip),
             "LISTEN_UDP": f"udp:{self.ip}:{self.port}",
             "LISTEN_TCP": f"tcp:{self.ip}:{self.port}",
-            "MODULES_DIR": q(_modules_dir()),
+            "MODULES_DIR": q(modules_dir("registrar.so")),
             "CTL_SOCKET": q(f"unix:{self.rundir}/kamailio_ctl"),
             "LOG_LEVEL": str(self.log_level),
         }
@@ -148,106 +116,26 @@ class KamailioProxy:
                 f.write(f"{i + 1}:{user}:{realm}:{password}:{ha1}:{ha1b}\n")
         return db
 
-    def command(self):
-        return [KAMAILIO, "-f", CONFIG, "-Y", self.rundir] + self.defines()
+    def args(self):
+        return ["-f", CONFIG, "-Y", self.rundir] + self.defines()
 
     def check_config(self):
         os.makedirs(self.rundir, exist_ok=True)
-        r = subprocess.run(self.command() + ["-c"], capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"kamailio -c failed:\n{r.stdout}\n{r.stderr}")
-        return r
+        return self.check(self.args())
 
     def start(self, timeout=10):
         """Start Kamailio; returns self once its TCP (and TLS) ports accept connections."""
         self.check_config()
-        self._log = open(self.logfile, "wb")
-        self.proc = subprocess.Popen(
-            self.command() + ["-DD", "-E", "-P", self.pidfile, "-m", "64", "-M", "8"],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
         ports = [self.port] + ([self.tls_port] if self.tls else [])
-        deadline = time.time() + timeout
-        while ports and time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"kamailio exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                socket.create_connection((self.ip, ports[0]), timeout=0.5).close()
-                ports.pop(0)
-            except OSError:
-                time.sleep(0.05)
-        if ports:
-            self.stop()
-            raise RuntimeError(f"kamailio did not listen on {ports}:\n{self.log()}")
+        self._spawn(self.args() + ["-P", self.pidfile, "-m", "64", "-M", "8"], self.ip,
+                    ports, timeout)
         return self
-
-    def log(self):
-        try:
-            with open(self.logfile, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def wait_log(self, text, timeout=10):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if text in self.log():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not in kamailio's log:\n{self.log()[-4000:]}")
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def _group_alive(self):
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == self.proc.pid and fields[0] != "Z":
-                return True
-        return False
-
-    def stop(self, timeout=5):
-        """SIGTERM to the main process (it stops its children), SIGKILL to its process group
-        if anything is left after the timeout. Returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        deadline = time.time() + 2
-        while self._group_alive() and time.time() < deadline:
-            time.sleep(0.05)
-        if self.proc.poll() is None or self._group_alive():
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.proc.wait(timeout)
-        if self._log:
-            self._log.close()
-            self._log = None
-        return self.proc.returncode
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 if __name__ == "__main__":
     import argparse
     ap = argparse.ArgumentParser(description="private Kamailio with etc/kamailio/kamailio.cfg")
-    ap.add_argument("--sylk-uri", default="sip:127.0.0.1:5070")
+    ap.add_argument("--sylk-uri", default="sip:127.0.0.2:5070")
     ap.add_argument("--port", type=int)
     a = ap.parse_args()
     p = KamailioProxy(sylk_uri=a.sylk_uri, port=a.port).start()

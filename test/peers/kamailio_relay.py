@@ -16,37 +16,20 @@ tls=True makes it an msrps relay (kamailio-tls-modules, throwaway certificate);
 password="..." makes it challenge AUTH with Digest (any user name, that password).
 `python3 kamailio_relay.py --selftest` runs the round trip through the relay.
 """
-import glob
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from kamailio_process import KamailioProcess, free_port, modules_dir
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATE = os.path.join(HERE, "kamailio", "msrp-relay.cfg.in")
-KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 
 
-def _modules_dir():
-    for d in sorted(glob.glob("/usr/lib/*/kamailio/modules")) + ["/usr/lib/kamailio/modules"]:
-        if os.path.exists(os.path.join(d, "msrp.so")):
-            return d
-    raise RuntimeError("kamailio msrp module not found (apt-get install kamailio)")
-
-
-def _free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class KamailioRelay:
+class KamailioRelay(KamailioProcess):
     def __init__(self, workdir=None, port=None, tls=False, password=None, expires_max=3600,
                  certfile=None, keyfile=None):
         self.workdir = str(workdir) if workdir else tempfile.mkdtemp(prefix="kamailio-msrp-")
@@ -58,9 +41,7 @@ class KamailioRelay:
         self.certfile, self.keyfile = certfile, keyfile
         self.cfg = os.path.join(self.workdir, "msrp-relay.cfg")
         self.pidfile = os.path.join(self.rundir, "kamailio.pid")
-        self.logfile = os.path.join(self.workdir, "kamailio.log")
-        self.proc = None
-        self._log = None
+        super().__init__(os.path.join(self.workdir, "kamailio.log"))
 
     @property
     def uri(self):
@@ -69,7 +50,7 @@ class KamailioRelay:
     def write_config(self):
         os.makedirs(self.rundir, exist_ok=True)
         if self.port is None:
-            self.port = _free_tcp_port()
+            self.port = free_port(udp=False)
         defines = []
         if self.tls:
             defines.append("#!define WITH_TLS")
@@ -80,7 +61,7 @@ class KamailioRelay:
             text = f.read()
         for key, value in {"DEFINES": "\n".join(defines), "PROTO": "tls" if self.tls else "tcp",
                            "PORT": str(self.port), "RUNDIR": self.rundir,
-                           "MODULES": _modules_dir(), "PASSWORD": self.password or "",
+                           "MODULES": modules_dir("msrp.so"), "PASSWORD": self.password or "",
                            "EXPIRES_MAX": str(self.expires_max)}.items():
             text = text.replace(f"@{key}@", value)
         with open(self.cfg, "w") as f:
@@ -102,101 +83,22 @@ class KamailioRelay:
                     f"require_certificate = no\n")
 
     def check_config(self):
-        r = subprocess.run([KAMAILIO, "-c", "-f", self.cfg, "-Y", self.rundir],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(f"kamailio -c failed:\n{r.stdout}\n{r.stderr}")
+        self.check(["-f", self.cfg, "-Y", self.rundir])
 
     def start(self, timeout=10):
         """Start Kamailio; returns the relay's URI once its port accepts connections."""
         self.write_config()
         self.check_config()
-        self._log = open(self.logfile, "wb")
-        self.proc = subprocess.Popen(
-            [KAMAILIO, "-f", self.cfg, "-DD", "-E", "-Y", self.rundir, "-P", self.pidfile,
-             "-m", "64", "-M", "8"],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"kamailio exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self.uri
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"kamailio did not listen on {self.port}:\n{self.log()}")
-
-    def log(self):
-        try:
-            with open(self.logfile, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        self._spawn(["-f", self.cfg, "-Y", self.rundir, "-P", self.pidfile, "-m", "64", "-M", "8"],
+                    "127.0.0.1", [self.port], timeout)
+        return self.uri
 
     def cmaplist(self):
         """kamcmd msrp.cmaplist through the private ctl socket (for debugging)."""
-        kamcmd = shutil.which("kamcmd")
-        if not kamcmd:
-            return ""
-        r = subprocess.run([kamcmd, "-s", f"unix:{self.rundir}/kamailio_ctl", "msrp.cmaplist"],
-                           capture_output=True, text=True, timeout=5)
-        return r.stdout + r.stderr
-
-    def _group_alive(self):
-        """Any non-zombie process left in Kamailio's process group?"""
-        for d in os.listdir("/proc"):
-            if not d.isdigit():
-                continue
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == self.proc.pid and fields[0] != "Z":
-                return True
-        return False
-
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout=5):
-        """SIGTERM to the main process (it stops its children), SIGKILL to its process group
-        if it does not exit in time. Returns the exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(timeout)
-        # its children share its process group (start_new_session): give them 2 s to exit
-        deadline = time.time() + 2
-        while self._group_alive() and time.time() < deadline:
-            time.sleep(0.05)
-        if self._group_alive():
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        if self._log:
-            self._log.close()
-            self._log = None
-        return self.proc.returncode
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
+        try:
+            return self.kamcmd_at(f"{self.rundir}/kamailio_ctl", "msrp.cmaplist")
+        except (OSError, RuntimeError) as e:
+            return str(e)
 
 
 # ---------------------------------------------------------------------------------------------
