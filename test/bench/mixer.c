@@ -13,7 +13,9 @@
  * The bound is the codec alone: one decode plus one encode per participant per tick (at the
  * codec's rate, no resampling, no mixing, no SRTP) — the naive per-participant cost.
  * Figures are participants per core = N * 20 ms / CPU time of one tick (thread CPU clock).
- * Usage: mixer [ticks]   (default 200)
+ * Rooms of 100, 500 and 1,000 with 3 speakers are printed as ratios to the room of 100: the
+ * per-participant cost should not grow with the room.
+ * Usage: mixer [ticks [codec]]   (default 200 ticks, every codec)
  */
 #include "media/codec.h"
 #include "media/mixcore.h"
@@ -276,9 +278,13 @@ static size_t memory_per_participant(const struct sylk_codec_info *info)
     return (after.uordblks - before.uordblks) / 100;
 }
 
+/* The room sizes with 3 speakers, compared with the first (per-participant cost flat in N). */
+static const unsigned large[] = {100, 500, 1000};
+
 int main(int argc, char **argv)
 {
     unsigned ticks = argc > 1 ? (unsigned)atoi(argv[1]) : 200;
+    const char *only = argc > 2 ? argv[2] : NULL; /* one codec, for profiling */
     if (sylk_srtp_library_init() < 0)
         return 1;
     static const struct {
@@ -289,6 +295,8 @@ int main(int argc, char **argv)
            "(decode+encode per participant)\n",
            ticks);
     for (size_t c = 0; c < G_N_ELEMENTS(codecs); c++) {
+        if (only && g_ascii_strcasecmp(only, codecs[c].name) != 0)
+            continue;
         const struct sylk_codec_info *info = sylk_codec_lookup(codecs[c].name, codecs[c].clock);
         double bound = measure_codec_only(info, ticks);
         printf("mixer %-5s bound %8.0f", info->name, bound);
@@ -297,12 +305,16 @@ int main(int argc, char **argv)
             double got = measure_room(info, all_talk[i], all_talk[i], ticks);
             printf(" | room %u all talk %8.0f (%.2fx)", all_talk[i], got, got / bound);
         }
-        static const unsigned large[] = {100, 500};
+        double got[G_N_ELEMENTS(large)];
         for (size_t i = 0; i < G_N_ELEMENTS(large); i++) {
-            double got = measure_room(info, large[i], 3, ticks);
-            printf(" | room %u, 3 speak %8.0f (%.2fx)", large[i], got, got / bound);
+            got[i] = measure_room(info, large[i], 3, ticks);
+            printf(" | room %u, 3 speak %8.0f (%.2fx)", large[i], got[i], got[i] / bound);
         }
         printf(" | %.1f KiB/participant\n", memory_per_participant(info) / 1024.0);
+        printf("mixer %-5s 3 speak, per core against room %u:", info->name, large[0]);
+        for (size_t i = 1; i < G_N_ELEMENTS(large); i++)
+            printf(" room %u / room %u %.2f", large[i], large[0], got[i] / got[0]);
+        printf(" (goal >= 0.90)\n");
     }
     return 0;
 }
