@@ -45,8 +45,6 @@ struct participant {
     bool speaker;
     unsigned frame_no;
     uint16_t seq;
-    uint8_t *incoming;   /* its SRTP packets for every tick, made before timing, end to end */
-    size_t *incoming_at; /* packet t is incoming[incoming_at[t] .. incoming_at[t + 1]] */
 };
 
 struct room {
@@ -57,6 +55,13 @@ struct room {
     uint8_t tone[TONE_FRAMES][SYLK_CODEC_MAX_PAYLOAD]; /* a speaker's encoded frames */
     int tone_len[TONE_FRAMES];
     struct sylk_codec *shared_enc; /* the one encoder of the shared mix */
+    /*
+     * What everybody sent, made before timing: a tick's packets end to end, participant by
+     * participant, as a batch of datagrams arrives. The packet of participant i at tick t
+     * is incoming[at[t * n + i] .. at[t * n + i + 1]].
+     */
+    uint8_t *incoming;
+    size_t *incoming_at;
     SpeexResamplerState *shared_down;
 };
 
@@ -124,14 +129,16 @@ static void prepare_incoming(struct room *r, unsigned ticks)
     int16_t zero[SYLK_CODEC_MAX_FRAME] = {0};
     int silence_len = sylk_codec_encode(enc, zero, silence, sizeof(silence));
     sylk_codec_free(enc);
+    GByteArray **by_tick = g_new(GByteArray *, ticks);
+    for (unsigned t = 0; t < ticks; t++)
+        by_tick[t] = g_byte_array_new();
+    r->incoming_at = g_new(size_t, (size_t)ticks * r->n + 1);
     for (unsigned i = 0; i < r->n; i++) {
         struct participant *p = &r->p[i];
         struct sylk_srtp *peer;
         sylk_srtp_new(&key, &key, &peer);
         sylk_srtp_free(p->srtp); /* ours: decrypts the peer's key, encrypts with it too */
         sylk_srtp_new(&key, &key, &p->srtp);
-        GByteArray *all = g_byte_array_new();
-        p->incoming_at = g_new(size_t, ticks + 1);
         for (unsigned t = 0; t < ticks; t++) {
             unsigned f = (p->frame_no + t) % TONE_FRAMES;
             const uint8_t *pl = p->speaker ? r->tone[f] : silence;
@@ -142,20 +149,26 @@ static void prepare_incoming(struct room *r, unsigned ticks)
             memcpy(pkt + n, pl, (size_t)len);
             n += (size_t)len;
             sylk_srtp_protect(peer, pkt, &n, sizeof(pkt));
-            p->incoming_at[t] = all->len;
-            g_byte_array_append(all, pkt, (guint)n);
+            r->incoming_at[(size_t)t * r->n + i] = by_tick[t]->len; /* made absolute below */
+            g_byte_array_append(by_tick[t], pkt, (guint)n);
         }
-        p->incoming_at[ticks] = all->len;
-        p->incoming = g_byte_array_free(all, FALSE);
         sylk_srtp_free(peer);
     }
+    GByteArray *all = g_byte_array_new();
+    for (unsigned t = 0; t < ticks; t++) {
+        for (unsigned i = 0; i < r->n; i++)
+            r->incoming_at[(size_t)t * r->n + i] += all->len;
+        g_byte_array_append(all, by_tick[t]->data, by_tick[t]->len);
+        g_byte_array_free(by_tick[t], TRUE);
+    }
+    r->incoming_at[(size_t)ticks * r->n] = all->len;
+    r->incoming = g_byte_array_free(all, FALSE);
+    g_free(by_tick);
 }
 
 static void room_free(struct room *r)
 {
     for (unsigned i = 0; i < r->n; i++) {
-        g_free(r->p[i].incoming);
-        g_free(r->p[i].incoming_at);
         sylk_codec_free(r->p[i].dec);
         sylk_codec_free(r->p[i].enc);
         if (r->p[i].up)
@@ -168,6 +181,8 @@ static void room_free(struct room *r)
     if (r->shared_down)
         speex_resampler_destroy(r->shared_down);
     sylk_mixcore_free(r->mix);
+    g_free(r->incoming);
+    g_free(r->incoming_at);
     g_free(r->p);
     g_free(r);
 }
@@ -200,9 +215,10 @@ static void tick(struct room *r, unsigned t)
 {
     for (unsigned i = 0; i < r->n; i++) {
         struct participant *p = &r->p[i];
-        if (p->incoming) { /* what it sent this tick: decrypted and parsed */
-            uint8_t *pkt = p->incoming + p->incoming_at[t];
-            size_t len = p->incoming_at[t + 1] - p->incoming_at[t];
+        if (r->incoming) { /* what it sent this tick: decrypted and parsed */
+            size_t k = (size_t)t * r->n + i;
+            uint8_t *pkt = r->incoming + r->incoming_at[k];
+            size_t len = r->incoming_at[k + 1] - r->incoming_at[k];
             struct sylk_rtp_header h;
             if (sylk_srtp_unprotect(p->srtp, pkt, &len) < 0 || sylk_rtp_parse(pkt, len, 0, &h) < 0)
                 abort();
