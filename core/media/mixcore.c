@@ -9,12 +9,15 @@
 #include <math.h>
 #include <string.h>
 
+/*
+ * What a tick reads of every participant is kept apart from the audio, which only speakers'
+ * slots use: the per-tick passes over a room of 1,000 walk 16 KiB of flags, not megabytes of
+ * frames. Audio is two frames a slot (at the mix rate, not the largest one) in one array.
+ */
 struct part {
     bool used, muted, has_frame, speaking, was_speaking;
     unsigned level;    /* RMS of this tick's frame */
     unsigned hangover; /* ticks left before an inactive speaker is dropped */
-    int16_t in[SYLK_MIX_FRAME];
-    int16_t out[SYLK_MIX_FRAME]; /* mix-minus, when speaking */
 };
 
 struct sylk_mixcore {
@@ -22,9 +25,22 @@ struct sylk_mixcore {
     unsigned frame; /* samples per 20 ms at the mix rate */
     GArray *parts;  /* struct part, indexed by slot */
     unsigned count;
+    int16_t *audio; /* per slot: its frame in, then its mix-minus out (when speaking) */
+    guint audio_slots;
+    guint *loudest; /* select_speakers' scratch: max_speakers slots */
     int32_t sum[SYLK_MIX_FRAME];
     int16_t shared[SYLK_MIX_FRAME]; /* the plain sum, heard by every non-speaker */
 };
+
+static int16_t *part_in(const struct sylk_mixcore *m, guint slot)
+{
+    return m->audio + (size_t)slot * 2 * m->frame;
+}
+
+static int16_t *part_out(const struct sylk_mixcore *m, guint slot)
+{
+    return part_in(m, slot) + m->frame;
+}
 
 static struct part *part_at(const struct sylk_mixcore *m, int slot)
 {
@@ -42,6 +58,7 @@ struct sylk_mixcore *sylk_mixcore_new(unsigned max_speakers, unsigned rate)
     m->max_speakers = max_speakers ? max_speakers : 3;
     m->frame = rate / 50;
     m->parts = g_array_new(FALSE, TRUE, sizeof(struct part));
+    m->loudest = g_new(guint, m->max_speakers);
     return m;
 }
 
@@ -55,6 +72,8 @@ void sylk_mixcore_free(struct sylk_mixcore *m)
     if (!m)
         return;
     g_array_free(m->parts, TRUE);
+    g_free(m->audio);
+    g_free(m->loudest);
     g_free(m);
 }
 
@@ -71,6 +90,10 @@ int sylk_mixcore_add(struct sylk_mixcore *m)
     }
     struct part fresh = {.used = true};
     g_array_append_val(m->parts, fresh);
+    if (m->parts->len > m->audio_slots) { /* between ticks: no output pointer is held */
+        m->audio_slots = MAX(16u, m->audio_slots * 2);
+        m->audio = g_renew(int16_t, m->audio, (size_t)m->audio_slots * 2 * m->frame);
+    }
     m->count++;
     return (int)m->parts->len - 1;
 }
@@ -106,7 +129,7 @@ void sylk_mixcore_put(struct sylk_mixcore *m, int slot, const int16_t *frame)
         return;
     p->has_frame = frame != NULL;
     if (frame) {
-        memcpy(p->in, frame, m->frame * sizeof(int16_t));
+        memcpy(part_in(m, (guint)slot), frame, m->frame * sizeof(int16_t));
         p->level = sylk_mixcore_level(frame, m->frame);
     } else {
         p->level = 0;
@@ -129,9 +152,13 @@ static unsigned weight(const struct part *p, bool was_speaking)
     return was_speaking ? p->level + p->level / 4 + 1 : p->level;
 }
 
+/*
+ * The loudest max_speakers candidates in one pass: loudest[] is kept sorted, quietest first,
+ * by weight and then slot (a later slot wins a tie, as it always has).
+ */
 static void select_speakers(struct sylk_mixcore *m)
 {
-    unsigned candidates = 0;
+    unsigned kept = 0;
     for (guint i = 0; i < m->parts->len; i++) {
         struct part *p = &g_array_index(m->parts, struct part, i);
         bool speech = p->used && p->has_frame && !p->muted && p->level >= SYLK_MIX_SPEECH_LEVEL;
@@ -140,21 +167,28 @@ static void select_speakers(struct sylk_mixcore *m)
         else if (p->hangover)
             p->hangover--;
         p->was_speaking = p->speaking;
-        bool candidate = p->used && !p->muted && p->has_frame && (speech || p->hangover);
-        p->speaking = candidate;
-        candidates += candidate;
-    }
-    while (candidates > m->max_speakers) {
-        struct part *quietest = NULL;
-        for (guint i = 0; i < m->parts->len; i++) {
-            struct part *p = &g_array_index(m->parts, struct part, i);
-            if (p->speaking && (!quietest || weight(p, p->was_speaking) <
-                                                 weight(quietest, quietest->was_speaking)))
-                quietest = p;
+        p->speaking = false;
+        if (!p->used || p->muted || !p->has_frame || !(speech || p->hangover))
+            continue;
+        unsigned w = weight(p, p->was_speaking), at;
+        if (kept == m->max_speakers) {
+            const struct part *q = &g_array_index(m->parts, struct part, m->loudest[0]);
+            if (w < weight(q, q->was_speaking))
+                continue; /* quieter than every one kept */
+            kept--;
+            memmove(m->loudest, m->loudest + 1, kept * sizeof(guint));
         }
-        quietest->speaking = false;
-        candidates--;
+        for (at = kept; at > 0; at--) { /* slots only grow: i wins ties with those kept */
+            const struct part *q = &g_array_index(m->parts, struct part, m->loudest[at - 1]);
+            if (weight(q, q->was_speaking) <= w)
+                break;
+            m->loudest[at] = m->loudest[at - 1];
+        }
+        m->loudest[at] = i;
+        kept++;
     }
+    for (unsigned k = 0; k < kept; k++)
+        g_array_index(m->parts, struct part, m->loudest[k]).speaking = true;
 }
 
 void sylk_mixcore_tick(struct sylk_mixcore *m)
@@ -166,16 +200,19 @@ void sylk_mixcore_tick(struct sylk_mixcore *m)
         const struct part *p = &g_array_index(m->parts, struct part, i);
         if (!p->speaking)
             continue;
+        const int16_t *in = part_in(m, i);
         for (unsigned s = 0; s < n; s++)
-            m->sum[s] += p->in[s];
+            m->sum[s] += in[s];
     }
     for (unsigned s = 0; s < n; s++)
         m->shared[s] = saturate(m->sum[s]);
     for (guint i = 0; i < m->parts->len; i++) {
         struct part *p = &g_array_index(m->parts, struct part, i);
         if (p->speaking) {
+            const int16_t *in = part_in(m, i);
+            int16_t *out = part_out(m, i);
             for (unsigned s = 0; s < n; s++)
-                p->out[s] = saturate(m->sum[s] - p->in[s]);
+                out[s] = saturate(m->sum[s] - in[s]);
         }
         p->has_frame = false;
     }
@@ -187,7 +224,7 @@ const int16_t *sylk_mixcore_output(const struct sylk_mixcore *m, int slot, bool 
     bool own = p && p->speaking;
     if (shared)
         *shared = !own;
-    return own ? p->out : m->shared;
+    return own ? part_out(m, (guint)slot) : m->shared;
 }
 
 bool sylk_mixcore_speaking(const struct sylk_mixcore *m, int slot)

@@ -274,10 +274,12 @@ static void send_member(struct sylk_mixer *m, struct member *p, unsigned frame)
     }
     bool shared;
     int16_t buf[SYLK_MIX_FRAME];
-    const int16_t *mix = with_prompt(m, sylk_mixcore_output(m->core, p->slot, &shared), frame, buf);
+    const int16_t *heard = sylk_mixcore_output(m->core, p->slot, &shared);
     struct group *g = member_group(m, p);
     if (shared && g && !sylk_rtp_has_prompts(p->s)) {
-        if (g->encoded_tick != m->tick) { /* first listener of this codec this tick */
+        /* Only the first listener of this codec this tick costs more than a send. */
+        if (g->encoded_tick != m->tick) {
+            const int16_t *mix = with_prompt(m, heard, frame, buf);
             int16_t pcm[SYLK_CODEC_MAX_FRAME];
             unsigned n = convert(&g->down, m->rate, info->rate, mix, frame, pcm, G_N_ELEMENTS(pcm));
             g->len = n == sylk_codec_frame_samples(g->codec)
@@ -291,6 +293,7 @@ static void send_member(struct sylk_mixer *m, struct member *p, unsigned frame)
             sylk_rtp_skip(p->s);
         return;
     }
+    const int16_t *mix = with_prompt(m, heard, frame, buf);
     int16_t pcm[SYLK_CODEC_MAX_FRAME];
     unsigned n = convert(&p->down, m->rate, info->rate, mix, frame, pcm, G_N_ELEMENTS(pcm));
     sylk_rtp_mix_prompts(p->s, pcm, n);

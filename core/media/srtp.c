@@ -4,6 +4,8 @@
 #define G_LOG_DOMAIN "sylk-srtp"
 #include "media/srtp.h"
 
+#include "media/srtp_crypto.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <glib.h>
@@ -21,7 +23,9 @@ static const struct {
 
 int sylk_srtp_library_init(void)
 {
-    return srtp_init() == srtp_err_status_ok ? 0 : -EIO;
+    if (srtp_init() != srtp_err_status_ok)
+        return -EIO;
+    return sylk_srtp_crypto_install(); /* a per-packet cost independent of the contexts alive */
 }
 
 const char *sylk_srtp_suite_name(enum sylk_srtp_suite suite)

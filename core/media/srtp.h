@@ -1,7 +1,8 @@
 /*
  * srtp.h — SRTP (RFC 3711) through libsrtp2, keyed by SDES (RFC 4568): the a=crypto attribute,
  * parsed and generated, and one protect/unprotect context per stream for RTP and RTCP.
- * Suites: AES_CM_128_HMAC_SHA1_80 and AES_CM_128_HMAC_SHA1_32.
+ * Suites: AES_CM_128_HMAC_SHA1_80 and AES_CM_128_HMAC_SHA1_32. libsrtp2 does the protocol; its
+ * AES-CM and HMAC-SHA1 are ours on nettle (media/srtp_crypto.h says why).
  *
  * Thread: parsing anywhere; a context belongs to the media thread of its stream.
  * sylk_srtp_library_init() runs once at start-up (server.c) before any context exists.

@@ -73,6 +73,42 @@ static void loudest_speakers_only(void)
     sylk_mixcore_free(m);
 }
 
+/* A room of 1,000 (slots added past every growth of the audio array) with 40 talkers. */
+static void big_room_top_three(void)
+{
+    struct sylk_mixcore *m = sylk_mixcore_new(3, 8000);
+    for (int i = 0; i < 1000; i++)
+        g_assert_cmpint(sylk_mixcore_add(m), ==, i);
+    for (int i = 0; i < 1000; i += 25) /* talkers quieter than the three below */
+        sylk_mixcore_put(m, i, constant(0, (int16_t)(1000 + i)));
+    sylk_mixcore_put(m, 998, constant(0, 7000));
+    sylk_mixcore_put(m, 5, constant(0, 9000));
+    sylk_mixcore_put(m, 500, constant(0, 8000));
+    sylk_mixcore_tick(m);
+    for (int i = 0; i < 1000; i++)
+        g_assert_cmpint(sylk_mixcore_speaking(m, i), ==, i == 5 || i == 500 || i == 998);
+    bool shared;
+    g_assert_cmpint(heard(m, 5, &shared), ==, 15000); /* never itself */
+    g_assert_false(shared);
+    g_assert_cmpint(heard(m, 500, NULL), ==, 16000);
+    g_assert_cmpint(heard(m, 998, NULL), ==, 17000);
+    g_assert_cmpint(heard(m, 999, &shared), ==, 24000);
+    g_assert_true(shared);
+    g_assert_true(sylk_mixcore_output(m, 1, NULL) == sylk_mixcore_output(m, 999, NULL));
+    /* Equal levels and no current speaker among them: the later slots win. */
+    struct sylk_mixcore *n = sylk_mixcore_new(3, 8000);
+    for (int i = 0; i < 50; i++)
+        sylk_mixcore_add(n);
+    for (int i = 10; i <= 40; i += 10)
+        sylk_mixcore_put(n, i, constant(0, 2000));
+    sylk_mixcore_tick(n);
+    for (int i = 10; i <= 40; i += 10)
+        g_assert_cmpint(sylk_mixcore_speaking(n, i), ==, i > 10);
+    g_assert_cmpint(heard(n, 0, NULL), ==, 6000);
+    sylk_mixcore_free(n);
+    sylk_mixcore_free(m);
+}
+
 static void no_flapping_between_close_voices(void)
 {
     struct sylk_mixcore *m = sylk_mixcore_new(1, SYLK_MIX_RATE);
@@ -155,6 +191,7 @@ int main(int argc, char **argv)
     g_test_add_func("/mixcore/three-party-exact", three_party_exact);
     g_test_add_func("/mixcore/saturation", saturation);
     g_test_add_func("/mixcore/loudest-speakers-only", loudest_speakers_only);
+    g_test_add_func("/mixcore/big-room-top-three", big_room_top_three);
     g_test_add_func("/mixcore/hangover", hangover_then_drop);
     g_test_add_func("/mixcore/no-flapping", no_flapping_between_close_voices);
     g_test_add_func("/mixcore/mute-and-slots", mute_and_slots);

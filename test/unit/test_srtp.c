@@ -86,27 +86,33 @@ static void test_rfc3711_b3_derivation(void)
     g_assert_cmpmem(k_a, 16, expect, 16);
 }
 
-/* Our context, keyed with the RFC 3711 B.3 master key, against the independent computation. */
-static void test_packet_matches_independent_srtp(void)
+/*
+ * Our context, keyed with the RFC 3711 B.3 master key, against the independent computation,
+ * for payloads of whole AES blocks, more blocks than media/srtp_crypto.c makes in one call,
+ * and a last block partly used.
+ */
+static void packet_matches_independent_srtp(size_t payload)
 {
+    enum { MAX = 400 };
+    g_assert_cmpuint(payload, <=, MAX);
     struct sylk_sdes sdes = {.tag = 1, .suite = SYLK_SRTP_AES_CM_128_HMAC_SHA1_80};
     hex("E1F97A0D3E018BE0D64FA32C06DE4139", sdes.master, 16);
     hex("0EC675AD498AFEEBB6960B3AABE6", sdes.master + 16, 14);
     struct sylk_srtp *s;
     g_assert_cmpint(sylk_srtp_new(&sdes, &sdes, &s), ==, 0);
 
-    uint8_t pkt[12 + 160 + SYLK_SRTP_MAX_TRAILER] = {0x80, 0x00, 0x12, 0x34, 0x00, 0x00,
+    uint8_t pkt[12 + MAX + SYLK_SRTP_MAX_TRAILER] = {0x80, 0x00, 0x12, 0x34, 0x00, 0x00,
                                                      0x00, 0xa0, 0xca, 0xfe, 0xba, 0xbe};
-    for (int i = 0; i < 160; i++)
+    for (size_t i = 0; i < payload; i++)
         pkt[12 + i] = (uint8_t)(i * 7);
     uint8_t plain[sizeof(pkt)];
     memcpy(plain, pkt, sizeof(pkt));
-    size_t len = 12 + 160;
+    size_t len = 12 + payload;
     g_assert_cmpint(sylk_srtp_protect(s, pkt, &len, sizeof(pkt)), ==, 0);
-    g_assert_cmpuint(len, ==, 12 + 160 + 10);
+    g_assert_cmpuint(len, ==, 12 + payload + 10);
 
     /* Expected: payload XOR AES-CM(k_e, IV), IV = k_s*2^16 XOR SSRC*2^64 XOR index*2^16. */
-    uint8_t k_e[16], k_a[20], k_s[14], iv[16] = {0}, ks[160], expect[12 + 160 + 10];
+    uint8_t k_e[16], k_a[20], k_s[14], iv[16] = {0}, ks[MAX], expect[12 + MAX + 10];
     derive(sdes.master, sdes.master + 16, 0x00, k_e, 16);
     derive(sdes.master, sdes.master + 16, 0x01, k_a, 20);
     derive(sdes.master, sdes.master + 16, 0x02, k_s, 14);
@@ -114,20 +120,27 @@ static void test_packet_matches_independent_srtp(void)
     for (int i = 0; i < 4; i++)
         iv[4 + i] ^= plain[8 + i];          /* SSRC */
     iv[12] ^= plain[2], iv[13] ^= plain[3]; /* index = ROC 0 || SEQ */
-    aes_cm(k_e, iv, ks, 160);
+    aes_cm(k_e, iv, ks, payload);
     memcpy(expect, plain, 12);
-    for (int i = 0; i < 160; i++)
+    for (size_t i = 0; i < payload; i++)
         expect[12 + i] = plain[12 + i] ^ ks[i];
-    uint8_t auth_input[12 + 160 + 4] = {0}, mac[20];
-    memcpy(auth_input, expect, 12 + 160); /* followed by ROC = 0 */
-    g_assert_cmpint(gnutls_hmac_fast(GNUTLS_MAC_SHA1, k_a, 20, auth_input, sizeof(auth_input), mac),
+    uint8_t auth_input[12 + MAX + 4] = {0}, mac[20];
+    memcpy(auth_input, expect, 12 + payload); /* followed by ROC = 0 */
+    g_assert_cmpint(gnutls_hmac_fast(GNUTLS_MAC_SHA1, k_a, 20, auth_input, 12 + payload + 4, mac),
                     ==, 0);
-    memcpy(expect + 12 + 160, mac, 10);
-    g_assert_cmpmem(pkt, len, expect, sizeof(expect));
+    memcpy(expect + 12 + payload, mac, 10);
+    g_assert_cmpmem(pkt, len, expect, 12 + payload + 10);
 
     g_assert_cmpint(sylk_srtp_unprotect(s, pkt, &len), ==, 0);
-    g_assert_cmpmem(pkt, len, plain, 12 + 160);
+    g_assert_cmpmem(pkt, len, plain, 12 + payload);
     sylk_srtp_free(s);
+}
+
+static void test_packet_matches_independent_srtp(void)
+{
+    static const size_t payloads[] = {160, 1, 15, 17, 301, 400};
+    for (size_t i = 0; i < G_N_ELEMENTS(payloads); i++)
+        packet_matches_independent_srtp(payloads[i]);
 }
 
 static void test_round_trip_tamper_replay(void)
