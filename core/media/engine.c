@@ -3,7 +3,7 @@
  * thread. See engine.h.
  *
  * The thread sleeps on two descriptors only: the clock and the calls. Within one wake-up it runs
- * queued calls first (then polls again), else the clock. The watched descriptors (RTP and RTCP
+ * queued calls first, then the clock's ticks if one is due. The watched descriptors (RTP and RTCP
  * sockets) sit in a second epoll set that nobody waits on: at each tick, before the tickers run,
  * epoll_wait with no timeout takes the ready descriptors, 256 a call (poll_watches). So a packet
  * arriving wakes nobody, the thread wakes 50 times a second whatever its number of streams,
