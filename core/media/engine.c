@@ -2,8 +2,13 @@
  * engine.c — media threads: epoll + 20 ms timerfd + an eventfd for calls from the main
  * thread. See engine.h.
  *
- * Within one wake-up the thread runs queued calls first (then polls again), else socket events,
- * then the clock.
+ * The thread sleeps on two descriptors only: the clock and the calls. Within one wake-up it runs
+ * queued calls first, then the clock's ticks if one is due. The watched descriptors (RTP and RTCP
+ * sockets) sit in a second epoll set that nobody waits on: at each tick, before the tickers run,
+ * epoll_wait with no timeout takes the ready descriptors, 256 a call (poll_watches). So a packet
+ * arriving wakes nobody, the thread wakes 50 times a second whatever its number of streams,
+ * and the readable callbacks of a tick run back to back. Nothing is lost by the wait: a tick's
+ * consumers (mixers, streams) take audio from the jitter buffers only at the tick.
  */
 #define G_LOG_DOMAIN "sylk-media"
 #include "engine.h"
@@ -18,8 +23,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_EVENTS   64
-#define MAX_CATCH_UP 5 /* ticks run at once after a stall; older ones are skipped */
+#define MAX_EVENTS   4   /* the clock and the calls */
+#define WATCH_BATCH  256 /* ready descriptors taken by one epoll_wait at a tick */
+#define WATCH_CALLS  128 /* polls of the watch set at one tick at most */
+#define MAX_CATCH_UP 5   /* ticks run at once after a stall; older ones are skipped */
 #define TICK_NS      (SYLK_MEDIA_TICK_MS * 1000000L)
 #define TAG_TIMER    ((void *)1)
 #define TAG_CALLS    ((void *)2)
@@ -37,6 +44,7 @@ struct sylk_media_thread {
     GThread *thread;
     unsigned index;
     int epoll_fd, timer_fd, call_fd;
+    int watch_fd; /* epoll set of the watches, polled at each tick */
     bool stopping;
     uint64_t ticks;
     struct sylk_media_ticker *tickers; /* head of a doubly linked list */
@@ -124,6 +132,27 @@ static void account_tick(struct sylk_media_thread *t, uint64_t now)
     t->window_max_ns = 0;
 }
 
+/*
+ * Every ready watch, in rounds: a readable callback takes one datagram, and the set is polled
+ * again (level-triggered: what is still readable comes again, after the others) until nothing
+ * is ready. One epoll_wait per round finds the sockets with more, where a read per socket
+ * would find nothing in most. A flood cannot hold the clock: at most WATCH_CALLS polls a tick,
+ * the rest waits for the next.
+ */
+static void poll_watches(struct sylk_media_thread *t)
+{
+    struct epoll_event ev[WATCH_BATCH];
+    for (int calls = 0; calls < WATCH_CALLS; calls++) {
+        int n = epoll_wait(t->watch_fd, ev, WATCH_BATCH, 0);
+        if (n <= 0)
+            return;
+        for (int i = 0; i < n; i++) {
+            struct sylk_media_watch *w = ev[i].data.ptr;
+            w->readable(w);
+        }
+    }
+}
+
 static void run_ticks(struct sylk_media_thread *t)
 {
     uint64_t expirations = 0;
@@ -137,6 +166,7 @@ static void run_ticks(struct sylk_media_thread *t)
     for (; expirations > 0; expirations--) {
         t->ticks++;
         bump(&t->ticks_done, 1);
+        poll_watches(t);
         /* The cursor moves past a ticker a tick removes (remove_ticker keeps it valid). */
         for (t->cursor = t->tickers; t->cursor;) {
             struct sylk_media_ticker *k = t->cursor;
@@ -159,27 +189,16 @@ static gpointer thread_main(gpointer data)
             continue;
         }
         /* Queued work first: what it sets up (a stream's description) must be in place
-         * before that stream's packets are read. It may also free a watch of this batch, so
-         * the batch is then dropped and polled again: epoll is level-triggered, nothing is
-         * lost, and no event refers to freed memory. */
-        bool calls = false;
-        for (int i = 0; i < n && !calls; i++)
-            calls = ev[i].data.ptr == TAG_CALLS;
-        if (calls) {
-            run_calls(t);
-            bump(&t->busy_ns, now_ns() - woke);
-            continue;
-        }
-        bool timer = false;
+         * before that stream's packets are read, and what it frees (a watch) is out of the
+         * watch set before the tick polls it. */
+        bool calls = false, timer = false;
         for (int i = 0; i < n; i++) {
-            if (ev[i].data.ptr == TAG_TIMER) {
-                timer = true;
-            } else {
-                struct sylk_media_watch *w = ev[i].data.ptr;
-                w->readable(w);
-            }
+            calls |= ev[i].data.ptr == TAG_CALLS;
+            timer |= ev[i].data.ptr == TAG_TIMER;
         }
-        if (timer)
+        if (calls)
+            run_calls(t);
+        if (timer && !t->stopping)
             run_ticks(t);
         bump(&t->busy_ns, now_ns() - woke);
     }
@@ -201,7 +220,8 @@ static int thread_start(struct sylk_media_thread *t, unsigned index)
     t->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     t->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     t->call_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (t->epoll_fd < 0 || t->timer_fd < 0 || t->call_fd < 0)
+    t->watch_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (t->epoll_fd < 0 || t->timer_fd < 0 || t->call_fd < 0 || t->watch_fd < 0)
         return -errno;
     struct itimerspec period = {.it_interval = {0, TICK_NS}, .it_value = {0, TICK_NS}};
     if (timerfd_settime(t->timer_fd, 0, &period, NULL) < 0)
@@ -230,7 +250,7 @@ static void thread_stop(struct sylk_media_thread *t)
     }
     if (t->tickers)
         g_warning("media thread %u stopped with tickers still registered", t->index);
-    for (int *fd = &t->epoll_fd; fd <= &t->call_fd; fd++) {
+    for (int *fd = &t->epoll_fd; fd <= &t->watch_fd; fd++) {
         if (*fd >= 0)
             close(*fd);
     }
@@ -247,7 +267,7 @@ int sylk_media_engine_new(unsigned threads, struct sylk_media_engine **out)
         g_malloc0(sizeof(*e) + threads * sizeof(struct sylk_media_thread));
     for (unsigned i = 0; i < threads; i++) {
         struct sylk_media_thread *t = &e->threads[i];
-        t->epoll_fd = t->timer_fd = t->call_fd = -1;
+        t->epoll_fd = t->timer_fd = t->call_fd = t->watch_fd = -1;
     }
     for (unsigned i = 0; i < threads; i++) {
         int rc = thread_start(&e->threads[i], i);
@@ -346,12 +366,12 @@ void sylk_media_thread_call(struct sylk_media_thread *t, void (*fn)(void *data),
 int sylk_media_thread_watch(struct sylk_media_thread *t, struct sylk_media_watch *w)
 {
     w->thread = t; /* before epoll_ctl: the thread reads it once the watch fires */
-    return add_fd(t->epoll_fd, w->fd, w);
+    return add_fd(t->watch_fd, w->fd, w);
 }
 
 void sylk_media_thread_unwatch(struct sylk_media_thread *t, struct sylk_media_watch *w)
 {
-    epoll_ctl(t->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+    epoll_ctl(t->watch_fd, EPOLL_CTL_DEL, w->fd, NULL);
 }
 
 void sylk_media_thread_add_ticker(struct sylk_media_thread *t, struct sylk_media_ticker *k)

@@ -3,7 +3,9 @@
  *
  * Each media thread runs an epoll loop with a 20 ms timerfd clock. It owns a set of file
  * descriptors (RTP/RTCP sockets) and of tickers (streams that play, mixers), and runs them
- * without locks: a stream or a mixer lives on exactly one thread. The main thread changes
+ * without locks. Descriptors are polled at each tick, all at once, before the tickers run: a
+ * watch's readable callback comes at the first tick after data arrived (within 20 ms), not
+ * at once: a stream or a mixer lives on exactly one thread. The main thread changes
  * what a thread owns only through sylk_media_thread_call, which runs a function on that
  * thread and waits for it, or sylk_media_thread_post, which queues it without waiting (control
  * path only: setup, re-negotiation, teardown). Media threads
@@ -24,7 +26,11 @@
 struct sylk_media_engine;
 struct sylk_media_thread;
 
-/** A readable file descriptor, registered on one media thread; owned by its user. */
+/**
+ * A readable file descriptor, registered on one media thread; owned by its user. `readable`
+ * runs at a tick when the descriptor has data; it may take just one datagram: it runs again
+ * (later in the same tick) while the descriptor stays readable, within a bound per tick.
+ */
 struct sylk_media_watch {
     int fd;
     void (*readable)(struct sylk_media_watch *watch);

@@ -19,7 +19,6 @@
 #define RTP_MIN_PACKET   12      /* fixed header */
 #define SSRC_RELATCH_US  2000000 /* a new sender SSRC is taken after 2 s without the old one */
 #define DTMF_MAX_PENDING 8       /* events on their way to the main loop */
-#define MAX_READS        64      /* datagrams per wake-up: a flood cannot hold the clock */
 
 static uint32_t ssrc_of(const guint8 *rtp)
 {
@@ -172,6 +171,8 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
     }
     if (h.pt != s->send_pt && h.pt != s->recv_pt)
         return; /* comfort noise or a codec not negotiated: not audio we play */
+    /* When it was read, at a tick (the engine polls the sockets at its ticks): the RTCP
+     * interarrival jitter reported has the tick's resolution, 20 ms. */
     uint32_t arrival = (uint32_t)(now * s->info->sdp_clock / G_USEC_PER_SEC);
     sylk_rtp_rx_update(&s->rx, h.seq, h.ts, arrival);
     if (!sylk_rtp_wants_audio(s))
@@ -185,20 +186,19 @@ static void on_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
                      sylk_jitter_stats(s->jitter)->late - late);
 }
 
-/* Reads what a socket has (at most MAX_READS datagrams: a flood cannot hold the clock). */
-static void drain(struct sylk_rtp_socket *s, int fd,
-                  void (*packet)(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
-                                 const struct sockaddr_storage *from, socklen_t from_len))
+/* Reads one datagram: the engine calls again, in a later round of the same tick, while the
+ * socket stays readable (engine.c, poll_watches). At the tick a stream's socket usually holds
+ * one packet, so that is one system call per packet, with no call that finds nothing. */
+static void read_one(struct sylk_rtp_socket *s, int fd,
+                     void (*packet)(struct sylk_rtp_socket *s, guint8 *buf, size_t n,
+                                    const struct sockaddr_storage *from, socklen_t from_len))
 {
     guint8 buf[RTP_MAX_PACKET + SYLK_SRTP_MAX_TRAILER];
-    for (int reads = 0; reads < MAX_READS; reads++) {
-        struct sockaddr_storage from;
-        socklen_t from_len = sizeof(from);
-        ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &from_len);
-        if (n < 0)
-            break;
+    struct sockaddr_storage from;
+    socklen_t from_len = sizeof(from);
+    ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &from_len);
+    if (n >= 0)
         packet(s, buf, (size_t)n, &from, from_len);
-    }
 }
 
 static void on_rtcp_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t len,
@@ -219,10 +219,10 @@ static void on_rtcp_packet(struct sylk_rtp_socket *s, guint8 *buf, size_t len,
 
 void sylk_rtp_on_rtp(struct sylk_media_watch *w)
 {
-    drain(container_of(w, struct sylk_rtp_socket, watch[0]), w->fd, on_packet);
+    read_one(container_of(w, struct sylk_rtp_socket, watch[0]), w->fd, on_packet);
 }
 
 void sylk_rtp_on_rtcp(struct sylk_media_watch *w)
 {
-    drain(container_of(w, struct sylk_rtp_socket, watch[1]), w->fd, on_rtcp_packet);
+    read_one(container_of(w, struct sylk_rtp_socket, watch[1]), w->fd, on_rtcp_packet);
 }

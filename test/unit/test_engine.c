@@ -1,6 +1,7 @@
 /*
  * Unit tests for core/media/engine.c: media threads started and told apart, synchronous calls
- * run on them, tickers ticked every 20 ms until removed, watched descriptors reported readable,
+ * run on them, tickers ticked every 20 ms until removed, watched descriptors reported readable
+ * (at the tick, before its tickers, again while they stay readable),
  * placement on the least loaded thread, and events posted back to the main loop.
  */
 #include "media/engine.h"
@@ -292,6 +293,80 @@ static void watch_readable(void)
     sylk_media_engine_free(e);
 }
 
+/* A reader that takes one datagram a call, and a ticker on its thread that notes how many
+ * were read when it first ticks after any was: media thread only, read after a call. */
+struct one_reader {
+    struct sylk_media_watch w;
+    struct sylk_media_ticker k;
+    struct sylk_media_thread *t;
+    int rc, reads, seen_at_tick;
+};
+
+static void read_one(struct sylk_media_watch *w)
+{
+    struct one_reader *r = container_of(w, struct one_reader, w);
+    char buf[16];
+    if (read(w->fd, buf, sizeof(buf)) > 0)
+        r->reads++;
+}
+
+static void note_reads(struct sylk_media_ticker *k, uint64_t tick)
+{
+    struct one_reader *r = container_of(k, struct one_reader, k);
+    (void)tick;
+    if (r->reads && r->seen_at_tick < 0)
+        r->seen_at_tick = r->reads;
+}
+
+static void one_reader_start(void *data)
+{
+    struct one_reader *r = data;
+    r->rc = sylk_media_thread_watch(r->t, &r->w);
+    sylk_media_thread_add_ticker(r->t, &r->k);
+}
+
+static void one_reader_stop(void *data)
+{
+    struct one_reader *r = data;
+    sylk_media_thread_remove_ticker(r->t, &r->k);
+    sylk_media_thread_unwatch(r->t, &r->w);
+}
+
+static void one_reader_seen(void *data)
+{
+    struct one_reader *r = data;
+    r->rc = r->seen_at_tick;
+}
+
+/* Watches are polled at the tick, before its tickers, and again while a descriptor stays
+ * readable: ten datagrams waiting are all read by a reader taking one a call, within one tick. */
+static void watch_rounds(void)
+{
+    struct sylk_media_engine *e = engine_new(1);
+    struct sylk_media_thread *t = sylk_media_engine_pick(e);
+    int fds[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), ==, 0);
+    for (int i = 0; i < 10; i++)
+        g_assert_cmpint(write(fds[1], "datagram", 8), ==, 8);
+    struct one_reader r = {.w = {.fd = fds[0], .readable = read_one},
+                           .k = {.tick = note_reads},
+                           .t = t,
+                           .seen_at_tick = -1};
+    sylk_media_thread_call(t, one_reader_start, &r);
+    g_assert_cmpint(r.rc, ==, 0);
+    int seen = -1;
+    for (int i = 0; i < 100 && seen < 0; i++) { /* a tick comes within 20 ms */
+        g_usleep(10000);
+        sylk_media_thread_call(t, one_reader_seen, &r);
+        seen = r.rc;
+    }
+    g_assert_cmpint(seen, ==, 10);
+    sylk_media_thread_call(t, one_reader_stop, &r);
+    close(fds[0]);
+    close(fds[1]);
+    sylk_media_engine_free(e);
+}
+
 /* ------------------------------------------------------------------ placement --- */
 
 static void pick_least_loaded(void)
@@ -382,6 +457,7 @@ int main(int argc, char **argv)
     g_test_add_func("/engine/ticker-every-20ms", ticker_every_20ms);
     g_test_add_func("/engine/tickers-added-and-removed", tickers_added_and_removed);
     g_test_add_func("/engine/watch-readable", watch_readable);
+    g_test_add_func("/engine/watch-rounds", watch_rounds);
     g_test_add_func("/engine/pick-least-loaded", pick_least_loaded);
     g_test_add_func("/engine/post-main", post_main);
     return g_test_run();
