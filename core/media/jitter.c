@@ -1,5 +1,9 @@
 /*
- * jitter.c — see jitter.h. A ring of max_frames slots indexed by sequence number.
+ * jitter.c — see jitter.h. A ring of max_frames slots indexed by sequence number. The slots'
+ * headers (full, seq, len) sit together, apart from their payloads: a tick's scan reads one
+ * cache line or two, and a new buffer clears a few bytes, not max_frames * 1.5 KB (the payload
+ * pages are left untouched until packets come, so a call that sends no audio never pays for
+ * them).
  */
 #define G_LOG_DOMAIN "sylk-jitter"
 #include "media/jitter.h"
@@ -14,15 +18,16 @@ struct slot {
     bool full;
     uint16_t seq;
     uint16_t len;
-    uint8_t data[SYLK_JITTER_MAX_PAYLOAD];
 };
 
 struct sylk_jitter {
     unsigned min_frames, max_frames;
     unsigned ring_size;   /* a power of two >= max_frames, so seq & mask survives the wrap */
     struct slot *ring;    /* indexed by seq & (ring_size - 1) */
+    uint8_t *data;        /* ring_size payloads of SYLK_JITTER_MAX_PAYLOAD, same index */
     bool restart_pending; /* a far jump seen once: a second in a row restarts the stream */
     struct slot stray;    /* that first packet, kept in case the stream did restart */
+    uint8_t stray_data[SYLK_JITTER_MAX_PAYLOAD];
     bool started;         /* a first packet fixed the sequence base */
     bool playing;         /* past the initial (or rebuffering) delay */
     uint16_t next;        /* sequence number due at the next tick */
@@ -39,6 +44,7 @@ struct sylk_jitter *sylk_jitter_new(unsigned min_frames, unsigned max_frames)
     while (j->ring_size < j->max_frames)
         j->ring_size <<= 1;
     j->ring = g_new0(struct slot, j->ring_size);
+    j->data = g_malloc((gsize)j->ring_size * SYLK_JITTER_MAX_PAYLOAD); /* written before read */
     j->stats.delay_frames = j->min_frames;
     return j;
 }
@@ -48,7 +54,14 @@ void sylk_jitter_free(struct sylk_jitter *j)
     if (!j)
         return;
     g_free(j->ring);
+    g_free(j->data);
     g_free(j);
+}
+
+/* The payload of ring slot `s`. */
+static uint8_t *slot_data(const struct sylk_jitter *j, const struct slot *s)
+{
+    return j->data + (size_t)(s - j->ring) * SYLK_JITTER_MAX_PAYLOAD;
 }
 
 /* Signed distance from a to b in sequence space (RFC 3550 wrap-around). */
@@ -88,15 +101,17 @@ int sylk_jitter_put(struct sylk_jitter *j, uint16_t seq, const uint8_t *payload,
                 j->restart_pending = true;
                 j->stray.seq = seq;
                 j->stray.len = (uint16_t)len;
-                memcpy(j->stray.data, payload, len);
+                memcpy(j->stray_data, payload, len);
                 j->stats.late++;
                 return -ETIME;
             }
             j->stats.resets++;
             reset(j, j->stray.seq);
             j->restart_pending = false;
-            j->ring[j->stray.seq & (j->ring_size - 1)] = j->stray;
-            j->ring[j->stray.seq & (j->ring_size - 1)].full = true;
+            struct slot *back = &j->ring[j->stray.seq & (j->ring_size - 1)];
+            *back = j->stray;
+            back->full = true;
+            memcpy(slot_data(j, back), j->stray_data, j->stray.len);
             j->stats.buffered++;
         } else if (d < 0) {
             j->stats.late++;
@@ -126,7 +141,7 @@ int sylk_jitter_put(struct sylk_jitter *j, uint16_t seq, const uint8_t *payload,
     s->full = true;
     s->seq = seq;
     s->len = (uint16_t)len;
-    memcpy(s->data, payload, len);
+    memcpy(slot_data(j, s), payload, len);
     j->stats.received++;
     return 0;
 }
@@ -187,7 +202,7 @@ enum sylk_jitter_result sylk_jitter_get(struct sylk_jitter *j, uint8_t *out, siz
     }
     s->full = false;
     j->stats.buffered--;
-    memcpy(out, s->data, s->len);
+    memcpy(out, slot_data(j, s), s->len);
     *len = s->len;
     j->stats.played++;
     return SYLK_JITTER_FRAME;
@@ -198,7 +213,7 @@ bool sylk_jitter_peek(const struct sylk_jitter *j, uint8_t *out, size_t *len)
     const struct slot *s = &j->ring[j->next & (j->ring_size - 1)];
     if (!j->started || !s->full || s->seq != j->next)
         return false;
-    memcpy(out, s->data, s->len);
+    memcpy(out, slot_data(j, s), s->len);
     *len = s->len;
     return true;
 }

@@ -494,6 +494,11 @@ bool sylk_sip_stack_start(struct sylk_sip_stack *stack, struct sylk_server *serv
         return false;
     }
     su_root_threading(stack->root, 0);
+    /* Not blocked while it dispatches: GLib would take each of sofia's descriptors out of the
+     * main context's poll set and put it back around every dispatch, and each of those changes
+     * writes the context's wake-up eventfd (about ten writes a call). Nothing here runs the main
+     * loop recursively, so there is nothing for the block to guard against. */
+    g_source_set_can_recurse(su_glib_root_gsource(stack->root), TRUE);
     stack->source_id = g_source_attach(su_glib_root_gsource(stack->root), NULL);
 
     g_autofree char *adv = bracket(c->advertised_ip);

@@ -1,7 +1,9 @@
 /*
  * nua_autoanswer — the ceiling for test/bench/echo_cps: a bare sofia-sip nua user agent that
- * answers every INVITE at once with 200 OK and a fixed PCMU SDP answer, and lets nua answer BYE.
- * It opens no media and routes nothing, so it is what the SIP stack alone costs per call.
+ * answers every INVITE at once with 180 Ringing then 200 OK and a fixed PCMU SDP answer (the
+ * messages the echo plugin sends), and lets nua answer BYE. It opens no media and routes
+ * nothing, so it is what the SIP stack alone costs per call. Like sylkserver, nua runs on the
+ * application's thread (su_root_threading 0): no stack thread, no hand-over between threads.
  *
  *   nua_autoanswer PORT        listen on udp 127.0.0.1:PORT until SIGINT/SIGTERM
  *
@@ -72,6 +74,7 @@ static void nua_event(nua_event_t event, int status, char const *phrase, nua_t *
 
     switch (event) {
     case nua_i_invite:
+        nua_respond(nh, SIP_180_RINGING, NUTAG_WITH_THIS(nua), TAG_END());
         nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua),
                     SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp_answer),
                     TAG_END());
@@ -120,6 +123,7 @@ int main(int argc, char *argv[])
         fprintf(stderr, "su_root_create failed\n");
         return 1;
     }
+    su_root_threading(app.root, 0);
     su_wait_t wait[1];
     su_wait_create(wait, signal_pipe[0], SU_WAIT_IN);
     su_root_register(app.root, wait, signal_readable, NULL, 0);
