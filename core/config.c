@@ -106,6 +106,7 @@ enum kind {
     K_HTTP_URL, /* char *, http: or https: URL without query or fragment */
     K_CONNS,    /* unsigned 0..100000, a number of connections */
     K_BUFFER,   /* unsigned 0 or 64 KiB..1 GiB, a socket buffer size */
+    K_EFFORT,   /* unsigned 0..10, an opus encoder complexity */
 };
 
 struct option {
@@ -150,6 +151,7 @@ static const struct option server_options[] = {
     OPT("rtp", "srtp", K_SRTP, srtp),
     OPT("rtp", "timeout", K_SECONDS, rtp_timeout),
     OPT("rtp", "media_threads", K_THREADS, media_threads),
+    OPT("rtp", "opus_complexity", K_EFFORT, opus_complexity),
     OPT("msrp", "port", K_PORT, msrp_port),
     OPT("msrp", "use_tls", K_BOOL, msrp_use_tls),
     OPT("msrp", "certificate", K_PATH, msrp_certificate),
@@ -200,6 +202,7 @@ void sylk_config_defaults(struct sylk_server_config *cfg)
     cfg->audio_codecs = g_strdupv((char **)default_codecs);
     cfg->srtp = 1; /* optional */
     cfg->rtp_timeout = 30;
+    cfg->opus_complexity = 9; /* libopus's own default: see etc/sylkserver.ini */
     cfg->msrp_port = 2855;
     cfg->msrp_use_tls = true;
     cfg->msrp_reconnect_timeout = 30;
@@ -385,6 +388,11 @@ static char *apply_option(struct sylk_server_config *cfg, const struct option *o
             return g_strdup_printf("'%s' is not a buffer size in bytes (65536-1073741824, or 0 "
                                    "for the kernel's default)",
                                    value);
+        *FIELD(cfg, o, unsigned) = (unsigned)n;
+        return NULL;
+    case K_EFFORT:
+        if (!sylk_ini_parse_long(value, &n) || n < 0 || n > 10)
+            return g_strdup_printf("'%s' is not an opus encoder complexity (0-10)", value);
         *FIELD(cfg, o, unsigned) = (unsigned)n;
         return NULL;
     }

@@ -61,6 +61,9 @@ struct sylk_server_config {
     unsigned rtp_timeout;   /* seconds without RTP that end an audio-only call; 0: never */
     unsigned media_threads; /* 0: one per CPU */
 
+    /* the opus encoder's complexity, 0-10 */
+    unsigned opus_complexity;
+
     /* [msrp] */
     unsigned msrp_port; /* one listening port for every MSRP session; 0: no MSRP */
     bool msrp_use_tls;

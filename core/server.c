@@ -332,9 +332,11 @@ int sylk_server_main(const struct sylk_server_options *o)
         goto out;
     }
     sylk_reload_init(&server->reload, server->config.path);
-    server->rtp_ports = (struct sylk_rtp_ports){.min = server->config.rtp_port_min,
-                                                .max = server->config.rtp_port_max,
-                                                .next = server->config.rtp_port_min};
+    server->rtp_ports =
+        (struct sylk_rtp_ports){.min = server->config.rtp_port_min,
+                                .max = server->config.rtp_port_max,
+                                .next = server->config.rtp_port_min,
+                                .opus_complexity = server->config.opus_complexity + 1};
     server->loop = g_main_loop_new(NULL, FALSE);
     /* From here a SIGHUP (logrotate) no longer kills a server still starting: it waits. */
     sighup = g_unix_signal_add(SIGHUP, on_hangup, server);

@@ -222,6 +222,8 @@ static bool opus_start(struct sylk_codec *c, const struct sylk_codec_options *o)
         opus_encoder_ctl(c->u.opus.enc, OPUS_SET_INBAND_FEC(1));
         opus_encoder_ctl(c->u.opus.enc, OPUS_SET_PACKET_LOSS_PERC(10));
     }
+    if (o && o->complexity >= 1 && o->complexity <= 11)
+        opus_encoder_ctl(c->u.opus.enc, OPUS_SET_COMPLEXITY((opus_int32)o->complexity - 1));
     if (o && o->bitrate >= 6000 && o->bitrate <= 510000)
         opus_encoder_ctl(c->u.opus.enc, OPUS_SET_BITRATE((opus_int32)o->bitrate));
     if (o && o->max_playback_rate) {
@@ -377,5 +379,5 @@ bool sylk_codec_options_equal(const struct sylk_codec_options *a,
                               const struct sylk_codec_options *b)
 {
     return a->fec == b->fec && a->max_playback_rate == b->max_playback_rate &&
-           a->bitrate == b->bitrate;
+           a->bitrate == b->bitrate && a->complexity == b->complexity;
 }

@@ -42,6 +42,9 @@ struct sylk_codec_options {
     bool fec;                   /* useinbandfec=1: encode with in-band FEC */
     unsigned max_playback_rate; /* maxplaybackrate: limits the encoded bandwidth */
     unsigned bitrate;           /* maxaveragebitrate, bits per second */
+    /* Not negotiated: the server's [rtp] opus_complexity, the opus encoder's complexity + 1
+     * (1-11 for 0-10); 0 leaves libopus's own default (9). */
+    unsigned complexity;
 };
 
 /** Field by field (a memcmp would also compare padding). */

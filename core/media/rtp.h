@@ -33,6 +33,9 @@ struct sylk_rtp_ports {
      * are still closing), monotonic µs: opens fail at once for a second, or until one of ours
      * is closed, instead of trying every pair again per call. 0: not full. */
     int64_t full_since;
+    /* [rtp] opus_complexity + 1, given to every stream's opus encoder (see struct
+     * sylk_codec_options); 0: libopus's default */
+    unsigned opus_complexity;
 };
 
 struct sylk_rtp_stats {

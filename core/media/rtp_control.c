@@ -194,6 +194,7 @@ static int prepare_codec(struct sylk_rtp_socket *s, const struct sylk_codec_info
         return -EINVAL;
     if (options)
         c->options = *options;
+    c->options.complexity = s->ports->opus_complexity;
     if (s->main_info == info && sylk_codec_options_equal(&s->main_options, &c->options))
         return 0;
     c->codec = sylk_codec_new(info, &c->options);

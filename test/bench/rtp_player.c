@@ -1,11 +1,11 @@
 /*
  * test/bench/rtp_player — the RTP side of the conference benchmark's participants
- * (test/bench/conference): every participant sends a 20 ms packet stream to its server port
- * and what the server sends back is counted, so that "held in real time" is measured with
- * ordinary UDP sockets and the server's CPU figure is its own (sipp's player used one raw socket
- * per call, which costs the server kernel time growing with the square of the calls).
- * An independent peer: nothing of core/ is linked; the codecs are the libraries the server
- * uses (spandsp for G.711 and G.722, libopus).
+ * (test/bench/conference, test/bench/janus): every participant sends a 20 ms packet stream to its
+ * server port and what the server sends back is counted, so that "held in real time" is measured
+ * with ordinary UDP sockets and the server's CPU figure is its own (sipp's player used one raw
+ * socket per call, which costs the server kernel time growing with the square of the calls). An
+ * independent peer: nothing of core/ is linked; the codecs are the libraries the server uses
+ * (spandsp for G.711 and G.722, libopus).
  *
  *   rtp_player pcmu|g722|opus PAYLOAD_TYPE LOCAL_PORT SERVER_IP
  *
@@ -26,6 +26,9 @@
  *
  * Commands, one a line on stdin:
  *   add PORT      a participant that sends to SERVER_IP:PORT (the port of the server's answer)
+ *   silent PORT   a listener: it sends its first packet only (a server may wait for one before
+ *                 it sends: Janus's plain-RTP participants get the mix once their first packet
+ *                 came), then nothing, as a muted client; what it receives is counted the same
  *   start         begins a measured window
  *   stop          ends it and prints, per participant, "p PORT RECEIVED DUE GAP_MS", then
  *                 "window participants=N received=R due=D share=S worst=W gap_ms=G" (share: of
@@ -73,7 +76,7 @@ struct part {
     uint16_t seq;
     uint32_t ts, ssrc;
     unsigned frame;
-    bool marked;
+    bool marked, silent;
     uint64_t received, window_start;
     int64_t last_ns, gap_ns;
 };
@@ -228,7 +231,7 @@ static void put32(uint8_t *p, uint32_t v)
     put16(p + 2, v & 0xffff);
 }
 
-static void add(struct player *pl, unsigned port)
+static void add(struct player *pl, unsigned port, bool silent)
 {
     if (pl->count == MAX_PARTS || port == 0 || port > 65535 || pl->by_port[port]) {
         fprintf(stderr, "rtp_player: cannot add port %u\n", port);
@@ -243,6 +246,7 @@ static void add(struct player *pl, unsigned port)
     p->ts = (uint32_t)random();
     p->frame = (pl->count * 37) % LOOP_FRAMES;
     p->last_ns = now_ns();
+    p->silent = silent;
     pl->by_port[port] = (int32_t)++pl->count;
 }
 
@@ -267,6 +271,8 @@ static void send_phase(struct player *pl, unsigned phase)
     unsigned n = 0;
     for (unsigned i = phase; i < pl->count; i += PHASES) {
         struct part *p = &pl->parts[i];
+        if (p->silent && p->marked)
+            continue; /* a listener: its first packet only */
         uint8_t *h = p->header;
         h[0] = 0x80;
         h[1] = (uint8_t)(pl->pt | (p->marked ? 0 : 0x80));
@@ -376,7 +382,9 @@ static bool on_command(struct player *pl, char *line)
 {
     unsigned port;
     if (sscanf(line, "add %u", &port) == 1)
-        add(pl, port);
+        add(pl, port, false);
+    else if (sscanf(line, "silent %u", &port) == 1)
+        add(pl, port, true);
     else if (!strncmp(line, "start", 5))
         window_start(pl);
     else if (!strncmp(line, "stop", 4))

@@ -112,6 +112,22 @@ def test_bad_value(tmp_path, line, section, key, value):
     assert_error_at(err, path, line, key=key, section=section)
 
 
+@pytest.mark.parametrize("value,ok", [("4", True), ("0", True), ("11", False), ("-1", False),
+                                      ("high", False)])
+def test_opus_complexity(tmp_path, value, ok):
+    """[rtp] opus_complexity takes 0-10; anything else is refused at start, naming its line."""
+    lines = valid_lines()
+    lines.insert(13, f"opus_complexity = {value}")  # line 14, in [rtp]
+    path = write(tmp_path, lines)
+    code, _, err = check(path)
+    if ok:
+        assert code == 0, f"opus_complexity = {value}: exit {code}\n{err}"
+        return
+    assert code == 1, f"opus_complexity = {value}: exit {code}\n{err}"
+    line = assert_error_at(err, path, 14, key="opus_complexity", section="rtp")
+    assert "opus encoder complexity (0-10)" in line, line
+
+
 @pytest.mark.parametrize("key,value", [
     ("allow_app_header", "maybe"),
     ("trusted_peers", "300.1.2.3"),

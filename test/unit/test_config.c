@@ -44,6 +44,7 @@ static void test_defaults(void)
     g_assert_cmpstr(cfg.audio_codecs[0], ==, "opus");
     g_assert_cmpint(cfg.srtp, ==, 1); /* optional */
     g_assert_cmpuint(cfg.rtp_timeout, ==, 30);
+    g_assert_cmpuint(cfg.opus_complexity, ==, 9);
     g_assert_cmpuint(cfg.web_port, ==, 8090);
     g_assert_cmpstr(cfg.web_local_ip, ==, "127.0.0.1"); /* [sip] local_ip */
     g_assert_null(cfg.web_public_url);
@@ -82,6 +83,7 @@ static void test_values(void)
                                        "audio_codecs = PCMA, G722, opus, Speex\n"
                                        "srtp = mandatory\n"
                                        "media_threads = 3\n"
+                                       "opus_complexity = 4\n"
                                        "[web]\n"
                                        "port = 0\n"
                                        "public_url = https://screens.example.com/sylk/\n"
@@ -91,6 +93,7 @@ static void test_values(void)
                                        true);
     g_assert_cmpstr(cfg.default_application, ==, "conference");
     g_assert_cmpuint(cfg.media_threads, ==, 3);
+    g_assert_cmpuint(cfg.opus_complexity, ==, 4);
     g_assert_cmpuint(cfg.application_map->len, ==, 2);
     struct sylk_app_mapping *m = g_ptr_array_index(cfg.application_map, 1);
     g_assert_cmpstr(m->key, ==, "test@example.com");
@@ -132,6 +135,9 @@ static void test_errors(void)
         {"[rtp]\nsrtp = sometimes\n", ":2: [rtp] srtp: 'sometimes' is not one of disabled"},
         {"[rtp]\ntimeout = -1\n", ":2: [rtp] timeout: '-1' is not a number of seconds"},
         {"[rtp]\nmedia_threads = 65\n", ":2: [rtp] media_threads: '65' is not a thread count"},
+        {"[rtp]\nopus_complexity = 11\n", ":2: [rtp] opus_complexity: '11' is not an opus enc"},
+        {"[rtp]\nopus_complexity = -1\n", ":2: [rtp] opus_complexity: '-1' is not an opus enc"},
+        {"[rtp]\nopus_complexity = high\n", ":2: [rtp] opus_complexity: 'high' is not an opus"},
         {"[msrp]\nuse_tls = perhaps\n", ":2: [msrp] use_tls:"},
         {"[msrp]\nport = 70000\n", ":2: [msrp] port:"},
         {"[msrp]\ncertificate = /nonexistent/msrp.pem\n", "[msrp] certificate: no such file"},
