@@ -361,7 +361,6 @@ struct mixer_op {
 static void do_start(void *data)
 {
     struct mixer_op *op = data;
-    ensure_rate(op->m);
     sylk_media_thread_add_ticker(op->m->thread, &op->m->ticker);
 }
 
@@ -374,7 +373,8 @@ struct sylk_mixer *sylk_mixer_new(struct sylk_media_engine *engine, unsigned max
     m->members = g_ptr_array_new();
     m->groups = g_ptr_array_new();
     g_queue_init(&m->prompts);
-    m->rate = 8000; /* grows with the participants' codecs */
+    m->rate = 8000;                                    /* grows with the participants' codecs */
+    m->core = sylk_mixcore_new(max_speakers, m->rate); /* here: the media thread only ticks it */
     m->ticker.tick = mixer_tick;
     m->thread = sylk_media_engine_pick(engine);
     sylk_media_thread_load(m->thread, 1);
