@@ -154,6 +154,13 @@ void sylk_rtp_get_stats(struct sylk_rtp_socket *s, struct sylk_rtp_stats *out)
     sylk_media_thread_call(s->thread, do_get_stats, &g);
 }
 
+const struct sylk_codec_info *sylk_rtp_main_codec(const struct sylk_rtp_socket *s,
+                                                  const struct sylk_codec_options **options)
+{
+    *options = &s->main_options;
+    return s->main_info;
+}
+
 struct sylk_media_thread *sylk_rtp_thread(const struct sylk_rtp_socket *s)
 {
     return s->thread;
