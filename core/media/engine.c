@@ -9,6 +9,10 @@
  * arriving wakes nobody, the thread wakes 50 times a second whatever its number of streams,
  * and the readable callbacks of a tick run back to back. Nothing is lost by the wait: a tick's
  * consumers (mixers, streams) take audio from the jitter buffers only at the tick.
+ *
+ * Calls (set-up and tear-down from the main thread) run within a budget per wake-up
+ * (CALL_BUDGET_NS): past it the rest waits until after the ticks, so a burst of joins or leaves
+ * cannot hold the rooms' mixing back by more than that.
  */
 #define G_LOG_DOMAIN "sylk-media"
 #include "engine.h"
@@ -23,15 +27,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_EVENTS   4   /* the clock and the calls */
-#define WATCH_BATCH  256 /* ready descriptors taken by one epoll_wait at a tick */
-#define WATCH_CALLS  128 /* polls of the watch set at one tick at most */
-#define MAX_CATCH_UP 5   /* ticks run at once after a stall; older ones are skipped */
-#define TICK_NS      (SYLK_MEDIA_TICK_MS * 1000000L)
-#define TAG_TIMER    ((void *)1)
-#define TAG_CALLS    ((void *)2)
-#define LOAD_WINDOW  (1000 / SYLK_MEDIA_TICK_MS) /* ticks: the load figures cover a second */
-#define PPM          1000000u
+#define MAX_EVENTS     4   /* the clock and the calls */
+#define WATCH_BATCH    256 /* ready descriptors taken by one epoll_wait at a tick */
+#define WATCH_CALLS    128 /* polls of the watch set at one tick at most */
+#define MAX_CATCH_UP   5   /* ticks run at once after a stall; older ones are skipped */
+#define TICK_NS        (SYLK_MEDIA_TICK_MS * 1000000L)
+#define TAG_TIMER      ((void *)1)
+#define TAG_CALLS      ((void *)2)
+#define LOAD_WINDOW    (1000 / SYLK_MEDIA_TICK_MS) /* ticks: the load figures cover a second */
+#define PPM            1000000u
+#define CALL_BUDGET_NS 1000000 /* calls run in one wake-up (then the ticks), at most */
 
 struct media_call {
     void (*fn)(void *data);
@@ -55,7 +60,7 @@ struct sylk_media_thread {
     GQueue calls;
     /* Written by the thread only, read by metrics from any thread. */
     atomic_uint_fast64_t counters[SYLK_MEDIA_COUNTERS];
-    atomic_uint_fast64_t ticks_done, busy_ns;
+    atomic_uint_fast64_t ticks_done, busy_ns, calls_deferred;
     atomic_uint_fast32_t load_ppm, load_max_ppm; /* the last whole window */
     /* The thread's own bookkeeping of its load window. */
     uint64_t window_start_ns, window_start_busy, last_tick_busy, window_max_ns;
@@ -66,7 +71,30 @@ struct sylk_media_engine {
     struct sylk_media_thread threads[];
 };
 
-static void run_calls(struct sylk_media_thread *t)
+static uint64_t now_ns(void);
+static void wake(struct sylk_media_thread *t);
+static void bump(atomic_uint_fast64_t *c, uint64_t n);
+
+/* Runs one call; a posted one is freed, the main thread waiting on another is woken. */
+static void run_call(struct sylk_media_thread *t, struct media_call *c)
+{
+    c->fn(c->data);
+    if (c->posted) {
+        g_free(c);
+        return;
+    }
+    g_mutex_lock(&t->lock);
+    c->done = true;
+    g_cond_broadcast(&t->cond);
+    g_mutex_unlock(&t->lock);
+}
+
+/*
+ * The queued calls, in order, until `budget_ns` of them ran: the rest go back to the head of
+ * the queue and the thread wakes again at once, after this wake-up's ticks. A burst of joins
+ * or leaves therefore delays a due tick by CALL_BUDGET_NS (and one call) at most.
+ */
+static void run_calls(struct sylk_media_thread *t, uint64_t start, uint64_t budget_ns)
 {
     uint64_t n;
     if (read(t->call_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
@@ -77,16 +105,18 @@ static void run_calls(struct sylk_media_thread *t)
     g_mutex_unlock(&t->lock);
     struct media_call *c;
     while ((c = g_queue_pop_head(&pending))) {
-        c->fn(c->data);
-        if (c->posted) {
-            g_free(c);
-            continue;
-        }
-        g_mutex_lock(&t->lock);
-        c->done = true;
-        g_cond_broadcast(&t->cond);
-        g_mutex_unlock(&t->lock);
+        run_call(t, c);
+        if (pending.length && !t->stopping && now_ns() - start >= budget_ns)
+            break;
     }
+    if (!pending.length)
+        return;
+    g_mutex_lock(&t->lock);
+    while ((c = g_queue_pop_tail(&pending))) /* before what was queued meanwhile */
+        g_queue_push_head(&t->calls, c);
+    g_mutex_unlock(&t->lock);
+    bump(&t->calls_deferred, 1);
+    wake(t);
 }
 
 static uint64_t now_ns(void)
@@ -197,7 +227,7 @@ static gpointer thread_main(gpointer data)
             timer |= ev[i].data.ptr == TAG_TIMER;
         }
         if (calls)
-            run_calls(t);
+            run_calls(t, woke, CALL_BUDGET_NS);
         if (timer && !t->stopping)
             run_ticks(t);
         bump(&t->busy_ns, now_ns() - woke);
@@ -247,6 +277,11 @@ static void thread_stop(struct sylk_media_thread *t)
     if (t->thread) {
         sylk_media_thread_call(t, set_stopping, t);
         g_thread_join(t->thread);
+        /* What the thread posted to itself meanwhile (the end of a stream's close): it is gone,
+         * so its calls run here. Nobody waits on them. */
+        struct media_call *c;
+        while ((c = g_queue_pop_head(&t->calls)))
+            run_call(t, c);
     }
     if (t->tickers)
         g_warning("media thread %u stopped with tickers still registered", t->index);
@@ -317,6 +352,7 @@ void sylk_media_engine_stats(const struct sylk_media_engine *e, unsigned index,
     for (unsigned i = 0; i < SYLK_MEDIA_COUNTERS; i++)
         out->counters[i] = atomic_load_explicit(&t->counters[i], memory_order_relaxed);
     out->ticks = atomic_load_explicit(&t->ticks_done, memory_order_relaxed);
+    out->calls_deferred = atomic_load_explicit(&t->calls_deferred, memory_order_relaxed);
     out->busy_ns = atomic_load_explicit(&t->busy_ns, memory_order_relaxed);
     out->load = (double)atomic_load_explicit(&t->load_ppm, memory_order_relaxed) / PPM;
     out->load_max = (double)atomic_load_explicit(&t->load_max_ppm, memory_order_relaxed) / PPM;

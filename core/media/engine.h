@@ -49,10 +49,11 @@ enum sylk_media_counter {
 /** A media thread's figures, read from any thread without disturbing it. */
 struct sylk_media_thread_stats {
     uint64_t counters[SYLK_MEDIA_COUNTERS];
-    uint64_t ticks;   /* 20 ms ticks run */
-    uint64_t busy_ns; /* time spent working (not waiting in epoll) */
-    double load;      /* share of the last second's ticks spent working, 0..1 */
-    double load_max;  /* the busiest single tick of the last second, as a share of 20 ms */
+    uint64_t ticks;          /* 20 ms ticks run */
+    uint64_t calls_deferred; /* wake-ups whose calls went past the budget: the rest waited */
+    uint64_t busy_ns;        /* time spent working (not waiting in epoll) */
+    double load;             /* share of the last second's ticks spent working, 0..1 */
+    double load_max;         /* the busiest single tick of the last second, as a share of 20 ms */
 };
 
 /** Something run once per 20 ms tick on its thread; owned by its user. */
@@ -77,7 +78,9 @@ void sylk_media_thread_load(struct sylk_media_thread *thread, int delta);
 void sylk_media_thread_call(struct sylk_media_thread *thread, void (*fn)(void *data), void *data);
 /**
  * Runs fn(data) on the thread later, without waiting: the main thread goes on with SIP. Posts
- * and calls to one thread run in the order they were made. Main thread only.
+ * and calls to one thread run in the order they were made. Main thread, or the media thread
+ * itself (work to do after this wake-up's ticks: run once the thread is stopped, at the
+ * latest).
  */
 void sylk_media_thread_post(struct sylk_media_thread *thread, void (*fn)(void *data), void *data);
 

@@ -33,6 +33,11 @@ struct group {
     uint8_t payload[SYLK_CODEC_MAX_PAYLOAD];
 };
 
+struct group_key {
+    const struct sylk_codec_info *info;
+    struct sylk_codec_options options;
+};
+
 struct member {
     struct sylk_rtp_socket *s;
     int slot;
@@ -54,6 +59,7 @@ struct sylk_mixer {
     GHashTable *plays; /* prompt id -> struct mixer_done */
     guint next_play_id;
     unsigned max_speakers;
+    GPtrArray *main_groups; /* struct group_key: the groups handed over (they stay to the end) */
 
     /* media thread */
     struct sylk_media_ticker ticker;
@@ -119,21 +125,25 @@ static void converter_clear(struct converter *c)
 
 /* ----------------------------------------------------------- on the media thread --- */
 
-static struct group *group_for(struct sylk_mixer *m, struct sylk_rtp_socket *s)
+static struct group *find_group(struct sylk_mixer *m, const struct sylk_codec_info *info,
+                                const struct sylk_codec_options *opt)
 {
-    const struct sylk_codec_info *info = sylk_rtp_codec(s);
-    const struct sylk_codec_options *opt = sylk_rtp_codec_options(s);
-    if (!info)
-        return NULL;
     for (guint i = 0; i < m->groups->len; i++) {
         struct group *g = g_ptr_array_index(m->groups, i);
         if (g->info == info && sylk_codec_options_equal(&g->options, opt))
             return g;
     }
+    return NULL;
+}
+
+/* A group with its encoder: `codec` when one was built on the main thread, else built here. */
+static struct group *new_group(struct sylk_mixer *m, const struct sylk_codec_info *info,
+                               const struct sylk_codec_options *opt, struct sylk_codec *codec)
+{
     struct group *g = g_new0(struct group, 1);
     g->info = info;
     g->options = *opt;
-    g->codec = sylk_codec_new(info, opt);
+    g->codec = codec ? codec : sylk_codec_new(info, opt);
     if (!g->codec) {
         g_free(g);
         return NULL;
@@ -142,11 +152,33 @@ static struct group *group_for(struct sylk_mixer *m, struct sylk_rtp_socket *s)
     return g;
 }
 
+/*
+ * The group of the stream's codec. Its encoder was built on the main thread when the stream
+ * joined (sylk_mixer_add); only a codec changed by a re-INVITE to one the room had not used
+ * has its encoder built here, on the tick.
+ */
+static struct group *group_for(struct sylk_mixer *m, struct sylk_rtp_socket *s)
+{
+    const struct sylk_codec_info *info = sylk_rtp_codec(s);
+    const struct sylk_codec_options *opt = sylk_rtp_codec_options(s);
+    if (!info)
+        return NULL;
+    struct group *g = find_group(m, info, opt);
+    return g ? g : new_group(m, info, opt, NULL);
+}
+
+/* A group stays when nobody uses it any more (its encoder is not built again, and the main
+ * thread's record of the groups stays true); the mixer's end frees it. */
 static void group_release(struct sylk_mixer *m, struct group *g)
 {
-    if (!g || --g->users > 0)
-        return;
-    g_ptr_array_remove_fast(m->groups, g);
+    (void)m;
+    if (g)
+        g->users--;
+}
+
+static void group_free(gpointer data)
+{
+    struct group *g = data;
     converter_clear(&g->down);
     sylk_codec_free(g->codec);
     g_free(g);
@@ -361,7 +393,6 @@ struct mixer_op {
 static void do_start(void *data)
 {
     struct mixer_op *op = data;
-    ensure_rate(op->m);
     sylk_media_thread_add_ticker(op->m->thread, &op->m->ticker);
 }
 
@@ -372,9 +403,11 @@ struct sylk_mixer *sylk_mixer_new(struct sylk_media_engine *engine, unsigned max
     m->plays = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     m->max_speakers = max_speakers;
     m->members = g_ptr_array_new();
-    m->groups = g_ptr_array_new();
+    m->groups = g_ptr_array_new_with_free_func(group_free);
+    m->main_groups = g_ptr_array_new_with_free_func(g_free);
     g_queue_init(&m->prompts);
-    m->rate = 8000; /* grows with the participants' codecs */
+    m->rate = 8000;                                    /* grows with the participants' codecs */
+    m->core = sylk_mixcore_new(max_speakers, m->rate); /* here: the media thread only ticks it */
     m->ticker.tick = mixer_tick;
     m->thread = sylk_media_engine_pick(engine);
     sylk_media_thread_load(m->thread, 1);
@@ -428,6 +461,7 @@ void sylk_mixer_free(struct sylk_mixer *m)
     sylk_mixcore_free(m->core);
     g_ptr_array_free(m->members, TRUE);
     g_ptr_array_free(m->groups, TRUE);
+    g_ptr_array_free(m->main_groups, TRUE);
     mixer_unref(m);
 }
 
@@ -451,6 +485,24 @@ static void do_add(void *data)
     }
     g_ptr_array_add(m->members, p);
     sylk_rtp_attach(op->s, m, member_detached);
+    const struct sylk_codec_info *info = sylk_rtp_codec(op->s);
+    const struct sylk_codec_options *opt = sylk_rtp_codec_options(op->s);
+    if (!info)
+        return;
+    if (op->ptr && !find_group(m, info, opt) && new_group(m, info, opt, op->ptr))
+        op->ptr = NULL;                          /* taken */
+    op->flag = find_group(m, info, opt) != NULL; /* the room has its group now */
+}
+
+static bool main_has_group(struct sylk_mixer *m, const struct sylk_codec_info *info,
+                           const struct sylk_codec_options *opt)
+{
+    for (guint i = 0; i < m->main_groups->len; i++) {
+        const struct group_key *k = g_ptr_array_index(m->main_groups, i);
+        if (k->info == info && sylk_codec_options_equal(&k->options, opt))
+            return true;
+    }
+    return false;
 }
 
 int sylk_mixer_add(struct sylk_mixer *m, struct sylk_rtp_socket *s)
@@ -460,7 +512,21 @@ int sylk_mixer_add(struct sylk_mixer *m, struct sylk_rtp_socket *s)
     if (op.flag)
         return -EALREADY;
     sylk_rtp_move(s, m->thread);
+    /* The encoder of the room's common mix for the stream's codec is built here when the room
+     * has none for it yet (an opus encoder costs about 40 us): the media thread takes it
+     * ready. The main thread's record of the room's groups says when (groups stay). */
+    const struct sylk_codec_options *opt;
+    const struct sylk_codec_info *info = sylk_rtp_main_codec(s, &opt);
+    bool known = !info || main_has_group(m, info, opt);
+    op.ptr = known ? NULL : sylk_codec_new(info, opt);
+    op.flag = false;
     sylk_media_thread_call(m->thread, do_add, &op);
+    sylk_codec_free(op.ptr); /* not taken: the room had the group already, or failed */
+    if (!known && op.flag) {
+        struct group_key *k = g_new(struct group_key, 1);
+        *k = (struct group_key){info, *opt};
+        g_ptr_array_add(m->main_groups, k);
+    }
     return op.rc;
 }
 

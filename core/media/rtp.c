@@ -4,8 +4,8 @@
  * and its close, which the media thread finishes. The other parts are listed in
  * rtp_internal.h.
  *
- * Thread: main thread; do_close and the attach/detach steps of a move run on the stream's
- * media thread.
+ * Thread: main thread; do_close (in two steps: the stream let go before the next tick, the
+ * rest after it) and the attach/detach steps of a move run on the stream's media thread.
  */
 #define G_LOG_DOMAIN "sylk-rtp"
 #include "media/rtp_internal.h"
@@ -154,6 +154,13 @@ void sylk_rtp_get_stats(struct sylk_rtp_socket *s, struct sylk_rtp_stats *out)
     sylk_media_thread_call(s->thread, do_get_stats, &g);
 }
 
+const struct sylk_codec_info *sylk_rtp_main_codec(const struct sylk_rtp_socket *s,
+                                                  const struct sylk_codec_options **options)
+{
+    *options = &s->main_options;
+    return s->main_info;
+}
+
 struct sylk_media_thread *sylk_rtp_thread(const struct sylk_rtp_socket *s)
 {
     return s->thread;
@@ -177,14 +184,11 @@ void sylk_rtp_prompt_free(gpointer data)
     g_free(p);
 }
 
-/* The stream's thread lets it go, logs its counters and frees what it owned. */
-static void do_close(void *data)
+/* The second half of a close: the stream's counters logged, its sockets closed, what it owned
+ * freed. Posted by do_close to its own thread, so it runs after the wake-up's ticks. */
+static void do_close_finish(void *data)
 {
     struct sylk_rtp_socket *s = data;
-    do_detach_thread(s);
-    if (s->consumer && s->detached)
-        s->detached(s->consumer, s);
-    s->consumer = NULL;
     const struct sylk_rtp_stats *st = &s->stats;
     g_info("RTP port %u closed: %" G_GUINT64_FORMAT " packets in, %" G_GUINT64_FORMAT
            " out, %" G_GUINT64_FORMAT " dropped, %" G_GUINT64_FORMAT " STUN (%" G_GUINT64_FORMAT
@@ -209,6 +213,20 @@ static void do_close(void *data)
     g_free(s->delay);
     g_free(s->delay_len);
     sylk_rtp_unref(s);
+}
+
+/*
+ * The stream's thread lets it go at once (out of the watch set, the tickers and its mixer);
+ * the rest (about 40 us: the log line, two close(2), the frees) waits until after the ticks.
+ */
+static void do_close(void *data)
+{
+    struct sylk_rtp_socket *s = data;
+    do_detach_thread(s);
+    if (s->consumer && s->detached)
+        s->detached(s->consumer, s);
+    s->consumer = NULL;
+    sylk_media_thread_post(s->thread, do_close_finish, s);
 }
 
 /*

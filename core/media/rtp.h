@@ -133,6 +133,13 @@ void sylk_rtp_stop_prompts(struct sylk_rtp_socket *s);
 void sylk_rtp_get_stats(struct sylk_rtp_socket *s, struct sylk_rtp_stats *out);
 void sylk_rtp_close(struct sylk_rtp_socket *s);
 
+/**
+ * The codec the main thread last asked the stream for (the one it runs once the description
+ * applied), NULL before any; `options` set when not NULL. Main thread.
+ */
+const struct sylk_codec_info *sylk_rtp_main_codec(const struct sylk_rtp_socket *s,
+                                                  const struct sylk_codec_options **options);
+
 /** The thread the stream is on, and moving it to another one (for a mixer). */
 struct sylk_media_thread *sylk_rtp_thread(const struct sylk_rtp_socket *s);
 void sylk_rtp_move(struct sylk_rtp_socket *s, struct sylk_media_thread *to);

@@ -297,6 +297,10 @@ static void media_metrics(struct sylk_exposition *e, const struct sylk_media_eng
             LABELS("thread", index), (double)st.busy_ns / 1e9);
         add(e, "sylk_media_thread_ticks_total", "20 ms ticks a media thread ran", COUNTER,
             LABELS("thread", index), (double)st.ticks);
+        add(e, "sylk_media_thread_calls_deferred_total",
+            "Wake-ups of a media thread whose set-up and tear-down work went past its budget "
+            "(the rest waited until after the tick)",
+            COUNTER, LABELS("thread", index), (double)st.calls_deferred);
     }
     for (unsigned k = 0; k < SYLK_MEDIA_COUNTERS; k++)
         add(e, rtp[k].name, rtp[k].help, COUNTER, NULL, (double)sums[k]);

@@ -29,7 +29,9 @@
  *   silent PORT   a listener: it sends its first packet only (a server may wait for one before
  *                 it sends: Janus's plain-RTP participants get the mix once their first packet
  *                 came), then nothing, as a muted client; what it receives is counted the same
- *   start         begins a measured window
+ *   start [N]     begins a measured window over the first N participants added (default: all
+ *                 added so far); those added later send and are counted but are not part of
+ *                 it, so a burst of joins or leaves is measured on the participants that stay
  *   stop          ends it and prints, per participant, "p PORT RECEIVED DUE GAP_MS", then
  *                 "window participants=N received=R due=D share=S worst=W gap_ms=G" (share: of
  *                 all due packets; worst: the lowest participant's share; gap: the longest
@@ -90,6 +92,7 @@ struct player {
     unsigned count;
     int32_t by_port[65536]; /* server port -> participant + 1 */
     bool measuring;
+    unsigned window_count; /* the participants of the window: the first ones */
     int64_t window_ns;
     uint64_t phase;
 };
@@ -318,7 +321,7 @@ static void receive(struct player *pl, int fd, bool count)
                 continue;
             struct part *p = &pl->parts[idx - 1];
             p->received++;
-            if (pl->measuring && now - p->last_ns > p->gap_ns)
+            if (pl->measuring && (unsigned)idx <= pl->window_count && now - p->last_ns > p->gap_ns)
                 p->gap_ns = now - p->last_ns;
             p->last_ns = now;
         }
@@ -342,9 +345,10 @@ static void on_timer(struct player *pl)
     receive(pl, pl->rtcp_fd, false);
 }
 
-static void window_start(struct player *pl)
+static void window_start(struct player *pl, unsigned first)
 {
     pl->window_ns = now_ns();
+    pl->window_count = first && first < pl->count ? first : pl->count;
     for (unsigned i = 0; i < pl->count; i++) {
         struct part *p = &pl->parts[i];
         p->window_start = p->received;
@@ -360,9 +364,10 @@ static void window_stop(struct player *pl)
     pl->measuring = false;
     double due = (double)(now - pl->window_ns) / (PTIME_MS * 1e6);
     uint64_t total = 0;
-    double worst = pl->count ? 1e9 : 0;
+    unsigned count = pl->window_count;
+    double worst = count ? 1e9 : 0;
     int64_t gap = 0;
-    for (unsigned i = 0; i < pl->count; i++) {
+    for (unsigned i = 0; i < count; i++) {
         struct part *p = &pl->parts[i];
         uint64_t got = p->received - p->window_start;
         int64_t g = p->gap_ns > now - p->last_ns ? p->gap_ns : now - p->last_ns;
@@ -373,20 +378,20 @@ static void window_stop(struct player *pl)
         gap = g > gap ? g : gap;
     }
     printf("window participants=%u received=%llu due=%.1f share=%.4f worst=%.4f gap_ms=%.1f\n",
-           pl->count, (unsigned long long)total, due * pl->count,
-           pl->count ? total / (due * pl->count) : 0.0, worst, gap / 1e6);
+           count, (unsigned long long)total, due * count, count ? total / (due * count) : 0.0,
+           worst, gap / 1e6);
 }
 
 /* True to go on. */
 static bool on_command(struct player *pl, char *line)
 {
-    unsigned port;
+    unsigned port, first = 0;
     if (sscanf(line, "add %u", &port) == 1)
         add(pl, port, false);
     else if (sscanf(line, "silent %u", &port) == 1)
         add(pl, port, true);
-    else if (!strncmp(line, "start", 5))
-        window_start(pl);
+    else if (sscanf(line, "start %u", &first) == 1 || !strncmp(line, "start", 5))
+        window_start(pl, first);
     else if (!strncmp(line, "stop", 4))
         window_stop(pl);
     else if (!strncmp(line, "quit", 4))

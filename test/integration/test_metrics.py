@@ -147,6 +147,8 @@ def test_calls_move_counters_and_gauges(server_factory):
     assert loads and all(0 <= v <= 1 for v in loads), loads
     print(f"media thread load (last second): {loads}")
     assert any(n == "sylk_media_thread_ticks_total" and v > 0 for (n, _), v in up.items())
+    deferred = [v for (n, _), v in up.items() if n == "sylk_media_thread_calls_deferred_total"]
+    assert deferred and all(v >= 0 for v in deferred), deferred
     for c in calls:
         c.hang_up()
     server.wait_log("room sip:metricsroom@127.0.0.1 ended")

@@ -2,7 +2,9 @@
  * Unit tests for core/media/engine.c: media threads started and told apart, synchronous calls
  * run on them, tickers ticked every 20 ms until removed, watched descriptors reported readable
  * (at the tick, before its tickers, again while they stay readable),
- * placement on the least loaded thread, and events posted back to the main loop.
+ * placement on the least loaded thread, events posted back to the main loop, a burst of calls
+ * run in order within a budget per wake-up (ticks between them), calls a thread posts to
+ * itself run even when it stops.
  */
 #include "media/engine.h"
 
@@ -447,6 +449,130 @@ static void post_main(void)
     sylk_media_engine_free(e);
 }
 
+/* ------------------------------------------------------------- the calls' budget --- */
+
+#define SLOW_CALLS   100
+#define SLOW_CALL_US 500 /* 50 ms of calls in all: two ticks or more come due meanwhile */
+
+struct budget {
+    struct sylk_media_ticker k;
+    struct sylk_media_thread *t;
+    GMutex lock;
+    GCond cond;
+    bool released;
+    unsigned order[SLOW_CALLS + 1]; /* media thread */
+    unsigned ran;                   /* media thread; read once it is over */
+    unsigned partial_ticks;         /* ticks that came between the first and the last call */
+};
+
+static struct budget *budget_of(struct sylk_media_ticker *k)
+{
+    return container_of(k, struct budget, k);
+}
+
+static void budget_tick(struct sylk_media_ticker *k, uint64_t tick)
+{
+    struct budget *b = budget_of(k);
+    (void)tick;
+    if (b->ran > 1 && b->ran <= SLOW_CALLS)
+        b->partial_ticks++;
+}
+
+struct slow_call {
+    struct budget *b;
+    unsigned index;
+};
+
+/* The first call holds the thread until every other one is queued behind it. */
+static void first_call(void *data)
+{
+    struct budget *b = data;
+    sylk_media_thread_add_ticker(b->t, &b->k);
+    g_mutex_lock(&b->lock);
+    while (!b->released)
+        g_cond_wait(&b->cond, &b->lock);
+    g_mutex_unlock(&b->lock);
+    b->order[b->ran++] = 0;
+}
+
+static void slow_call(void *data)
+{
+    struct slow_call *c = data;
+    gint64 end = g_get_monotonic_time() + SLOW_CALL_US;
+    while (g_get_monotonic_time() < end)
+        ;
+    c->b->order[c->b->ran++] = c->index;
+}
+
+static void budget_done(void *data)
+{
+    struct budget *b = data;
+    sylk_media_thread_remove_ticker(b->t, &b->k);
+}
+
+/*
+ * 50 ms of calls queued at once (a burst of joins or leaves): the thread runs them in order but
+ * not in one go: its ticks come between them (more than once), and the wake-ups that went past
+ * the budget are counted.
+ */
+static void calls_within_budget(void)
+{
+    struct sylk_media_engine *e = engine_new(1);
+    struct sylk_media_thread *t = sylk_media_engine_pick(e);
+    struct budget b = {.k.tick = budget_tick, .t = t};
+    g_mutex_init(&b.lock);
+    g_cond_init(&b.cond);
+    struct slow_call calls[SLOW_CALLS];
+    sylk_media_thread_post(t, first_call, &b);
+    for (unsigned i = 0; i < SLOW_CALLS; i++) {
+        calls[i] = (struct slow_call){.b = &b, .index = i + 1};
+        sylk_media_thread_post(t, slow_call, &calls[i]);
+    }
+    g_mutex_lock(&b.lock);
+    b.released = true;
+    g_cond_signal(&b.cond);
+    g_mutex_unlock(&b.lock);
+    sylk_media_thread_call(t, budget_done, &b); /* after all of them */
+    g_assert_cmpuint(b.ran, ==, SLOW_CALLS + 1);
+    for (unsigned i = 0; i <= SLOW_CALLS; i++)
+        g_assert_cmpuint(b.order[i], ==, i);
+    g_test_message("%u ticks ran between the calls", b.partial_ticks);
+    g_assert_cmpuint(b.partial_ticks, >=, 2);
+    struct sylk_media_thread_stats st;
+    sylk_media_engine_stats(e, 0, &st);
+    g_assert_cmpuint(st.calls_deferred, >=, 2);
+    sylk_media_engine_free(e);
+    g_mutex_clear(&b.lock);
+    g_cond_clear(&b.cond);
+}
+
+/* A call the thread posts to itself runs after the wake-up's ticks, or at the thread's stop. */
+struct self_post {
+    struct sylk_media_thread *t;
+    gint ran;
+};
+
+static void posted_late(void *data)
+{
+    g_atomic_int_inc(&((struct self_post *)data)->ran);
+}
+
+static void post_to_self(void *data)
+{
+    struct self_post *d = data;
+    sylk_media_thread_post(d->t, posted_late, d);
+}
+
+static void self_post_at_stop(void)
+{
+    struct sylk_media_engine *e = engine_new(1);
+    struct self_post d = {.t = sylk_media_engine_pick(e)};
+    for (int i = 0; i < 50; i++)
+        sylk_media_thread_post(d.t, post_to_self, &d);
+    sylk_media_engine_free(e); /* the thread stops with some of them queued, or none */
+    g_assert_cmpint(d.ran, ==, 50);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -460,5 +586,7 @@ int main(int argc, char **argv)
     g_test_add_func("/engine/watch-rounds", watch_rounds);
     g_test_add_func("/engine/pick-least-loaded", pick_least_loaded);
     g_test_add_func("/engine/post-main", post_main);
+    g_test_add_func("/engine/calls-within-budget", calls_within_budget);
+    g_test_add_func("/engine/self-post-at-stop", self_post_at_stop);
     return g_test_run();
 }

@@ -5,7 +5,8 @@
  * comes back is decoded and measured (Goertzel): each hears the two others and not itself, a
  * muted one is heard by nobody but still hears the room, one on hold is sent nothing, a prompt
  * is heard by all and reported done once; packets come at 50 a second, numbered in order, from
- * the stream's own SSRC.
+ * the stream's own SSRC. Over two media threads, rooms are placed by participants, not by
+ * rooms.
  */
 #include "media/codec.h"
 #include "media/engine.h"
@@ -503,6 +504,53 @@ static void port_range_exhausted(void)
     sylk_media_engine_free(engine);
 }
 
+/*
+ * Placement over two media threads counts participants, not rooms: after a room of BIG_ROOM
+ * (its mixer and streams on one thread), rooms of 3 go to the other thread until it holds as
+ * many participants; only then does one go beside the big room.
+ */
+#define BIG_ROOM    20
+#define SMALL_ROOMS 7
+
+static struct sylk_mixer *room_of(struct sylk_media_engine *engine, struct sylk_rtp_ports *ports,
+                                  unsigned size, struct sylk_rtp_socket **s)
+{
+    struct sylk_mixer *m = sylk_mixer_new(engine, 0);
+    for (unsigned i = 0; i < size; i++) {
+        g_assert_cmpint(sylk_rtp_open(ports, "127.0.0.1", engine, &s[i]), ==, 0);
+        g_assert_cmpint(sylk_mixer_add(m, s[i]), ==, 0);
+    }
+    return m;
+}
+
+static void placement_by_participants(void)
+{
+    struct sylk_media_engine *engine = NULL;
+    g_assert_cmpint(sylk_media_engine_new(2, &engine), ==, 0);
+    struct sylk_rtp_ports ports = {.min = 41400, .max = 41599, .next = 41400};
+    struct sylk_rtp_socket *big[BIG_ROOM], *small[SMALL_ROOMS][3];
+    struct sylk_mixer *rooms[SMALL_ROOMS + 1];
+    rooms[0] = room_of(engine, &ports, BIG_ROOM, big);
+    struct sylk_media_thread *busy = sylk_rtp_thread(big[0]);
+    for (unsigned i = 0; i < BIG_ROOM; i++)
+        g_assert_true(sylk_rtp_thread(big[i]) == busy);
+    /* 21 on the busy thread (20 streams and a mixer); each room of 3 adds 4 to the other */
+    for (unsigned r = 0; r < SMALL_ROOMS; r++) {
+        rooms[r + 1] = room_of(engine, &ports, 3, small[r]);
+        bool beside_big = sylk_rtp_thread(small[r][0]) == busy;
+        g_test_message("room of 3 #%u: %s", r + 1, beside_big ? "beside the big room" : "other");
+        g_assert_true(beside_big == (r == SMALL_ROOMS - 1));
+    }
+    for (unsigned r = 0; r <= SMALL_ROOMS; r++)
+        sylk_mixer_free(rooms[r]);
+    for (unsigned i = 0; i < BIG_ROOM; i++)
+        sylk_rtp_close(big[i]);
+    for (unsigned r = 0; r < SMALL_ROOMS; r++)
+        for (unsigned i = 0; i < 3; i++)
+            sylk_rtp_close(small[r][i]);
+    sylk_media_engine_free(engine);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -513,5 +561,6 @@ int main(int argc, char **argv)
     g_test_add_func("/mixer/prompt-over-full-room", prompt_over_full_room);
     g_test_add_func("/mixer/audio-levels", audio_levels);
     g_test_add_func("/mixer/port-range-exhausted", port_range_exhausted);
+    g_test_add_func("/mixer/placement-by-participants", placement_by_participants);
     return g_test_run();
 }
