@@ -3,6 +3,7 @@
 Each test gets its own server (fixture `server_factory`), its own temp dir with a generated
 config, and stops it by pid. SYLK_BUILD_DIR names the build directory (default: build).
 """
+import collections
 import os
 import random
 import signal
@@ -19,87 +20,69 @@ PLUGINS_DIR = os.path.join(BUILD, "plugins")
 
 
 _handed_out = set()  # ports free_port returned: each once, though none is bound until used
+# Port ranges (RTP) handed out lately: each test has a few servers, so they are not handed out
+# again while those may run; kept apart from _handed_out, which would run out of ports.
+_recent_ranges = collections.deque(maxlen=64)
+
+
+def _below_ephemeral():
+    """Ports to hand out: from 10000 up to the kernel's ephemeral range, which outgoing
+    connections and bind(port 0) take from (a free port from there was taken by an outgoing
+    connection of another peer before its server bound it: "Address already in use")."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral_low = int(f.read().split()[0])
+    return 10000, max(ephemeral_low, 20000)
+
+
+def _bindable(port, kinds):
+    for kind in kinds:
+        probe = socket.socket(socket.AF_INET,
+                              socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        finally:
+            probe.close()
+    return True
+
+
+def free_ports(count, kinds=("udp", "tcp"), even=False):
+    """The first of `count` consecutive ports free for every socket kind in `kinds` on
+    127.0.0.1, none handed out before (a server's SIP and MSRP ports were both free when
+    probed, and must still differ), below the ephemeral range (see _below_ephemeral)."""
+    low, high = _below_ephemeral()
+    rng = random.Random()
+    for _ in range(400):
+        start = rng.randrange(low, high - count)
+        if even:
+            start -= start % 2
+        ports = range(start, start + count)
+        if any(p in _handed_out or any(p in r for r in _recent_ranges) for p in ports):
+            continue
+        if all(_bindable(p, kinds) for p in ports):
+            if count > 2:  # a server's RTP range: not again while its server may still run
+                _recent_ranges.append(ports)
+            else:
+                _handed_out.update(ports)
+            return start
+    raise RuntimeError(f"no {count} free consecutive ports")
 
 
 def free_port(kinds=("udp", "tcp"), even=False):
-    """A port free for every socket kind in `kinds` on 127.0.0.1, never one returned before
-    (a server's SIP and MSRP ports were both free when probed, and must still differ).
-
-    Linux (>= 4.6) hands out odd ports for bind(port 0), so for an even port the even
-    neighbour is tried."""
-    for _ in range(400):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if even and port % 2:
-            port -= 1
-        if port < 1024 or port in _handed_out:
-            continue
-        ok = True
-        for kind in kinds:
-            t = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
-            probe = socket.socket(socket.AF_INET, t)
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                ok = False
-            finally:
-                probe.close()
-            if not ok:
-                break
-        if ok:
-            _handed_out.add(port)
-            return port
-    raise RuntimeError("no free port")
+    """A port free for every socket kind in `kinds` (see free_ports)."""
+    return free_ports(1, kinds, even)
 
 
 def free_port_pair():
-    """A port p with p and p + 1 free for UDP and TCP, below the kernel's ephemeral range (so
-    no outgoing connection takes either meanwhile): for baresip, whose SIP/TLS transport binds
-    its sip_listen port + 1 (an ephemeral port there made it exit "Address already in use")."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        ephemeral_low = int(f.read().split()[0])
-    rng = random.Random()
-    for _ in range(400):
-        port = rng.randrange(10000, max(ephemeral_low - 2, 10002))
-        if port in _handed_out or port + 1 in _handed_out:
-            continue
-        ok = True
-        for p in (port, port + 1):
-            for t in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                probe = socket.socket(socket.AF_INET, t)
-                try:
-                    probe.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                finally:
-                    probe.close()
-        if ok:
-            _handed_out.update((port, port + 1))
-            return port
-    raise RuntimeError("no free port pair")
+    """A port p with p and p + 1 free for UDP and TCP: for baresip, whose SIP/TLS transport
+    binds its sip_listen port + 1."""
+    return free_ports(2)
 
 
 def free_port_range(count=100):
-    """A start port such that [start, start+count) is probably free (UDP)."""
-    for _ in range(50):
-        start = free_port(kinds=("udp",), even=True)
-        if start + count > 65000:
-            continue
-        socks = []
-        try:
-            for p in range(start, start + count):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return start
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
+    """A start port such that [start, start+count) is free (UDP), none of it handed out again."""
+    return free_ports(count, kinds=("udp",), even=True)
 
 
 def write_ini(path, sections):
