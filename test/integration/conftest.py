@@ -3,7 +3,6 @@
 Each test gets its own server (fixture `server_factory`), its own temp dir with a generated
 config, and stops it by pid. SYLK_BUILD_DIR names the build directory (default: build).
 """
-import collections
 import os
 import random
 import signal
@@ -19,19 +18,20 @@ SERVER_BIN = os.path.join(BUILD, "core", "sylkserver")
 PLUGINS_DIR = os.path.join(BUILD, "plugins")
 
 
-_handed_out = set()  # ports free_port returned: each once, though none is bound until used
-# Port ranges (RTP) handed out lately: each test has a few servers, so they are not handed out
-# again while those may run; kept apart from _handed_out, which would run out of ports.
-_recent_ranges = collections.deque(maxlen=64)
-
-
-def _below_ephemeral():
-    """Ports to hand out: from 10000 up to the kernel's ephemeral range, which outgoing
-    connections and bind(port 0) take from (a free port from there was taken by an outgoing
-    connection of another peer before its server bound it: "Address already in use")."""
+def _zones():
+    """Test ports come from below the kernel's ephemeral range, which outgoing connections and
+    bind(port 0) take from (a free port from there was taken by an outgoing connection before
+    its server bound it: "Address already in use"): single ports from [20000, ephemeral), port
+    ranges (RTP) from [10000, 20000)."""
     with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
         ephemeral_low = int(f.read().split()[0])
-    return 10000, max(ephemeral_low, 20000)
+    return {"single": (20000, max(ephemeral_low, 25000)), "range": (10000, 20000)}
+
+
+# Each zone is handed out in turn from a cursor that wraps around: a port (or range) comes
+# back only after the whole zone went round, long after the servers that had it stopped.
+_ZONES = _zones()
+_cursor = {zone: random.randrange(low, high) for zone, (low, high) in _ZONES.items()}
 
 
 def _bindable(port, kinds):
@@ -49,22 +49,18 @@ def _bindable(port, kinds):
 
 def free_ports(count, kinds=("udp", "tcp"), even=False):
     """The first of `count` consecutive ports free for every socket kind in `kinds` on
-    127.0.0.1, none handed out before (a server's SIP and MSRP ports were both free when
-    probed, and must still differ), below the ephemeral range (see _below_ephemeral)."""
-    low, high = _below_ephemeral()
-    rng = random.Random()
-    for _ in range(400):
-        start = rng.randrange(low, high - count)
+    127.0.0.1, next in turn in its zone (see _zones): a server's SIP and MSRP ports, both free
+    when probed, still differ."""
+    zone = "single" if count <= 2 else "range"
+    low, high = _ZONES[zone]
+    for _ in range((high - low) // count + 1):
+        start = _cursor[zone]
         if even:
-            start -= start % 2
-        ports = range(start, start + count)
-        if any(p in _handed_out or any(p in r for r in _recent_ranges) for p in ports):
-            continue
-        if all(_bindable(p, kinds) for p in ports):
-            if count > 2:  # a server's RTP range: not again while its server may still run
-                _recent_ranges.append(ports)
-            else:
-                _handed_out.update(ports)
+            start += start % 2
+        if start + count > high:
+            start = low
+        _cursor[zone] = start + count
+        if all(_bindable(p, kinds) for p in range(start, start + count)):
             return start
     raise RuntimeError(f"no {count} free consecutive ports")
 
@@ -81,7 +77,7 @@ def free_port_pair():
 
 
 def free_port_range(count=100):
-    """A start port such that [start, start+count) is free (UDP), none of it handed out again."""
+    """A start port such that [start, start+count) is free (UDP)."""
     return free_ports(count, kinds=("udp",), even=True)
 
 
