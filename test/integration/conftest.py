@@ -59,7 +59,9 @@ def free_ports(count, kinds=("udp", "tcp"), even=False):
             start += start % 2
         if start + count > high:
             start = low
-        _cursor[zone] = start + count
+        # Three ports of room after a single port or pair: what its user may bind beside it
+        # without asking (RTCP at RTP + 1, sipp's media at -mp + 2, baresip's SIP/TLS at + 1).
+        _cursor[zone] = start + count + (3 if zone == "single" else 0)
         if all(_bindable(p, kinds) for p in range(start, start + count)):
             return start
     raise RuntimeError(f"no {count} free consecutive ports")
